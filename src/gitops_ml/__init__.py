@@ -1,0 +1,1 @@
+"""GitOps CI/CD template for machine learning."""

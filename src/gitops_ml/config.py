@@ -1,0 +1,256 @@
+"""Typed view of ``params.yaml``: the one place configuration is read and validated.
+
+Every stage, the gate and the service call :func:`load_params`. Unknown keys are forbidden, so a typo in
+``params.yaml`` fails at once with the key's dotted path instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_PARAMS_PATH = Path("params.yaml")
+
+
+class ConfigError(ValueError):
+    """``params.yaml`` is missing, is not YAML, or does not match the typed config."""
+
+
+class StrictModel(BaseModel):
+    """Base for every config section: unknown keys and silent coercions are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnType(StrEnum):
+    """The column kinds a data contract knows."""
+
+    FLOAT = "float"
+    INT = "int"
+    CATEGORY = "category"
+    BOOL = "bool"
+
+
+class ColumnSpec(StrictModel):
+    """Contract for one input column."""
+
+    type: ColumnType
+    nullable: bool = False
+    min: float | None = None
+    max: float | None = None
+    categories: list[str] | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> ColumnSpec:
+        if self.type is ColumnType.CATEGORY and not self.categories:
+            raise ValueError("a 'category' column needs a non-empty 'categories' list")
+        if self.type is not ColumnType.CATEGORY and self.categories is not None:
+            raise ValueError(f"'categories' only applies to 'category' columns, not '{self.type}'")
+        if self.type in (ColumnType.CATEGORY, ColumnType.BOOL) and (self.min is not None or self.max is not None):
+            raise ValueError(f"'min'/'max' only apply to numeric columns, not '{self.type}'")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class SchemaParams(StrictModel):
+    """The data contract: feature columns and the binary target."""
+
+    target: str = "is_fraud"
+    columns: dict[str, ColumnSpec]
+    min_rows: int = Field(default=100, ge=1)
+    max_target_rate: float = Field(default=0.5, gt=0, le=1)
+    min_target_rate: float = Field(default=0.001, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _check_target(self) -> SchemaParams:
+        if not self.columns:
+            raise ValueError("'columns' must name at least one feature column")
+        if self.target in self.columns:
+            raise ValueError(f"target '{self.target}' must not also be listed under 'columns'")
+        return self
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Feature columns in the order the model sees them."""
+        return list(self.columns)
+
+    def names_of(self, *kinds: ColumnType) -> list[str]:
+        """Feature columns of the given kinds, in schema order."""
+        return [name for name, spec in self.columns.items() if spec.type in kinds]
+
+
+class DataParams(StrictModel):
+    """Where the raw data lives and how the sample generator makes it."""
+
+    path: Path = Path("data/transactions.csv")
+    sample_rows: int = Field(default=20_000, ge=100)
+    sample_seed: int = 42
+
+
+class SplitParams(StrictModel):
+    """Hold-out split of the validated data."""
+
+    test_size: float = Field(default=0.2, gt=0, lt=1)
+    seed: int = 42
+    stratify: bool = True
+
+
+class LogisticRegressionParams(StrictModel):
+    C: float = Field(default=1.0, gt=0)
+    max_iter: int = Field(default=1000, ge=1)
+    class_weight: Literal["balanced"] | None = "balanced"
+
+
+class RandomForestParams(StrictModel):
+    n_estimators: int = Field(default=200, ge=1)
+    max_depth: int | None = Field(default=12, ge=1)
+    min_samples_leaf: int = Field(default=2, ge=1)
+    class_weight: Literal["balanced", "balanced_subsample"] | None = "balanced_subsample"
+    n_jobs: int = -1
+
+
+class HistGradientBoostingParams(StrictModel):
+    learning_rate: float = Field(default=0.1, gt=0)
+    max_iter: int = Field(default=200, ge=1)
+    max_leaf_nodes: int = Field(default=31, ge=2)
+    l2_regularization: float = Field(default=0.0, ge=0)
+    class_weight: Literal["balanced"] | None = None
+
+
+class DummyParams(StrictModel):
+    strategy: Literal["prior", "most_frequent", "stratified", "uniform"] = "prior"
+
+
+class Estimator(StrEnum):
+    """The estimators ``train.estimator`` may name."""
+
+    LOGISTIC_REGRESSION = "logistic_regression"
+    RANDOM_FOREST = "random_forest"
+    HIST_GRADIENT_BOOSTING = "hist_gradient_boosting"
+    DUMMY = "dummy"
+
+
+class TrainParams(StrictModel):
+    """Which estimator to fit and the hyperparameters of each."""
+
+    estimator: Estimator = Estimator.HIST_GRADIENT_BOOSTING
+    seed: int = 42
+    logistic_regression: LogisticRegressionParams = LogisticRegressionParams()
+    random_forest: RandomForestParams = RandomForestParams()
+    hist_gradient_boosting: HistGradientBoostingParams = HistGradientBoostingParams()
+    dummy: DummyParams = DummyParams()
+
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        """Hyperparameters of the chosen estimator."""
+        return getattr(self, self.estimator.value).model_dump()
+
+
+class BootstrapParams(StrictModel):
+    """Bootstrap confidence intervals on the test set (noise estimate for reports and the gate)."""
+
+    n_resamples: int = Field(default=200, ge=10, le=10_000)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    seed: int = 0
+
+
+class EvaluateParams(StrictModel):
+    """Scoring of the trained model on the hold-out set."""
+
+    threshold: float = Field(default=0.5, gt=0, lt=1)
+    calibration_bins: int = Field(default=10, ge=2, le=100)
+    bootstrap: BootstrapParams = BootstrapParams()
+
+
+MetricName = Literal["roc_auc", "average_precision", "f1", "precision", "recall", "accuracy", "log_loss"]
+
+
+class GateParams(StrictModel):
+    """Rules a candidate model must pass to replace the released one (the champion)."""
+
+    primary_metric: MetricName = "average_precision"
+    min_improvement: float = Field(default=0.002, ge=0)
+    guards: dict[MetricName, Annotated[float, Field(ge=0)]] = {"roc_auc": 0.01, "recall": 0.05}
+    floors: dict[MetricName, float] = {"roc_auc": 0.75, "average_precision": 0.2}
+    require_significant: bool = False
+
+
+class ServingParams(StrictModel):
+    """Limits of the prediction service."""
+
+    max_records: int = Field(default=1000, ge=1)
+    max_batch_size: int = Field(default=256, ge=1)
+    max_latency_ms: int = Field(default=20, ge=1)
+
+
+class TrackingParams(StrictModel):
+    """MLflow tracking; the URI itself comes from ``MLFLOW_TRACKING_URI`` (default: local sqlite)."""
+
+    enabled: bool = True
+    experiment: str = "fraud-detection"
+    default_uri: str = "sqlite:///mlflow.db"
+
+
+class Params(StrictModel):
+    """The whole of ``params.yaml``."""
+
+    data: DataParams = DataParams()
+    schema_: SchemaParams = Field(alias="schema")
+    split: SplitParams = SplitParams()
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
+    gate: GateParams = GateParams()
+    serving: ServingParams = ServingParams()
+    tracking: TrackingParams = TrackingParams()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @cached_property
+    def schema(self) -> SchemaParams:  # type: ignore[override]
+        """The data contract (``schema:`` in params.yaml)."""
+        return self.schema_
+
+
+def _format_error(error: Any) -> str:
+    path = ".".join(str(part) for part in error["loc"] if part != "schema_") or "(top level)"
+    path = path.replace("schema_", "schema")
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"  {path}: unknown key; remove it or fix its spelling"
+    if kind == "missing":
+        return f"  {path}: required key is missing"
+    value = error.get("input")
+    shown = f" (got {value!r})" if not isinstance(value, dict | list) else ""
+    return f"  {path}: {error['msg']}{shown}"
+
+
+def parse_params(raw: Any, source: str = "params.yaml") -> Params:
+    """Validate an already-loaded YAML document; raise :class:`ConfigError` naming each bad key."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections at the top level")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        lines = "\n".join(_format_error(err) for err in exc.errors())
+        raise ConfigError(f"{source} is invalid ({exc.error_count()} problem(s)):\n{lines}") from None
+
+
+def load_params(path: Path | str = DEFAULT_PARAMS_PATH) -> Params:
+    """Read and validate ``params.yaml``; raise :class:`ConfigError` with the key path on any problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found; run from the repository root or pass --params") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_params(raw, source=str(path))

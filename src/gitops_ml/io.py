@@ -1,0 +1,47 @@
+"""Small file helpers shared by every stage: atomic writes and JSON in one stable format."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+@contextlib.contextmanager
+def atomic_write(path: Path | str) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success move it into place, on error delete it.
+
+    Readers never see a half-written output, and a failing stage leaves the previous output untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def dump_json(data: Any) -> str:
+    """Serialize ``data`` the one way the project writes JSON: sorted keys, two-space indent, newline."""
+    return json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
+def write_json(path: Path | str, data: Any) -> Path:
+    """Write ``data`` as JSON atomically (see :func:`dump_json`)."""
+    text = dump_json(data)
+    with atomic_write(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def read_json(path: Path | str) -> Any:
+    """Read a JSON file written by :func:`write_json`."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))

@@ -1,0 +1,115 @@
+"""Stage ``evaluate``: score the model on the hold-out set; write metrics, predictions and plot data.
+
+Outputs (all declared in ``dvc.yaml``):
+- ``reports/metrics.json``: the DVC metrics (``dvc metrics show/diff``);
+- ``reports/metrics_ci.json``: bootstrap confidence intervals of each metric;
+- ``reports/predictions.parquet``: label and score per test row, for paired comparisons in reports;
+- ``reports/plots/*.csv``: ROC, precision-recall, confusion, calibration and feature importance
+  (``dvc plots show``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import calibration_curve
+from sklearn.inspection import permutation_importance
+from sklearn.metrics import precision_recall_curve, roc_curve
+from sklearn.pipeline import Pipeline
+
+from gitops_ml.config import EvaluateParams, SchemaParams
+from gitops_ml.io import atomic_write, write_json
+from gitops_ml.model_io import load_model
+from gitops_ml.pipeline.features import model_frame
+from gitops_ml.scoring import bootstrap_metrics, compute_metrics, confidence_intervals, finite_or_none
+
+MAX_CURVE_POINTS = 200
+IMPORTANCE_SAMPLE_ROWS = 2000
+
+
+def predict_scores(model: Pipeline, frame: pd.DataFrame, schema: SchemaParams) -> np.ndarray:
+    """Fraud probability of each row of ``frame``."""
+    return model.predict_proba(model_frame(frame, schema))[:, 1]
+
+
+def _thin(frame: pd.DataFrame) -> pd.DataFrame:
+    if len(frame) <= MAX_CURVE_POINTS:
+        return frame
+    keep = np.unique(np.linspace(0, len(frame) - 1, MAX_CURVE_POINTS).round().astype(int))
+    return frame.iloc[keep]
+
+
+def curve_tables(y_true: np.ndarray, scores: np.ndarray, threshold: float, bins: int) -> dict[str, pd.DataFrame]:
+    """Plot data: ROC, precision-recall, confusion (one row per test row) and calibration."""
+    fpr, tpr, roc_thresholds = roc_curve(y_true, scores)
+    precision, recall, pr_thresholds = precision_recall_curve(y_true, scores)
+    fraction_positive, mean_predicted = calibration_curve(y_true, scores, n_bins=bins, strategy="quantile")
+    labels = np.array(["legit", "fraud"])
+    return {
+        "roc": _thin(pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": np.minimum(roc_thresholds, 1.0)})),
+        "precision_recall": _thin(
+            pd.DataFrame({"recall": recall[:-1], "precision": precision[:-1], "threshold": pr_thresholds})
+        ),
+        "confusion": pd.DataFrame({"actual": labels[y_true], "predicted": labels[(scores >= threshold).astype(int)]}),
+        "calibration": pd.DataFrame({"mean_predicted": mean_predicted, "fraction_positive": fraction_positive}),
+    }
+
+
+def feature_importance(model: Pipeline, test: pd.DataFrame, schema: SchemaParams, seed: int) -> pd.DataFrame:
+    """Permutation importance (drop in average precision) of each raw feature, on a sample of the test set."""
+    sample = test.sample(n=min(len(test), IMPORTANCE_SAMPLE_ROWS), random_state=seed)
+    result = permutation_importance(
+        model,
+        model_frame(sample, schema),
+        sample[schema.target].to_numpy(),
+        scoring="average_precision",
+        n_repeats=3,
+        random_state=seed,
+    )
+    table = pd.DataFrame({"feature": schema.feature_names, "importance": result.importances_mean.round(6)})
+    return table.sort_values(["importance", "feature"], ascending=[False, True]).reset_index(drop=True)
+
+
+def evaluate_model(
+    model: Pipeline, test: pd.DataFrame, schema: SchemaParams, params: EvaluateParams
+) -> tuple[dict[str, Any], dict[str, Any], np.ndarray]:
+    """Return (metrics, confidence intervals, scores) of ``model`` on ``test``."""
+    y_true = test[schema.target].to_numpy(dtype=np.int64)
+    scores = predict_scores(model, test, schema)
+    metrics: dict[str, Any] = compute_metrics(y_true, scores, params.threshold)
+    metrics = {name: finite_or_none(value) for name, value in metrics.items()}
+    metrics |= {"threshold": params.threshold, "test_rows": len(test), "test_positives": int(y_true.sum())}
+    boot = params.bootstrap
+    samples = bootstrap_metrics(y_true, scores, params.threshold, boot.n_resamples, boot.seed)
+    intervals = {
+        name: {side: finite_or_none(v) for side, v in bounds.items()}
+        for name, bounds in confidence_intervals(samples, boot.confidence).items()
+    }
+    return (
+        metrics,
+        {"confidence": boot.confidence, "n_resamples": boot.n_resamples, "metrics": intervals},
+        scores,
+    )
+
+
+def run_evaluate(
+    model_path: Path, test_path: Path, schema: SchemaParams, params: EvaluateParams, seed: int, out_dir: Path
+) -> dict[str, Any]:
+    """Score the model and write every evaluate output under ``out_dir``; return the metrics."""
+    model = load_model(model_path)
+    test = pd.read_parquet(test_path)
+    metrics, intervals, scores = evaluate_model(model, test, schema, params)
+    y_true = test[schema.target].to_numpy(dtype=np.int64)
+    tables = curve_tables(y_true, scores, params.threshold, params.calibration_bins)
+    tables["feature_importance"] = feature_importance(model, test, schema, seed)
+    for name, table in tables.items():
+        with atomic_write(out_dir / "plots" / f"{name}.csv") as tmp:
+            table.to_csv(tmp, index=False, lineterminator="\n", float_format="%.6g")
+    with atomic_write(out_dir / "predictions.parquet") as tmp:
+        pd.DataFrame({"label": y_true, "score": scores}).to_parquet(tmp, index=False)
+    write_json(out_dir / "metrics_ci.json", intervals)
+    write_json(out_dir / "metrics.json", metrics)
+    return metrics

@@ -1,0 +1,119 @@
+"""MLflow tracking of each pipeline result: params, metrics, the model (skops) and where it came from.
+
+The tracking URI is ``MLFLOW_TRACKING_URI`` when set, else ``tracking.default_uri`` in params.yaml (a local
+sqlite file). A configured server that does not answer fails the stage with the URI and the fix, instead of
+hanging in MLflow's retries.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from gitops_ml.config import Params
+from gitops_ml.model_io import TRUSTED_TYPES
+
+HEALTH_TIMEOUT_S = 5.0
+
+
+class TrackingError(RuntimeError):
+    """The MLflow tracking server is unreachable or refused the run."""
+
+
+def tracking_uri(params: Params) -> str:
+    """The MLflow tracking URI in force: the environment's, else the one in params.yaml."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or params.tracking.default_uri
+
+
+def check_reachable(uri: str, timeout: float = HEALTH_TIMEOUT_S) -> None:
+    """For an http(s) URI, require the server's ``/health`` to answer; raise :class:`TrackingError` if not."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    url = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - scheme checked above
+            if response.status != 200:
+                raise TrackingError(f"MLflow server {uri} answered /health with HTTP {response.status}")
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TrackingError(
+            f"MLflow tracking server {uri} is unreachable ({reason}). Start it, fix MLFLOW_TRACKING_URI, "
+            "or unset it to log to the local sqlite store."
+        ) from None
+
+
+def git_commit(cwd: Path | None = None) -> str:
+    """The checked-out commit, or ``unknown`` outside a git repository."""
+    result = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=cwd, check=False)
+    return result.stdout.strip() if result.returncode == 0 else "unknown"
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` → ``{"a.b": 1}``, the way MLflow params and DVC param diffs name nested keys."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat |= flatten(value, f"{name}.")
+        else:
+            flat[name] = value
+    return flat
+
+
+def log_run(
+    params: Params,
+    metrics: dict[str, Any],
+    model: Pipeline,
+    input_example: pd.DataFrame,
+    data_md5: str,
+    artifacts: list[Path],
+) -> str:
+    """Log one pipeline result to MLflow and return the run id."""
+    import mlflow  # imported here: it is slow to import and only this stage needs it
+    from mlflow.models import infer_signature
+
+    uri = tracking_uri(params)
+    check_reachable(uri)
+    mlflow.set_tracking_uri(uri)
+    try:
+        mlflow.set_experiment(params.tracking.experiment)
+        logged = {
+            k: v
+            for k, v in flatten(params.train.model_dump(mode="json")).items()
+            if k in ("estimator", "seed") or k.startswith(f"{params.train.estimator.value}.")
+        }
+        logged |= flatten(params.split.model_dump(mode="json"), "split.")
+        logged["evaluate.threshold"] = params.evaluate.threshold
+        with mlflow.start_run() as run:
+            mlflow.set_tags(
+                {
+                    "git_commit": git_commit(),
+                    "data_md5": data_md5,
+                    "stage": "evaluate",
+                    "estimator": params.train.estimator.value,
+                }
+            )
+            mlflow.log_params(logged)
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items() if isinstance(v, int | float)})
+            for path in artifacts:
+                mlflow.log_artifact(str(path), artifact_path="reports")
+            mlflow.sklearn.log_model(
+                model,
+                name="model",
+                serialization_format="skops",
+                skops_trusted_types=list(TRUSTED_TYPES),
+                signature=infer_signature(input_example, model.predict_proba(input_example)[:, 1]),
+                input_example=input_example,
+            )
+            return run.info.run_id
+    except TrackingError:
+        raise
+    except Exception as exc:  # MLflow wraps transport and store errors in many types
+        raise TrackingError(f"MLflow at {uri} refused the run: {exc}") from exc
