@@ -16,11 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from gitops_ml import paths
-from gitops_ml.config import ConfigError, Params, load_params
-from gitops_ml.data_source import DataSourceError
-from gitops_ml.model_io import UntrustedModelError
-from gitops_ml.pipeline.validate import DataContractError
-from gitops_ml.tracking import TrackingError
+from gitops_ml.config import Params, load_params
+from gitops_ml.errors import ProjectError
 
 app = typer.Typer(
     name="gitops-ml",
@@ -32,14 +29,7 @@ app = typer.Typer(
 console = Console(stderr=True)
 out = Console()
 
-EXPECTED_ERRORS: tuple[type[Exception], ...] = (
-    ConfigError,
-    DataContractError,
-    DataSourceError,
-    TrackingError,
-    UntrustedModelError,
-    FileNotFoundError,
-)
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (ProjectError, FileNotFoundError)
 ParamsOption = Annotated[Path, typer.Option("--params", help="The params file.")]
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -14,11 +14,9 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from gitops_ml.errors import ConfigError
+
 DEFAULT_PARAMS_PATH = Path("params.yaml")
-
-
-class ConfigError(ValueError):
-    """``params.yaml`` is missing, is not YAML, or does not match the typed config."""
 
 
 class StrictModel(BaseModel):
@@ -183,11 +181,13 @@ class GateParams(StrictModel):
 
 
 class ServingParams(StrictModel):
-    """Limits of the prediction service."""
+    """Limits and sizing of the prediction service (see ``src/gitops_ml/serving/``)."""
 
     max_records: int = Field(default=1000, ge=1)
     max_batch_size: int = Field(default=256, ge=1)
-    max_latency_ms: int = Field(default=20, ge=1)
+    """Most records per model call when queued requests are batched together (a larger request runs alone)."""
+    workers: int = Field(default=1, ge=1, le=64)
+    """Server worker processes, each with its own copy of the model."""
 
 
 class TrackingParams(StrictModel):

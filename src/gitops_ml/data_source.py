@@ -12,11 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gitops_ml.config import Params
+from gitops_ml.errors import DataSourceError
 from gitops_ml.pipeline.sample_data import write_sample
-
-
-class DataSourceError(RuntimeError):
-    """``data/`` cannot be made to match ``data.dvc``."""
 
 
 def _dvc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -24,9 +21,23 @@ def _dvc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def data_is_current(dvc_file: Path, cwd: Path) -> bool:
-    """True when the workspace data equals what ``dvc_file`` records (``dvc status`` reports nothing)."""
-    result = _dvc("status", "--json", str(dvc_file), cwd=cwd)
-    return result.returncode == 0 and result.stdout.strip() in ("{}", "")
+    """True when the workspace data hashes to what ``dvc_file`` records, whether or not it is cached.
+
+    ``dvc status`` cannot tell "different" from "not in cache" when the recorded directory manifest is not in
+    the cache (a fresh clone), so this hashes the workspace the way ``dvc add`` would, without writing.
+    """
+    from dvc.repo import Repo
+    from dvc_data.hashfile.build import build
+
+    with Repo(str(cwd)) as repo:
+        stage = next(s for s in repo.index.stages if Path(s.path).resolve() == (cwd / dvc_file).resolve())
+        for out in stage.outs:
+            if not out.exists:
+                return False
+            _, _, obj = build(repo.cache.local, out.fs_path, out.fs, "md5", ignore=out.dvcignore, dry_run=True)
+            if obj.hash_info.value != out.hash_info.value:
+                return False
+    return True
 
 
 def ensure_data(params: Params, dvc_file: Path, cwd: Path, say: Callable[[str], None] = print) -> str:

@@ -10,6 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 @contextlib.contextmanager
 def atomic_write(path: Path | str) -> Iterator[Path]:
@@ -24,6 +27,7 @@ def atomic_write(path: Path | str) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        tmp.chmod(0o666 & ~_UMASK)  # mkstemp creates 0600; outputs get the usual permissions
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -8,11 +8,13 @@ fails with the type's name: review it and add it here.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import skops.io as sio
-from sklearn.pipeline import Pipeline
-
+from gitops_ml.errors import UntrustedModelError
 from gitops_ml.io import atomic_write
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 # Types skops does not trust by default that this project's estimators need.
 TRUSTED_TYPES: tuple[str, ...] = (
@@ -22,12 +24,10 @@ TRUSTED_TYPES: tuple[str, ...] = (
 )
 
 
-class UntrustedModelError(ValueError):
-    """The model file holds types outside the trusted list, or is not a skops file at all."""
-
-
 def save_model(model: Pipeline, path: Path | str) -> Path:
     """Write ``model`` to ``path`` in skops format, atomically."""
+    import skops.io as sio  # imported here: it imports the whole of scikit-learn (seconds)
+
     with atomic_write(path) as tmp:
         sio.dump(model, tmp)
     return Path(path)
@@ -35,6 +35,8 @@ def save_model(model: Pipeline, path: Path | str) -> Path:
 
 def load_model(path: Path | str) -> Pipeline:
     """Load a model saved by :func:`save_model`, refusing any type that is not explicitly trusted."""
+    import skops.io as sio
+
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no model here; run `dvc repro` (or `make run`) first")
@@ -49,6 +51,8 @@ def load_model(path: Path | str) -> Pipeline:
             "Review them and add them to TRUSTED_TYPES in src/gitops_ml/model_io.py if they are safe."
         )
     model = sio.load(path, trusted=sorted(untrusted))
+    from sklearn.pipeline import Pipeline
+
     if not isinstance(model, Pipeline):
         raise UntrustedModelError(f"{path} holds a {type(model).__name__}, expected a sklearn Pipeline")
     return model

@@ -18,13 +18,10 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from gitops_ml.config import Params
+from gitops_ml.errors import TrackingError
 from gitops_ml.model_io import TRUSTED_TYPES
 
 HEALTH_TIMEOUT_S = 5.0
-
-
-class TrackingError(RuntimeError):
-    """The MLflow tracking server is unreachable or refused the run."""
 
 
 def tracking_uri(params: Params) -> str:
@@ -53,6 +50,13 @@ def git_commit(cwd: Path | None = None) -> str:
     """The checked-out commit, or ``unknown`` outside a git repository."""
     result = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=cwd, check=False)
     return result.stdout.strip() if result.returncode == 0 else "unknown"
+
+
+def model_requirements() -> list[str]:
+    """What loading the logged model needs, pinned to this environment (skips MLflow's slow inference)."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in ("scikit-learn", "skops", "numpy", "pandas", "scipy")]
 
 
 def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -111,6 +115,7 @@ def log_run(
                 skops_trusted_types=list(TRUSTED_TYPES),
                 signature=infer_signature(input_example, model.predict_proba(input_example)[:, 1]),
                 input_example=input_example,
+                pip_requirements=model_requirements(),
             )
             return run.info.run_id
     except TrackingError:

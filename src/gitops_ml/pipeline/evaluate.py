@@ -19,6 +19,7 @@ from sklearn.calibration import calibration_curve
 from sklearn.inspection import permutation_importance
 from sklearn.metrics import precision_recall_curve, roc_curve
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 from gitops_ml.config import EvaluateParams, SchemaParams
 from gitops_ml.io import atomic_write, write_json
@@ -61,14 +62,16 @@ def curve_tables(y_true: np.ndarray, scores: np.ndarray, threshold: float, bins:
 def feature_importance(model: Pipeline, test: pd.DataFrame, schema: SchemaParams, seed: int) -> pd.DataFrame:
     """Permutation importance (drop in average precision) of each raw feature, on a sample of the test set."""
     sample = test.sample(n=min(len(test), IMPORTANCE_SAMPLE_ROWS), random_state=seed)
-    result = permutation_importance(
-        model,
-        model_frame(sample, schema),
-        sample[schema.target].to_numpy(),
-        scoring="average_precision",
-        n_repeats=3,
-        random_state=seed,
-    )
+    # Many small predictions: one thread each beats OpenMP's start-up and contention on a busy CI runner.
+    with threadpool_limits(1):
+        result = permutation_importance(
+            model,
+            model_frame(sample, schema),
+            sample[schema.target].to_numpy(),
+            scoring="average_precision",
+            n_repeats=3,
+            random_state=seed,
+        )
     table = pd.DataFrame({"feature": schema.feature_names, "importance": result.importances_mean.round(6)})
     return table.sort_values(["importance", "feature"], ascending=[False, True]).reset_index(drop=True)
 

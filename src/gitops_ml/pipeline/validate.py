@@ -17,6 +17,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from gitops_ml.config import ColumnSpec, ColumnType, SchemaParams
+from gitops_ml.errors import DataContractError
 from gitops_ml.io import atomic_write, write_json
 
 # Accepted spellings of a boolean; 1/0 as numbers are covered by True/False (equal hashes).
@@ -25,10 +26,6 @@ BOOL_SPELLINGS: dict[object, bool] = {True: True, False: False} | {
     for value, spellings in ((True, ("true", "True", "TRUE", "1")), (False, ("false", "False", "FALSE", "0")))
     for spelling in spellings
 }
-
-
-class DataContractError(ValueError):
-    """The data breaks the contract; the message lists each failing column and check with its row count."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,28 @@
+"""The project's expected failures. The CLI reports any :class:`ProjectError` as one clear paragraph.
+
+Kept free of heavy imports so that every command starts fast and can still name what went wrong.
+"""
+
+
+class ProjectError(Exception):
+    """An expected failure whose message already says what is wrong and how to fix it."""
+
+
+class ConfigError(ProjectError, ValueError):
+    """``params.yaml`` is missing, is not YAML, or does not match the typed config."""
+
+
+class DataContractError(ProjectError, ValueError):
+    """The data breaks the contract; the message lists each failing column and check with its row count."""
+
+
+class DataSourceError(ProjectError, RuntimeError):
+    """``data/`` cannot be made to match ``data.dvc``."""
+
+
+class TrackingError(ProjectError, RuntimeError):
+    """The MLflow tracking server is unreachable or refused the run."""
+
+
+class UntrustedModelError(ProjectError, ValueError):
+    """The model file holds types outside the trusted list, or is not a skops file at all."""

@@ -1,0 +1,111 @@
+"""The typed params: the shipped params.yaml loads, and every kind of mistake names the key and the fix."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gitops_ml.config import ColumnType, ConfigError, Estimator, load_params, parse_params
+
+ROOT = Path(__file__).resolve().parents[1]
+RAW = yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def edited(**changes: object) -> dict:
+    """A deep copy of params.yaml with dotted-path keys set (a value of ... deletes the key)."""
+    raw = copy.deepcopy(RAW)
+    for dotted, value in changes.items():
+        *parents, leaf = dotted.split("__")
+        node = raw
+        for key in parents:
+            node = node[key]
+        if value is ...:
+            del node[leaf]
+        else:
+            node[leaf] = value
+    return raw
+
+
+def error_of(raw: object) -> str:
+    with pytest.raises(ConfigError) as info:
+        parse_params(raw)
+    return str(info.value)
+
+
+def test_shipped_params_load_with_their_types() -> None:
+    params = load_params(ROOT / "params.yaml")
+    assert params.train.estimator is Estimator.HIST_GRADIENT_BOOSTING
+    assert params.schema.target == "is_fraud"
+    assert params.schema.columns["channel"].type is ColumnType.CATEGORY
+    assert params.schema.feature_names[0] == "amount"
+    assert params.gate.primary_metric == "average_precision"
+
+
+def test_hyperparameters_follow_the_chosen_estimator() -> None:
+    params = parse_params(edited(train__estimator="dummy"))
+    assert params.train.hyperparameters == {"strategy": "prior"}
+
+
+def test_unknown_key_names_its_path() -> None:
+    message = error_of(edited(train__estimater="dummy"))
+    assert "train.estimater: unknown key" in message
+
+
+def test_wrong_type_names_path_and_value() -> None:
+    message = error_of(edited(train__seed="forty-two"))
+    assert "train.seed" in message and "integer" in message and "'forty-two'" in message
+
+
+def test_unknown_estimator_lists_the_choices() -> None:
+    message = error_of(edited(train__estimator="xgboost"))
+    assert "train.estimator" in message and "logistic_regression" in message
+
+
+def test_schema_errors_name_the_column() -> None:
+    raw = edited()
+    raw["schema"]["columns"]["hour"]["categories"] = ["a"]
+    raw["schema"]["columns"]["amount"]["min"] = 10
+    raw["schema"]["columns"]["amount"]["max"] = 1
+    message = error_of(raw)
+    assert "schema.columns.hour" in message and "only applies to 'category' columns" in message
+    assert "schema.columns.amount" in message and "greater than max" in message
+
+
+def test_category_without_categories_is_refused() -> None:
+    raw = edited()
+    del raw["schema"]["columns"]["channel"]["categories"]
+    assert "schema.columns.channel" in error_of(raw)
+
+
+def test_missing_schema_section_is_reported() -> None:
+    assert "schema: required key is missing" in error_of(edited(schema=...))
+
+
+def test_target_listed_as_feature_is_refused() -> None:
+    raw = edited()
+    raw["schema"]["columns"]["is_fraud"] = {"type": "int"}
+    assert "must not also be listed" in error_of(raw)
+
+
+def test_out_of_range_numbers_are_refused() -> None:
+    message = error_of(edited(split__test_size=1.5))
+    assert "split.test_size" in message and "less than 1" in message
+
+
+def test_top_level_must_be_a_mapping() -> None:
+    assert "expected a mapping" in error_of(["not", "a", "mapping"])
+
+
+def test_missing_file_says_where_to_run(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found; run from the repository root"):
+        load_params(tmp_path / "params.yaml")
+
+
+def test_invalid_yaml_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text("train: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_params(path)

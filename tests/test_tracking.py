@@ -1,0 +1,102 @@
+"""MLflow tracking against a real ``mlflow server`` on 127.0.0.1, and a clear error when none answers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gitops_ml.config import load_params
+from gitops_ml.errors import TrackingError
+from gitops_ml.tracking import check_reachable, flatten, log_run, tracking_uri
+from tests.conftest import ROOT, VENV_BIN
+
+SERVER_START_TIMEOUT_S = 120
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real MLflow tracking server with its own sqlite store and artifact directory; stopped afterwards."""
+    home = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}"
+    log = (home / "server.log").open("w")
+    server = subprocess.Popen(
+        [str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}", "--artifacts-destination", str(home / "artifacts")],
+        cwd=home, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while True:
+            try:
+                with urllib.request.urlopen(f"{uri}/health", timeout=2):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"mlflow server did not start:\n{(home / 'server.log').read_text()[-3000:]}")
+                time.sleep(0.5)
+        yield uri
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+        log.close()
+
+
+@pytest.mark.slow
+def test_run_is_logged_to_the_server_with_model_params_and_tags(
+    mlflow_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import mlflow
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    params = load_params(ROOT / "params.yaml")
+    frame = pd.DataFrame({"a": np.arange(20.0), "b": np.arange(20.0) % 3})
+    model = Pipeline([("lr", LogisticRegression())]).fit(frame, np.arange(20) % 2)
+    report = tmp_path / "metrics.json"
+    report.write_text('{"roc_auc": 0.5}')
+    run_id = log_run(params, {"roc_auc": 0.75, "threshold": 0.5}, model, frame.head(3), "f" * 32, [report])
+
+    client = mlflow.MlflowClient(mlflow_server)
+    run = client.get_run(run_id)
+    assert run.data.metrics["roc_auc"] == 0.75
+    assert run.data.params["estimator"] == params.train.estimator.value
+    assert run.data.tags["data_md5"] == "f" * 32
+    assert {a.path for a in client.list_artifacts(run_id, "reports")} == {"reports/metrics.json"}
+    logged = mlflow.sklearn.load_model(f"runs:/{run_id}/model")
+    np.testing.assert_allclose(logged.predict_proba(frame)[:, 1], model.predict_proba(frame)[:, 1])
+
+
+def test_unreachable_server_fails_fast_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", dead)
+    params = load_params(ROOT / "params.yaml")
+    assert tracking_uri(params) == dead
+    with pytest.raises(TrackingError, match=r"unreachable .*unset it to log to the local sqlite store"):
+        check_reachable(tracking_uri(params))
+
+
+def test_default_uri_is_the_local_sqlite_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert tracking_uri(load_params(ROOT / "params.yaml")) == "sqlite:///mlflow.db"
+    check_reachable("sqlite:///mlflow.db")  # nothing to reach: no error
+
+
+def test_flatten_names_nested_keys_with_dots() -> None:
+    assert flatten({"a": {"b": 1, "c": {"d": 2}}, "e": 3}) == {"a.b": 1, "a.c.d": 2, "e": 3}
