@@ -178,3 +178,8 @@ def metrics(
             row.append("n/a" if low is None else f"[{low:.4f}, {high:.4f}]")
         table.add_row(*row)
     out.print(table)
+
+
+from gitops_ml.gitops import gate_commands as _gate_commands  # noqa: E402,F401
+from gitops_ml.gitops import report_commands as _report_commands  # noqa: E402,F401
+from gitops_ml.serving import commands as _serving_commands  # noqa: E402,F401

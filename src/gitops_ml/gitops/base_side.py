@@ -1,0 +1,189 @@
+"""Materialise BASE's pipeline outputs without touching the working tree.
+
+:func:`base_outputs` adds a detached ``git worktree`` of BASE in a temporary directory, points its DVC cache
+at this repository's cache (so the run-cache and every cached output are shared), brings the data in
+(cache, then DVC remote, then the built-in sample via BASE's own ``gitops-ml ensure-data``), runs
+``dvc repro`` there with BASE's own code on ``PYTHONPATH`` and reads what it wrote. An unchanged base is
+restored from the run-cache in seconds. The worktree is always removed, even on failure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from gitops_ml import paths
+from gitops_ml.gitops.compare import CompareError, Side
+from gitops_ml.io import read_json
+
+OUTPUT_TIMEOUT_S = 3600
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """What one pipeline run wrote, as the report needs it."""
+
+    params: dict[str, Any]
+    data_summary: dict[str, Any]
+    side: Side
+    roc: pd.DataFrame
+    precision_recall: pd.DataFrame
+    confusion: dict[str, int]  # tn, fp, fn, tp
+
+
+def _test_set_id(root: Path) -> str:
+    lock = root / "dvc.lock"
+    if lock.exists():
+        stages = (yaml.safe_load(lock.read_text(encoding="utf-8")) or {}).get("stages", {})
+        for out in stages.get("split", {}).get("outs", []):
+            if out.get("path") == str(paths.TEST) and out.get("md5"):
+                return str(out["md5"])
+    test = root / paths.TEST
+    if test.exists():
+        return hashlib.md5(test.read_bytes(), usedforsecurity=False).hexdigest()
+    return "unknown"
+
+
+def _confusion(path: Path) -> dict[str, int]:
+    table = pd.read_csv(path)
+    actual, predicted = table["actual"] == "fraud", table["predicted"] == "fraud"
+    return {
+        "tn": int((~actual & ~predicted).sum()),
+        "fp": int((~actual & predicted).sum()),
+        "fn": int((actual & ~predicted).sum()),
+        "tp": int((actual & predicted).sum()),
+    }
+
+
+def read_outputs(root: Path) -> Outputs:
+    """Read the outputs of the pipeline run in ``root``; a missing one raises :class:`CompareError`."""
+    needed = [
+        root / "params.yaml",
+        root / paths.DATA_SUMMARY,
+        root / paths.METRICS,
+        root / paths.METRICS_CI,
+        root / paths.PREDICTIONS,
+        root / paths.PLOTS / "roc.csv",
+        root / paths.PLOTS / "precision_recall.csv",
+        root / paths.PLOTS / "confusion.csv",
+    ]
+    missing = [str(p.relative_to(root)) for p in needed if not p.exists()]
+    if missing:
+        raise CompareError(f"{root}: pipeline outputs missing ({', '.join(missing)}); run `make repro` first")
+    predictions = pd.read_parquet(root / paths.PREDICTIONS)
+    side = Side(
+        metrics=read_json(root / paths.METRICS),
+        intervals=read_json(root / paths.METRICS_CI).get("metrics", {}),
+        labels=predictions["label"].to_numpy(dtype=np.int64),
+        scores=predictions["score"].to_numpy(dtype=np.float64),
+        test_set_id=_test_set_id(root),
+    )
+    return Outputs(
+        params=yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8")) or {},
+        data_summary=read_json(root / paths.DATA_SUMMARY),
+        side=side,
+        roc=pd.read_csv(root / paths.PLOTS / "roc.csv"),
+        precision_recall=pd.read_csv(root / paths.PLOTS / "precision_recall.csv"),
+        confusion=_confusion(root / paths.PLOTS / "confusion.csv"),
+    )
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=OUTPUT_TIMEOUT_S
+    )
+    if check and result.returncode != 0:
+        output = (result.stderr.strip() or result.stdout.strip())[-3000:]
+        raise CompareError(f"{' '.join(cmd)} failed for the base side (in {cwd}):\n{output}")
+    return result
+
+
+def cache_dir(repo: Path) -> Path:
+    """This repository's DVC cache directory (absolute)."""
+    out = _run(["dvc", "cache", "dir"], repo, dict(os.environ)).stdout.strip()
+    return (repo / out).resolve() if out else (repo / ".dvc" / "cache").resolve()
+
+
+def _local_remote_url(repo: Path, url: str) -> str:
+    """A local-path remote as an absolute path from ``repo`` (relative ones are relative to ``.dvc/``)."""
+    if "://" in url:
+        return url
+    path = Path(url)
+    return str(path if path.is_absolute() else (repo / ".dvc" / path).resolve())
+
+
+def default_remote(repo: Path) -> tuple[str, str] | None:
+    """``(name, url)`` of the default DVC remote when one is usable: a cloud URL, or a local dir that exists."""
+    env = dict(os.environ)
+    name = _run(["dvc", "remote", "default"], repo, env, check=False).stdout.strip()
+    if not name:
+        return None
+    for line in _run(["dvc", "remote", "list"], repo, env).stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == name:
+            url = _local_remote_url(repo, parts[1])
+            if "://" in url or Path(url).is_dir():
+                return name, url
+    return None
+
+
+@contextmanager
+def worktree(repo: Path, commit: str) -> Iterator[Path]:
+    """A detached worktree of ``commit`` in a temporary directory, removed (and pruned) afterwards."""
+    tmp = Path(tempfile.mkdtemp(prefix="gitops-ml-base-"))
+    path = tmp / "base"
+    env = dict(os.environ)
+    _run(["git", "worktree", "add", "--quiet", "--detach", str(path), commit], repo, env)
+    try:
+        yield path
+    finally:
+        _run(["git", "worktree", "remove", "--force", str(path)], repo, env, check=False)
+        shutil.rmtree(tmp, ignore_errors=True)
+        _run(["git", "worktree", "prune"], repo, env, check=False)
+
+
+def base_outputs(repo: Path, commit: str, say: Callable[[str], None] = print) -> Outputs:
+    """Run (or restore) BASE's pipeline in a temporary worktree sharing this repo's DVC cache; read its outputs."""
+    repo = repo.resolve()
+    cache = cache_dir(repo)
+    remote = default_remote(repo)
+    with worktree(repo, commit) as path:
+        env = dict(os.environ) | {"PYTHONPATH": str(path / "src")}  # BASE's own pipeline code
+        local_config = repo / ".dvc" / "config.local"
+        if local_config.exists():
+            shutil.copy2(local_config, path / ".dvc" / "config.local")  # credentials of the remote, if any
+        _run(["dvc", "cache", "dir", "--local", str(cache)], path, env)
+        if remote:
+            _run(["dvc", "remote", "modify", "--local", remote[0], "url", remote[1]], path, env)
+        say(f"base {commit[:12]}: checking out what the DVC cache holds")
+        _run(["dvc", "checkout", "--allow-missing", "--quiet"], path, env, check=False)
+        if remote:
+            say(f"base {commit[:12]}: pulling from DVC remote '{remote[0]}'")
+            _run(["dvc", "pull", "--allow-missing", "--quiet"], path, env, check=False)
+        _run(["gitops-ml", "ensure-data"], path, env)
+        params_text = (path / "params.yaml").read_text(encoding="utf-8")
+        _disable_tracking(path / "params.yaml")
+        say(f"base {commit[:12]}: dvc repro (stages already run are restored from the run-cache)")
+        _run(["dvc", "repro", *(["--pull"] if remote else [])], path, env)
+        (path / "params.yaml").write_text(params_text, encoding="utf-8")
+        return read_outputs(path)
+
+
+def _disable_tracking(params_file: Path) -> None:
+    """Don't log BASE's run to MLflow (it is not a stage dependency, so DVC's view of the stages is unchanged)."""
+    raw = yaml.safe_load(params_file.read_text(encoding="utf-8"))
+    if isinstance(raw, dict) and isinstance(raw.get("tracking"), dict):
+        raw["tracking"]["enabled"] = False
+        params_file.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")

@@ -1,0 +1,231 @@
+"""The champion: the model of the newest ``model-vN`` git tag, materialised as a file to score.
+
+The model file is looked up, in order, in the local DVC cache (by the md5 that the tag's ``dvc.lock`` records),
+in the DVC remote (``dvc get . models/model.skops --rev <tag>``), and as a last resort reproduced from the tag
+in a temporary ``git worktree`` (``dvc repro train`` with the tag's code and params, sharing this repository's
+DVC cache and run-cache, so it is cheap when that stage already ran). A cached or downloaded file whose md5
+differs from ``dvc.lock`` is a corrupted baseline: :class:`ChampionError`, and the gate does not release.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from gitops_ml import paths
+
+TAG_PREFIX = "model-v"
+TAG_PATTERN = re.compile(r"^model-v([1-9][0-9]*)$")
+
+
+def tool(name: str) -> str:
+    """The ``dvc``/``gitops-ml`` executable of this environment (beside the interpreter), else from PATH."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.is_file() else name
+
+
+def tool_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment with the interpreter's bin directory first on PATH (for ``dvc repro`` stage commands)."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return os.environ | {"PATH": path} | (extra or {})
+
+
+class ChampionError(RuntimeError):
+    """The champion's model cannot be found, reproduced or trusted."""
+
+
+@dataclass(frozen=True)
+class Champion:
+    """A released model materialised at ``path``; ``source`` is ``cache``, ``remote`` or ``reproduced``."""
+
+    tag: str
+    path: Path
+    source: str
+    md5: str
+
+
+def _git(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False, env=env)
+
+
+def tag_number(tag: str) -> int | None:
+    """N of a ``model-vN`` tag, or None for any other name."""
+    match = TAG_PATTERN.match(tag)
+    return int(match.group(1)) if match else None
+
+
+def release_tags(repo: Path) -> list[str]:
+    """Every ``model-vN`` tag of ``repo``, oldest (smallest N) first."""
+    result = _git("tag", "--list", f"{TAG_PREFIX}*", cwd=repo)
+    if result.returncode != 0:
+        raise ChampionError(f"{repo} is not a git repository: {result.stderr.strip()}")
+    tags = [t for t in result.stdout.split() if tag_number(t) is not None]
+    return sorted(tags, key=lambda t: tag_number(t) or 0)
+
+
+def latest_release_tag(repo: Path) -> str | None:
+    """The newest ``model-vN`` tag (largest N), or None when nothing has been released."""
+    tags = release_tags(repo)
+    return tags[-1] if tags else None
+
+
+def next_release_tag(repo: Path) -> str:
+    """The tag the next release gets: ``model-v(N+1)``, or ``model-v1``."""
+    latest = latest_release_tag(repo)
+    return f"{TAG_PREFIX}{(tag_number(latest) or 0) + 1 if latest else 1}"
+
+
+def tags_at(repo: Path, rev: str = "HEAD") -> list[str]:
+    """The ``model-vN`` tags that point at ``rev``."""
+    result = _git("tag", "--points-at", rev, cwd=repo)
+    return sorted((t for t in result.stdout.split() if tag_number(t) is not None), key=lambda t: tag_number(t) or 0)
+
+
+def file_md5(path: Path) -> str:
+    """md5 of a file's bytes, the hash DVC records."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def locked_md5(repo: Path, rev: str, out: Path = paths.MODEL) -> str:
+    """The md5 that ``dvc.lock`` at ``rev`` records for the output ``out``."""
+    shown = _git("show", f"{rev}:dvc.lock", cwd=repo)
+    if shown.returncode != 0:
+        raise ChampionError(f"{rev} has no dvc.lock, so its model cannot be located: {shown.stderr.strip()}")
+    try:
+        lock = yaml.safe_load(shown.stdout) or {}
+        for stage in (lock.get("stages") or {}).values():
+            for entry in stage.get("outs") or []:
+                if Path(entry["path"]) == out:
+                    return str(entry["md5"])
+    except (yaml.YAMLError, AttributeError, KeyError, TypeError) as exc:
+        raise ChampionError(f"dvc.lock at {rev} is corrupted ({exc}); its model cannot be located") from None
+    raise ChampionError(f"dvc.lock at {rev} records no {out}; was that release made by `dvc repro`?")
+
+
+def stage_recipe(lock_text: str, stage: str = "train") -> dict | None:
+    """What a stage was run from in a ``dvc.lock`` text: its deps (paths and hashes) and params; None if absent."""
+    try:
+        entry = ((yaml.safe_load(lock_text) or {}).get("stages") or {}).get(stage)
+    except (yaml.YAMLError, AttributeError):
+        return None
+    if not isinstance(entry, dict):
+        return None
+    deps = sorted((str(d.get("path")), str(d.get("md5"))) for d in entry.get("deps") or [])
+    return {"deps": deps, "params": entry.get("params") or {}}
+
+
+def committed_lock_is_current(repo: Path, stage: str = "train") -> bool:
+    """True when HEAD's ``dvc.lock`` records the same inputs for ``stage`` as the workspace's (after repro).
+
+    Output hashes are not compared: retraining the same recipe gives the same model, but skops files are zip
+    archives with timestamps, so their bytes differ between runs.
+    """
+    shown = _git("show", "HEAD:dvc.lock", cwd=repo)
+    workspace = repo / "dvc.lock"
+    if shown.returncode != 0 or not workspace.is_file():
+        return False
+    committed = stage_recipe(shown.stdout, stage)
+    return committed is not None and committed == stage_recipe(workspace.read_text(encoding="utf-8"), stage)
+
+
+def dvc_cache_dir(repo: Path) -> Path:
+    """This repository's DVC cache directory (``dvc cache dir``)."""
+    result = subprocess.run([tool("dvc"), "cache", "dir"], cwd=repo, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ChampionError(f"`dvc cache dir` failed in {repo}: {result.stderr.strip()}")
+    cache = Path(result.stdout.strip())
+    return cache if cache.is_absolute() else repo / cache
+
+
+def cache_path(cache: Path, md5: str) -> Path:
+    """Where DVC 3 keeps the file with hash ``md5`` in ``cache``."""
+    return cache / "files" / "md5" / md5[:2] / md5[2:]
+
+
+def _checked(path: Path, md5: str, tag: str, source: str) -> Champion:
+    actual = file_md5(path)
+    if actual != md5:
+        raise ChampionError(
+            f"the champion model of {tag} from the {source} is corrupted: md5 {actual}, but dvc.lock records "
+            f"{md5}. Delete the bad copy (`dvc gc` or remove it from the remote) and rerun the gate."
+        )
+    return Champion(tag=tag, path=path, source=source, md5=md5)
+
+
+def from_cache(repo: Path, tag: str, md5: str, dest: Path) -> Champion | None:
+    """The champion from the local DVC cache, or None when the cache does not hold it."""
+    cached = cache_path(dvc_cache_dir(repo), md5)
+    if not cached.is_file():
+        return None
+    shutil.copyfile(cached, dest)
+    return _checked(dest, md5, tag, "DVC cache")
+
+
+def from_remote(repo: Path, tag: str, md5: str, dest: Path) -> Champion | None:
+    """The champion downloaded from the DVC remote with ``dvc get --rev``, or None when no remote has it."""
+    result = subprocess.run(
+        [tool("dvc"), "get", ".", str(paths.MODEL), "--rev", tag, "-o", str(dest), "--force"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0 or not dest.is_file():
+        return None
+    return _checked(dest, md5, tag, "DVC remote")
+
+
+def reproduce(repo: Path, tag: str, dest: Path, say: Callable[[str], None] = print) -> Champion:
+    """Rebuild the champion with ``dvc repro train`` in a temporary worktree of ``tag``, using the tag's code."""
+    cache = dvc_cache_dir(repo)
+    with tempfile.TemporaryDirectory(prefix="champion-") as tmp:
+        tree = Path(tmp) / "tree"
+        added = _git("worktree", "add", "--detach", str(tree), tag, cwd=repo)
+        if added.returncode != 0:
+            raise ChampionError(f"cannot check out {tag} to reproduce its model: {added.stderr.strip()}")
+        try:
+            env = tool_env({"PYTHONPATH": str(tree / "src")})  # the tag's code, not this checkout's
+            steps = (
+                [tool("dvc"), "cache", "dir", "--local", str(cache)],
+                [tool("gitops-ml"), "ensure-data"],
+                [tool("dvc"), "repro", "train"],
+            )
+            for cmd in steps:
+                say(f"reproducing {tag}: {Path(cmd[0]).name} {' '.join(cmd[1:])}")
+                done = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, check=False)
+                if done.returncode != 0:
+                    tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+                    raise ChampionError(
+                        f"reproducing {tag} failed at `{Path(cmd[0]).name} {' '.join(cmd[1:])}`: " + " / ".join(tail)
+                    )
+            shutil.copyfile(tree / paths.MODEL, dest)
+        finally:
+            _git("worktree", "remove", "--force", str(tree), cwd=repo)
+            _git("worktree", "prune", cwd=repo)
+    return Champion(tag=tag, path=dest, source="reproduced", md5=file_md5(dest))
+
+
+def materialise(repo: Path, tag: str, dest: Path, say: Callable[[str], None] = print) -> Champion:
+    """Write the model of release ``tag`` to ``dest``: from the DVC cache, else the remote, else reproduce it."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    md5 = locked_md5(repo, tag)
+    found = from_cache(repo, tag, md5, dest) or from_remote(repo, tag, md5, dest)
+    if found is None:
+        say(f"neither the DVC cache nor the remote holds the model of {tag} ({md5}): reproducing it")
+        found = reproduce(repo, tag, dest, say)
+    say(f"champion {tag}: model {found.md5} from the {found.source}")
+    return found

@@ -1,0 +1,223 @@
+"""What a change did, base against head: params, data, code and metrics, each with a verdict.
+
+Pure functions of the files the pipeline wrote (``params.yaml``, ``reports/data_summary.json``,
+``reports/metrics.json``, ``reports/metrics_ci.json``, ``reports/predictions.parquet``) plus ``git diff``
+for the code. The release verdict comes from :mod:`gitops_ml.gitops.gate`, the same code the merge
+workflow runs.
+
+"Within noise" per metric: when base and head scored the same test rows, a paired bootstrap of the
+difference (the same resampled rows for both models); the change is ``unchanged`` when that interval
+contains 0. When the test sets differ (the data or the split changed), the two unpaired intervals of
+``metrics_ci.json`` are compared instead: overlapping intervals mean ``unchanged``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from gitops_ml.config import BootstrapParams, GateParams
+from gitops_ml.gitops.gate import GateDecision, better_by, decide
+from gitops_ml.scoring import HIGHER_IS_BETTER, METRIC_NAMES, bootstrap_metrics, confidence_intervals, finite_or_none
+
+Verdict = Literal["better", "worse", "unchanged", "n/a"]
+
+
+class CompareError(RuntimeError):
+    """The two sides cannot be compared (a missing output, an unknown git ref)."""
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` → ``{"a.b": 1}``; lists stay values."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat |= flatten(value, f"{name}.")
+        else:
+            flat[name] = value
+    return flat
+
+
+def _show(value: Any) -> str | None:
+    return None if value is _MISSING else json.dumps(value, sort_keys=True, default=str)
+
+
+_MISSING = object()
+
+
+def params_diff(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[dict[str, str | None]]:
+    """Changed keys only, sorted: ``{"key", "base", "head"}`` with values as JSON text (None: key absent)."""
+    flat_base, flat_head = flatten(base), flatten(head)
+    changes = []
+    for key in sorted(flat_base.keys() | flat_head.keys()):
+        old, new = flat_base.get(key, _MISSING), flat_head.get(key, _MISSING)
+        if old is _MISSING or new is _MISSING or old != new or type(old) is not type(new):
+            changes.append({"key": key, "base": _show(old), "head": _show(new)})
+    return changes
+
+
+def data_diff(base: Mapping[str, Any] | None, head: Mapping[str, Any]) -> dict[str, Any]:
+    """Hash, rows, class balance and schema of the data on each side, and what changed between them."""
+
+    def facts(summary: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "md5": str(summary["md5"]),
+            "rows": int(summary["rows"]),
+            "positives": int(summary["positives"]),
+            "positive_rate": float(summary["positive_rate"]),
+        }
+
+    base_cols: dict[str, str] = dict(base.get("columns", {})) if base else {}
+    head_cols: dict[str, str] = dict(head.get("columns", {}))
+    return {
+        "changed": base is None or facts(base) != facts(head) or base_cols != head_cols,
+        "base": facts(base) if base else None,
+        "head": facts(head),
+        "columns_added": sorted(head_cols.keys() - base_cols.keys()) if base else [],
+        "columns_removed": sorted(base_cols.keys() - head_cols.keys()) if base else [],
+        "type_changes": [
+            {"column": name, "base": base_cols[name], "head": head_cols[name]}
+            for name in sorted(base_cols.keys() & head_cols.keys())
+            if base_cols[name] != head_cols[name]
+        ],
+    }
+
+
+def _git(repo: Path, *args: str) -> str:
+    result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise CompareError(f"git {' '.join(args)} failed in {repo}: {result.stderr.strip()}")
+    return result.stdout
+
+
+def resolve_ref(repo: Path, ref: str) -> str:
+    """The commit SHA of ``ref``; a clear error when it does not exist (e.g. not fetched in CI)."""
+    result = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise CompareError(
+            f"BASE '{ref}' is not a commit in {repo}: pass an existing branch, tag or SHA "
+            "(make report BASE=<ref>); in CI, fetch it first (checkout with fetch-depth: 0)"
+        )
+    return result.stdout.strip()
+
+
+def code_changes(repo: Path, base_ref: str, under: str = "src") -> list[dict[str, str]]:
+    """Files under ``under/`` that differ between ``base_ref`` and the working tree (untracked ones included)."""
+    changes = []
+    for line in _git(repo, "diff", "--name-status", "--no-renames", base_ref, "--", under).splitlines():
+        status, _, path = line.partition("\t")
+        changes.append({"status": {"A": "added", "D": "deleted"}.get(status[:1], "modified"), "path": path})
+    for path in _git(repo, "ls-files", "--others", "--exclude-standard", "--", under).splitlines():
+        changes.append({"status": "added", "path": path})
+    return sorted(changes, key=lambda c: c["path"])
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of the comparison: what its pipeline run wrote."""
+
+    metrics: dict[str, Any]
+    intervals: dict[str, dict[str, float | None]]  # metrics_ci.json "metrics"
+    labels: np.ndarray
+    scores: np.ndarray
+    test_set_id: str  # hash of the test rows (from dvc.lock); equal ids mean a paired comparison is valid
+
+
+def _verdict(name: str, delta: float | None, low: float | None, high: float | None) -> Verdict:
+    if delta is None:
+        return "n/a"
+    if delta == 0 or (low is not None and high is not None and low <= 0 <= high):
+        return "unchanged"
+    return "better" if better_by(name, delta, 0.0) > 0 else "worse"
+
+
+def _overlap(a: Mapping[str, float | None], b: Mapping[str, float | None]) -> bool | None:
+    if None in (a.get("low"), a.get("high"), b.get("low"), b.get("high")):
+        return None
+    return a["low"] <= b["high"] and b["low"] <= a["high"]  # type: ignore[operator]
+
+
+def can_pair(base: Side, head: Side) -> bool:
+    """True when both models scored the same rows at the same threshold (a paired bootstrap is valid)."""
+    return (
+        base.test_set_id == head.test_set_id
+        and len(base.labels) == len(head.labels)
+        and bool(np.array_equal(base.labels, head.labels))
+        and base.metrics.get("threshold") == head.metrics.get("threshold")
+    )
+
+
+def compare_metrics(base: Side, head: Side, boot: BootstrapParams) -> tuple[list[dict[str, Any]], bool]:
+    """One row per metric ``{name, base, head, delta, higher_is_better, low, high, verdict}`` and whether paired.
+
+    ``low``/``high`` bound the delta (paired) or are None (unpaired: the verdict compares the two sides'
+    own intervals).
+    """
+    paired = can_pair(base, head)
+    delta_ci: dict[str, dict[str, float]] = {}
+    if paired:
+        samples = bootstrap_metrics(
+            head.labels,
+            head.scores,
+            float(head.metrics["threshold"]),
+            boot.n_resamples,
+            boot.seed,
+            other_scores=base.scores,
+        )
+        delta_ci = confidence_intervals(samples, boot.confidence)
+    rows = []
+    for name in METRIC_NAMES:
+        old, new = finite_or_none(base.metrics.get(name)), finite_or_none(head.metrics.get(name))
+        delta = None if old is None or new is None else new - old
+        low = high = None
+        if paired:
+            low, high = finite_or_none(delta_ci[name]["low"]), finite_or_none(delta_ci[name]["high"])
+            verdict = _verdict(name, delta, low, high)
+        else:
+            overlap = _overlap(base.intervals.get(name, {}), head.intervals.get(name, {}))
+            verdict = _verdict(name, delta, None, None)
+            if verdict in ("better", "worse") and overlap is not False:
+                verdict = "unchanged"
+        rows.append(
+            {
+                "name": name,
+                "base": old,
+                "head": new,
+                "delta": delta,
+                "higher_is_better": HIGHER_IS_BETTER[name],
+                "low": low,
+                "high": high,
+                "verdict": verdict,
+            }
+        )
+    return rows, paired
+
+
+def improvement_lower_bound(rows: list[dict[str, Any]], primary: str) -> float | None:
+    """Lower bound of the paired improvement of ``primary``, signed so that > 0 is better (None if unpaired)."""
+    row = next(r for r in rows if r["name"] == primary)
+    if row["low"] is None or row["high"] is None:
+        return None
+    return row["low"] if HIGHER_IS_BETTER[primary] else -row["high"]
+
+
+def merge_verdict(
+    head_metrics: Mapping[str, Any], base_metrics: Mapping[str, Any], rules: GateParams, lower_bound: float | None
+) -> GateDecision:
+    """The release gate's decision with the head as candidate and the base as champion."""
+    pick = {name: finite_or_none(head_metrics.get(name)) for name in METRIC_NAMES}
+    champion = {name: finite_or_none(base_metrics.get(name)) for name in METRIC_NAMES}
+    return decide(pick, champion, rules, improvement_lower_bound=lower_bound)

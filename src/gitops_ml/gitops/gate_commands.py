@@ -1,0 +1,256 @@
+"""CLI commands of the release: ``gitops-ml gate``, ``promote``, ``release-notes``, ``set-champion-alias``.
+
+``gate`` scores the candidate (``models/model.skops``) and the champion (the newest ``model-vN`` tag's model)
+on the same current test set, applies :func:`gitops_ml.gitops.gate.decide` and writes ``reports/gate.json``.
+It exits 0 whether or not the model is released (the decision is data); in GitHub Actions it also writes
+``release=true|false`` and ``tag=model-vN`` to ``$GITHUB_OUTPUT`` and the reasons to the job summary.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from gitops_ml import paths
+from gitops_ml.cli import console, out, register
+from gitops_ml.config import Params, load_params
+from gitops_ml.gitops.champion import (
+    ChampionError,
+    committed_lock_is_current,
+    file_md5,
+    latest_release_tag,
+    materialise,
+    next_release_tag,
+    tags_at,
+)
+from gitops_ml.gitops.gate import FAILED, GateDecision, decide, refuse
+from gitops_ml.gitops.release import ReleaseError, head_commit, push_tag
+from gitops_ml.gitops.release import promote as promote_head
+from gitops_ml.gitops.release import release_notes as render_release_notes
+from gitops_ml.io import atomic_write, read_json, write_json
+from gitops_ml.scoring import HIGHER_IS_BETTER, bootstrap_metrics, compute_metrics, confidence_intervals, finite_or_none
+
+GATE_JSON = paths.REPORTS / "gate.json"
+RELEASE_NOTES = paths.REPORTS / "release_notes.md"
+ParamsOption = Annotated[Path, typer.Option("--params", help="The params file.")]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def release_errors(command: F) -> F:
+    """Report a refused release or an unavailable champion as one red paragraph and exit 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (ReleaseError, ChampionError) as exc:
+            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def score_models(params: Params, candidate: Path, champion: Path | None) -> dict[str, Any]:
+    """Metrics of both models on the current test set and the bootstrap lower bound of the improvement."""
+    import numpy as np
+    import pandas as pd
+
+    from gitops_ml.model_io import load_model
+    from gitops_ml.pipeline.evaluate import predict_scores
+
+    test = pd.read_parquet(paths.TEST)
+    y_true = test[params.schema.target].to_numpy(dtype=np.int64)
+    threshold = params.evaluate.threshold
+    cand_scores = predict_scores(load_model(candidate), test, params.schema)
+    result: dict[str, Any] = {
+        "candidate": {k: finite_or_none(v) for k, v in compute_metrics(y_true, cand_scores, threshold).items()},
+        "champion": None,
+        "lower_bound": None,
+        "test_rows": len(test),
+    }
+    if champion is None:
+        return result
+    champ_scores = predict_scores(load_model(champion), test, params.schema)
+    result["champion"] = {k: finite_or_none(v) for k, v in compute_metrics(y_true, champ_scores, threshold).items()}
+    boot = params.evaluate.bootstrap
+    diffs = bootstrap_metrics(y_true, cand_scores, threshold, boot.n_resamples, boot.seed, other_scores=champ_scores)
+    bounds = confidence_intervals(diffs, boot.confidence)[params.gate.primary_metric]
+    # the interval is of (candidate - champion); for a lower-is-better metric the improvement is its negation
+    low = bounds["low"] if HIGHER_IS_BETTER[params.gate.primary_metric] else -bounds["high"]
+    result["lower_bound"] = finite_or_none(low)
+    return result
+
+
+def run_gate(repo: Path, params: Params) -> dict[str, Any]:
+    """Decide whether the candidate releases; return the content of ``reports/gate.json``."""
+    commit = head_commit(repo)
+    champion_tag = latest_release_tag(repo)
+    extra: dict[str, Any] = {
+        "commit": commit,
+        "champion_tag": champion_tag,
+        "champion_source": None,
+        "tag": None,
+        "rules": params.gate.model_dump(mode="json"),
+        "improvement_lower_bound": None,
+        "test_rows": None,
+        "candidate_md5": None,
+    }
+    decision: GateDecision
+    for needed, what in ((paths.MODEL, "candidate model"), (paths.TEST, "test set")):
+        if not (repo / needed).is_file():
+            decision = refuse(f"no {what} at {needed}; run `dvc repro` (or `make repro`) first")
+            return decision.to_json() | extra
+    extra["candidate_md5"] = file_md5(repo / paths.MODEL)
+    if not committed_lock_is_current(repo):
+        decision = refuse(
+            "dvc.lock at HEAD does not record how models/model.skops was trained (params or inputs of the train "
+            "stage differ): run `dvc repro` and commit dvc.lock, so that the release tag can reproduce its model"
+        )
+        return decision.to_json() | extra
+    with tempfile.TemporaryDirectory(prefix="gate-") as tmp:
+        champion_path: Path | None = None
+        if champion_tag:
+            try:
+                found = materialise(repo, champion_tag, Path(tmp) / "champion.skops", say=console.print)
+            except ChampionError as exc:
+                return refuse(f"champion {champion_tag} unavailable: {exc}").to_json() | extra
+            champion_path, extra["champion_source"] = found.path, found.source
+        try:
+            scored = score_models(params, repo / paths.MODEL, champion_path)
+        except Exception as exc:  # a model that loads but cannot score this test set must block, not crash
+            return refuse(f"scoring failed ({type(exc).__name__}: {exc}); no release").to_json() | extra
+    decision = decide(scored["candidate"], scored["champion"], params.gate, scored["lower_bound"])
+    extra |= {"improvement_lower_bound": scored["lower_bound"], "test_rows": scored["test_rows"]}
+    released_as = tags_at(repo, "HEAD")
+    if released_as:  # a rerun of the release workflow for a commit already released publishes nothing
+        already = f"{FAILED}: commit {commit[:12]} is already released as {released_as[-1]}; nothing new to publish"
+        decision = replace(decision, release=False, reasons=[already, *decision.reasons])
+    if decision.release:
+        extra["tag"] = next_release_tag(repo)
+    return decision.to_json() | extra
+
+
+def _github_outputs(gate: dict[str, Any]) -> None:
+    """In GitHub Actions: step outputs ``release`` and ``tag``, and the reasons in the job summary."""
+    if output := os.environ.get("GITHUB_OUTPUT"):
+        with Path(output).open("a", encoding="utf-8") as handle:
+            handle.write(f"release={'true' if gate['release'] else 'false'}\ntag={gate.get('tag') or ''}\n")
+    if summary := os.environ.get("GITHUB_STEP_SUMMARY"):
+        verdict = f"releases as **{gate['tag']}**" if gate["release"] else "does **not** release"
+        lines = [f"## Release gate: the candidate {verdict}", "", *[f"- {r}" for r in gate["reasons"]], ""]
+        with Path(summary).open("a", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+
+
+@register
+def gate(
+    params_path: ParamsOption = Path("params.yaml"),
+    output: Annotated[Path, typer.Option("--out", help="Where to write the decision.")] = GATE_JSON,
+) -> None:
+    """Release gate: score candidate and champion on the test set, write reports/gate.json (release: bool)."""
+    params = load_params(params_path)
+    with console.status("scoring the candidate against the champion"):
+        result = run_gate(Path.cwd(), params)
+    write_json(output, result)
+    _github_outputs(result)
+    for reason in result["reasons"]:
+        console.print(f"  {reason}", highlight=False, markup=False)
+    verdict = f"release as {result['tag']}" if result["release"] else "no release"
+    out.print(f"gate: {verdict} (wrote {output})", highlight=False)
+
+
+@register
+@release_errors
+def promote(
+    gate_path: Annotated[Path, typer.Option("--gate", help="The gate decision.")] = GATE_JSON,
+    push: Annotated[bool, typer.Option(help="Also push the tag (token from $GITHUB_TOKEN if set).")] = False,
+    remote: Annotated[str, typer.Option(help="Remote to push the tag to.")] = "origin",
+) -> None:
+    """Tag HEAD as the next model-vN when reports/gate.json says release; refuse otherwise; idempotent."""
+    if not gate_path.is_file():
+        raise ReleaseError(f"{gate_path} not found; run `make gate` first")
+    done = promote_head(Path.cwd(), read_json(gate_path), say=console.print)
+    if push:
+        push_tag(Path.cwd(), done.tag, remote, os.environ.get("GITHUB_TOKEN"))
+        console.print(f"pushed {done.tag} to {remote}")
+    out.print(done.tag)
+
+
+@register
+def release_notes(
+    tag: Annotated[str | None, typer.Option(help="Release tag [default: the gate's tag, else HEAD's].")] = None,
+    gate_path: Annotated[Path, typer.Option("--gate", help="The gate decision.")] = GATE_JSON,
+    output: Annotated[Path, typer.Option("--out", help="Markdown to write.")] = RELEASE_NOTES,
+) -> None:
+    """Write the GitHub Release body (gate reasons, metrics, model card) to reports/release_notes.md."""
+    if not gate_path.is_file():
+        raise FileNotFoundError(f"{gate_path} not found; run `make gate` first")
+    gate_json = read_json(gate_path)
+    at_head = tags_at(Path.cwd(), "HEAD")
+    tag = tag or gate_json.get("tag") or (at_head[-1] if at_head else "unreleased")
+    info = read_json(paths.MODEL_INFO) if paths.MODEL_INFO.is_file() else None
+    with atomic_write(output) as tmp:
+        tmp.write_text(render_release_notes(tag, gate_json, info), encoding="utf-8")
+    out.print(f"wrote {output} for {tag}")
+
+
+@register
+@release_errors
+def set_champion_alias(
+    tag: Annotated[str | None, typer.Option(help="Release tag [default: the model-vN tag of HEAD].")] = None,
+    params_path: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Register the released model in MLflow and point its `champion` alias at it (http(s) servers only)."""
+    from gitops_ml.gitops.release import set_champion
+    from gitops_ml.tracking import tracking_uri
+
+    params = load_params(params_path)
+    uri = tracking_uri(params)
+    if not uri.startswith(("http://", "https://")):
+        console.print(f"MLFLOW_TRACKING_URI is not an MLflow server ({uri}); no alias set")
+        return
+    at_head = tags_at(Path.cwd(), "HEAD")
+    tag = tag or (at_head[-1] if at_head else None)
+    if tag is None:
+        raise ReleaseError("HEAD has no model-vN tag; run `make promote` first or pass --tag")
+    version = set_champion(params, uri, tag, paths.MODEL, paths.TEST)
+    out.print(f"MLflow model '{params.tracking.experiment}' version {version} is now @champion ({tag})")
+
+
+@register
+@release_errors
+def smoke_test(
+    url: Annotated[str, typer.Option(help="Base URL of the running service.")] = "http://127.0.0.1:3000",
+    expect_version: Annotated[str | None, typer.Option(help="The model_version /predict must report.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for /readyz.")] = 120.0,
+    params_path: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Check a running service: /readyz answers 200 within --timeout, and one /predict scores one record."""
+    from gitops_ml.gitops.release import smoke_check
+
+    params = load_params(params_path)
+    answer = smoke_check(url, params, expect_version, timeout)
+    out.print(f"smoke test passed: {answer}", highlight=False)
+
+
+@register
+@release_errors
+def image_ref(
+    registry: Annotated[str, typer.Option(envvar="IMAGE_REGISTRY", help="Registry host.")] = "ghcr.io",
+    repository: Annotated[str, typer.Option(envvar="GITHUB_REPOSITORY", help="owner/name.")] = "",
+) -> None:
+    """Print the image name `<registry>/<owner>/<repo>` (lowercase); in Actions also write `image=` to outputs."""
+    from gitops_ml.gitops.release import image_name
+
+    name = image_name(registry, repository)
+    if output := os.environ.get("GITHUB_OUTPUT"):
+        with Path(output).open("a", encoding="utf-8") as handle:
+            handle.write(f"image={name}\n")
+    out.print(name, highlight=False)

@@ -1,0 +1,258 @@
+"""Recording a release: the next ``model-vN`` tag, its release notes and model card, the MLflow alias.
+
+``promote`` acts only on a ``reports/gate.json`` that says ``release: true`` for the commit checked out, and
+does nothing when that commit already carries a ``model-vN`` tag, so rerunning a release publishes nothing new.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gitops_ml.gitops.champion import next_release_tag, tag_number, tags_at
+from gitops_ml.scoring import METRIC_NAMES
+
+DEFAULT_IDENTITY = {"GIT_COMMITTER_NAME": "gitops-ml", "GIT_COMMITTER_EMAIL": "gitops-ml@users.noreply.github.com"}
+
+
+class ReleaseError(RuntimeError):
+    """The release cannot be recorded (the gate said no, the gate report is stale, git refused)."""
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """The outcome of :func:`promote`: the release tag and whether this call created it."""
+
+    tag: str
+    created: bool
+
+
+def _git(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False, env=env)
+
+
+def head_commit(repo: Path) -> str:
+    """The full SHA of HEAD."""
+    result = _git("rev-parse", "HEAD", cwd=repo)
+    if result.returncode != 0:
+        raise ReleaseError(f"{repo} is not a git repository with a commit: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+def _git_env(repo: Path) -> dict[str, str]:
+    """The environment for ``git tag -a``: a fallback committer identity when none is configured (CI)."""
+    env = dict(os.environ)
+    if _git("var", "GIT_COMMITTER_IDENT", cwd=repo).returncode != 0:
+        env |= DEFAULT_IDENTITY
+    return env
+
+
+def tag_message(gate: Mapping[str, Any], tag: str) -> str:
+    """Annotation of the release tag: the primary change and the candidate's metrics."""
+    cand = gate.get("candidate") or {}
+    shown = ", ".join(f"{k}={v:.4f}" for k, v in cand.items() if isinstance(v, int | float))
+    return f"{tag}\n\nReleased by the gate for {gate.get('commit', 'HEAD')}.\nMetrics: {shown}\n"
+
+
+def promote(repo: Path, gate: Mapping[str, Any], say: Callable[[str], None] = print) -> Promotion:
+    """Tag HEAD as the next ``model-vN`` when ``gate`` (reports/gate.json) says release; refuse otherwise.
+
+    Idempotent: when HEAD already carries a ``model-vN`` tag, that tag is returned and nothing is created.
+    """
+    if gate.get("release") is not True:
+        reasons = "; ".join(r for r in gate.get("reasons", []) if str(r).startswith("FAIL")) or "no reasons given"
+        raise ReleaseError(f"reports/gate.json says no release, so nothing is promoted ({reasons})")
+    head = head_commit(repo)
+    if gate.get("commit") != head:
+        raise ReleaseError(
+            f"reports/gate.json was written for commit {gate.get('commit')}, but HEAD is {head}; "
+            "run `make gate` on this commit first"
+        )
+    existing = tags_at(repo, "HEAD")
+    if existing:
+        say(f"{head[:12]} is already released as {existing[-1]}; nothing to do")
+        return Promotion(tag=existing[-1], created=False)
+    tag = next_release_tag(repo)
+    made = _git("tag", "-a", tag, "-m", tag_message(gate, tag), "HEAD", cwd=repo, env=_git_env(repo))
+    if made.returncode != 0:
+        raise ReleaseError(f"`git tag {tag}` failed: {made.stderr.strip()}")
+    say(f"tagged {head[:12]} as {tag}")
+    return Promotion(tag=tag, created=True)
+
+
+def push_tag(repo: Path, tag: str, remote: str = "origin", token: str | None = None) -> None:
+    """Push ``tag`` to ``remote``; with ``token`` (GitHub), authenticate by header, never in the URL or argv."""
+    if tag_number(tag) is None:
+        raise ReleaseError(f"{tag!r} is not a release tag (model-vN)")
+    env = dict(os.environ)
+    if token:
+        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+        env |= {
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": "http.https://github.com/.extraheader",
+            "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
+        }
+    pushed = _git("push", remote, f"refs/tags/{tag}:refs/tags/{tag}", cwd=repo, env=env)
+    if pushed.returncode != 0:
+        raise ReleaseError(f"pushing {tag} to {remote} failed: {pushed.stderr.strip()}")
+
+
+def _value(value: Any) -> str:
+    return "n/a" if not isinstance(value, int | float) or isinstance(value, bool) else f"{value:.4f}"
+
+
+def metrics_table(gate: Mapping[str, Any]) -> str:
+    """Markdown table of the candidate's and the champion's metrics on the same test set."""
+    cand = gate.get("candidate") or {}
+    champ = gate.get("champion")
+    champ_name = gate.get("champion_tag") or "champion"
+    lines = [
+        f"| metric | candidate | {champ_name} |" if champ is not None else "| metric | candidate |",
+        "|---|---:|---:|" if champ is not None else "|---|---:|",
+    ]
+    for name in METRIC_NAMES:
+        if name not in cand:
+            continue
+        row = f"| {name} | {_value(cand.get(name))} |"
+        if champ is not None:
+            row += f" {_value(champ.get(name))} |"
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def release_notes(tag: str, gate: Mapping[str, Any], model_info: Mapping[str, Any] | None = None) -> str:
+    """Markdown for the GitHub Release of ``tag``: gate verdict, reasons, metrics and the model card."""
+    info = model_info or {}
+    verdict = "released" if gate.get("release") else "not released"
+    champion = gate.get("champion_tag")
+    against = f"against the previous release **{champion}**" if champion else "as the first release"
+    rules = gate.get("rules") or {}
+    parts = [
+        f"# {tag}",
+        "",
+        f"Model **{verdict}** by the gate for commit `{gate.get('commit', 'unknown')}`, judged {against} "
+        f"on the same test set ({gate.get('test_rows', 'n/a')} rows).",
+        "",
+        "## Gate",
+        "",
+        *[f"- {reason}" for reason in gate.get("reasons", [])],
+        "",
+        "## Metrics",
+        "",
+        metrics_table(gate),
+        "",
+        "## Model card",
+        "",
+        f"- Estimator: `{info.get('estimator', 'unknown')}`",
+        f"- Hyperparameters: `{info.get('hyperparameters', {})}`",
+        f"- Features: {', '.join(f'`{f}`' for f in info.get('features', [])) or 'unknown'}",
+        f"- Target: `{info.get('target', 'unknown')}`",
+        f"- Training rows: {info.get('train_rows', 'unknown')}",
+        f"- scikit-learn: {info.get('sklearn_version', 'unknown')}",
+        f"- Model file md5 (DVC): `{gate.get('candidate_md5', 'unknown')}`",
+        f"- Primary metric: `{rules.get('primary_metric', 'unknown')}`, "
+        f"minimal improvement {rules.get('min_improvement', 'n/a')}",
+        "",
+        "Intended use: scoring card transactions for fraud review. Limits: trained on the data tracked by "
+        "`data.dvc` at this commit; its metrics hold only for data like it.",
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def set_champion(params: Any, uri: str, tag: str, model_path: Path, test_path: Path) -> str:
+    """Register ``model_path`` as a version of the MLflow model ``tracking.experiment``, alias it ``champion``.
+
+    Idempotent: a version already tagged ``release_tag=<tag>`` is reused instead of registering a new one.
+    Returns the model version now behind the alias. Errors become :class:`~gitops_ml.tracking.TrackingError`.
+    """
+    import mlflow
+    import pandas as pd
+    from mlflow import MlflowClient
+
+    from gitops_ml.model_io import TRUSTED_TYPES, load_model
+    from gitops_ml.pipeline.features import model_frame
+    from gitops_ml.tracking import TrackingError, check_reachable, git_commit
+
+    check_reachable(uri)
+    name = params.tracking.experiment
+    try:
+        mlflow.set_tracking_uri(uri)
+        client = MlflowClient(tracking_uri=uri)
+        existing = [v for v in client.search_model_versions(f"name='{name}'") if v.tags.get("release_tag") == tag]
+        if existing:
+            version = str(existing[0].version)
+        else:
+            model = load_model(model_path)
+            example = model_frame(pd.read_parquet(test_path).head(5), params.schema)
+            mlflow.set_experiment(params.tracking.experiment)
+            with mlflow.start_run(run_name=f"release {tag}"):
+                mlflow.set_tags({"release_tag": tag, "git_commit": git_commit(), "stage": "release"})
+                info = mlflow.sklearn.log_model(
+                    model,
+                    name="model",
+                    serialization_format="skops",
+                    skops_trusted_types=list(TRUSTED_TYPES),
+                    input_example=example,
+                    registered_model_name=name,
+                )
+            version = str(info.registered_model_version)
+            client.set_model_version_tag(name, version, "release_tag", tag)
+        client.set_registered_model_alias(name, "champion", version)
+        return version
+    except TrackingError:
+        raise
+    except Exception as exc:  # MLflow raises many transport and store error types
+        raise TrackingError(f"MLflow at {uri} refused to set the champion alias: {exc}") from exc
+
+
+IMAGE_PART = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+
+
+def image_name(registry: str, repository: str) -> str:
+    """``<registry>/<owner>/<repo>`` in lowercase (container registries refuse upper case); validated."""
+    registry, repository = registry.strip().rstrip("/").lower(), repository.strip().strip("/").lower()
+    if not registry or not re.fullmatch(r"[a-z0-9.-]+(:[0-9]+)?", registry):
+        raise ReleaseError(f"registry {registry!r} is not a host name; set IMAGE_REGISTRY (e.g. ghcr.io)")
+    if not IMAGE_PART.match(repository) or "/" not in repository:
+        raise ReleaseError(f"repository {repository!r} is not owner/name; set GITHUB_REPOSITORY or --repository")
+    return f"{registry}/{repository}"
+
+
+def smoke_check(url: str, params: Any, expect_version: str | None, timeout: float) -> str:
+    """``/readyz`` 200 within ``timeout`` seconds, then one valid ``/predict`` answer; raise :class:`ReleaseError`."""
+    import httpx
+
+    from gitops_ml.serving.schema import example_record
+
+    base = url.rstrip("/")
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while True:
+        try:
+            ready = httpx.get(f"{base}/readyz", timeout=5)
+            if ready.status_code == 200:
+                break
+            last = f"HTTP {ready.status_code}"
+        except httpx.HTTPError as exc:
+            last = type(exc).__name__
+        if time.monotonic() > deadline:
+            raise ReleaseError(f"{base}/readyz did not answer 200 within {timeout:.0f}s (last: {last})")
+        time.sleep(1)
+    answer = httpx.post(f"{base}/predict", json={"records": [example_record(params.schema)]}, timeout=30)
+    if answer.status_code != 200:
+        raise ReleaseError(f"POST {base}/predict answered HTTP {answer.status_code}: {answer.text[:300]}")
+    body = answer.json()
+    predictions = body.get("predictions") or []
+    if len(predictions) != 1 or not 0 <= float(predictions[0].get("probability", -1)) <= 1:
+        raise ReleaseError(f"POST {base}/predict gave an unexpected answer: {body}")
+    if expect_version and body.get("model_version") != expect_version:
+        raise ReleaseError(f"the service runs model {body.get('model_version')!r}, expected {expect_version!r}")
+    return f"{body.get('model_version')}: probability {predictions[0]['probability']:.4f}"

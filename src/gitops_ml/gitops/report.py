@@ -1,0 +1,424 @@
+"""The pull-request report: one JSON document (the data) and the Markdown comment rendered from it.
+
+:class:`Report` is the schema of ``report.json``. The comment workflow re-renders the Markdown from the
+validated JSON with this module (never trusting Markdown a pull request produced), so everything shown is a
+number, a fixed label, or user text passed through :func:`escape_md`. Charts are Mermaid ``xychart-beta``
+diagrams and tables, which GitHub renders in comments without any image host. Rendering is deterministic
+and the comment is kept under GitHub's 65,536-character limit by shortening the longest lists with a note.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from gitops_ml.config import parse_params
+from gitops_ml.gitops.base_side import Outputs
+from gitops_ml.gitops.compare import (
+    Verdict,
+    compare_metrics,
+    data_diff,
+    improvement_lower_bound,
+    merge_verdict,
+    params_diff,
+)
+from gitops_ml.scoring import METRIC_NAMES
+
+GITHUB_COMMENT_LIMIT = 65_536
+COMMENT_BUDGET = GITHUB_COMMENT_LIMIT - 2_000  # room for CML's watermark and the note on shortened sections
+WATERMARK_TITLE = "gitops-ml report"
+CURVE_GRID = tuple(round(x, 2) for x in np.linspace(0, 1, 21))
+SCHEMA_VERSION = 1
+
+Text = Annotated[str, Field(max_length=2_000)]
+Sha = Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")]
+Unit = Annotated[float, Field(ge=0, le=1)]
+MetricName = Literal["roc_auc", "average_precision", "f1", "precision", "recall", "accuracy", "log_loss"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ParamChange(_Model):
+    key: Text
+    base: Text | None  # JSON text of the value; None when the key is absent on that side
+    head: Text | None
+
+
+class DataFacts(_Model):
+    md5: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+    rows: int = Field(ge=0)
+    positives: int = Field(ge=0)
+    positive_rate: Unit
+
+
+class TypeChange(_Model):
+    column: Text
+    base: Text
+    head: Text
+
+
+class DataDiff(_Model):
+    changed: bool
+    base: DataFacts | None
+    head: DataFacts
+    columns_added: list[Text] = Field(max_length=10_000)
+    columns_removed: list[Text] = Field(max_length=10_000)
+    type_changes: list[TypeChange] = Field(max_length=10_000)
+
+
+class CodeChange(_Model):
+    status: Literal["added", "modified", "deleted"]
+    path: Text
+
+
+class MetricRow(_Model):
+    name: MetricName
+    base: float | None
+    head: float | None
+    delta: float | None
+    higher_is_better: bool
+    low: float | None  # paired bootstrap interval of the delta (None when unpaired)
+    high: float | None
+    verdict: Verdict
+
+
+class Confusion(_Model):
+    tn: int = Field(ge=0)
+    fp: int = Field(ge=0)
+    fn: int = Field(ge=0)
+    tp: int = Field(ge=0)
+
+
+class CurvePair(_Model):
+    """A curve of each side sampled at :data:`CURVE_GRID` (x), so both lines share one axis."""
+
+    base: list[Unit] = Field(min_length=len(CURVE_GRID), max_length=len(CURVE_GRID))
+    head: list[Unit] = Field(min_length=len(CURVE_GRID), max_length=len(CURVE_GRID))
+
+
+class Charts(_Model):
+    roc: CurvePair
+    precision_recall: CurvePair
+    confusion_base: Confusion
+    confusion_head: Confusion
+
+
+class Gate(_Model):
+    release: bool
+    reasons: list[Text] = Field(max_length=100)
+    improvement: float | None
+    primary_metric: MetricName
+
+
+class Noise(_Model):
+    paired: bool
+    confidence: float = Field(gt=0, lt=1)
+    n_resamples: int = Field(ge=1)
+
+
+class Report(_Model):
+    """The body of ``report.json``: everything the comment shows, as data."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    base_ref: Text
+    base_commit: Sha
+    head_commit: Sha
+    head_dirty: bool
+    params: list[ParamChange] = Field(max_length=10_000)
+    data: DataDiff
+    code: list[CodeChange] = Field(max_length=10_000)
+    metrics: list[MetricRow] = Field(min_length=1, max_length=len(METRIC_NAMES))
+    noise: Noise
+    charts: Charts
+    gate: Gate
+
+
+# --- building --------------------------------------------------------------------------------------------
+
+
+def build_report(
+    base_ref: str,
+    base_commit: str,
+    head_commit: str,
+    head_dirty: bool,
+    base: Outputs,
+    head: Outputs,
+    code: list[dict[str, str]],
+) -> Report:
+    """Compare the two sides' outputs (params, data, metrics with noise, gate) into a :class:`Report`."""
+    params = parse_params(head.params, source="params.yaml (head)")
+    rows, paired = compare_metrics(base.side, head.side, params.evaluate.bootstrap)
+    gate_rules = params.gate
+    decision = merge_verdict(
+        head.side.metrics,
+        base.side.metrics,
+        gate_rules,
+        improvement_lower_bound(rows, gate_rules.primary_metric),
+    )
+    boot = params.evaluate.bootstrap
+    return Report(
+        base_ref=base_ref,
+        base_commit=base_commit,
+        head_commit=head_commit,
+        head_dirty=head_dirty,
+        params=[ParamChange(**c) for c in params_diff(base.params, head.params)],
+        data=DataDiff.model_validate(data_diff(base.data_summary, head.data_summary)),
+        code=[CodeChange.model_validate(c) for c in code],
+        metrics=[MetricRow.model_validate(r) for r in rows],
+        noise=Noise(paired=paired, confidence=boot.confidence, n_resamples=boot.n_resamples),
+        charts=Charts(
+            roc=CurvePair(base=sample_roc(base.roc), head=sample_roc(head.roc)),
+            precision_recall=CurvePair(
+                base=sample_precision_recall(base.precision_recall),
+                head=sample_precision_recall(head.precision_recall),
+            ),
+            confusion_base=Confusion(**base.confusion),
+            confusion_head=Confusion(**head.confusion),
+        ),
+        gate=Gate(
+            release=decision.release,
+            reasons=decision.reasons,
+            improvement=decision.improvement,
+            primary_metric=gate_rules.primary_metric,
+        ),
+    )
+
+
+def sample_roc(roc: pd.DataFrame) -> list[float]:
+    """True positive rate at each false positive rate of :data:`CURVE_GRID` (linear interpolation)."""
+    table = roc.sort_values(["fpr", "tpr"])
+    values = np.interp(CURVE_GRID, table["fpr"].to_numpy(), table["tpr"].to_numpy())
+    return [round(float(np.clip(v, 0, 1)), 4) for v in values]
+
+
+def sample_precision_recall(pr: pd.DataFrame) -> list[float]:
+    """Interpolated precision (best precision at recall >= r) at each recall of :data:`CURVE_GRID`."""
+    recall, precision = pr["recall"].to_numpy(), pr["precision"].to_numpy()
+    out = []
+    for r in CURVE_GRID:
+        reachable = precision[recall >= r - 1e-12]
+        out.append(round(float(np.clip(reachable.max(), 0, 1)), 4) if len(reachable) else 0.0)
+    return out
+
+
+# --- rendering -------------------------------------------------------------------------------------------
+
+_ESCAPES = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    "|": "&#124;",
+    "@": "&#64;",
+    "`": "&#96;",
+    "\n": " ",
+    "\r": " ",
+    **{c: "\\" + c for c in "\\*_[]#~:"},  # user text always sits mid-line, so list/heading marks are inert
+}
+
+
+def escape_md(text: str) -> str:
+    """``text`` made inert in Markdown and HTML: no tags, links, mentions, code, emphasis or table breaks."""
+    return "".join(_ESCAPES.get(char, char) for char in str(text))
+
+
+def _num(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:+.4f}" if signed else f"{value:.4f}"
+
+
+_VERDICT_MARK = {"better": "✅ better", "worse": "❌ worse", "unchanged": "🟰 within noise", "n/a": "n/a"}
+
+
+def _shorten(lines: list[str], limit: int | None, what: str) -> list[str]:
+    if limit is None or len(lines) <= limit:
+        return lines
+    return [
+        *lines[:limit],
+        f"\n_… {len(lines) - limit} more {what} not shown to fit GitHub's comment limit; "
+        "see report.json in the workflow artifact._",
+    ]
+
+
+def _params_section(report: Report, limit: int | None) -> list[str]:
+    if not report.params:
+        return ["### Params", "", "No parameter changed."]
+    rows = [
+        f"| {escape_md(c.key)} | {escape_md(c.base) if c.base is not None else '_(absent)_'} | "
+        f"{escape_md(c.head) if c.head is not None else '_(absent)_'} |"
+        for c in report.params
+    ]
+    return ["### Params", "", "| key | base | head |", "|---|---|---|", *_shorten(rows, limit, "params")]
+
+
+def _data_section(report: Report) -> list[str]:
+    data = report.data
+    if not data.changed:
+        return ["### Data", "", f"Unchanged (md5 `{data.head.md5}`, {data.head.rows} rows)."]
+    base = data.base
+    lines = ["### Data", "", "| | base | head |", "|---|---|---|"]
+    for label, attr, fmt in (
+        ("md5", "md5", str),
+        ("rows", "rows", str),
+        ("positives", "positives", str),
+        ("positive rate", "positive_rate", lambda v: f"{v:.4f}"),
+    ):
+        old = fmt(getattr(base, attr)) if base else "n/a"
+        lines.append(f"| {label} | {old} | {fmt(getattr(data.head, attr))} |")
+    schema_notes = [f"added column {escape_md(c)}" for c in data.columns_added]
+    schema_notes += [f"removed column {escape_md(c)}" for c in data.columns_removed]
+    schema_notes += [f"{escape_md(t.column)}: {escape_md(t.base)} → {escape_md(t.head)}" for t in data.type_changes]
+    lines += ["", "Schema: " + ("; ".join(schema_notes) if schema_notes else "unchanged.")]
+    return lines
+
+
+def _code_section(report: Report, limit: int | None) -> list[str]:
+    if not report.code:
+        return ["### Code under src/", "", "No change."]
+    rows = [f"- {c.status}: {escape_md(c.path)}" for c in report.code]
+    return ["### Code under src/", "", *_shorten(rows, limit, "files")]
+
+
+def _metrics_section(report: Report) -> list[str]:
+    noise = report.noise
+    how = (
+        f"paired bootstrap of the difference on the same test rows, resampled {noise.n_resamples} times"
+        if noise.paired
+        else "the test sets differ, so each side's own bootstrap interval is compared (overlap = within noise)"
+    )
+    lines = [
+        "### Metrics",
+        "",
+        f"Verdicts use a {noise.confidence:.0%} interval: {how}.",
+        "",
+        "| metric | better | base | head | delta | delta interval | verdict |",
+        "|---|---|---:|---:|---:|---|---|",
+    ]
+    for row in report.metrics:
+        interval = f"[{_num(row.low, True)}, {_num(row.high, True)}]" if row.low is not None else "n/a"
+        lines.append(
+            f"| {row.name} | {'higher' if row.higher_is_better else 'lower'} | {_num(row.base)} | "
+            f"{_num(row.head)} | {_num(row.delta, True)} | {interval} | {_VERDICT_MARK[row.verdict]} |"
+        )
+    return lines
+
+
+def _xychart(title: str, x_label: str, y_label: str, pair: CurvePair) -> list[str]:
+    grid = ", ".join(f'"{x:.2f}"' for x in CURVE_GRID)
+    return [
+        "```mermaid",
+        "xychart-beta",
+        f'    title "{title}"',
+        f'    x-axis "{x_label}" [{grid}]',
+        f'    y-axis "{y_label}" 0 --> 1',
+        f"    line [{', '.join(f'{v:.4f}' for v in pair.base)}]",
+        f"    line [{', '.join(f'{v:.4f}' for v in pair.head)}]",
+        "```",
+    ]
+
+
+def _charts_section(report: Report) -> list[str]:
+    charts = report.charts
+    deltas = [(row.name, row.delta) for row in report.metrics if row.delta is not None]
+    b, h = charts.confusion_base, charts.confusion_head
+    lines = [
+        "### Charts",
+        "",
+        "First line: base, second line: head.",
+        "",
+        *_xychart("ROC curve", "false positive rate", "true positive rate", charts.roc),
+        "",
+        *_xychart("Precision-recall curve", "recall", "precision", charts.precision_recall),
+        "",
+        "Confusion matrices (rows: actual, columns: predicted):",
+        "",
+        "| | base: legit | base: fraud | head: legit | head: fraud |",
+        "|---|---:|---:|---:|---:|",
+        f"| **legit** | {b.tn} | {b.fp} | {h.tn} | {h.fp} |",
+        f"| **fraud** | {b.fn} | {b.tp} | {h.fn} | {h.tp} |",
+    ]
+    if deltas:
+        lines += [
+            "",
+            "```mermaid",
+            "xychart-beta",
+            '    title "Metric change (head - base)"',
+            f"    x-axis [{', '.join(name for name, _ in deltas)}]",
+            '    y-axis "delta"',
+            f"    bar [{', '.join(f'{d:.4f}' for _, d in deltas)}]",
+            "```",
+        ]
+    return lines
+
+
+def _gate_section(report: Report, limit: int | None) -> list[str]:
+    gate = report.gate
+    head = "**Merging would release this model**" if gate.release else "**Merging would not release this model**"
+    reasons = [f"- {escape_md(r)}" for r in gate.reasons]
+    return [
+        "### Merge verdict",
+        "",
+        f"{head} (release gate, head as candidate against base as champion; primary metric "
+        f"{gate.primary_metric}). The merge workflow re-checks against the released model.",
+        "",
+        *_shorten(reasons, limit, "reasons"),
+    ]
+
+
+def _summary_line(report: Report) -> str:
+    counts = {v: sum(1 for r in report.metrics if r.verdict == v) for v in ("better", "worse", "unchanged")}
+    verdict = "✅ would release" if report.gate.release else "⛔ would not release"
+    return (
+        f"**{verdict}** · {counts['better']} better, {counts['worse']} worse, {counts['unchanged']} within noise · "
+        f"{len(report.params)} param change(s) · data {'changed' if report.data.changed else 'unchanged'} · "
+        f"{len(report.code)} file(s) changed under src/"
+    )
+
+
+def render(report: Report, limit: int | None = None, charts: bool = True) -> str:
+    """Markdown of ``report``; ``limit`` caps each list section (None: everything)."""
+    dirty = " (with uncommitted changes)" if report.head_dirty else ""
+    lines = [
+        f"## Model report: {escape_md(report.base_ref)} → this change",
+        "",
+        f"Base `{report.base_commit[:12]}`, head `{report.head_commit[:12]}`{dirty}.",
+        "",
+        _summary_line(report),
+        "",
+        *_metrics_section(report),
+        "",
+        *_gate_section(report, limit),
+        "",
+        *_params_section(report, limit),
+        "",
+        *_data_section(report),
+        "",
+        *_code_section(report, limit),
+        "",
+    ]
+    if charts:
+        lines += [*_charts_section(report), ""]
+    else:
+        lines += ["_Charts left out to fit GitHub's comment limit; see the workflow artifact._", ""]
+    lines.append("<sub>Generated by `gitops-ml report`; reproduce with `make report BASE=<ref>`.</sub>")
+    return "\n".join(lines) + "\n"
+
+
+def render_capped(report: Report, budget: int = COMMENT_BUDGET) -> str:
+    """:func:`render`, shortening list sections (then dropping charts) until it fits in ``budget`` characters."""
+    for limit, charts in ((None, True), (200, True), (50, True), (10, True), (10, False), (0, False)):
+        text = render(report, limit=limit, charts=charts)
+        if len(text) <= budget:
+            return text
+    note = "\n\n_Report cut to fit GitHub's comment limit; see the workflow artifact._\n"
+    return text[: budget - len(note)] + note
+
+
+def report_from_json(data: Any) -> Report:
+    """Validate a parsed ``report.json`` (raises :class:`pydantic.ValidationError`)."""
+    return Report.model_validate(data)

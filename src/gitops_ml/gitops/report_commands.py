@@ -1,0 +1,145 @@
+"""CLI commands of the pull-request loop: ``report``, ``validate-artifact``, ``job-summary`` and ``ci-remote``.
+
+``make report BASE=<ref>`` and the two workflows (``ci.yml``, ``pr-comment.yml``) call these; the logic
+lives in :mod:`~gitops_ml.gitops.compare`, :mod:`~gitops_ml.gitops.base_side`,
+:mod:`~gitops_ml.gitops.report` and :mod:`~gitops_ml.gitops.artifact`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from gitops_ml.cli import console, register
+from gitops_ml.gitops.artifact import PR_FILE, REPORT_JSON, REPORT_MD, ArtifactError
+from gitops_ml.gitops.compare import CompareError
+from gitops_ml.io import atomic_write, write_json
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_OUT = Path("reports/pr")
+
+
+def _clean(command: F) -> F:
+    """Report this area's expected errors as one red paragraph and exit 1 (the CLI's own handles the rest)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (CompareError, ArtifactError) as exc:
+            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _write_text(path: Path, text: str) -> None:
+    with atomic_write(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def _head_is_current(repo: Path) -> None:
+    result = subprocess.run(["dvc", "status", "--json"], cwd=repo, capture_output=True, text=True, check=False)
+    if result.returncode != 0 or result.stdout.strip() not in ("{}", ""):
+        raise CompareError(
+            "the pipeline outputs in the working tree are out of date (dvc status reports changes): "
+            "run `make repro` first, or use `make report`, which does"
+        )
+
+
+@register
+@_clean
+def report(
+    base: Annotated[str, typer.Option(help="Git ref to compare the working tree with.")] = "main",
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Where report.md and report.json go.")] = DEFAULT_OUT,
+    pr_number: Annotated[
+        str | None, typer.Option(envvar="PR_NUMBER", help="Pull-request number to record in pr.json (CI).")
+    ] = None,
+    head_sha: Annotated[
+        str | None, typer.Option(envvar="PR_HEAD_SHA", help="Pull-request head SHA to record in pr.json (CI).")
+    ] = None,
+) -> None:
+    """Compare the working tree's pipeline outputs with BASE's; write the PR report (Markdown and JSON)."""
+    from gitops_ml.gitops.artifact import pr_metadata
+    from gitops_ml.gitops.base_side import base_outputs, read_outputs
+    from gitops_ml.gitops.compare import code_changes, resolve_ref
+    from gitops_ml.gitops.report import build_report, render_capped
+
+    repo = Path.cwd()
+    meta = pr_metadata(pr_number, head_sha or "") if pr_number else None
+    base_commit = resolve_ref(repo, base)
+    head_commit = resolve_ref(repo, "HEAD")
+    _head_is_current(repo)
+    head = read_outputs(repo)
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    base_side = base_outputs(repo, base_commit, say=console.print)
+    result = build_report(base, base_commit, head_commit, bool(dirty), base_side, head, code_changes(repo, base))
+    write_json(out_dir / REPORT_JSON, result.model_dump(mode="json"))
+    _write_text(out_dir / REPORT_MD, render_capped(result))
+    if meta:
+        write_json(out_dir / PR_FILE, meta)
+    console.print(f"report: wrote {out_dir / REPORT_MD} and {out_dir / REPORT_JSON}")
+
+
+@register
+@_clean
+def validate_artifact(
+    directory: Annotated[Path, typer.Argument(help="The downloaded artifact (pr.json, report.json).")],
+    expected_head_sha: Annotated[
+        str, typer.Option(envvar="RUN_HEAD_SHA", help="head_sha of the workflow run that made the artifact.")
+    ],
+    out: Annotated[Path, typer.Option(help="Where to write the comment re-rendered from report.json.")] = Path(
+        "comment.md"
+    ),
+) -> None:
+    """Check a CI artifact (PR number, head SHA, report schema) and re-render its comment from the data."""
+    from gitops_ml.gitops.artifact import validate_artifact as check
+    from gitops_ml.gitops.report import render_capped
+
+    valid = check(directory, expected_head_sha)
+    _write_text(out, render_capped(valid.report))
+    github_output = os.environ.get("GITHUB_OUTPUT")
+    if github_output:
+        with Path(github_output).open("a", encoding="utf-8") as handle:
+            handle.write(f"pr-number={valid.pr_number}\n")
+    console.print(f"artifact valid: PR #{valid.pr_number}, head {valid.head_sha[:12]}; comment written to {out}")
+
+
+@register
+def job_summary(
+    path: Annotated[Path, typer.Argument(help="Markdown file to append.")] = DEFAULT_OUT / REPORT_MD,
+) -> None:
+    """Append a Markdown file to the GitHub job summary ($GITHUB_STEP_SUMMARY), or print it outside Actions."""
+    text = path.read_text(encoding="utf-8")
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        typer.echo(text, nl=False)
+        return
+    with Path(target).open("a", encoding="utf-8") as handle:
+        handle.write(text)
+    console.print(f"appended {path} to the job summary")
+
+
+@register
+def ci_remote(
+    url: Annotated[
+        str | None, typer.Option(envvar="DVC_REMOTE_URL", help="DVC remote URL (repository variable in CI).")
+    ] = None,
+) -> None:
+    """Make DVC_REMOTE_URL, when set, the default DVC remote (in .dvc/config.local); otherwise do nothing."""
+    if not url:
+        console.print("DVC_REMOTE_URL is not set: using the built-in sample data (no DVC remote)")
+        return
+    args = ["dvc", "remote", "add", "--local", "--force", "--default", "ci", url]
+    result = subprocess.run(args, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise typer.BadParameter(f"dvc remote add failed: {result.stderr.strip()}", param_hint="DVC_REMOTE_URL")
+    console.print("DVC remote 'ci' set from DVC_REMOTE_URL (credentials come from the job's environment)")

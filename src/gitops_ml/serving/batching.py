@@ -1,0 +1,90 @@
+"""Opportunistic batching: requests that arrive while the model is busy share its next call.
+
+Why not BentoML's ``@bentoml.api(batchable=True)``? Its batches are lists split back one item per request, so
+the response of a batchable endpoint is a bare list, not ``{"predictions": [...], "model_version": ...}``; and
+its dispatcher answers 503 when a batch would take longer than ``max_latency_ms``, which a single request of
+``serving.max_records`` records can. Here each request is already a batch of records, and this batcher adds the
+cross-request part: at most one model call runs per worker; while it runs, new requests queue, and when it ends
+the queued records (up to ``serving.max_batch_size`` records per call, never splitting a request) go into one
+call. An idle worker predicts at once, so a lone request waits for nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import numpy as np
+
+Columns = dict[str, list[Any]]
+
+
+@dataclass
+class _Job:
+    columns: Columns
+    rows: int
+    future: asyncio.Future[np.ndarray] = field(repr=False)
+
+
+class Batcher:
+    """Run ``predict(columns) -> scores`` for many callers, merging the columns of callers that queued."""
+
+    def __init__(self, predict: Callable[[Columns], np.ndarray], max_batch_size: int) -> None:
+        """``predict`` takes column lists of equal length and returns one score per row."""
+        self._predict = predict
+        self._max_batch_size = max_batch_size
+        self._queue: list[_Job] = []
+        self._draining = False
+        self._task: asyncio.Task[None] | None = None
+        self.calls = 0
+        """Model calls made so far (for metrics and tests)."""
+
+    async def __call__(self, columns: Columns) -> np.ndarray:
+        """Scores for the rows of ``columns``, in order."""
+        rows = len(next(iter(columns.values()))) if columns else 0
+        job = _Job(columns, rows, asyncio.get_running_loop().create_future())
+        self._queue.append(job)
+        if not self._draining:
+            self._draining = True
+            self._task = asyncio.get_running_loop().create_task(self._drain())  # keep a reference while it runs
+        return await job.future
+
+    def _take(self) -> list[_Job]:
+        """The next jobs to run together: the oldest, plus followers while they fit in ``max_batch_size`` rows."""
+        taken = [self._queue.pop(0)]
+        rows = taken[0].rows
+        while self._queue and rows + self._queue[0].rows <= self._max_batch_size:
+            job = self._queue.pop(0)
+            taken.append(job)
+            rows += job.rows
+        return taken
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                jobs = self._take()
+                merged = jobs[0].columns if len(jobs) == 1 else _concat([job.columns for job in jobs])
+                try:
+                    scores = await anyio.to_thread.run_sync(self._predict, merged)
+                except Exception as exc:  # hand the error to every caller of this batch, keep serving
+                    for job in jobs:
+                        if not job.future.done():
+                            job.future.set_exception(exc)
+                    continue
+                finally:
+                    self.calls += 1
+                start = 0
+                for job in jobs:
+                    if not job.future.done():  # a caller that went away has a cancelled future
+                        job.future.set_result(scores[start : start + job.rows])
+                    start += job.rows
+        finally:
+            self._draining = False
+
+
+def _concat(parts: list[Columns]) -> Columns:
+    """Column lists of several requests, joined in order."""
+    return {name: [value for part in parts for value in part[name]] for name in parts[0]}

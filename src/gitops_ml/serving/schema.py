@@ -1,0 +1,105 @@
+"""Request and response models of the service, generated from the data contract in ``params.yaml``.
+
+Nothing here names a column: :func:`record_model` turns ``schema.columns`` into a strict pydantic model, so a team
+that changes its columns, ranges or categories gets a matching ``/predict`` (and OpenAPI document) with no code
+change. Every field is required; a nullable column accepts ``null``. Types are strict (``"5"`` is not a number,
+``1`` is not a boolean, ``2.5`` is not an integer), unknown fields are refused, and numbers must be finite.
+"""
+
+from __future__ import annotations
+
+import keyword
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from gitops_ml.config import ColumnSpec, ColumnType, Params, SchemaParams
+
+RECORD_CONFIG = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+
+
+def _field_type(spec: ColumnSpec) -> Any:
+    """The Python type of one column, with its range as constraints and ``None`` allowed when nullable."""
+    base: Any
+    if spec.type is ColumnType.CATEGORY:
+        base = Literal[tuple(spec.categories or ())]
+    elif spec.type is ColumnType.BOOL:
+        base = bool
+    else:
+        number = float if spec.type is ColumnType.FLOAT else int
+        base = Annotated[number, Field(ge=spec.min, le=spec.max)]
+    return base | None if spec.nullable else base
+
+
+def example_value(spec: ColumnSpec) -> Any:
+    """A plausible value of a column, used for the OpenAPI example."""
+    if spec.type is ColumnType.CATEGORY:
+        return (spec.categories or [None])[0]
+    if spec.type is ColumnType.BOOL:
+        return True
+    value: float = 12 if spec.type is ColumnType.INT else 42.5
+    if spec.max is not None:
+        value = min(value, spec.max)
+    if spec.min is not None:
+        value = max(value, spec.min)
+    return int(value) if spec.type is ColumnType.INT else float(value)
+
+
+def example_record(schema: SchemaParams) -> dict[str, Any]:
+    """One valid record for the schema (every column set)."""
+    return {name: example_value(spec) for name, spec in schema.columns.items()}
+
+
+def _python_name(index: int, column: str) -> str:
+    """A safe attribute name for a column; the JSON name is always the column name itself (an alias)."""
+    if column.isidentifier() and not keyword.iskeyword(column) and not column.startswith("_"):
+        return f"col_{column}"
+    return f"col_{index}"
+
+
+def record_model(schema: SchemaParams) -> type[BaseModel]:
+    """A strict pydantic model of one input record, built from ``schema.columns``."""
+    fields: dict[str, Any] = {}
+    for index, (name, spec) in enumerate(schema.columns.items()):
+        description = spec.description or name
+        if spec.nullable:
+            description += " May be null."
+        fields[_python_name(index, name)] = (
+            _field_type(spec),
+            Field(alias=name, description=description, json_schema_extra={"example": example_value(spec)}),
+        )
+    return create_model("Record", __config__=RECORD_CONFIG, __doc__="One transaction to score.", **fields)
+
+
+class Prediction(BaseModel):
+    """The model's answer for one record."""
+
+    label: int = Field(description="Predicted class: 1 when the probability reaches the threshold, else 0.")
+    probability: float = Field(description="Predicted probability of the positive class.", ge=0, le=1)
+
+
+class PredictResponse(BaseModel):
+    """Predictions in the order of the request's records, and the model that made them."""
+
+    predictions: list[Prediction]
+    model_version: str = Field(description="Version of the released model (a model-vN tag, or dev-<commit>).")
+
+
+def request_model(params: Params) -> tuple[type[BaseModel], type[BaseModel]]:
+    """The record model and the ``POST /predict`` request model (``{"records": [...]}``) for ``params``."""
+    record = record_model(params.schema)
+    limit = params.serving.max_records
+    request = create_model(
+        "PredictRequest",
+        __config__=ConfigDict(
+            extra="forbid",
+            strict=True,
+            json_schema_extra={"example": {"records": [example_record(params.schema)]}},  # OpenAPI 3.0 style
+        ),
+        __doc__=f"Between 1 and {limit} records to score (serving.max_records).",
+        records=(
+            list[record],  # type: ignore[valid-type]
+            Field(min_length=1, max_length=limit, description=f"Records to score, 1 to {limit}."),
+        ),
+    )
+    return record, request

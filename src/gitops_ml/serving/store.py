@@ -1,0 +1,140 @@
+"""The model's way into the BentoML model store, and back out of it.
+
+:func:`import_model` copies the pipeline's output (``models/model.skops``) into the store together with the
+``params.yaml`` it was trained with, labelled with the model version, git commit, data hash and metrics. The
+service later reads both files from the store entry (inside the bento, so a container is self-contained) and
+loads the model with :func:`gitops_ml.model_io.load_model`: skops with an explicit list of trusted types, never
+pickle or joblib. Only a model that passes that check is imported in the first place.
+
+Model version: the ``model-vN`` tag on HEAD (set by the release gate), else ``dev-<short commit>``, else ``dev``;
+``MODEL_VERSION`` overrides it. BentoML versions allow only letters, digits, ``-``, ``_`` and ``.`` (at most 63,
+starting and ending alphanumeric), so :func:`sanitize_version` maps anything else to ``-``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gitops_ml import paths
+from gitops_ml.config import DEFAULT_PARAMS_PATH, Params, load_params
+from gitops_ml.io import read_json
+from gitops_ml.model_io import load_model
+
+MODEL_NAME = "gitops-ml-classifier"
+"""Name of the model in the BentoML model store (the service packs ``MODEL_NAME:latest`` at build time)."""
+MODEL_FILE = "model.skops"
+PARAMS_FILE = "params.yaml"
+TAG_PART_MAX = 63
+
+
+class ModelStoreError(ValueError):
+    """The model cannot be imported into, or found in, the BentoML model store."""
+
+
+def sanitize_version(raw: str) -> str:
+    """``raw`` made into a valid BentoML tag version: lowercase, ``[a-z0-9._-]``, alphanumeric at both ends."""
+    text = re.sub(r"[^a-z0-9._-]+", "-", raw.strip().lower())
+    text = text[:TAG_PART_MAX].strip("-._")
+    if not text:
+        raise ModelStoreError(f"model version {raw!r} has no letters or digits; pass e.g. MODEL_VERSION=model-v3")
+    return text
+
+
+def _git(args: list[str], cwd: Path) -> str | None:
+    try:
+        result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    except FileNotFoundError:  # no git installed
+        return None
+    return result.stdout.strip() if result.returncode == 0 and result.stdout.strip() else None
+
+
+def git_commit(cwd: Path | str = ".") -> str:
+    """The full commit of HEAD, or ``unknown`` outside a git repository."""
+    return _git(["rev-parse", "HEAD"], Path(cwd)) or "unknown"
+
+
+def model_version(cwd: Path | str = ".", override: str | None = None) -> str:
+    """The model version: ``override``, else the ``model-v*`` tag on HEAD, else ``dev-<short sha>`` (sanitized)."""
+    if override:
+        return sanitize_version(override)
+    cwd = Path(cwd)
+    tag = _git(["describe", "--tags", "--match", "model-v*", "--exact-match"], cwd)
+    if tag:
+        return sanitize_version(tag)
+    short = _git(["rev-parse", "--short=7", "HEAD"], cwd)
+    return sanitize_version(f"dev-{short}" if short else "dev")
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What the store's labels say about a model: where it came from and how well it scored."""
+
+    version: str
+    git_commit: str
+    data_md5: str
+    metrics: dict[str, float]
+
+    def labels(self) -> dict[str, str]:
+        """Flat string labels for the model store and the bento (metrics rounded to 6 digits)."""
+        labels = {"model_version": self.version, "git_commit": self.git_commit, "data_md5": self.data_md5}
+        labels |= {f"metric_{name}": f"{value:.6g}" for name, value in sorted(self.metrics.items())}
+        return labels
+
+
+def read_card(root: Path, version: str) -> ModelCard:
+    """Gather the labels of the pipeline's current model in ``root`` (needs ``dvc repro`` to have run)."""
+    for needed in (paths.DATA_SUMMARY, paths.METRICS):
+        if not (root / needed).exists():
+            raise FileNotFoundError(f"{root / needed}: missing; run `dvc repro` (or `make repro`) first")
+    summary = read_json(root / paths.DATA_SUMMARY)
+    raw_metrics: dict[str, Any] = read_json(root / paths.METRICS)
+    metrics = {
+        name: float(value)
+        for name, value in raw_metrics.items()
+        if isinstance(value, int | float) and not isinstance(value, bool) and not name.startswith("test_")
+    }
+    return ModelCard(version=version, git_commit=git_commit(root), data_md5=str(summary["md5"]), metrics=metrics)
+
+
+def import_model(root: Path | str = ".", version: str | None = None, params_path: Path | str | None = None) -> str:
+    """Copy ``models/model.skops`` and ``params.yaml`` of ``root`` into the model store; return the model tag.
+
+    The model must pass the trusted-types check first. An existing entry with the same version is replaced, so
+    re-importing a ``dev-<sha>`` after retraining on uncommitted changes serves the new model.
+    """
+    import bentoml
+
+    root = Path(root)
+    params_file = Path(params_path) if params_path else root / DEFAULT_PARAMS_PATH
+    load_params(params_file)  # refuse to pack a params file the service could not read
+    model_file = root / paths.MODEL
+    load_model(model_file)  # raises UntrustedModelError / FileNotFoundError before anything is written
+    card = read_card(root, model_version(root, version))
+    tag = f"{MODEL_NAME}:{card.version}"
+    with contextlib.suppress(bentoml.exceptions.NotFound):
+        bentoml.models.delete(tag)
+    metadata = {"metrics": card.metrics, "model_info": _model_info(root)}
+    with bentoml.models.create(tag, labels=card.labels(), metadata=metadata) as entry:
+        shutil.copy2(model_file, Path(entry.path) / MODEL_FILE)
+        shutil.copy2(params_file, Path(entry.path) / PARAMS_FILE)
+    return tag
+
+
+def _model_info(root: Path) -> dict[str, Any]:
+    info_path = root / paths.MODEL_INFO
+    if not info_path.exists():
+        return {}
+    info = read_json(info_path)
+    return {key: info[key] for key in ("estimator", "train_rows", "sklearn_version") if key in info}
+
+
+def stored_files(model_dir: Path | str) -> tuple[Params, Any]:
+    """The params and the model (loaded with the trusted-types check) from a model store entry's directory."""
+    model_dir = Path(model_dir)
+    return load_params(model_dir / PARAMS_FILE), load_model(model_dir / MODEL_FILE)

@@ -1,0 +1,114 @@
+"""Finding the champion: release tags, dvc.lock at a tag, the DVC cache. Tiny real git repositories, no pipeline.
+
+Materialising from the DVC remote and reproducing from a tag run in ``test_gate_flow.py`` (they need a pipeline).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gitops_ml.gitops.champion import (
+    ChampionError,
+    cache_path,
+    committed_lock_is_current,
+    file_md5,
+    from_cache,
+    locked_md5,
+    stage_recipe,
+    tags_at,
+)
+from tests.conftest import run
+
+MODEL_MD5 = "0" * 32
+
+
+def lock(max_iter: int = 5, model_md5: str = MODEL_MD5) -> str:
+    return yaml.safe_dump(
+        {
+            "schema": "2.0",
+            "stages": {
+                "train": {
+                    "cmd": "gitops-ml train",
+                    "deps": [{"path": "artifacts/train.parquet", "hash": "md5", "md5": "a" * 32, "size": 1}],
+                    "params": {"params.yaml": {"train": {"estimator": "hist_gradient_boosting", "max_iter": max_iter}}},
+                    "outs": [{"path": "models/model.skops", "hash": "md5", "md5": model_md5, "size": 3}],
+                }
+            },
+        }
+    )
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    path = tmp_path / "repo"
+    path.mkdir()
+    run(["git", "init", "-q", "-b", "main"], path)
+    (path / "dvc.lock").write_text(lock())
+    run(["git", "add", "dvc.lock"], path)
+    run(["git", "commit", "-qm", "lock"], path)
+    run(["git", "tag", "model-v1"], path)
+    return path
+
+
+def test_locked_md5_reads_the_tag(repo):
+    assert locked_md5(repo, "model-v1") == MODEL_MD5
+
+
+def test_locked_md5_without_a_lock_or_entry(repo, tmp_path):
+    (repo / "dvc.lock").write_text(yaml.safe_dump({"stages": {}}))
+    run(["git", "commit", "-qam", "empty lock"], repo)
+    with pytest.raises(ChampionError, match=r"records no models/model\.skops"):
+        locked_md5(repo, "HEAD")
+    (repo / "dvc.lock").write_text("stages: [unclosed")
+    run(["git", "commit", "-qam", "broken lock"], repo)
+    with pytest.raises(ChampionError, match="corrupted"):
+        locked_md5(repo, "HEAD")
+    run(["git", "rm", "-q", "dvc.lock"], repo)
+    run(["git", "commit", "-qm", "no lock"], repo)
+    with pytest.raises(ChampionError, match=r"has no dvc\.lock"):
+        locked_md5(repo, "HEAD")
+
+
+def test_stage_recipe_ignores_output_hashes():
+    assert stage_recipe(lock(model_md5="1" * 32)) == stage_recipe(lock(model_md5="2" * 32))
+    assert stage_recipe(lock(max_iter=5)) != stage_recipe(lock(max_iter=200))
+    assert stage_recipe("stages: {}") is None
+    assert stage_recipe("not: [valid") is None
+
+
+def test_committed_lock_is_current(repo):
+    assert committed_lock_is_current(repo)
+    (repo / "dvc.lock").write_text(lock(model_md5="f" * 32))  # retrained, same recipe
+    assert committed_lock_is_current(repo)
+    (repo / "dvc.lock").write_text(lock(max_iter=200))  # params changed, dvc.lock not committed
+    assert not committed_lock_is_current(repo)
+
+
+def test_tags_at_head(repo):
+    assert tags_at(repo) == ["model-v1"]
+    (repo / "x").write_text("x")
+    run(["git", "add", "x"], repo)
+    run(["git", "commit", "-qm", "x"], repo)
+    assert tags_at(repo) == []
+
+
+def test_from_cache_checks_the_hash(repo, tmp_path):
+    cache = tmp_path / "cache"
+    (repo / ".dvc").mkdir()
+    (repo / ".dvc" / "config").write_text(f"[cache]\n    dir = {cache}\n")
+    model = tmp_path / "model.skops"
+    model.write_bytes(b"model bytes")
+    good = file_md5(model)
+    stored = cache_path(cache, good)
+    stored.parent.mkdir(parents=True)
+    stored.write_bytes(b"model bytes")
+    found = from_cache(repo, "model-v1", good, tmp_path / "out.skops")
+    assert found is not None
+    assert (found.source, found.md5) == ("DVC cache", good)
+    assert from_cache(repo, "model-v1", "e" * 32, tmp_path / "none.skops") is None
+    stored.write_bytes(b"tampered")
+    with pytest.raises(ChampionError, match="corrupted"):
+        from_cache(repo, "model-v1", good, tmp_path / "bad.skops")

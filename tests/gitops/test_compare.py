@@ -1,0 +1,127 @@
+"""Params/data diffs and metric verdicts of gitops.compare, on small hand-made inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gitops_ml.config import BootstrapParams, GateParams
+from gitops_ml.gitops.compare import (
+    Side,
+    compare_metrics,
+    data_diff,
+    improvement_lower_bound,
+    merge_verdict,
+    params_diff,
+)
+from gitops_ml.scoring import compute_metrics
+
+BOOT = BootstrapParams(n_resamples=100, confidence=0.95, seed=0)
+
+
+def test_params_diff_lists_changed_keys_only():
+    base = {"train": {"lr": 0.1, "depth": 3}, "split": {"seed": 1}, "old": 1}
+    head = {"train": {"lr": 0.05, "depth": 3}, "split": {"seed": 1}, "new": [1, 2]}
+    assert params_diff(base, head) == [
+        {"key": "new", "base": None, "head": "[1, 2]"},
+        {"key": "old", "base": "1", "head": None},
+        {"key": "train.lr", "base": "0.1", "head": "0.05"},
+    ]
+    assert params_diff(base, base) == []
+
+
+def test_params_diff_sees_a_type_change():
+    assert params_diff({"a": 1}, {"a": 1.0}) == [{"key": "a", "base": "1", "head": "1.0"}]
+
+
+def _summary(md5="0" * 32, rows=100, positives=5, columns=None):
+    return {
+        "md5": md5,
+        "rows": rows,
+        "positives": positives,
+        "positive_rate": positives / rows,
+        "columns": columns or {"amount": "float", "hour": "int"},
+    }
+
+
+def test_data_diff_unchanged_and_changed():
+    assert data_diff(_summary(), _summary())["changed"] is False
+    diff = data_diff(_summary(), _summary("1" * 32, 120, 9, {"amount": "int", "city": "category"}))
+    assert diff["changed"] is True
+    assert diff["base"]["rows"] == 100
+    assert diff["head"]["rows"] == 120
+    assert diff["columns_added"] == ["city"]
+    assert diff["columns_removed"] == ["hour"]
+    assert diff["type_changes"] == [{"column": "amount", "base": "float", "head": "int"}]
+
+
+def _side(labels, scores, test_set_id="t", ci=None):
+    metrics = compute_metrics(labels, scores, 0.5) | {"threshold": 0.5}
+    return Side(metrics=metrics, intervals=ci or {}, labels=labels, scores=scores, test_set_id=test_set_id)
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(1)
+    labels = (rng.random(600) < 0.2).astype(np.int64)
+    noise = rng.normal(0, 1, 600)
+    weak = 1 / (1 + np.exp(-(0.3 * labels + noise)))
+    strong = 1 / (1 + np.exp(-(4.0 * labels - 2 + 0.5 * noise)))
+    return labels, weak, strong
+
+
+def test_identical_models_are_unchanged_everywhere(data):
+    labels, weak, _ = data
+    rows, paired = compare_metrics(_side(labels, weak), _side(labels, weak.copy()), BOOT)
+    assert paired
+    assert {r["verdict"] for r in rows} == {"unchanged"}
+    assert all(r["delta"] == 0 for r in rows)
+
+
+def test_a_much_better_model_is_better_and_log_loss_direction_is_known(data):
+    labels, weak, strong = data
+    rows, paired = compare_metrics(_side(labels, weak), _side(labels, strong), BOOT)
+    by_name = {r["name"]: r for r in rows}
+    assert paired
+    assert by_name["roc_auc"]["verdict"] == "better"
+    assert by_name["roc_auc"]["low"] > 0
+    assert by_name["log_loss"]["delta"] < 0
+    assert by_name["log_loss"]["verdict"] == "better"  # lower is better
+    reverse, _ = compare_metrics(_side(labels, strong), _side(labels, weak), BOOT)
+    assert {r["name"]: r["verdict"] for r in reverse}["roc_auc"] == "worse"
+    assert {r["name"]: r["verdict"] for r in reverse}["log_loss"] == "worse"
+
+
+def test_a_tiny_change_is_within_noise(data):
+    labels, weak, _ = data
+    nudged = np.clip(weak + np.random.default_rng(2).normal(0, 0.002, len(weak)), 0, 1)
+    rows, _ = compare_metrics(_side(labels, weak), _side(labels, nudged), BOOT)
+    auc = next(r for r in rows if r["name"] == "roc_auc")
+    assert auc["delta"] != 0
+    assert auc["verdict"] == "unchanged"
+
+
+def test_different_test_sets_compare_unpaired_intervals(data):
+    labels, weak, strong = data
+    wide = {name: {"low": 0.0, "high": 1.0} for name in ("roc_auc",)}
+    narrow_apart = ({"roc_auc": {"low": 0.5, "high": 0.55}}, {"roc_auc": {"low": 0.9, "high": 0.95}})
+    rows, paired = compare_metrics(_side(labels, weak, "a", wide), _side(labels, strong, "b", wide), BOOT)
+    assert not paired
+    assert next(r for r in rows if r["name"] == "roc_auc")["verdict"] == "unchanged"  # intervals overlap
+    assert improvement_lower_bound(rows, "roc_auc") is None
+    rows, _ = compare_metrics(
+        _side(labels, weak, "a", narrow_apart[0]), _side(labels, strong, "b", narrow_apart[1]), BOOT
+    )
+    assert next(r for r in rows if r["name"] == "roc_auc")["verdict"] == "better"
+
+
+def test_merge_verdict_uses_the_gate(data):
+    labels, weak, strong = data
+    base, head = _side(labels, weak), _side(labels, strong)
+    rows, _ = compare_metrics(base, head, BOOT)
+    rules = GateParams(floors={}, guards={}, require_significant=True)
+    lower = improvement_lower_bound(rows, rules.primary_metric)
+    assert lower is not None and lower > 0
+    assert merge_verdict(head.metrics, base.metrics, rules, lower).release is True
+    assert merge_verdict(base.metrics, head.metrics, rules, -lower).release is False
+    assert merge_verdict(head.metrics, head.metrics, rules, 0.0).release is False  # a tie never releases

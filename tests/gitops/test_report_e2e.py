@@ -1,0 +1,121 @@
+"""End to end in a temporary git repository: `make report BASE=main` on branches that change a param, the
+data, or nothing. The base side really runs in a git worktree that shares the DVC cache."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, make_project, run
+
+pytestmark = pytest.mark.slow
+
+
+def _copy_untracked(dest: Path) -> None:
+    """Also copy files not yet committed in this checkout, so the project has the code the tests import."""
+    out = subprocess.run(
+        ["git", "ls-files", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for name in filter(None, out.split("\0")):
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes((ROOT / name).read_bytes())
+
+
+def _make_report(project: Path) -> dict:
+    # The Makefile's own recipe, with the venv on PATH instead of `uv run` (-o install: no uv sync here).
+    run(["make", "-o", "install", "report", "BASE=main", "RUN="], project)
+    return json.loads((project / "reports/pr/report.json").read_text())
+
+
+def _branch(project: Path, name: str) -> None:
+    run(["git", "checkout", "-q", "-B", name, "main"], project)
+    run(["dvc", "checkout", "-q"], project, check=False)
+
+
+def _commit(project: Path, message: str) -> None:
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", message], project)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory, dvc_cache: Path) -> Iterator[Path]:
+    """main holds a 4,000-row sample, tracking off, 50 bootstrap draws, and its pipeline run."""
+    project = make_project(tmp_path_factory.mktemp("pr") / "project", dvc_cache)
+    _copy_untracked(project)
+    params = project / "params.yaml"
+    text = params.read_text().replace("enabled: true", "enabled: false")  # no MLflow in these tests
+    params.write_text(text.replace("n_resamples: 200", "n_resamples: 50"))  # fewer bootstrap draws: faster
+    run(["gitops-ml", "sample-data", "--rows", "4000"], project)
+    run(["dvc", "add", "-q", "data"], project)
+    _commit(project, "main: small sample")
+    run(["dvc", "repro", "-q"], project)
+    _commit(project, "main: pipeline run")
+    yield project
+
+
+def test_branch_that_changes_nothing_shows_no_metric_change(repo: Path):
+    _branch(repo, "no-change")
+    report = _make_report(repo)
+    assert report["params"] == []
+    assert report["data"]["changed"] is False
+    assert report["code"] == []
+    assert report["noise"]["paired"] is True
+    assert {m["verdict"] for m in report["metrics"]} == {"unchanged"}
+    assert all(m["delta"] == 0 for m in report["metrics"])
+    assert report["gate"]["release"] is False  # a tie never releases
+    text = (repo / "reports/pr/report.md").read_text()
+    assert "No parameter changed." in text
+    assert "0 better, 0 worse, 7 within noise" in text
+    worktrees = run(["git", "worktree", "list"], repo).stdout.strip().splitlines()
+    assert len(worktrees) == 1, worktrees  # the base worktree was removed
+
+
+def test_branch_that_changes_a_hyperparameter(repo: Path):
+    _branch(repo, "faster-learning")
+    params = repo / "params.yaml"
+    raw = yaml.safe_load(params.read_text())
+    old = raw["train"]["hist_gradient_boosting"]["learning_rate"]
+    params.write_text(params.read_text().replace(f"learning_rate: {old}", "learning_rate: 0.3"))
+    run(["dvc", "repro", "-q"], repo)
+    _commit(repo, "raise the learning rate")
+    report = _make_report(repo)
+    assert report["params"] == [
+        {"key": "train.hist_gradient_boosting.learning_rate", "base": json.dumps(old), "head": "0.3"}
+    ]
+    metrics = {m["name"]: m for m in report["metrics"]}
+    main_metrics = json.loads((repo / "reports/metrics.json").read_text())
+    assert metrics["roc_auc"]["head"] == pytest.approx(main_metrics["roc_auc"])
+    assert metrics["roc_auc"]["base"] != metrics["roc_auc"]["head"]
+    assert metrics["roc_auc"]["delta"] == pytest.approx(metrics["roc_auc"]["head"] - metrics["roc_auc"]["base"])
+    assert all(m["verdict"] in ("better", "worse", "unchanged") for m in report["metrics"])
+    assert report["noise"]["paired"] is True
+    text = (repo / "reports/pr/report.md").read_text()
+    assert "train.hist\\_gradient\\_boosting.learning\\_rate" in text
+    assert f"| {metrics['roc_auc']['base']:.4f} | {metrics['roc_auc']['head']:.4f} |" in text
+    assert "### Merge verdict" in text
+
+
+def test_branch_that_changes_the_data(repo: Path):
+    _branch(repo, "new-data")
+    run(["gitops-ml", "sample-data", "--rows", "4400", "--seed", "7"], repo)
+    run(["dvc", "add", "-q", "data"], repo)
+    run(["dvc", "repro", "-q"], repo)
+    _commit(repo, "new data")
+    report = _make_report(repo)
+    data = report["data"]
+    assert data["changed"] is True
+    assert data["base"]["md5"] != data["head"]["md5"]
+    assert (data["base"]["rows"], data["head"]["rows"]) == (4000, 4400)
+    assert report["noise"]["paired"] is False  # different test rows: unpaired intervals
+    assert "### Data" in (repo / "reports/pr/report.md").read_text()
+    assert "| rows | 4000 | 4400 |" in (repo / "reports/pr/report.md").read_text()

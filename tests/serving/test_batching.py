@@ -1,0 +1,83 @@
+"""The batcher merges requests that queue while the model is busy, keeps their order, and survives errors."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import numpy as np
+import pytest
+
+from gitops_ml.serving.batching import Batcher, Columns
+
+
+class GatedModel:
+    """Scores ``x * 10``; the first call waits for :attr:`gate`, so later callers queue deterministically."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+        self.batches: list[list[float]] = []
+
+    def __call__(self, columns: Columns) -> np.ndarray:
+        self.entered.set()
+        self.gate.wait(timeout=30)
+        if any(value is None for value in columns["x"]):
+            raise ValueError("x is null")
+        self.batches.append(list(columns["x"]))
+        return np.array(columns["x"], dtype=float) * 10
+
+
+async def _wait_until_busy(model: GatedModel) -> None:
+    await asyncio.to_thread(model.entered.wait, 30)
+
+
+def test_requests_queued_behind_a_busy_model_share_one_call() -> None:
+    async def scenario() -> tuple[list[np.ndarray], GatedModel]:
+        model = GatedModel()
+        batcher = Batcher(model, max_batch_size=5)
+        first = asyncio.ensure_future(batcher({"x": [1.0]}))
+        await _wait_until_busy(model)
+        queued = [asyncio.ensure_future(batcher({"x": [float(i), float(i) + 0.5]})) for i in (2, 3, 4)]
+        await asyncio.sleep(0)  # let every queued caller enter the queue
+        model.gate.set()
+        return [await first, *[await q for q in queued]], model
+
+    results, model = asyncio.run(scenario())
+    assert [list(r) for r in results] == [[10.0], [20.0, 25.0], [30.0, 35.0], [40.0, 45.0]]
+    # 6 queued rows, at most 5 per call, a request never split: [2, 2.5, 3, 3.5] then [4, 4.5]
+    assert model.batches == [[1.0], [2.0, 2.5, 3.0, 3.5], [4.0, 4.5]]
+
+
+def test_a_request_larger_than_the_batch_size_runs_alone() -> None:
+    async def scenario() -> list[list[float]]:
+        model = GatedModel()
+        model.gate.set()
+        batcher = Batcher(model, max_batch_size=2)
+        scores = await batcher({"x": [1.0, 2.0, 3.0]})
+        assert list(scores) == [10.0, 20.0, 30.0]
+        return model.batches
+
+    assert asyncio.run(scenario()) == [[1.0, 2.0, 3.0]]
+
+
+def test_an_error_reaches_its_batch_and_the_batcher_keeps_serving() -> None:
+    async def scenario() -> GatedModel:
+        model = GatedModel()
+        batcher = Batcher(model, max_batch_size=10)
+        first = asyncio.ensure_future(batcher({"x": [1.0]}))
+        await _wait_until_busy(model)
+        bad = asyncio.ensure_future(batcher({"x": [None]}))
+        also_in_bad_batch = asyncio.ensure_future(batcher({"x": [2.0]}))
+        await asyncio.sleep(0)
+        model.gate.set()
+        assert list(await first) == [10.0]
+        with pytest.raises(ValueError, match="x is null"):
+            await bad
+        with pytest.raises(ValueError, match="x is null"):
+            await also_in_bad_batch
+        assert list(await batcher({"x": [3.0]})) == [30.0]
+        assert batcher.calls == 3
+        return model
+
+    assert asyncio.run(scenario()).batches == [[1.0], [3.0]]
