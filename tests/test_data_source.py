@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run
+from tests.conftest import make_project, run
 
 pytestmark = pytest.mark.slow
 
 
-def test_fresh_clone_regenerates_the_exact_tracked_sample_then_keeps_it(project: Path) -> None:
+def test_fresh_clone_regenerates_the_exact_tracked_sample_then_keeps_it(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "project", tmp_path / "empty-cache")  # nothing cached, no remote
     first = run(["gitops-ml", "ensure-data"], project)
     assert "its hash matches data.dvc" in first.stderr
     assert run(["dvc", "status", "--json", "data.dvc"], project).stdout.strip() == "{}"
@@ -25,10 +26,12 @@ def test_local_remote_round_trip(project: Path, tmp_path: Path) -> None:
     run(["dvc", "remote", "add", "-d", "-f", "--local", "local", str(remote)], project)
     run(["gitops-ml", "ensure-data"], project)
     run(["dvc", "push", "data.dvc"], project)
-    (project / "data" / "transactions.csv").unlink()
-    run(["dvc", "gc", "--workspace", "--force", "--cloud", "--not-in-remote"], project, check=False)
-    pulled = run(["gitops-ml", "ensure-data"], project)
+    clone = make_project(tmp_path / "clone", tmp_path / "clone-cache")  # a colleague's clone: empty cache
+    run(["dvc", "remote", "add", "-d", "-f", "--local", "local", str(remote)], clone)
+    pulled = run(["gitops-ml", "ensure-data"], clone)
     assert "pulled data/transactions.csv from the DVC remote" in pulled.stderr
+    restored = make_project(tmp_path / "again", tmp_path / "clone-cache")  # same cache, no remote
+    assert "restored data/transactions.csv from the DVC cache" in run(["gitops-ml", "ensure-data"], restored).stderr
 
 
 def test_changed_data_is_never_overwritten(project: Path) -> None:
@@ -50,3 +53,4 @@ def test_data_only_a_remote_has_fails_with_the_fix(project: Path) -> None:
     assert result.returncode == 1
     assert "records data that no configured DVC remote has" in result.stderr
     assert "Traceback" not in result.stderr
+    assert not (project / "data" / "transactions.csv").exists()  # the mismatching sample is not left behind

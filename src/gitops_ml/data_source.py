@@ -41,7 +41,7 @@ def data_is_current(dvc_file: Path, cwd: Path) -> bool:
 
 
 def ensure_data(params: Params, dvc_file: Path, cwd: Path, say: Callable[[str], None] = print) -> str:
-    """Make the data current; return how: ``current``, ``pulled`` or ``generated``."""
+    """Make the data current; return how: ``current``, ``restored`` (cache), ``pulled`` (remote) or ``generated``."""
     data_path = cwd / params.data.path
     if data_path.exists():
         if data_is_current(dvc_file, cwd):
@@ -51,8 +51,10 @@ def ensure_data(params: Params, dvc_file: Path, cwd: Path, say: Callable[[str], 
             f"{data_path.parent.name}/ differs from what {dvc_file} records. Keep your change with "
             f"`dvc add {data_path.parent.name}` (then commit {dvc_file}), or discard it with `dvc checkout {dvc_file}`."
         )
-    pulled = _dvc("pull", str(dvc_file), cwd=cwd)
-    if pulled.returncode == 0 and data_is_current(dvc_file, cwd):
+    if _dvc("checkout", str(dvc_file), cwd=cwd).returncode == 0 and data_is_current(dvc_file, cwd):
+        say(f"restored {params.data.path} from the DVC cache")
+        return "restored"
+    if _dvc("pull", str(dvc_file), cwd=cwd).returncode == 0 and data_is_current(dvc_file, cwd):
         say(f"pulled {params.data.path} from the DVC remote")
         return "pulled"
     say(
@@ -61,6 +63,7 @@ def ensure_data(params: Params, dvc_file: Path, cwd: Path, say: Callable[[str], 
     )
     write_sample(data_path, params.data.sample_rows, params.data.sample_seed)
     if not data_is_current(dvc_file, cwd):
+        data_path.unlink()  # leave nothing behind that the next run would mistake for edited data
         raise DataSourceError(
             f"{dvc_file} records data that no configured DVC remote has, and the built-in sample does not "
             f"match it. Connect the remote that holds it (README: 'Connect a DVC remote') and run `dvc pull`, "
