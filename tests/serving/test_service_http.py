@@ -260,3 +260,17 @@ def test_server_is_still_healthy_after_all_that(server: Server, records: list[di
     access_log = server.log.read_text()
     assert "/predict" in access_log
     assert not re.findall(r"path=/predict[^\n]*\(status=5\d\d,", access_log)  # access log: no /predict 5xx
+
+
+def test_release_smoke_test_passes_against_the_running_service(
+    server: Server, records: list[dict[str, Any]], built_bento: BuiltBento
+) -> None:
+    """The command the release workflow runs against the pushed image, here against the bento it is built from."""
+    from tests.conftest import run
+
+    version = post(server, {"records": records[:1]}).json()["model_version"]
+    smoke = ["gitops-ml", "smoke-test", "--url", server.url, "--timeout", "30", "--expect-version"]
+    assert "smoke test passed" in run([*smoke, version], built_bento.project).stdout
+    wrong = run([*smoke, "model-v999"], built_bento.project, check=False)
+    assert wrong.returncode == 1
+    assert "model-v999" in wrong.stdout + wrong.stderr
