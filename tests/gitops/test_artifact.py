@@ -112,3 +112,16 @@ def test_cli_writes_the_comment_and_the_pr_number_output(artifact: Path, tmp_pat
     assert "head_sha" in result.stderr
     assert "Traceback" not in result.stderr
     assert not comment.exists()
+
+
+def test_cli_renders_opt_in_images_from_the_validated_data(artifact: Path, tmp_path: Path):
+    comment = tmp_path / "out" / "comment.md"
+    env = {"RUN_HEAD_SHA": SHA, "CML_PUBLISH_IMAGES": "true", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [str(Path(__file__).resolve().parents[2] / ".venv/bin/gitops-ml"), "validate-artifact", str(artifact),
+         "--out", str(comment)],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "![ROC curve](images/roc.png)" in comment.read_text()
+    assert (tmp_path / "out" / "images" / "roc.png").read_bytes().startswith(b"\x89PNG")

@@ -140,3 +140,19 @@ def test_curve_sampling_on_the_shared_grid():
     assert sampled[0] == 1.0
     assert sampled[CURVE_GRID.index(0.5)] == 0.6
     assert sampled[-1] == 0.2
+
+
+def test_opt_in_images_are_real_pngs_linked_from_the_comment(tmp_path):
+    from gitops_ml.gitops.report_images import image_section, render_images
+
+    images = render_images(sample_report(), tmp_path / "images")
+    assert set(images) == {"roc", "precision_recall", "deltas"}
+    for path in images.values():
+        data = path.read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n")
+        assert len(data) > 5_000  # a drawn chart, not an empty canvas
+    again = render_images(sample_report(), tmp_path / "again")
+    assert images["roc"].read_bytes() == again["roc"].read_bytes()
+    section = image_section(images, tmp_path)
+    assert "![ROC curve](images/roc.png)" in section
+    assert "![Metric change](images/deltas.png)" in section

@@ -99,13 +99,25 @@ def validate_artifact(
     out: Annotated[Path, typer.Option(help="Where to write the comment re-rendered from report.json.")] = Path(
         "comment.md"
     ),
+    images: Annotated[
+        bool,
+        typer.Option(
+            envvar="CML_PUBLISH_IMAGES", help="Also render PNG charts beside --out and link them (for `cml --publish`)."
+        ),
+    ] = False,
 ) -> None:
     """Check a CI artifact (PR number, head SHA, report schema) and re-render its comment from the data."""
     from gitops_ml.gitops.artifact import validate_artifact as check
     from gitops_ml.gitops.report import render_capped
 
     valid = check(directory, expected_head_sha)
-    _write_text(out, render_capped(valid.report))
+    comment = render_capped(valid.report)
+    if images:
+        from gitops_ml.gitops.report_images import image_section, render_images
+
+        folder = out.parent / "images"
+        comment += "\n" + image_section(render_images(valid.report, folder), out.parent)
+    _write_text(out, comment)
     github_output = os.environ.get("GITHUB_OUTPUT")
     if github_output:
         with Path(github_output).open("a", encoding="utf-8") as handle:
