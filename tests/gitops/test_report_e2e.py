@@ -4,31 +4,15 @@ data, or nothing. The base side really runs in a git worktree that shares the DV
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import ROOT, make_project, run
+from tests.conftest import make_project, run
 
 pytestmark = pytest.mark.slow
-
-
-def _copy_untracked(dest: Path) -> None:
-    """Also copy files not yet committed in this checkout, so the project has the code the tests import."""
-    out = subprocess.run(
-        ["git", "ls-files", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    for name in filter(None, out.split("\0")):
-        target = dest / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes((ROOT / name).read_bytes())
 
 
 def _make_report(project: Path) -> dict:
@@ -51,7 +35,6 @@ def _commit(project: Path, message: str) -> None:
 def repo(tmp_path_factory: pytest.TempPathFactory, dvc_cache: Path) -> Iterator[Path]:
     """main holds a 4,000-row sample, tracking off, 50 bootstrap draws, and its pipeline run."""
     project = make_project(tmp_path_factory.mktemp("pr") / "project", dvc_cache)
-    _copy_untracked(project)
     params = project / "params.yaml"
     text = params.read_text().replace("enabled: true", "enabled: false")  # no MLflow in these tests
     params.write_text(text.replace("n_resamples: 200", "n_resamples: 50"))  # fewer bootstrap draws: faster

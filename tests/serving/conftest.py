@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 
 from gitops_ml.config import ColumnType, Params, SchemaParams, load_params
-from tests.conftest import ROOT, project_env, run
+from tests.conftest import project_env, run
 
 READY_TIMEOUT_S = 120
 
@@ -64,15 +64,9 @@ def serving_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def service_project(pipeline_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A private copy of the trained ``pipeline_project`` (building a bento writes reports/bento_tag.txt).
-
-    Its ``src/`` and ``bentofile.yaml`` are those of this checkout, including files git does not track yet: the
-    ``gitops-ml`` that builds the bento runs this checkout's code, so the bento must pack the same code.
-    """
+    """A private copy of the trained ``pipeline_project`` (building a bento writes reports/bento_tag.txt)."""
     dest = tmp_path_factory.mktemp("service") / "project"
     shutil.copytree(pipeline_project, dest, symlinks=True)
-    shutil.copytree(ROOT / "src", dest / "src", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy2(ROOT / "bentofile.yaml", dest / "bentofile.yaml")
     return dest
 
 
