@@ -14,6 +14,7 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 
 BASE ?= main
 PYTEST_ARGS ?=
+PYTEST_WORKERS ?= 2
 
 .PHONY: help
 help: ## List the targets
@@ -57,8 +58,8 @@ format: install ## Fix what ruff can fix and format the code
 	$(RUN) ruff format .
 
 .PHONY: pytest
-pytest: install ## Run the pytest suite only (PYTEST_ARGS=... to pass options)
-	$(RUN) pytest $(PYTEST_ARGS)
+pytest: install ## Run the pytest suite only, on PYTEST_WORKERS processes (PYTEST_ARGS=... to pass options)
+	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 .PHONY: test
 test: lint lint-workflows pytest ## Everything CI checks: lint, workflow checks and the whole pytest suite
@@ -173,3 +174,13 @@ rollback-image: ## Re-point IMAGE:latest to the earlier release ROLLBACK_TO (env
 	@[[ "$${ROLLBACK_TO:-}" =~ ^model-v[1-9][0-9]*$$ ]] || { echo "ROLLBACK_TO must be model-vN, got '$${ROLLBACK_TO:-}'" >&2; exit 1; }
 	git rev-parse --verify --quiet "refs/tags/$$ROLLBACK_TO" >/dev/null || { echo "no git tag $$ROLLBACK_TO" >&2; exit 1; }
 	docker buildx imagetools create --tag "$$IMAGE:latest" "$$IMAGE:$$ROLLBACK_TO"
+
+# --- benchmarks ---
+# Figures for the README's Performance section: serving (BentoML vs mlflow models serve vs in-process), pipeline (dvc repro vs a
+# bare script at 10k/100k/1M rows) and the pull-request loop. Runs in temporary copies under benchmarks/work/;
+# load goes to 127.0.0.1 only, bounded in requests and seconds. QUICK=1 checks the harness in about two minutes.
+QUICK ?=
+
+.PHONY: bench
+bench: install ## Run the benchmarks (QUICK=1: small sizes); tables and charts in benchmarks/results/
+	$(RUN) python -m benchmarks.run $(if $(QUICK),--quick)

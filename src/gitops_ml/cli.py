@@ -117,6 +117,7 @@ def evaluate(
     track: Annotated[bool, typer.Option(help="Log the run to MLflow (tracking.enabled).")] = True,
 ) -> None:
     """Stage evaluate: metrics, plot data and predictions on the test set; log the run to MLflow."""
+    from gitops_ml.model_io import load_model
     from gitops_ml.pipeline.evaluate import run_evaluate
 
     params = load_params(params_path)
@@ -124,20 +125,18 @@ def evaluate(
         from gitops_ml.tracking import check_reachable, tracking_uri
 
         check_reachable(tracking_uri(params))  # fail before the work, not after it
+    model = load_model(paths.MODEL)  # once, for scoring and for MLflow
     with console.status("evaluating on the test set"):
-        metrics = run_evaluate(
-            paths.MODEL, paths.TEST, params.schema, params.evaluate, params.train.seed, paths.REPORTS
-        )
+        metrics = run_evaluate(model, paths.TEST, params.schema, params.evaluate, params.train.seed, paths.REPORTS)
     console.print(f"evaluate: wrote {paths.METRICS}")
     if track and params.tracking.enabled:
-        _log_to_mlflow(params, metrics)
+        _log_to_mlflow(params, metrics, model)
 
 
-def _log_to_mlflow(params: Params, metrics: dict[str, Any]) -> None:
+def _log_to_mlflow(params: Params, metrics: dict[str, Any], model: Any) -> None:
     import pandas as pd
 
     from gitops_ml.io import read_json
-    from gitops_ml.model_io import load_model
     from gitops_ml.pipeline.features import model_frame
     from gitops_ml.tracking import log_run, tracking_uri
 
@@ -147,7 +146,7 @@ def _log_to_mlflow(params: Params, metrics: dict[str, Any]) -> None:
         run_id = log_run(
             params,
             metrics,
-            load_model(paths.MODEL),
+            model,
             example,
             data_md5,
             [paths.METRICS, paths.METRICS_CI, paths.MODEL_INFO],

@@ -10,15 +10,6 @@ import math
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import (
-    accuracy_score,
-    average_precision_score,
-    f1_score,
-    log_loss,
-    precision_score,
-    recall_score,
-    roc_auc_score,
-)
 
 HIGHER_IS_BETTER: dict[str, bool] = {
     "roc_auc": True,
@@ -37,6 +28,18 @@ def compute_metrics(y_true: np.ndarray, scores: np.ndarray, threshold: float) ->
 
     A metric undefined on this sample (e.g. ROC AUC with one class only) is NaN, never an exception.
     """
+    # Imported here, not at the top: every `gitops-ml` command imports this module (through the gate), and
+    # sklearn.metrics pulls in scipy and most of scikit-learn, about 2 s per process (README, Performance).
+    from sklearn.metrics import (
+        accuracy_score,
+        average_precision_score,
+        f1_score,
+        log_loss,
+        precision_score,
+        recall_score,
+        roc_auc_score,
+    )
+
     y_true = np.asarray(y_true, dtype=np.int64)
     scores = np.clip(np.asarray(scores, dtype=np.float64), 1e-15, 1 - 1e-15)
     predicted = (scores >= threshold).astype(np.int64)

@@ -110,10 +110,26 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], check: bool = True) -> 
     return result
 
 
+def _dvc_settings(repo: Path) -> tuple[Path, tuple[str, str] | None]:
+    """This repository's DVC cache directory and its usable default remote, read in-process.
+
+    In-process because each ``dvc`` subprocess costs a second of start-up, and the report runs in every PR.
+    """
+    from dvc.repo import Repo
+
+    with Repo(str(repo)) as dvc_repo:
+        cache = Path(dvc_repo.cache.local_cache_dir).resolve()
+        name = dvc_repo.config["core"].get("remote")
+        url = dvc_repo.config["remote"].get(name, {}).get("url") if name else None
+    if not name or not url:
+        return cache, None
+    url = _local_remote_url(repo, url)
+    return cache, ((name, url) if "://" in url or Path(url).is_dir() else None)
+
+
 def cache_dir(repo: Path) -> Path:
     """This repository's DVC cache directory (absolute)."""
-    out = _run(["dvc", "cache", "dir"], repo, dict(os.environ)).stdout.strip()
-    return (repo / out).resolve() if out else (repo / ".dvc" / "cache").resolve()
+    return _dvc_settings(repo)[0]
 
 
 def _local_remote_url(repo: Path, url: str) -> str:
@@ -126,17 +142,17 @@ def _local_remote_url(repo: Path, url: str) -> str:
 
 def default_remote(repo: Path) -> tuple[str, str] | None:
     """``(name, url)`` of the default DVC remote when one is usable: a cloud URL, or a local dir that exists."""
-    env = dict(os.environ)
-    name = _run(["dvc", "remote", "default"], repo, env, check=False).stdout.strip()
-    if not name:
-        return None
-    for line in _run(["dvc", "remote", "list"], repo, env).stdout.splitlines():
-        parts = line.split()
-        if len(parts) >= 2 and parts[0] == name:
-            url = _local_remote_url(repo, parts[1])
-            if "://" in url or Path(url).is_dir():
-                return name, url
-    return None
+    return _dvc_settings(repo)[1]
+
+
+def _share_cache_and_remote(path: Path, cache: Path, remote: tuple[str, str] | None) -> None:
+    """Point the worktree's DVC (``.dvc/config.local``) at ``cache`` and, if any, the remote's resolved URL."""
+    from dvc.config import Config
+
+    with Config(dvc_dir=str(path / ".dvc")).edit("local") as conf:
+        conf["cache"]["dir"] = str(cache)
+        if remote:
+            conf["remote"].setdefault(remote[0], {})["url"] = remote[1]
 
 
 @contextmanager
@@ -157,28 +173,36 @@ def worktree(repo: Path, commit: str) -> Iterator[Path]:
 def base_outputs(repo: Path, commit: str, say: Callable[[str], None] = print) -> Outputs:
     """Run (or restore) BASE's pipeline in a temporary worktree sharing this repo's DVC cache; read its outputs."""
     repo = repo.resolve()
-    cache = cache_dir(repo)
-    remote = default_remote(repo)
+    cache, remote = _dvc_settings(repo)
     with worktree(repo, commit) as path:
         env = dict(os.environ) | {"PYTHONPATH": str(path / "src")}  # BASE's own pipeline code
         local_config = repo / ".dvc" / "config.local"
         if local_config.exists():
             shutil.copy2(local_config, path / ".dvc" / "config.local")  # credentials of the remote, if any
-        _run(["dvc", "cache", "dir", "--local", str(cache)], path, env)
-        if remote:
-            _run(["dvc", "remote", "modify", "--local", remote[0], "url", remote[1]], path, env)
+        _share_cache_and_remote(path, cache, remote)
         say(f"base {commit[:12]}: checking out what the DVC cache holds")
         _run(["dvc", "checkout", "--allow-missing", "--quiet"], path, env, check=False)
         if remote:
             say(f"base {commit[:12]}: pulling from DVC remote '{remote[0]}'")
             _run(["dvc", "pull", "--allow-missing", "--quiet"], path, env, check=False)
-        _run(["gitops-ml", "ensure-data"], path, env)
+        if not _data_is_current(path):
+            _run(["gitops-ml", "ensure-data"], path, env)  # BASE's own way of making its data
         params_text = (path / "params.yaml").read_text(encoding="utf-8")
         _disable_tracking(path / "params.yaml")
         say(f"base {commit[:12]}: dvc repro (stages already run are restored from the run-cache)")
         _run(["dvc", "repro", *(["--pull"] if remote else [])], path, env)
         (path / "params.yaml").write_text(params_text, encoding="utf-8")
         return read_outputs(path)
+
+
+def _data_is_current(path: Path) -> bool:
+    """Whether the worktree's ``data/`` already matches its ``data.dvc`` (typically restored from the cache)."""
+    from gitops_ml.data_source import data_is_current
+
+    try:
+        return (path / paths.DATA_DVC).exists() and data_is_current(paths.DATA_DVC, path)
+    except Exception:  # an unusual BASE layout: let BASE's own ensure-data decide
+        return False
 
 
 def _disable_tracking(params_file: Path) -> None:

@@ -45,8 +45,11 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def _head_is_current(repo: Path) -> None:
-    result = subprocess.run(["dvc", "status", "--json"], cwd=repo, capture_output=True, text=True, check=False)
-    if result.returncode != 0 or result.stdout.strip() not in ("{}", ""):
+    from dvc.repo import Repo  # in-process: a `dvc status` subprocess costs a second of start-up
+
+    with Repo(str(repo)) as dvc_repo:
+        changed = dvc_repo.status()
+    if changed:
         raise CompareError(
             "the pipeline outputs in the working tree are out of date (dvc status reports changes): "
             "run `make repro` first, or use `make report`, which does"

@@ -99,10 +99,10 @@ def evaluate_model(
 
 
 def run_evaluate(
-    model_path: Path, test_path: Path, schema: SchemaParams, params: EvaluateParams, seed: int, out_dir: Path
+    model: Pipeline | Path, test_path: Path, schema: SchemaParams, params: EvaluateParams, seed: int, out_dir: Path
 ) -> dict[str, Any]:
-    """Score the model and write every evaluate output under ``out_dir``; return the metrics."""
-    model = load_model(model_path)
+    """Score the model (or the model file) and write every evaluate output under ``out_dir``; return the metrics."""
+    model = load_model(model) if isinstance(model, Path) else model
     test = pd.read_parquet(test_path)
     metrics, intervals, scores = evaluate_model(model, test, schema, params)
     y_true = test[schema.target].to_numpy(dtype=np.int64)

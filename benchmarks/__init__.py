@@ -1,0 +1,1 @@
+"""Benchmarks of the template: serving, pipeline overhead, pull-request loop (`make bench`; README, Performance)."""

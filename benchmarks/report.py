@@ -1,0 +1,263 @@
+"""Turning benchmark results into what people read: a Markdown table and a PNG chart per benchmark.
+
+Each benchmark writes ``benchmarks/results/<name>.json`` (everything measured), ``<name>.md`` (the table that
+the README's Performance section quotes) and ``<name>.png``. Quick runs use ``<name>-quick.*`` so they never
+overwrite the full results that the README quotes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: render to files only
+import matplotlib.pyplot as plt
+
+from gitops_ml.io import atomic_write, write_json
+
+STAGE_COLOURS = {"validate": "#4c72b0", "split": "#55a868", "train": "#c44e52", "evaluate": "#8172b2"}
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" if i else "---" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _rows(n: int) -> str:
+    return f"{n // 1_000_000}M" if n >= 1_000_000 and n % 1_000_000 == 0 else f"{n // 1000}k"
+
+
+def machine_line(result: dict[str, Any]) -> str:
+    """One line saying where and when a result was measured."""
+    m = result["machine"]
+    return (
+        f"Measured {result['finished']} on {m['cpu']} ({m['logical_cpus']} logical CPUs, {m['memory_gb']} GB), "
+        f"{m['os']}, Python {m['python']}; 1-minute load average {m['load_average_1m_at_start']} at the start "
+        f"(the machine was {'shared with other jobs' if m['load_average_1m_at_start'] > 0.5 else 'idle'})."
+    )
+
+
+# --- pipeline ---
+
+
+def pipeline_markdown(result: dict[str, Any]) -> str:
+    """Tables of the pipeline benchmark: totals and ratio, then each stage, then the memory fit."""
+    totals, stages = [], []
+    for size in result["sizes"]:
+        bare, pipe = size["bare"], size["pipeline"]
+        totals.append(
+            [
+                _rows(size["rows"]),
+                f"{bare['wall_s']:.1f}",
+                f"{pipe['wall_s']:.1f}",
+                f"{size['ratio_wall']:.2f}x",
+                f"{size['overhead_s']:+.1f}",
+                f"{bare['peak_rss_mb']:.0f}",
+                f"{pipe['peak_rss_mb']:.0f}",
+            ]
+        )
+        s = pipe["stages"]
+        stages.append(
+            [
+                _rows(size["rows"]),
+                *(f"{s[name]['wall_s']:.1f} s / {s[name]['peak_rss_mb']:.0f} MB" for name in STAGE_COLOURS),
+                f"{pipe['dvc_overhead_s']:.1f} s",
+                f"{bare['parts']['fit_s']:.1f} s",
+            ]
+        )
+    text = _md_table(
+        [
+            "rows",
+            "bare script (s)",
+            "`dvc repro` (s)",
+            "pipeline / bare",
+            "difference (s)",
+            "bare peak MB",
+            "pipeline peak MB",
+        ],
+        totals,
+    )
+    text += "\n" + _md_table(
+        ["rows", "validate", "split", "train", "evaluate", "DVC between stages", "bare script's fit"], stages
+    )
+    fit, target = result["memory_fit"], result["target"]
+    text += (
+        f"\nPeak memory of the pipeline ≈ {fit['fixed_mb']:.0f} MB + {fit['mb_per_100k_rows']:.1f} MB per 100k rows "
+        f"(largest gap of a measured point from that line: {fit['max_relative_gap']:.0%}).\n"
+    )
+    if target["applies"]:
+        verdict = "met" if target["met"] else "missed"
+        text += (
+            f"Target: whole pipeline within {target['limit']}x the bare script at {_rows(target['rows'])} rows: "
+            f"{target['ratio_wall']:.2f}x, {verdict}.\n"
+        )
+    else:
+        text += f"(Quick run: the {target['limit']}x target is judged at 1M rows by the full run.)\n"
+    return text
+
+
+def pipeline_chart(result: dict[str, Any], path: Path) -> None:
+    """Stacked stage times against the bare script per size, and peak memory against rows."""
+    sizes = result["sizes"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    labels = [_rows(s["rows"]) for s in sizes]
+    xs = range(len(sizes))
+    for i, size in enumerate(sizes):
+        total = size["pipeline"]["wall_s"]
+        bottom = 0.0
+        for name, colour in STAGE_COLOURS.items():
+            share = size["pipeline"]["stages"][name]["wall_s"] / total
+            left.bar(i + 0.2, share, 0.38, bottom=bottom, color=colour, label=name if i == 0 else None)
+            bottom += share
+        left.bar(i + 0.2, 1 - bottom, 0.38, bottom=bottom, color="#cccccc", label="DVC" if i == 0 else None)
+        left.bar(i - 0.2, size["bare"]["wall_s"] / total, 0.38, color="#333333", label="bare" if i == 0 else None)
+        left.text(i + 0.2, 1.01, f"{total:.0f} s", ha="center", fontsize=8)
+        left.text(
+            i - 0.2, size["bare"]["wall_s"] / total + 0.01, f"{size['bare']['wall_s']:.0f} s", ha="center", fontsize=8
+        )
+    left.set_xticks(list(xs), labels)
+    left.set_xlabel("rows of sample data")
+    left.set_ylabel("wall time, share of the pipeline's")
+    left.set_title("bare script (left) vs dvc repro by stage (right)")
+    left.set_ylim(0, 1.3)
+    left.legend(fontsize=8, loc="upper left", ncol=3)
+    rows = [s["rows"] for s in sizes]
+    right.plot(rows, [s["pipeline"]["peak_rss_mb"] for s in sizes], "o-", label="dvc repro (whole tree)")
+    right.plot(rows, [s["pipeline"]["stages"]["train"]["peak_rss_mb"] for s in sizes], "s--", label="train stage")
+    right.plot(rows, [s["bare"]["peak_rss_mb"] for s in sizes], "^-", color="#333333", label="bare script")
+    right.set_xlabel("rows")
+    right.set_ylabel("peak RSS (MB)")
+    right.set_title("peak memory against rows (linear axes)")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+# --- serving ---
+
+SERVER_LABELS = {"bentoml": "(a) BentoML service", "mlflow": "(b) mlflow models serve", "in_process": "(c) in process"}
+
+
+def serving_markdown(result: dict[str, Any]) -> str:
+    """One row per server x records per request x concurrency, then the two targets."""
+    rows = [
+        [
+            SERVER_LABELS[c["server"]],
+            str(c["records"]),
+            str(c["concurrency"]),
+            f"{c['requests_per_s']:.0f}",
+            f"{c['records_per_s']:.0f}",
+            f"{c['p50_ms']:.1f}",
+            f"{c['p99_ms']:.1f}",
+            f"{c['errors']}/{c['requests']}",
+        ]
+        for c in sorted(result["cells"], key=lambda c: (c["records"], c["concurrency"], c["server"]))
+    ]
+    text = _md_table(
+        ["server", "records/request", "concurrency", "requests/s", "records/s", "p50 ms", "p99 ms", "errors"], rows
+    )
+    t1 = result["targets"]["bento_vs_mlflow_rps_1_record_c32"]
+    t2 = result["targets"]["bento_share_of_in_process_records_100_records_c32"]
+    text += (
+        f"\nWorkers per server: {result['workers']}; seconds to ready: "
+        + ", ".join(f"{k} {v}" for k, v in result["startup_s"].items())
+        + ".\n"
+        f"Target 1 (1-record requests, concurrency 32): BentoML {t1['value']:.2f}x the requests/s of MLflow "
+        f"(need >= {t1['limit']}x), p99 {t1['p99_bento_ms']:.0f} ms vs {t1['p99_mlflow_ms']:.0f} ms: "
+        f"{'met' if t1['met'] else 'missed'}.\n"
+        f"Target 2 (100-record requests, concurrency 32): BentoML at {t2['value']:.0%} of in-process records/s "
+        f"(need >= {t2['limit']:.0%}): {'met' if t2['met'] else 'missed'}.\n"
+    )
+    return text
+
+
+def serving_chart(result: dict[str, Any], path: Path) -> None:
+    """Requests/s (1 record) and records/s (100 records) against concurrency, one line per server."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for ax, records, key in ((axes[0], 1, "requests_per_s"), (axes[1], 100, "records_per_s")):
+        for server, label in SERVER_LABELS.items():
+            cells = sorted(
+                (c for c in result["cells"] if c["server"] == server and c["records"] == records),
+                key=lambda c: c["concurrency"],
+            )
+            ax.plot([c["concurrency"] for c in cells], [c[key] for c in cells], "o-", label=label)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("concurrent clients")
+        ax.set_ylabel(key.replace("_per_s", "/s"))
+        ax.set_title(f"{records}-record requests")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+# --- pull-request loop ---
+
+
+def pr_loop_markdown(result: dict[str, Any]) -> str:
+    """Where ``make report``'s wall time goes."""
+    stages = ", ".join(f"{k} {v:.1f} s" for k, v in result["head_stages_s"].items())
+    rows = [
+        ["`make report BASE=main` (whole)", f"{result['wall_s']:.1f}"],
+        [f"head pipeline's own compute ({stages})", f"{result['head_compute_s']:.1f}"],
+        ["everything else (the loop's overhead)", f"{result['overhead_s']:.1f}"],
+        ["  of which `gitops-ml report`", f"{result['report_command_s']:.1f}"],
+        ["    of which the base side (worktree, restore from cache)", f"{result['base_side_s']:.1f}"],
+    ]
+    target = result["target"]
+    text = _md_table(["step", "seconds"], rows)
+    text += (
+        f"\n{result['rows'] // 1000}k rows, change: {result['change']}. Target: at most {target['limit_s']:.0f} s "
+        f"beyond the head pipeline's compute: {target['overhead_s']:.1f} s, {'met' if target['met'] else 'missed'}.\n"
+    )
+    return text
+
+
+def pr_loop_chart(result: dict[str, Any], path: Path) -> None:
+    """The processes of ``make report`` on a time line."""
+    timeline = result["timeline"]
+    fig, ax = plt.subplots(figsize=(12, 0.35 * len(timeline) + 1.5))
+    for i, step in enumerate(timeline):
+        colour = "#c44e52" if any(f"gitops-ml {s}" in step["command"] for s in STAGE_COLOURS) else "#4c72b0"
+        if step["where"] == "base worktree":
+            colour = "#55a868"
+        ax.barh(i, step["seconds"], left=step["start_s"], color=colour)
+        ax.text(step["start_s"] + step["seconds"] + 0.1, i, step["command"][:70], va="center", fontsize=7)
+    ax.invert_yaxis()
+    ax.set_yticks([])
+    ax.set_xlabel("seconds since `make report` started (red: head stages, green: base worktree)")
+    ax.set_title(f"make report BASE=main: {result['wall_s']:.1f} s, head compute {result['head_compute_s']:.1f} s")
+    ax.set_xlim(0, result["wall_s"] * 1.6)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+# --- registry of benchmarks: name -> (markdown, chart) ---
+
+RENDERERS: dict[str, tuple[Callable[[dict[str, Any]], str], Callable[[dict[str, Any], Path], None]]] = {
+    "pipeline": (pipeline_markdown, pipeline_chart),
+    "serving": (serving_markdown, serving_chart),
+    "pr_loop": (pr_loop_markdown, pr_loop_chart),
+}
+
+
+def _save(fig: Any, path: Path) -> None:
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def write_outputs(name: str, result: dict[str, Any], out_dir: Path, quick: bool) -> tuple[Path, str]:
+    """Write ``<name>[-quick].json``, ``.md`` and ``.png`` under ``out_dir``; return the JSON path and table."""
+    stem = f"{name}-quick" if quick else name
+    markdown, chart = RENDERERS[name]
+    table = markdown(result)
+    text = f"{table}\n{machine_line(result)}\n"
+    write_json(out_dir / f"{stem}.json", result)
+    with atomic_write(out_dir / f"{stem}.md") as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    chart(result, out_dir / f"{stem}.png")
+    return out_dir / f"{stem}.json", text

@@ -1,0 +1,204 @@
+"""The benchmark harness: its measuring, load generation, reporting and one tiny real pipeline run.
+
+No timing is asserted (timings belong in the benchmark results); these check that the harness measures what
+it says and fails loudly when it cannot.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from benchmarks.common import BenchError, Measured, ProcessSample, machine, measure
+from benchmarks.loadgen import run_load
+
+from benchmarks import pipeline, pr_loop, report, run
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_measure_sees_the_memory_a_child_process_holds(tmp_path: Path) -> None:
+    hold = "import time; block = bytearray(300 * 2**20); block[::4096] = b'x' * len(block[::4096]); time.sleep(1)"
+    result = measure([sys.executable, "-c", hold], tmp_path)
+    assert result.peak_rss_bytes > 250 * 2**20
+    assert result.cpu_s > 0
+    assert any("bytearray" in p.cmdline for p in result.processes.values())
+
+
+def test_measure_reports_a_failing_command_with_its_output(tmp_path: Path) -> None:
+    with pytest.raises(BenchError, match="exited 3") as error:
+        measure([sys.executable, "-c", "print('why it broke'); raise SystemExit(3)"], tmp_path)
+    assert "why it broke" in str(error.value)
+
+
+def _sample(cmd: str, first: float, last: float, mb: int, cwd: str = "/p") -> ProcessSample:
+    return ProcessSample(cmd, cwd, first, last, mb * 2**20)
+
+
+def test_stage_breakdown_reads_each_stage_process() -> None:
+    processes = {
+        1: _sample("python dvc repro", 0.0, 10.0, 80),
+        2: _sample("python /venv/bin/gitops-ml validate", 0.5, 2.0, 200),
+        3: _sample("python /venv/bin/gitops-ml split", 2.5, 3.0, 150),
+        4: _sample("python /venv/bin/gitops-ml train", 3.5, 8.0, 400),
+        5: _sample("python /venv/bin/gitops-ml evaluate", 8.5, 9.5, 300),
+    }
+    stages = pipeline.stage_breakdown(Measured(10.0, 0, 0.0, processes))
+    assert list(stages) == ["validate", "split", "train", "evaluate"]
+    assert stages["train"] == {"wall_s": 4.5, "peak_rss_mb": 400.0}
+
+
+def test_linear_fit_recovers_a_line_and_flags_a_bend() -> None:
+    line = pipeline.linear_fit([1e4, 1e5, 1e6], [100 + 0.001 * x for x in (1e4, 1e5, 1e6)])
+    assert line["slope"] == pytest.approx(0.001)
+    assert line["intercept"] == pytest.approx(100)
+    assert line["max_relative_gap"] == pytest.approx(0, abs=1e-9)
+    bent = pipeline.linear_fit([1e4, 1e5, 1e6], [100, 1000, 1100])
+    assert bent["max_relative_gap"] > 0.2
+
+
+def test_change_param_changes_only_the_boosting_max_iter(tmp_path: Path) -> None:
+    params = tmp_path / "params.yaml"
+    original = (ROOT / "params.yaml").read_text()
+    params.write_text(original)
+    change = pr_loop.change_param(params)
+    changed = params.read_text()
+    assert change.startswith("train.hist_gradient_boosting.max_iter:")
+    diff = [(a, b) for a, b in zip(original.splitlines(), changed.splitlines(), strict=True) if a != b]
+    assert len(diff) == 1 and "max_iter" in diff[0][0]
+    assert "max_iter: 1000" in changed  # logistic regression's max_iter is untouched
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the real servers do
+    calls = 0
+    lock = threading.Lock()
+
+    def do_POST(self) -> None:
+        with _Handler.lock:
+            _Handler.calls += 1
+        body = self.rfile.read(int(self.headers["content-length"]))
+        answer = json.dumps({"predictions": [0]}).encode()
+        self.send_response(500 if body == b"fail" else 200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def local_server() -> Iterator[str]:
+    _Handler.calls = 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/predict"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_load_generator_stops_at_the_request_bound(local_server: str) -> None:
+    result = run_load(local_server, [b"{}"], concurrency=4, max_requests=50, max_seconds=60)
+    assert result.requests == 50
+    assert _Handler.calls == 50 + 5  # the counted requests plus the warm-up ones
+    assert result.errors == 0 and len(result.latencies_ms) == 50
+
+
+def test_load_generator_counts_errors_and_keeps_the_first(local_server: str) -> None:
+    bodies = [b"{}", b"{}", b"{}", b"{}", b"fail"]  # one client cycles through them in order
+    result = run_load(local_server, bodies, concurrency=1, max_requests=50, max_seconds=60)
+    assert result.errors == 10
+    assert result.first_error is not None and result.first_error.startswith("HTTP 500")
+    summary = result.summary(records_per_request=1)
+    assert summary["errors"] == 10 and summary["requests"] == 50
+
+
+def test_load_generator_refuses_other_hosts() -> None:
+    with pytest.raises(ValueError, match=r"127\.0\.0\.1"):
+        run_load("http://example.com/predict", [b"{}"], 1, 1, 1)
+
+
+def _fake_results() -> dict[str, dict]:
+    facts = {"machine": machine(), "finished": "2026-01-01 00:00 UTC"}
+    size = {
+        "rows": 10_000,
+        "bare": {"wall_s": 4.0, "cpu_s": 4.0, "peak_rss_mb": 240.0, "parts": {"fit_s": 2.0}},
+        "pipeline": {
+            "wall_s": 20.0,
+            "cpu_s": 19.0,
+            "peak_rss_mb": 430.0,
+            "dvc_overhead_s": 2.0,
+            "stages": {s: {"wall_s": 4.5, "peak_rss_mb": 250.0} for s in pipeline.STAGES},
+        },
+        "ratio_wall": 5.0,
+        "overhead_s": 16.0,
+    }
+    cells = [
+        {"server": server, "records": records, "concurrency": c, "requests": 10, "errors": 0, "requests_per_s": 10.0,
+         "records_per_s": 10.0 * records, "p50_ms": 5.0, "p99_ms": 9.0}
+        for server in ("bentoml", "mlflow", "in_process") for records in (1, 100) for c in (1, 32)
+    ]  # fmt: skip
+    return {
+        "pipeline": facts
+        | {
+            "sizes": [size],
+            "memory_fit": {"fixed_mb": 400.0, "mb_per_100k_rows": 10.0, "max_relative_gap": 0.0},
+            "target": {"rows": 10_000, "ratio_wall": 5.0, "limit": 1.3, "met": False, "applies": False},
+        },
+        "serving": facts | {"workers": 1, "startup_s": {"bentoml": 7.0}, "cells": cells, "targets": {}},
+        "pr_loop": facts
+        | {
+            "rows": 10_000,
+            "change": "x: 1 -> 2",
+            "wall_s": 20.0,
+            "head_stages_s": {"train": 5.0, "evaluate": 8.0},
+            "head_compute_s": 13.0,
+            "report_command_s": 5.0,
+            "base_side_s": 3.0,
+            "overhead_s": 7.0,
+            "timeline": [{"start_s": 0.0, "seconds": 20.0, "where": "project", "command": "make report"}],
+            "target": {"overhead_s": 7.0, "limit_s": 5.0, "met": False},
+        },
+    }
+
+
+@pytest.mark.parametrize("name", ["pipeline", "serving", "pr_loop"])
+def test_reports_write_json_table_and_chart(name: str, tmp_path: Path) -> None:
+    result = _fake_results()[name]
+    if name == "serving":
+        from benchmarks.serving import targets
+
+        result["targets"] = targets(result["cells"])
+    path, table = report.write_outputs(name, result, tmp_path, quick=True)
+    assert path == tmp_path / f"{name}-quick.json"
+    assert json.loads(path.read_text()) == result
+    assert (tmp_path / f"{name}-quick.md").read_text().startswith("| ")
+    assert (tmp_path / f"{name}-quick.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "missed" in table or "met" in table or "Quick run" in table
+
+
+def test_run_refuses_an_unknown_benchmark() -> None:
+    with pytest.raises(SystemExit) as stop:
+        run.main(["--only", "nope"])
+    assert stop.value.code == 2
+
+
+@pytest.mark.slow
+def test_pipeline_benchmark_runs_at_a_tiny_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "WORK", tmp_path)
+    result = pipeline.bench_size(2_000, repeats=1, say=lambda _: None)
+    assert result["rows"] == 2_000
+    assert set(result["pipeline"]["stages"]) == set(pipeline.STAGES)
+    assert result["pipeline"]["peak_rss_mb"] > 50 and result["bare"]["peak_rss_mb"] > 50
+    assert 0 < result["bare"]["average_precision"] <= 1
+    assert (tmp_path / "pipeline" / "2000" / "project" / "reports" / "metrics.json").exists()
