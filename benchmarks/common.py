@@ -143,7 +143,9 @@ def measure(cmd: Sequence[str], cwd: Path, env: dict[str, str] | None = None, ti
             try:
                 tree = [root, *root.children(recursive=True)]
             except psutil.NoSuchProcess:
-                break
+                if not root.is_running():
+                    break
+                continue  # a child exited while the tree was being listed: sample again at once
             for p in tree:
                 try:
                     rss = p.memory_info().rss

@@ -12,7 +12,6 @@ import math
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ import pandas as pd
 import pytest
 
 from gitops_ml.config import ColumnType, Params, SchemaParams, load_params
-from tests.conftest import project_env, run
+from tests.conftest import free_port, project_env, run
 
 READY_TIMEOUT_S = 120
 
@@ -82,13 +81,6 @@ def built_bento(service_project: Path, serving_env: dict[str, str]) -> BuiltBent
     result = run(["gitops-ml", "build-bento"], service_project, env=serving_env)
     tag = result.stdout.strip().splitlines()[-1]
     return BuiltBento(tag=tag, stdout=result.stdout, project=service_project, env=serving_env)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def stop(process: subprocess.Popen) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from gitops_ml.errors import ProjectError
 from gitops_ml.gitops.report import Report
 
 PR_FILE = "pr.json"
@@ -25,7 +26,7 @@ _PR_NUMBER = re.compile(r"^[1-9][0-9]{0,9}$")
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
-class ArtifactError(ValueError):
+class ArtifactError(ProjectError, ValueError):
     """The artifact is missing a file or fails a check; the message names which and why."""
 
 

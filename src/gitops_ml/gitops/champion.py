@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from gitops_ml import paths
+from gitops_ml.errors import ProjectError
 
 TAG_PREFIX = "model-v"
 TAG_PATTERN = re.compile(r"^model-v([1-9][0-9]*)$")
@@ -40,7 +41,7 @@ def tool_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return os.environ | {"PATH": path} | (extra or {})
 
 
-class ChampionError(RuntimeError):
+class ChampionError(ProjectError, RuntimeError):
     """The champion's model cannot be found, reproduced or trusted."""
 
 

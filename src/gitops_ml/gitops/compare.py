@@ -23,13 +23,14 @@ from typing import Any, Literal
 import numpy as np
 
 from gitops_ml.config import BootstrapParams, GateParams
+from gitops_ml.errors import ProjectError
 from gitops_ml.gitops.gate import GateDecision, better_by, decide
 from gitops_ml.scoring import HIGHER_IS_BETTER, METRIC_NAMES, bootstrap_metrics, confidence_intervals, finite_or_none
 
 Verdict = Literal["better", "worse", "unchanged", "n/a"]
 
 
-class CompareError(RuntimeError):
+class CompareError(ProjectError, RuntimeError):
     """The two sides cannot be compared (a missing output, an unknown git ref)."""
 
 

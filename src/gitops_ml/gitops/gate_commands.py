@@ -8,7 +8,6 @@ It exits 0 whether or not the model is released (the decision is data); in GitHu
 
 from __future__ import annotations
 
-import functools
 import os
 import tempfile
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from gitops_ml import paths
-from gitops_ml.cli import console, out, register
+from gitops_ml.cli import ParamsOption, console, out, register
 from gitops_ml.config import Params, load_params
 from gitops_ml.gitops.champion import (
     ChampionError,
@@ -39,22 +38,7 @@ from gitops_ml.scoring import HIGHER_IS_BETTER, bootstrap_metrics, compute_metri
 
 GATE_JSON = paths.REPORTS / "gate.json"
 RELEASE_NOTES = paths.REPORTS / "release_notes.md"
-ParamsOption = Annotated[Path, typer.Option("--params", help="The params file.")]
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def release_errors(command: F) -> F:
-    """Report a refused release or an unavailable champion as one red paragraph and exit 1."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except (ReleaseError, ChampionError) as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def score_models(params: Params, candidate: Path, champion: Path | None) -> dict[str, Any]:
@@ -167,7 +151,6 @@ def gate(
 
 
 @register
-@release_errors
 def promote(
     gate_path: Annotated[Path, typer.Option("--gate", help="The gate decision.")] = GATE_JSON,
     push: Annotated[bool, typer.Option(help="Also push the tag (token from $GITHUB_TOKEN if set).")] = False,
@@ -202,7 +185,6 @@ def release_notes(
 
 
 @register
-@release_errors
 def set_champion_alias(
     tag: Annotated[str | None, typer.Option(help="Release tag [default: the model-vN tag of HEAD].")] = None,
     params_path: ParamsOption = Path("params.yaml"),
@@ -225,7 +207,6 @@ def set_champion_alias(
 
 
 @register
-@release_errors
 def smoke_test(
     url: Annotated[str, typer.Option(help="Base URL of the running service.")] = "http://127.0.0.1:3000",
     expect_version: Annotated[str | None, typer.Option(help="The model_version /predict must report.")] = None,
@@ -241,7 +222,6 @@ def smoke_test(
 
 
 @register
-@release_errors
 def image_ref(
     registry: Annotated[str, typer.Option(envvar="IMAGE_REGISTRY", help="Registry host.")] = "ghcr.io",
     repository: Annotated[str, typer.Option(envvar="GITHUB_REPOSITORY", help="owner/name.")] = "",

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gitops_ml.errors import ProjectError
 from gitops_ml.gitops.champion import next_release_tag, tag_number, tags_at
 from gitops_ml.scoring import METRIC_NAMES
 
 DEFAULT_IDENTITY = {"GIT_COMMITTER_NAME": "gitops-ml", "GIT_COMMITTER_EMAIL": "gitops-ml@users.noreply.github.com"}
 
 
-class ReleaseError(RuntimeError):
+class ReleaseError(ProjectError, RuntimeError):
     """The release cannot be recorded (the gate said no, the gate report is stale, git refused)."""
 
 

@@ -7,7 +7,6 @@ lives in :mod:`~gitops_ml.gitops.compare`, :mod:`~gitops_ml.gitops.base_side`,
 
 from __future__ import annotations
 
-import functools
 import os
 import subprocess
 from collections.abc import Callable
@@ -17,26 +16,12 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from gitops_ml.cli import console, register
-from gitops_ml.gitops.artifact import PR_FILE, REPORT_JSON, REPORT_MD, ArtifactError
+from gitops_ml.gitops.artifact import PR_FILE, REPORT_JSON, REPORT_MD
 from gitops_ml.gitops.compare import CompareError
 from gitops_ml.io import atomic_write, write_json
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_OUT = Path("reports/pr")
-
-
-def _clean(command: F) -> F:
-    """Report this area's expected errors as one red paragraph and exit 1 (the CLI's own handles the rest)."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except (CompareError, ArtifactError) as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -57,7 +42,6 @@ def _head_is_current(repo: Path) -> None:
 
 
 @register
-@_clean
 def report(
     base: Annotated[str, typer.Option(help="Git ref to compare the working tree with.")] = "main",
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Where report.md and report.json go.")] = DEFAULT_OUT,
@@ -93,7 +77,6 @@ def report(
 
 
 @register
-@_clean
 def validate_artifact(
     directory: Annotated[Path, typer.Argument(help="The downloaded artifact (pr.json, report.json).")],
     expected_head_sha: Annotated[

@@ -23,6 +23,7 @@ from typing import Any
 
 from gitops_ml import paths
 from gitops_ml.config import DEFAULT_PARAMS_PATH, Params, load_params
+from gitops_ml.errors import ProjectError
 from gitops_ml.io import read_json
 from gitops_ml.model_io import load_model
 
@@ -33,7 +34,7 @@ PARAMS_FILE = "params.yaml"
 TAG_PART_MAX = 63
 
 
-class ModelStoreError(ValueError):
+class ModelStoreError(ProjectError, ValueError):
     """The model cannot be imported into, or found in, the BentoML model store."""
 
 
