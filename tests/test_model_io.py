@@ -53,3 +53,14 @@ def test_not_a_pipeline(tmp_path: Path) -> None:
 def test_missing_file_says_how_to_make_it(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="run `dvc repro`"):
         load_model(tmp_path / "absent.skops")
+
+
+def test_the_same_model_always_gives_the_same_bytes(tmp_path: Path) -> None:
+    first, second = fitted(), fitted()  # equal models, different objects (skops would name members by id())
+    assert sio.dumps(first) != sio.dumps(second)
+    a = save_model(first, tmp_path / "a.skops").read_bytes()
+    b = save_model(second, tmp_path / "b.skops").read_bytes()
+    assert a == b
+    np.testing.assert_allclose(
+        load_model(tmp_path / "b.skops").predict_proba([[3.0, 4.0]]), first.predict_proba([[3.0, 4.0]])
+    )

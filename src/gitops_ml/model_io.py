@@ -7,6 +7,9 @@ fails with the type's name: review it and add it here.
 
 from __future__ import annotations
 
+import io
+import re
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,12 +27,42 @@ TRUSTED_TYPES: tuple[str, ...] = (
 )
 
 
+def canonical_skops(raw: bytes) -> bytes:
+    """The same skops archive, byte-for-byte reproducible: the same model always gives the same file.
+
+    skops names the archive's members and references after ``id()`` of the in-memory objects and stamps the
+    current time on each member, so dumping an identical model twice gives different bytes (and a new md5 in
+    ``dvc.lock`` on every retrain). Here the ids are renumbered in order of first appearance in ``schema.json``
+    and every member gets a fixed timestamp; the content is untouched, so loading gives the same model.
+    """
+    renumbered: dict[str, str] = {}
+
+    def new_id(old: str) -> str:
+        return renumbered.setdefault(old, str(len(renumbered) + 1))
+
+    with zipfile.ZipFile(io.BytesIO(raw)) as source:
+        schema = source.read("schema.json").decode("utf-8")
+        schema = re.sub(r'("__id__": )(\d+)', lambda m: m.group(1) + new_id(m.group(2)), schema)
+        schema = re.sub(r'("file": ")(\d+)(\.npy")', lambda m: m.group(1) + new_id(m.group(2)) + m.group(3), schema)
+        members = {"schema.json": schema.encode("utf-8")}
+        for name in source.namelist():
+            if name != "schema.json":
+                stem, _, suffix = name.partition(".")
+                members[f"{renumbered[stem]}.{suffix}"] = source.read(name)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as target:
+        for name in sorted(members):
+            target.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), members[name])
+    return out.getvalue()
+
+
 def save_model(model: Pipeline, path: Path | str) -> Path:
-    """Write ``model`` to ``path`` in skops format, atomically."""
+    """Write ``model`` to ``path`` in skops format, atomically and reproducibly (see :func:`canonical_skops`)."""
     import skops.io as sio  # imported here: it imports the whole of scikit-learn (seconds)
 
+    data = canonical_skops(sio.dumps(model))
     with atomic_write(path) as tmp:
-        sio.dump(model, tmp)
+        tmp.write_bytes(data)
     return Path(path)
 
 

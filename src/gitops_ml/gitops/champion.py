@@ -132,8 +132,8 @@ def stage_recipe(lock_text: str, stage: str = "train") -> dict | None:
 def committed_lock_is_current(repo: Path, stage: str = "train") -> bool:
     """True when HEAD's ``dvc.lock`` records the same inputs for ``stage`` as the workspace's (after repro).
 
-    Output hashes are not compared: retraining the same recipe gives the same model, but skops files are zip
-    archives with timestamps, so their bytes differ between runs.
+    Output hashes are not compared: the recipe, not the bytes, defines the candidate. Retraining the same recipe
+    gives the same file here (``model_io.canonical_skops``), but another platform or BLAS may round differently.
     """
     shown = _git("show", "HEAD:dvc.lock", cwd=repo)
     workspace = repo / "dvc.lock"
