@@ -26,6 +26,7 @@ import yaml
 
 from gitops_ml import paths
 from gitops_ml.gitops.compare import CompareError, Side
+from gitops_ml.gitops.dvc_settings import read_dvc_settings
 from gitops_ml.io import read_json
 
 OUTPUT_TIMEOUT_S = 3600
@@ -110,41 +111,6 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], check: bool = True) -> 
     return result
 
 
-def _dvc_settings(repo: Path) -> tuple[Path, tuple[str, str] | None]:
-    """This repository's DVC cache directory and its usable default remote, read in-process.
-
-    In-process because each ``dvc`` subprocess costs a second of start-up, and the report runs in every PR.
-    """
-    from dvc.repo import Repo
-
-    with Repo(str(repo)) as dvc_repo:
-        cache = Path(dvc_repo.cache.local_cache_dir).resolve()
-        name = dvc_repo.config["core"].get("remote")
-        url = dvc_repo.config["remote"].get(name, {}).get("url") if name else None
-    if not name or not url:
-        return cache, None
-    url = _local_remote_url(repo, url)
-    return cache, ((name, url) if "://" in url or Path(url).is_dir() else None)
-
-
-def cache_dir(repo: Path) -> Path:
-    """This repository's DVC cache directory (absolute)."""
-    return _dvc_settings(repo)[0]
-
-
-def _local_remote_url(repo: Path, url: str) -> str:
-    """A local-path remote as an absolute path from ``repo`` (relative ones are relative to ``.dvc/``)."""
-    if "://" in url:
-        return url
-    path = Path(url)
-    return str(path if path.is_absolute() else (repo / ".dvc" / path).resolve())
-
-
-def default_remote(repo: Path) -> tuple[str, str] | None:
-    """``(name, url)`` of the default DVC remote when one is usable: a cloud URL, or a local dir that exists."""
-    return _dvc_settings(repo)[1]
-
-
 def _share_cache_and_remote(path: Path, cache: Path, remote: tuple[str, str] | None) -> None:
     """Point the worktree's DVC (``.dvc/config.local``) at ``cache`` and, if any, the remote's resolved URL."""
     from dvc.config import Config
@@ -173,7 +139,8 @@ def worktree(repo: Path, commit: str) -> Iterator[Path]:
 def base_outputs(repo: Path, commit: str, say: Callable[[str], None] = print) -> Outputs:
     """Run (or restore) BASE's pipeline in a temporary worktree sharing this repo's DVC cache; read its outputs."""
     repo = repo.resolve()
-    cache, remote = _dvc_settings(repo)
+    settings = read_dvc_settings(repo)
+    cache, remote = settings.cache, settings.remote
     with worktree(repo, commit) as path:
         env = dict(os.environ) | {"PYTHONPATH": str(path / "src")}  # BASE's own pipeline code
         local_config = repo / ".dvc" / "config.local"

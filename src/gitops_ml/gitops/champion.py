@@ -24,6 +24,7 @@ import yaml
 
 from gitops_ml import paths
 from gitops_ml.errors import ProjectError
+from gitops_ml.gitops.dvc_settings import read_dvc_settings
 
 TAG_PREFIX = "model-v"
 TAG_PATTERN = re.compile(r"^model-v([1-9][0-9]*)$")
@@ -144,12 +145,11 @@ def committed_lock_is_current(repo: Path, stage: str = "train") -> bool:
 
 
 def dvc_cache_dir(repo: Path) -> Path:
-    """This repository's DVC cache directory (``dvc cache dir``)."""
-    result = subprocess.run([tool("dvc"), "cache", "dir"], cwd=repo, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise ChampionError(f"`dvc cache dir` failed in {repo}: {result.stderr.strip()}")
-    cache = Path(result.stdout.strip())
-    return cache if cache.is_absolute() else repo / cache
+    """This repository's DVC cache directory."""
+    try:
+        return read_dvc_settings(repo).cache
+    except Exception as exc:  # DVC raises its own types for a missing or broken repository
+        raise ChampionError(f"cannot read the DVC settings of {repo}: {exc}") from None
 
 
 def cache_path(cache: Path, md5: str) -> Path:
