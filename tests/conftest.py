@@ -8,8 +8,10 @@ the same ``gitops-ml`` the tests import.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -92,6 +94,20 @@ def pipeline_project(tmp_path_factory: pytest.TempPathFactory, dvc_cache: Path) 
 MLFLOW_START_TIMEOUT_S = 120
 
 
+def stop(process: subprocess.Popen) -> None:
+    """Terminate ``process`` and its children (its own process group), killing them if they linger."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
@@ -123,9 +139,5 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 time.sleep(0.5)
         yield uri
     finally:
-        os.killpg(server.pid, 15)  # the server and its workers
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, 9)
+        stop(server)  # the server and its workers
         log.close()

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -24,7 +22,7 @@ import pandas as pd
 import pytest
 
 from gitops_ml.config import ColumnType, Params, SchemaParams, load_params
-from tests.conftest import free_port, project_env, run
+from tests.conftest import free_port, project_env, run, stop
 
 READY_TIMEOUT_S = 120
 
@@ -81,20 +79,6 @@ def built_bento(service_project: Path, serving_env: dict[str, str]) -> BuiltBent
     result = run(["gitops-ml", "build-bento"], service_project, env=serving_env)
     tag = result.stdout.strip().splitlines()[-1]
     return BuiltBento(tag=tag, stdout=result.stdout, project=service_project, env=serving_env)
-
-
-def stop(process: subprocess.Popen) -> None:
-    """Terminate ``process`` and its children (its own process group), killing them if they linger."""
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
 
 
 @contextlib.contextmanager

@@ -17,14 +17,12 @@ from gitops_ml.cli import console, register
 
 @contextlib.contextmanager
 def _store_errors() -> Iterator[None]:
-    """Report model store and BentoML errors like the CLI's other expected errors: one paragraph, exit 1."""
+    """Report BentoML's errors as one paragraph and exit 1 (``register`` handles the project's own)."""
     from bentoml.exceptions import BentoMLException
-
-    from gitops_ml.serving.store import ModelStoreError
 
     try:
         yield
-    except (ModelStoreError, BentoMLException) as exc:
+    except BentoMLException as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
