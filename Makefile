@@ -6,7 +6,11 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 MAKEFLAGS += --no-print-directory
 
-UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+# The uv version in .tool-versions is the one installed here when uv is missing and by setup-uv in the workflows.
+# .tools/bin goes first on PATH for everything make starts (BentoML's build calls `uv` from PATH).
+UV_VERSION := $(word 2,$(shell grep '^uv ' .tool-versions))
+export PATH := $(CURDIR)/.tools/bin:$(PATH)
+UV := $(or $(shell PATH="$(PATH)" command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen
 export ITERATIVE_DO_NOT_TRACK := 1
 export DVC_NO_ANALYTICS := 1
@@ -21,9 +25,9 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(CURDIR)/.tools/bin/uv:
-	@echo "uv not found: installing it into .tools/ from PyPI"
+	@echo "uv not found: installing uv $(UV_VERSION) into .tools/ from PyPI"
 	python3 -m venv .tools
-	.tools/bin/python -m pip install --quiet uv
+	.tools/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
 
 .venv/.synced: uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen --compile-bytecode
