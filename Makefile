@@ -63,7 +63,7 @@ format: install ## Fix what ruff can fix and format the code
 
 .PHONY: pytest
 pytest: install ## Run the pytest suite only, on PYTEST_WORKERS processes (PYTEST_ARGS=... to pass options)
-	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not image and not rehearsal" $(PYTEST_ARGS)
 
 .PHONY: test
 test: lint lint-workflows pytest ## Everything CI checks: lint, workflow checks and the whole pytest suite
