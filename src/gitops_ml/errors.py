@@ -26,3 +26,11 @@ class TrackingError(ProjectError, RuntimeError):
 
 class UntrustedModelError(ProjectError, ValueError):
     """The model file holds types outside the trusted list, or is not a skops file at all."""
+
+
+class StaleLockError(ProjectError, RuntimeError):
+    """The ``dvc.lock`` committed at HEAD does not record the recipe of the outputs in the working tree."""
+
+
+class ReleaseGuardError(ProjectError, RuntimeError):
+    """The release workflow was started for something other than a passing commit of the default branch."""

@@ -13,11 +13,9 @@ import yaml
 from gitops_ml.gitops.champion import (
     ChampionError,
     cache_path,
-    committed_lock_is_current,
     file_md5,
     from_cache,
     locked_md5,
-    stage_recipe,
     tags_at,
 )
 from tests.conftest import run
@@ -70,21 +68,6 @@ def test_locked_md5_without_a_lock_or_entry(repo, tmp_path):
     run(["git", "commit", "-qm", "no lock"], repo)
     with pytest.raises(ChampionError, match=r"has no dvc\.lock"):
         locked_md5(repo, "HEAD")
-
-
-def test_stage_recipe_ignores_output_hashes():
-    assert stage_recipe(lock(model_md5="1" * 32)) == stage_recipe(lock(model_md5="2" * 32))
-    assert stage_recipe(lock(max_iter=5)) != stage_recipe(lock(max_iter=200))
-    assert stage_recipe("stages: {}") is None
-    assert stage_recipe("not: [valid") is None
-
-
-def test_committed_lock_is_current(repo):
-    assert committed_lock_is_current(repo)
-    (repo / "dvc.lock").write_text(lock(model_md5="f" * 32))  # retrained, same recipe
-    assert committed_lock_is_current(repo)
-    (repo / "dvc.lock").write_text(lock(max_iter=200))  # params changed, dvc.lock not committed
-    assert not committed_lock_is_current(repo)
 
 
 def test_tags_at_head(repo):

@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 from gitops_ml.gitops.champion import latest_release_tag, next_release_tag, release_tags, tag_number
-from gitops_ml.gitops.release import ReleaseError, image_name, promote, push_tag, release_notes
+from gitops_ml.gitops.release import (
+    ReleaseError,
+    approved_tag,
+    commit_of,
+    image_name,
+    promote,
+    push_tag,
+    release_notes,
+    tag_is_done,
+)
 from tests.conftest import project_env, run
 
 
@@ -27,9 +36,10 @@ def head(repo: Path) -> str:
     return run(["git", "rev-parse", "HEAD"], repo).stdout.strip()
 
 
-def gate_json(repo: Path, release: bool = True) -> dict:
+def gate_json(repo: Path, release: bool = True, tag: str = "model-v1") -> dict:
     return {
         "release": release,
+        "tag": tag if release else None,
         "commit": head(repo),
         "reasons": ["PASS: fine"] if release else ["FAIL: primary metric average_precision ties"],
         "candidate": {"average_precision": 0.5},
@@ -67,6 +77,51 @@ def test_promote_tags_head_once(repo):
     assert release_tags(repo) == ["model-v1"]
     kind = run(["git", "cat-file", "-t", "model-v1"], repo).stdout.strip()
     assert kind == "tag"  # annotated
+
+
+def commit(repo: Path, name: str) -> str:
+    (repo / name).write_text(name)
+    run(["git", "add", name], repo)
+    run(["git", "commit", "-qm", name], repo)
+    return head(repo)
+
+
+def test_promote_uses_the_tag_the_gate_decided(repo):
+    run(["git", "tag", "model-v1"], repo)
+    commit(repo, "b")
+    done = promote(repo, gate_json(repo, tag="model-v2"), say=lambda _: None)
+    assert (done.tag, done.created) == ("model-v2", True)
+    assert commit_of(repo, "model-v2") == head(repo)
+
+
+def test_rerunning_an_old_release_run_publishes_nothing(repo):
+    old_gate = gate_json(repo, tag="model-v1")  # the gate of an old run, decided before a newer release
+    old_head = head(repo)
+    commit(repo, "b")
+    run(["git", "tag", "model-v1"], repo)
+    commit(repo, "c")
+    run(["git", "tag", "model-v2"], repo)
+    run(["git", "checkout", "-q", old_head], repo)
+    with pytest.raises(ReleaseError, match=r"model-v1 already marks commit .* out of date and publishes nothing"):
+        promote(repo, old_gate, say=lambda _: None)
+    run(["git", "tag", "-d", "model-v1"], repo)  # even without its own tag, a newer release makes the run stale
+    with pytest.raises(ReleaseError, match=r"a newer release model-v2 exists.*publishes nothing"):
+        promote(repo, old_gate, say=lambda _: None)
+    assert release_tags(repo) == ["model-v2"]
+
+
+def test_a_rerun_of_the_same_release_finishes_it(repo):
+    gate = gate_json(repo, tag="model-v1")
+    assert tag_is_done(repo, "model-v1") is False
+    promote(repo, gate, say=lambda _: None)
+    assert tag_is_done(repo, "model-v1") is True  # the steps after the tag may run again
+
+
+def test_a_tag_that_is_not_next_is_refused(repo):
+    with pytest.raises(ReleaseError, match=r"model-v3 is not the next release tag \(model-v1 is\)"):
+        tag_is_done(repo, "model-v3")
+    with pytest.raises(ReleaseError, match="names no release tag"):
+        approved_tag(repo, gate_json(repo) | {"tag": "v1"})
 
 
 def test_promote_refuses_when_the_gate_said_no(repo):

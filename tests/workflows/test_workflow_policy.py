@@ -86,6 +86,20 @@ def test_checkout_does_not_persist_credentials(path: Path):
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_setup_uv_installs_the_pinned_uv(path: Path):
+    """setup-uv otherwise installs whatever uv is newest; .tool-versions is the one uv version of the project."""
+    for job, step in _steps(_load(path)):
+        if str(step.get("uses", "")).startswith("astral-sh/setup-uv@"):
+            assert step.get("with", {}).get("version-file") == ".tool-versions", (
+                f"{path.name}: setup-uv in job {job} needs `version-file: .tool-versions`"
+            )
+
+
+def test_tool_versions_pins_an_exact_uv():
+    assert re.fullmatch(r"uv \d+\.\d+\.\d+\n", (ROOT / ".tool-versions").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
 def test_run_steps_are_thin_and_expression_free(path: Path):
     for job, step in _steps(_load(path)):
         if "run" not in step:
@@ -131,6 +145,10 @@ def test_policy_catches_violations(tmp_path: Path):
     pinned.write_text("jobs:\n  x:\n    steps:\n      - uses: actions/checkout@v4\n")
     with pytest.raises(AssertionError):
         test_actions_pinned_to_sha_with_version_comment(pinned)
+    unpinned_uv = tmp_path / "uv.yml"
+    unpinned_uv.write_text("jobs:\n  x:\n    steps:\n      - uses: astral-sh/setup-uv@" + "a" * 40 + " # v7.0.0\n")
+    with pytest.raises(AssertionError):
+        test_setup_uv_installs_the_pinned_uv(unpinned_uv)
     missing = tmp_path / "missing.yml"
     missing.write_text("jobs:\n  x:\n    steps:\n      - run: make no-such-target\n")
     with pytest.raises(AssertionError):

@@ -118,32 +118,6 @@ def locked_md5(repo: Path, rev: str, out: Path = paths.MODEL) -> str:
     raise ChampionError(f"dvc.lock at {rev} records no {out}; was that release made by `dvc repro`?")
 
 
-def stage_recipe(lock_text: str, stage: str = "train") -> dict | None:
-    """What a stage was run from in a ``dvc.lock`` text: its deps (paths and hashes) and params; None if absent."""
-    try:
-        entry = ((yaml.safe_load(lock_text) or {}).get("stages") or {}).get(stage)
-    except (yaml.YAMLError, AttributeError):
-        return None
-    if not isinstance(entry, dict):
-        return None
-    deps = sorted((str(d.get("path")), str(d.get("md5"))) for d in entry.get("deps") or [])
-    return {"deps": deps, "params": entry.get("params") or {}}
-
-
-def committed_lock_is_current(repo: Path, stage: str = "train") -> bool:
-    """True when HEAD's ``dvc.lock`` records the same inputs for ``stage`` as the workspace's (after repro).
-
-    Output hashes are not compared: the recipe, not the bytes, defines the candidate. Retraining the same recipe
-    gives the same file here (``model_io.canonical_skops``), but another platform or BLAS may round differently.
-    """
-    shown = _git("show", "HEAD:dvc.lock", cwd=repo)
-    workspace = repo / "dvc.lock"
-    if shown.returncode != 0 or not workspace.is_file():
-        return False
-    committed = stage_recipe(shown.stdout, stage)
-    return committed is not None and committed == stage_recipe(workspace.read_text(encoding="utf-8"), stage)
-
-
 def dvc_cache_dir(repo: Path) -> Path:
     """This repository's DVC cache directory."""
     try:

@@ -22,7 +22,6 @@ from gitops_ml.cli import ParamsOption, console, out, register
 from gitops_ml.config import Params, load_params
 from gitops_ml.gitops.champion import (
     ChampionError,
-    committed_lock_is_current,
     file_md5,
     latest_release_tag,
     materialise,
@@ -30,7 +29,17 @@ from gitops_ml.gitops.champion import (
     tags_at,
 )
 from gitops_ml.gitops.gate import FAILED, GateDecision, decide, refuse
-from gitops_ml.gitops.release import ReleaseError, head_commit, push_tag
+from gitops_ml.gitops.lockfile import FIX as LOCK_FIX
+from gitops_ml.gitops.lockfile import require_current_lock, stale_stages
+from gitops_ml.gitops.release import (
+    ReleaseError,
+    approved_tag,
+    commit_of,
+    head_commit,
+    is_ancestor,
+    push_tag,
+    tag_is_done,
+)
 from gitops_ml.gitops.release import promote as promote_head
 from gitops_ml.gitops.release import release_notes as render_release_notes
 from gitops_ml.io import atomic_write, read_json, write_json
@@ -92,10 +101,17 @@ def run_gate(repo: Path, params: Params) -> dict[str, Any]:
             decision = refuse(f"no {what} at {needed}; run `dvc repro` (or `make repro`) first")
             return decision.to_json() | extra
     extra["candidate_md5"] = file_md5(repo / paths.MODEL)
-    if not committed_lock_is_current(repo):
+    stale = stale_stages(repo)
+    if stale:
         decision = refuse(
-            "dvc.lock at HEAD does not record how models/model.skops was trained (params or inputs of the train "
-            "stage differ): run `dvc repro` and commit dvc.lock, so that the release tag can reproduce its model"
+            f"dvc.lock at HEAD does not record how the outputs were made (stale stages: {', '.join(stale)}): "
+            f"{LOCK_FIX}, so that the release tag can reproduce its model"
+        )
+        return decision.to_json() | extra
+    if champion_tag and not is_ancestor(repo, commit_of(repo, champion_tag), commit):
+        decision = refuse(
+            f"the newest release {champion_tag} is not in the history of {commit[:12]}: this run is for an older "
+            "commit and publishes nothing"
         )
         return decision.to_json() | extra
     with tempfile.TemporaryDirectory(prefix="gate-") as tmp:
@@ -122,10 +138,11 @@ def run_gate(repo: Path, params: Params) -> dict[str, Any]:
 
 
 def _github_outputs(gate: dict[str, Any]) -> None:
-    """In GitHub Actions: step outputs ``release`` and ``tag``, and the reasons in the job summary."""
+    """In GitHub Actions: step outputs ``release``, ``tag`` and ``commit``, and the reasons in the job summary."""
     if output := os.environ.get("GITHUB_OUTPUT"):
         with Path(output).open("a", encoding="utf-8") as handle:
-            handle.write(f"release={'true' if gate['release'] else 'false'}\ntag={gate.get('tag') or ''}\n")
+            release = "true" if gate["release"] else "false"
+            handle.write(f"release={release}\ntag={gate.get('tag') or ''}\ncommit={gate['commit']}\n")
     if summary := os.environ.get("GITHUB_STEP_SUMMARY"):
         verdict = f"releases as **{gate['tag']}**" if gate["release"] else "does **not** release"
         lines = [f"## Release gate: the candidate {verdict}", "", *[f"- {r}" for r in gate["reasons"]], ""]
@@ -148,6 +165,34 @@ def gate(
         console.print(f"  {reason}", highlight=False, markup=False)
     verdict = f"release as {result['tag']}" if result["release"] else "no release"
     out.print(f"gate: {verdict} (wrote {output})", highlight=False)
+
+
+@register
+def check_lock() -> None:
+    """Fail when dvc.lock at HEAD does not record the outputs `dvc repro` just made (the fix: commit dvc.lock)."""
+    require_current_lock(Path.cwd())
+    out.print("dvc.lock at HEAD records the pipeline outputs", highlight=False)
+
+
+@register
+def release_guard() -> None:
+    """Refuse a release run that is not a passing ci run, or a manual run, on the default branch (env)."""
+    from gitops_ml.gitops.release_guard import ReleaseTrigger, check_trigger
+
+    out.print(f"release run allowed: {check_trigger(ReleaseTrigger.from_env(os.environ))}", highlight=False)
+
+
+@register
+def release_check(
+    gate_path: Annotated[Path, typer.Option("--gate", help="The gate decision.")] = GATE_JSON,
+) -> None:
+    """Before publishing: the gate released HEAD, and its tag is still the next one (or already marks HEAD)."""
+    if not gate_path.is_file():
+        raise ReleaseError(f"{gate_path} not found; the gate job's `candidate` artifact must be downloaded first")
+    repo = Path.cwd()
+    tag = approved_tag(repo, read_json(gate_path))
+    state = "already recorded; finishing its release" if tag_is_done(repo, tag) else "free and next"
+    out.print(f"release {tag} of {head_commit(repo)[:12]}: {state}", highlight=False)
 
 
 @register

@@ -1,7 +1,8 @@
 """Recording a release: the next ``model-vN`` tag, its release notes and model card, the MLflow alias.
 
-``promote`` acts only on a ``reports/gate.json`` that says ``release: true`` for the commit checked out, and
-does nothing when that commit already carries a ``model-vN`` tag, so rerunning a release publishes nothing new.
+``promote`` acts only on a ``reports/gate.json`` that says ``release: true`` for the commit checked out, uses the
+tag the gate decided, does nothing when HEAD already carries it, and refuses when a newer release exists, so
+rerunning a release run finishes it and rerunning an old one publishes nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_ml.errors import ProjectError
-from gitops_ml.gitops.champion import next_release_tag, tag_number, tags_at
+from gitops_ml.gitops.champion import next_release_tag, release_tags, tag_number
 from gitops_ml.scoring import METRIC_NAMES
 
 DEFAULT_IDENTITY = {"GIT_COMMITTER_NAME": "gitops-ml", "GIT_COMMITTER_EMAIL": "gitops-ml@users.noreply.github.com"}
@@ -62,11 +63,21 @@ def tag_message(gate: Mapping[str, Any], tag: str) -> str:
     return f"{tag}\n\nReleased by the gate for {gate.get('commit', 'HEAD')}.\nMetrics: {shown}\n"
 
 
-def promote(repo: Path, gate: Mapping[str, Any], say: Callable[[str], None] = print) -> Promotion:
-    """Tag HEAD as the next ``model-vN`` when ``gate`` (reports/gate.json) says release; refuse otherwise.
+def commit_of(repo: Path, rev: str) -> str:
+    """The full SHA of the commit ``rev`` (a tag or branch) points at."""
+    result = _git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", cwd=repo)
+    if result.returncode != 0:
+        raise ReleaseError(f"{rev} is not a commit of {repo}")
+    return result.stdout.strip()
 
-    Idempotent: when HEAD already carries a ``model-vN`` tag, that tag is returned and nothing is created.
-    """
+
+def is_ancestor(repo: Path, older: str, newer: str) -> bool:
+    """Whether commit ``older`` is in the history of ``newer`` (or is it)."""
+    return _git("merge-base", "--is-ancestor", older, newer, cwd=repo).returncode == 0
+
+
+def approved_tag(repo: Path, gate: Mapping[str, Any]) -> str:
+    """The tag ``gate`` (reports/gate.json) released HEAD as; :class:`ReleaseError` when it did not release HEAD."""
     if gate.get("release") is not True:
         reasons = "; ".join(r for r in gate.get("reasons", []) if str(r).startswith("FAIL")) or "no reasons given"
         raise ReleaseError(f"reports/gate.json says no release, so nothing is promoted ({reasons})")
@@ -76,11 +87,54 @@ def promote(repo: Path, gate: Mapping[str, Any], say: Callable[[str], None] = pr
             f"reports/gate.json was written for commit {gate.get('commit')}, but HEAD is {head}; "
             "run `make gate` on this commit first"
         )
-    existing = tags_at(repo, "HEAD")
-    if existing:
-        say(f"{head[:12]} is already released as {existing[-1]}; nothing to do")
-        return Promotion(tag=existing[-1], created=False)
-    tag = next_release_tag(repo)
+    tag = str(gate.get("tag") or "")
+    if tag_number(tag) is None:
+        raise ReleaseError(f"reports/gate.json names no release tag (tag: {tag!r}); run `make gate` again")
+    return tag
+
+
+def tag_is_done(repo: Path, tag: str) -> bool:
+    """Whether release ``tag`` of HEAD is already recorded (True) or still free and next in line (False).
+
+    Raises :class:`ReleaseError` when the run is out of date: ``tag`` marks another commit, or a newer release
+    exists. That is what makes a rerun of an old release run publish nothing, while a rerun of the same run
+    (HEAD already carries ``tag``) may finish the steps after the tag.
+    """
+    head = head_commit(repo)
+    number = tag_number(tag)
+    if number is None:
+        raise ReleaseError(f"{tag!r} is not a release tag (model-vN)")
+    existing = release_tags(repo)
+    if tag in existing:
+        marked = commit_of(repo, tag)
+        if marked == head:
+            return True
+        raise ReleaseError(
+            f"{tag} already marks commit {marked[:12]}, not {head[:12]}: this release run is out of date and "
+            "publishes nothing"
+        )
+    newer = [t for t in existing if (tag_number(t) or 0) > number]
+    if newer:
+        raise ReleaseError(
+            f"a newer release {newer[-1]} exists, so this run for {tag} ({head[:12]}) is out of date and publishes "
+            "nothing"
+        )
+    expected = next_release_tag(repo)
+    if tag != expected:
+        raise ReleaseError(f"{tag} is not the next release tag ({expected} is); run the release gate again")
+    return False
+
+
+def promote(repo: Path, gate: Mapping[str, Any], say: Callable[[str], None] = print) -> Promotion:
+    """Tag HEAD with the tag the gate decided, when ``gate`` (reports/gate.json) says release; refuse otherwise.
+
+    Idempotent: when HEAD already carries that tag nothing is created. Refuses when a newer release exists.
+    """
+    tag = approved_tag(repo, gate)
+    head = head_commit(repo)
+    if tag_is_done(repo, tag):
+        say(f"{head[:12]} is already released as {tag}; nothing to do")
+        return Promotion(tag=tag, created=False)
     made = _git("tag", "-a", tag, "-m", tag_message(gate, tag), "HEAD", cwd=repo, env=_git_env(repo))
     if made.returncode != 0:
         raise ReleaseError(f"`git tag {tag}` failed: {made.stderr.strip()}")
