@@ -222,6 +222,17 @@ def test_gate_fails_closed_with_a_corrupted_champion(clone):
     assert "corrupted" in gate["reasons"][0]
 
 
+def test_gate_refuses_a_commit_older_than_the_newest_release(clone):
+    """A re-run of an old release run (its commit predates model-v2) publishes nothing."""
+    run(["git", "checkout", "-q", "--detach", "model-v2~1"], clone)
+    run(["gitops-ml", "gate"], clone)
+    gate = json.loads((clone / "reports/gate.json").read_text())
+    run(["git", "checkout", "-q", "main"], clone)
+    assert gate["release"] is False
+    assert gate["tag"] is None
+    assert gate["reasons"][0].startswith("FAIL: the newest release model-v2 is not in the history of")
+
+
 def test_gate_fails_closed_without_a_candidate_model(clone):
     shutil.rmtree(clone / "models", ignore_errors=True)
     run(["gitops-ml", "gate"], clone)

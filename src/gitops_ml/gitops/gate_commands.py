@@ -96,6 +96,12 @@ def run_gate(repo: Path, params: Params) -> dict[str, Any]:
         "candidate_md5": None,
     }
     decision: GateDecision
+    if champion_tag and not is_ancestor(repo, commit_of(repo, champion_tag), commit):
+        decision = refuse(
+            f"the newest release {champion_tag} is not in the history of {commit[:12]}: this run is for an older "
+            "commit and publishes nothing"
+        )
+        return decision.to_json() | extra
     for needed, what in ((paths.MODEL, "candidate model"), (paths.TEST, "test set")):
         if not (repo / needed).is_file():
             decision = refuse(f"no {what} at {needed}; run `dvc repro` (or `make repro`) first")
@@ -106,12 +112,6 @@ def run_gate(repo: Path, params: Params) -> dict[str, Any]:
         decision = refuse(
             f"dvc.lock at HEAD does not record how the outputs were made (stale stages: {', '.join(stale)}): "
             f"{LOCK_FIX}, so that the release tag can reproduce its model"
-        )
-        return decision.to_json() | extra
-    if champion_tag and not is_ancestor(repo, commit_of(repo, champion_tag), commit):
-        decision = refuse(
-            f"the newest release {champion_tag} is not in the history of {commit[:12]}: this run is for an older "
-            "commit and publishes nothing"
         )
         return decision.to_json() | extra
     with tempfile.TemporaryDirectory(prefix="gate-") as tmp:
