@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.fixture_project import overlay_fixture
+
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 
@@ -58,11 +60,13 @@ def tracked_files() -> list[str]:
 
 
 def make_project(dest: Path, cache_dir: Path) -> Path:
-    """A new git repository at ``dest`` holding the tracked files, committed on ``main``, DVC cache at ``cache_dir``."""
+    """A new git repository at ``dest``: the tracked files with the fixture project's params.yaml, data.dvc and
+    dvc.lock (tests/fixtures/project), committed on ``main``, DVC cache at ``cache_dir``."""
     for name in tracked_files():
         target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, target)
+    overlay_fixture(dest)  # the sample's params and data, never the repository's own
     run(["git", "init", "-q", "-b", "main"], dest)
     run(["dvc", "cache", "dir", "--local", str(cache_dir)], dest)
     run(["git", "add", "-A"], dest)

@@ -9,20 +9,20 @@ import pytest
 from typer.testing import CliRunner
 
 from gitops_ml.cli import app
+from tests.support.fixture_project import FIXTURE_PARAMS
 
 runner = CliRunner()
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    (tmp_path / "params.yaml").write_text((FIXTURE_PARAMS).read_text())
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
 
 def test_bad_params_exit_1_with_the_key(workdir: Path) -> None:
-    params = (ROOT / "params.yaml").read_text()
+    params = (FIXTURE_PARAMS).read_text()
     (workdir / "params.yaml").write_text(params.replace("test_size: 0.25", "test_sise: 0.25"))
     result = runner.invoke(app, ["split"])
     assert result.exit_code == 1

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from gitops_ml.config import ColumnType, ConfigError, Estimator, load_params, parse_params
+from tests.support.fixture_project import FIXTURE_PARAMS
 
-ROOT = Path(__file__).resolve().parents[1]
-RAW = yaml.safe_load((ROOT / "params.yaml").read_text())
+RAW = yaml.safe_load((FIXTURE_PARAMS).read_text())
 
 
 def edited(**changes: object) -> dict:
@@ -36,7 +36,7 @@ def error_of(raw: object) -> str:
 
 
 def test_shipped_params_load_with_their_types() -> None:
-    params = load_params(ROOT / "params.yaml")
+    params = load_params(FIXTURE_PARAMS)
     assert params.train.estimator is Estimator.HIST_GRADIENT_BOOSTING
     assert params.schema.target == "is_fraud"
     assert params.schema.columns["channel"].type is ColumnType.CATEGORY

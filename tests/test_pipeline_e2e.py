@@ -95,3 +95,12 @@ def test_param_change_reruns_only_train_and_evaluate(project: Path) -> None:
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     result = run(["dvc", "repro"], project, env=None)
     assert ran_stages(result.stdout) == ["train", "evaluate"]
+
+
+def test_the_fixture_projects_dvc_lock_is_current(pipeline_project: Path) -> None:
+    """tests/fixtures/project/dvc.lock records what the template's code makes of the sample (refresh it when not)."""
+    from gitops_ml.gitops.lockfile import stale_stages
+
+    assert stale_stages(pipeline_project) == [], (
+        "tests/fixtures/project/dvc.lock is stale: run the pipeline on the sample and copy its dvc.lock there"
+    )

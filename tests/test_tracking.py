@@ -11,7 +11,8 @@ import pytest
 from gitops_ml.config import load_params
 from gitops_ml.errors import TrackingError
 from gitops_ml.tracking import check_reachable, flatten, log_run, tracking_uri
-from tests.conftest import ROOT, free_port
+from tests.conftest import free_port
+from tests.support.fixture_project import FIXTURE_PARAMS
 
 
 @pytest.mark.slow
@@ -23,7 +24,7 @@ def test_run_is_logged_to_the_server_with_model_params_and_tags(
     from sklearn.pipeline import Pipeline
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
-    params = load_params(ROOT / "params.yaml")
+    params = load_params(FIXTURE_PARAMS)
     frame = pd.DataFrame({"a": np.arange(20.0), "b": np.arange(20.0) % 3})
     model = Pipeline([("lr", LogisticRegression())]).fit(frame, np.arange(20) % 2)
     report = tmp_path / "metrics.json"
@@ -43,7 +44,7 @@ def test_run_is_logged_to_the_server_with_model_params_and_tags(
 def test_unreachable_server_fails_fast_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", dead)
-    params = load_params(ROOT / "params.yaml")
+    params = load_params(FIXTURE_PARAMS)
     assert tracking_uri(params) == dead
     with pytest.raises(TrackingError, match=r"unreachable .*unset it to log to the local sqlite store"):
         check_reachable(tracking_uri(params))
@@ -51,7 +52,7 @@ def test_unreachable_server_fails_fast_with_the_fix(monkeypatch: pytest.MonkeyPa
 
 def test_default_uri_is_the_local_sqlite_store(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    assert tracking_uri(load_params(ROOT / "params.yaml")) == "sqlite:///mlflow.db"
+    assert tracking_uri(load_params(FIXTURE_PARAMS)) == "sqlite:///mlflow.db"
     check_reachable("sqlite:///mlflow.db")  # nothing to reach: no error
 
 

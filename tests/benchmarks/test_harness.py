@@ -18,8 +18,7 @@ from benchmarks.common import BenchError, Measured, ProcessSample, machine, meas
 from benchmarks.loadgen import run_load
 
 from benchmarks import pipeline, pr_loop, report, run
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.fixture_project import FIXTURE_PARAMS
 
 
 def test_measure_sees_the_memory_a_child_process_holds(tmp_path: Path) -> None:
@@ -64,7 +63,7 @@ def test_linear_fit_recovers_a_line_and_flags_a_bend() -> None:
 
 def test_change_param_changes_only_the_boosting_max_iter(tmp_path: Path) -> None:
     params = tmp_path / "params.yaml"
-    original = (ROOT / "params.yaml").read_text()
+    original = (FIXTURE_PARAMS).read_text()
     params.write_text(original)
     change = pr_loop.change_param(params)
     changed = params.read_text()

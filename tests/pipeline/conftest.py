@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
@@ -11,14 +9,13 @@ from gitops_ml.config import Params, load_params
 from gitops_ml.pipeline.sample_data import generate_transactions
 from gitops_ml.pipeline.split import split_frame
 from gitops_ml.pipeline.validate import check_frame
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.fixture_project import FIXTURE_PARAMS
 
 
 @pytest.fixture(scope="session")
 def params() -> Params:
     """The shipped params.yaml."""
-    return load_params(ROOT / "params.yaml")
+    return load_params(FIXTURE_PARAMS)
 
 
 @pytest.fixture(scope="session")

@@ -10,12 +10,12 @@ from pydantic import ValidationError
 
 from gitops_ml.config import Params, SchemaParams, load_params
 from gitops_ml.serving.schema import example_record, record_model, request_model
-from tests.conftest import ROOT
+from tests.support.fixture_project import FIXTURE_PARAMS
 
 
 @pytest.fixture(scope="module")
 def params() -> Params:
-    return load_params(ROOT / "params.yaml")
+    return load_params(FIXTURE_PARAMS)
 
 
 def errors_of(model: Any, data: Any) -> list[tuple[tuple[Any, ...], str]]:
