@@ -89,6 +89,13 @@ def flow(tmp_path_factory: pytest.TempPathFactory, dvc_cache: Path) -> dict:
     record["better_promote"] = promote(repo, check=False)
     run(["dvc", "push"], repo)
     run(["git", "push", "-q", "origin", "main"], repo)
+    # a new data contract (a column dropped), gated but not promoted or pushed: origin stays at model-v2
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    del params["schema"]["columns"]["avg_amount_30d"]
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    record["new_contract"] = merge(repo, "drop a column from the contract")
+    run(["git", "reset", "-q", "--hard", "model-v2"], repo)  # back to the released state the other tests read
+    run(["dvc", "repro"], repo)  # restores the outputs from the run-cache
     return record
 
 
@@ -152,6 +159,19 @@ def test_rerun_on_a_released_commit_publishes_nothing(flow):
     gate = json.loads((repo / "reports/gate-rerun.json").read_text())
     assert gate["release"] is False
     assert "already released as model-v2" in gate["reasons"][0]
+
+
+def test_a_changed_contract_starts_a_new_model_line_on_the_floors(flow):
+    gate = flow["new_contract"]
+    assert gate["champion_tag"] == "model-v2"
+    assert gate["contract_changes"] == ["column `avg_amount_30d` removed"]
+    assert gate["champion"] is None  # the champion cannot score data without its column: not compared at all
+    assert gate["release"] is True
+    assert gate["tag"] == "model-v3"
+    assert any(
+        r.startswith("PASS: new model line: the data contract changed since model-v2 (column `avg_amount_30d`")
+        for r in gate["reasons"]
+    )
 
 
 def test_release_notes_carry_metrics_reasons_and_model_card(flow):

@@ -144,6 +144,7 @@ def decide(
     champion: Mapping[str, float | None] | None,
     rules: GateParams,
     improvement_lower_bound: float | None = None,
+    new_line: str | None = None,
 ) -> GateDecision:
     """Apply the gate ``rules`` to the candidate's and the champion's metrics on the same test set.
 
@@ -151,7 +152,8 @@ def decide(
     primary metric must improve by more than zero and at least ``rules.min_improvement`` (a tie never
     releases), every guard metric may regress by at most its allowance, and with ``rules.require_significant``
     the bootstrap lower bound of the improvement (``improvement_lower_bound``, signed like the improvement)
-    must be above zero.
+    must be above zero. ``new_line`` (with ``champion`` None) says why there is no comparable champion although a
+    model was released: the data contract changed, so the candidate starts a new model line on the floors only.
     """
     cand = _clean(candidate)
     champ = None if champion is None else _clean(champion)
@@ -159,7 +161,8 @@ def decide(
     _check_floors(cand, rules, checks)
     improvement: float | None = None
     if champ is None:
-        checks.add(True, "first release: no released model (model-v* tag) yet, so only the floors apply")
+        first = "first release: no released model (model-v* tag) yet"
+        checks.add(True, f"{new_line or first}, so only the floors apply")
     else:
         improvement = _check_primary(cand, champ, rules, checks)
         _check_guards(cand, champ, rules, checks)

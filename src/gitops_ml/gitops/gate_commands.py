@@ -28,6 +28,7 @@ from gitops_ml.gitops.champion import (
     next_release_tag,
     tags_at,
 )
+from gitops_ml.gitops.contract import changes_since
 from gitops_ml.gitops.gate import FAILED, GateDecision, decide, refuse
 from gitops_ml.gitops.lockfile import FIX as LOCK_FIX
 from gitops_ml.gitops.lockfile import require_current_lock, stale_stages
@@ -94,6 +95,7 @@ def run_gate(repo: Path, params: Params) -> dict[str, Any]:
         "improvement_lower_bound": None,
         "test_rows": None,
         "candidate_md5": None,
+        "contract_changes": [],
     }
     decision: GateDecision
     if champion_tag and not is_ancestor(repo, commit_of(repo, champion_tag), commit):
@@ -114,9 +116,12 @@ def run_gate(repo: Path, params: Params) -> dict[str, Any]:
             f"{LOCK_FIX}, so that the release tag can reproduce its model"
         )
         return decision.to_json() | extra
+    changes = changes_since(repo, champion_tag, params.schema) if champion_tag else []
+    extra["contract_changes"] = changes
+    new_line = f"new model line: the data contract changed since {champion_tag} ({'; '.join(changes)})"
     with tempfile.TemporaryDirectory(prefix="gate-") as tmp:
         champion_path: Path | None = None
-        if champion_tag:
+        if champion_tag and not changes:
             try:
                 found = materialise(repo, champion_tag, Path(tmp) / "champion.skops", say=console.print)
             except ChampionError as exc:
@@ -126,7 +131,9 @@ def run_gate(repo: Path, params: Params) -> dict[str, Any]:
             scored = score_models(params, repo / paths.MODEL, champion_path)
         except Exception as exc:  # a model that loads but cannot score this test set must block, not crash
             return refuse(f"scoring failed ({type(exc).__name__}: {exc}); no release").to_json() | extra
-    decision = decide(scored["candidate"], scored["champion"], params.gate, scored["lower_bound"])
+    decision = decide(
+        scored["candidate"], scored["champion"], params.gate, scored["lower_bound"], new_line if changes else None
+    )
     extra |= {"improvement_lower_bound": scored["lower_bound"], "test_rows": scored["test_rows"]}
     released_as = tags_at(repo, "HEAD")
     if released_as:  # a rerun of the release workflow for a commit already released publishes nothing

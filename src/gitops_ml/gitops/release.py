@@ -187,7 +187,13 @@ def release_notes(tag: str, gate: Mapping[str, Any], model_info: Mapping[str, An
     info = model_info or {}
     verdict = "released" if gate.get("release") else "not released"
     champion = gate.get("champion_tag")
-    against = f"against the previous release **{champion}**" if champion else "as the first release"
+    changes = gate.get("contract_changes") or []
+    if champion and changes:
+        against = f"as a new model line (the data contract changed since **{champion}**, so on the floors only)"
+    elif champion:
+        against = f"against the previous release **{champion}**"
+    else:
+        against = "as the first release"
     rules = gate.get("rules") or {}
     parts = [
         f"# {tag}",
@@ -199,6 +205,7 @@ def release_notes(tag: str, gate: Mapping[str, Any], model_info: Mapping[str, An
         "",
         *[f"- {reason}" for reason in gate.get("reasons", [])],
         "",
+        *(["## Data contract changes", "", *[f"- {change}" for change in changes], ""] if changes else []),
         "## Metrics",
         "",
         metrics_table(gate),

@@ -1,0 +1,52 @@
+"""Did the data contract change between the champion and the candidate? Then the candidate starts a new model line.
+
+A champion trained on other columns (added, removed or retyped) or another target cannot score the candidate's
+test set, and comparing the two would be meaningless anyway. The documented rule: the candidate is judged on the
+floors only, like a first release, and the gate's reasons and the release notes name every change.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from gitops_ml.config import SchemaParams
+
+
+def contract_changes(champion: SchemaParams, candidate: SchemaParams) -> list[str]:
+    """Human-readable differences that make the champion's model unable to score the candidate's data."""
+    changes = []
+    if champion.target != candidate.target:
+        changes.append(f"target changed from `{champion.target}` to `{candidate.target}`")
+    old, new = champion.columns, candidate.columns
+    changes += [f"column `{name}` added" for name in new if name not in old]
+    changes += [f"column `{name}` removed" for name in old if name not in new]
+    changes += [
+        f"column `{name}` retyped from {old[name].type.value} to {new[name].type.value}"
+        for name in new
+        if name in old and old[name].type is not new[name].type
+    ]
+    return changes
+
+
+def schema_at(repo: Path, rev: str) -> SchemaParams | None:
+    """The ``schema:`` section of ``params.yaml`` at ``rev``, or None when it is missing or unreadable."""
+    shown = subprocess.run(["git", "show", f"{rev}:params.yaml"], cwd=repo, capture_output=True, text=True, check=False)
+    if shown.returncode != 0:
+        return None
+    try:
+        section = (yaml.safe_load(shown.stdout) or {}).get("schema")
+        return SchemaParams.model_validate(section)
+    except (yaml.YAMLError, AttributeError, ValidationError):
+        return None
+
+
+def changes_since(repo: Path, tag: str, candidate: SchemaParams) -> list[str]:
+    """Contract changes from release ``tag`` to ``candidate``; an unreadable old contract counts as a change."""
+    old = schema_at(repo, tag)
+    if old is None:
+        return [f"the contract of {tag} (schema in its params.yaml) cannot be read by this version"]
+    return contract_changes(old, candidate)
