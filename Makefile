@@ -40,6 +40,13 @@ install: .venv/.synced ## Create .venv from uv.lock (installs uv first if missin
 data: install ## Make data/ match data.dvc (keep it, pull it from the DVC remote, or regenerate the sample)
 	$(RUN) gitops-ml ensure-data
 
+# CSV, TARGET and FORCE come from the command line (`make init-data CSV=... TARGET=...`) and are read from the
+# environment inside the recipe, never spliced into it.
+.PHONY: init-data
+init-data: install ## Adopt your own data: CSV=path/to/file.csv|.parquet TARGET=label_column (FORCE=1 to replace earlier data)
+	@[[ -n "$${CSV:-}" && -n "$${TARGET:-}" ]] || { echo "usage: make init-data CSV=path/to/data.csv TARGET=label_column [FORCE=1]" >&2; exit 1; }
+	$(RUN) gitops-ml init-data "$$CSV" --target "$$TARGET" $${FORCE:+--force}
+
 .PHONY: repro
 repro: data ## Run the DVC pipeline (validate -> split -> train -> evaluate); only what changed reruns
 	$(RUN) dvc repro
@@ -101,7 +108,6 @@ bento-context: install ## Export the last bento's container build context (Docke
 # --- pull requests ---
 # `make report BASE=<ref>` compares the working tree with BASE (default main) and writes reports/pr/report.{md,json}.
 # BASE's side runs in a temporary git worktree that shares this repo's DVC cache and run-cache.
-CML_VERSION ?= 0.20.6
 
 .PHONY: check-lock
 check-lock: install ## Fail when dvc.lock at HEAD does not record the outputs `make repro` made (fix: commit dvc.lock)
@@ -131,9 +137,22 @@ ACTIONLINT_VERSION ?= v1.7.12
 actionlint-upstream: ## Run upstream rhysd/actionlint (needs Go and the Go module proxy; used by the CI lint job)
 	go run "github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)" -color .github/workflows/*.yml
 
+# CML only uploads the opt-in PNG charts (`cml asset publish`); the comment is posted by `gitops-ml post-pr-comment`.
+# CML is installed from its own repository at the commit of its v0.20.6 tag (checked against upstream:
+# refs/tags/v0.20.6 -> CML_COMMIT), with `npm ci` from the package-lock.json committed there: every dependency
+# locked, no install scripts, no dev dependencies. CML_REPO may point at a mirror.
+CML_REPO ?= https://github.com/iterative/cml
+CML_COMMIT := a3a66c74b218b08710f42bf599b066e37cb4cba7
+CML_DIR := .cml
+
 .PHONY: cml-install
-cml-install: ## Install the CML CLI (exact npm version CML_VERSION, no install scripts); used by pr-comment.yml
-	npm install --global --ignore-scripts --omit=optional "@dvcorg/cml@$(CML_VERSION)"
+cml-install: ## Install CML 0.20.6 into .cml/ from its locked dependencies (npm ci, no scripts); pr-comment.yml, opt-in
+	rm -rf $(CML_DIR)
+	git init -q $(CML_DIR)
+	git -C $(CML_DIR) fetch -q --depth 1 "$(CML_REPO)" $(CML_COMMIT)
+	git -C $(CML_DIR) -c advice.detachedHead=false checkout -q $(CML_COMMIT)
+	npm ci --prefix $(CML_DIR) --ignore-scripts --omit=dev --no-audit --no-fund
+	$(CML_DIR)/bin/cml.js --version
 
 # --- release ---
 # The merge loop (.github/workflows/release.yml). `make gate` writes reports/gate.json; `make promote` tags HEAD
@@ -163,9 +182,9 @@ release-notes: install ## Write the release body (gate reasons, metrics, model c
 	$(RUN) gitops-ml release-notes
 
 .PHONY: github-release
-github-release: release-notes ## Create the GitHub Release of TAG (env) with reports/release_notes.md (needs gh, GH_TOKEN)
+github-release: release-notes ## Create the GitHub Release of TAG (env) with reports/release_notes.md, once (GITHUB_TOKEN)
 	@[[ "$${TAG:-}" =~ ^model-v[1-9][0-9]*$$ ]] || { echo "TAG must be model-vN, got '$${TAG:-}'" >&2; exit 1; }
-	gh release view "$$TAG" >/dev/null 2>&1 || gh release create "$$TAG" --verify-tag --title "$$TAG" --notes-file reports/release_notes.md
+	$(RUN) gitops-ml github-release --tag "$$TAG" --notes reports/release_notes.md
 
 .PHONY: champion-alias
 champion-alias: install ## Point the MLflow `champion` alias at HEAD's release (http(s) MLFLOW_TRACKING_URI only)

@@ -182,3 +182,4 @@ def metrics(
 from gitops_ml.gitops import gate_commands as _gate_commands  # noqa: E402,F401
 from gitops_ml.gitops import report_commands as _report_commands  # noqa: E402,F401
 from gitops_ml.serving import commands as _serving_commands  # noqa: E402,F401
+from gitops_ml.gitops import github_commands as _github_commands  # noqa: E402,F401

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from gitops_ml.gitops.artifact import ArtifactError, pr_metadata, validate_artifact
 from gitops_ml.io import write_json
-from tests.conftest import VENV_BIN
 from tests.gitops.test_report import sample_report
 
-GITOPS_ML = str(Path(sys.executable).parent / "gitops-ml")
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
@@ -72,37 +68,14 @@ def test_tampered_report_json_is_rejected(artifact: Path):
         validate_artifact(artifact, SHA)
 
 
-def validate_cli(artifact: Path, comment: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    """`gitops-ml validate-artifact` as the comment workflow runs it, with only ``env`` (no inherited secrets)."""
-    return subprocess.run(
-        [str(VENV_BIN / "gitops-ml"), "validate-artifact", str(artifact), "--out", str(comment)],
-        env={"PATH": "/usr/bin:/bin", **env},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
-def test_cli_writes_the_comment_and_the_pr_number_output(artifact: Path, tmp_path: Path):
-    output = tmp_path / "github_output"
-    comment = tmp_path / "comment.md"
-    (artifact / "report.md").write_text("<script>posted by the PR</script>")  # never used
-    env = {"RUN_HEAD_SHA": SHA, "GITHUB_OUTPUT": str(output)}
-    result = validate_cli(artifact, comment, env)
-    assert result.returncode == 0, result.stderr
-    assert output.read_text() == "pr-number=42\n"
-    assert "<script>" not in comment.read_text()
-    assert "### Metrics" in comment.read_text()
-    write_json(artifact / "pr.json", {"pr_number": "42", "head_sha": "e" * 40})
-    comment.unlink()
-    result = validate_cli(artifact, comment, env)
-    assert result.returncode == 1
-    assert "head_sha" in result.stderr
-
-
-def test_cli_renders_opt_in_images_from_the_validated_data(artifact: Path, tmp_path: Path):
-    comment = tmp_path / "out" / "comment.md"
-    result = validate_cli(artifact, comment, {"RUN_HEAD_SHA": SHA, "CML_PUBLISH_IMAGES": "true"})
-    assert result.returncode == 0, result.stderr
-    assert "![ROC curve](images/roc.png)" in comment.read_text()
-    assert (tmp_path / "out" / "images" / "roc.png").read_bytes().startswith(b"\x89PNG")
+def test_non_finite_or_quoted_numbers_are_refused_naming_the_field(artifact: Path):
+    text = (artifact / "report.json").read_text()
+    data = json.loads(text)
+    data["metrics"][0]["delta"] = float("nan")
+    (artifact / "report.json").write_text(json.dumps(data))  # json.dumps writes NaN, as a careless writer would
+    with pytest.raises(ArtifactError, match=r"metrics\.0\.delta: Input should be a finite number"):
+        validate_artifact(artifact, SHA)
+    data["metrics"][0]["delta"] = "0.1"
+    write_json(artifact / "report.json", data)
+    with pytest.raises(ArtifactError, match=r"metrics\.0\.delta: Input should be a valid number"):
+        validate_artifact(artifact, SHA)

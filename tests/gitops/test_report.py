@@ -1,24 +1,34 @@
-"""Rendering of the PR report: schema, escaping of user text, determinism and GitHub's comment limit."""
+"""Rendering of the PR report: schema, user text kept inside code, determinism and GitHub's comment limit."""
 
 from __future__ import annotations
 
 import json
+import math
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 from pydantic import ValidationError
 
 from gitops_ml.gitops.report import (
     CURVE_GRID,
     GITHUB_COMMENT_LIMIT,
     Report,
-    escape_md,
+    code_block,
+    code_span,
+    comment_length,
+    one_line,
     render,
     render_capped,
     sample_precision_recall,
     sample_roc,
 )
 from gitops_ml.scoring import HIGHER_IS_BETTER, METRIC_NAMES
+
+# CommonMark plus GitHub's tables and strikethrough: the parser the property tests read the comment back with.
+MARKDOWN = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 
 
 def sample_report(**changes) -> Report:
@@ -87,29 +97,136 @@ def test_render_is_deterministic():
     assert render(again) == render(report)
 
 
+def inline_tokens(markdown: str) -> list[tuple[str, str]]:
+    """(type, content) of every inline token of ``markdown``, and every fenced block as ("fence", content)."""
+    found = []
+    for token in MARKDOWN.parse(markdown):
+        if token.type == "fence":
+            found.append(("fence", token.content))
+        for child in token.children or []:
+            found.append((child.type, child.content))
+    return found
+
+
+def text_outside_code(markdown: str) -> str:
+    """All text GitHub would run its mention, reference, emoji and autolink filters on (not code, not HTML)."""
+    return " ".join(content for kind, content in inline_tokens(markdown) if kind == "text")
+
+
+EVIL = [
+    "<img src=x onerror=alert(1)>",
+    "| broken | table |",
+    "@everyone please look",
+    "[click](https://evil.example) www.evil.example",
+    "fixes #1 and octo/template#2 :rocket:",
+    "`code` and **bold**\nnew line\r\n- list item",
+    "``` fence\n# heading",
+    "trailing backslash \\",
+    " `edge` ",
+    "\u202eevil\u200b",
+]
+
+
+@pytest.mark.parametrize("evil", EVIL)
+def test_text_from_the_pull_request_only_appears_inside_code(evil):
+    report = sample_report(
+        base_ref=evil,
+        params=[{"key": evil, "base": evil, "head": None}],
+        code=[{"status": "added", "path": evil}],
+        data={
+            **sample_report().data.model_dump(),
+            "changed": True,
+            "columns_added": [evil],
+            "columns_removed": [evil],
+            "type_changes": [{"column": evil, "base": evil, "head": evil}],
+        },
+        gate={**sample_report().gate.model_dump(), "reasons": [evil, evil + " again"]},
+    )
+    text = render(report)
+    outside = text_outside_code(text)
+    for marker in ("@everyone", "evil.example", "#1", ":rocket:", "<img", "onerror", "click"):
+        assert marker not in outside
+    assert "\u202e" not in text  # bidi overrides and zero-width characters are replaced, not shown
+    codes = [content for kind, content in inline_tokens(text) if kind in ("code_inline", "fence")]
+    assert any(one_line(evil).strip(" ") in code for code in codes)
+    html = [content for kind, content in inline_tokens(text) if kind.startswith("html")]
+    assert set(html) <= {"<sub>", "</sub>"}  # the fixed footer only
+    assert not [t for t in MARKDOWN.parse(text) if t.type == "html_block"]
+
+
+# (markdown with {} where the span goes, the text around it once the markup is parsed away)
+# any text, and text made of the characters that matter to Markdown fences and GitHub's filters
+TEXTS = st.one_of(st.text(), st.text(alphabet="`~ a@#:\\\n"))
+SPAN_PLACES = [
+    ("a {} b", "a {} b"),
+    ("- {}: x", "{}: x"),
+    ("## Model report: {} → this change", "Model report: {} → this change"),
+    ("- {}: {} → *(absent)*", "{}: {} → (absent)"),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXTS)
+def test_a_code_span_holds_any_text_literally_on_one_line(text):
+    span = code_span(text)
+    assert "\n" not in span
+    for markdown, plain in SPAN_PLACES:
+        spans = markdown.count("{}")
+        tokens = inline_tokens(markdown.format(*[span] * spans))
+        codes = [content for kind, content in tokens if kind == "code_inline"]
+        outside = "".join(content for kind, content in tokens if kind == "text")
+        if one_line(text):
+            assert codes == [one_line(text)] * spans, span
+            assert outside == plain.replace("{}", ""), span
+        else:
+            assert codes == []
+            assert outside == plain.replace("{}", "(empty)")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(TEXTS, max_size=5))
+def test_a_code_block_holds_any_lines_literally(lines):
+    markdown = "\n".join(["before", "", *code_block(lines), "", "after"])
+    tokens = MARKDOWN.parse(markdown)
+    fences = [t for t in tokens if t.type == "fence"]
+    assert len(fences) == 1
+    assert fences[0].content == "".join(one_line(line) + "\n" for line in lines)
+    assert text_outside_code(markdown) == "before after"
+
+
+def test_one_line_replaces_controls_and_keeps_the_rest():
+    assert one_line("train.seed") == "train.seed"
+    assert one_line("a\nb\tc\x00d\u2028e") == "a\ufffdb\ufffdc\ufffdd\ufffde"
+    assert code_span("train.seed") == "`train.seed`"
+    assert code_span("a`b``c") == "```a`b``c```"
+    assert code_span("`x`") == "`` `x` ``"
+    assert code_span("") == "*(empty)*"
+
+
+def test_comment_length_counts_utf16_units():
+    assert comment_length("abc") == 3
+    assert comment_length("🚀") == 2
+
+
 @pytest.mark.parametrize(
-    "evil",
+    ("path", "value", "message"),
     [
-        "<img src=x onerror=alert(1)>",
-        "| broken | table |",
-        "@everyone please look",
-        "[click](https://evil.example)",
-        "`code` and **bold**\nnew line",
+        (("metrics", 0, "base"), math.nan, "finite number"),
+        (("metrics", 0, "delta"), math.inf, "finite number"),
+        (("metrics", 0, "head"), "0.6", "valid number"),
+        (("charts", "confusion_base", "tp"), "3", "valid integer"),
+        (("noise", "paired"), "yes", "valid boolean"),
     ],
 )
-def test_user_text_is_escaped(evil):
-    text = render(sample_report(params=[{"key": evil, "base": evil, "head": None}]))
-    params_row = next(line for line in text.splitlines() if line.startswith("| ") and "absent" in line)
-    assert "<img" not in text
-    assert "@everyone" not in text
-    assert "](" not in params_row.replace("\\](", "")
-    assert params_row.count(" | ") == 2  # still exactly three cells
-    assert "\n" not in escape_md(evil)
-
-
-def test_escape_md_leaves_plain_words_alone():
-    assert escape_md("train.seed") == "train.seed"
-    assert escape_md("a_b") == "a\\_b"
+def test_numbers_must_be_finite_json_numbers(path, value, message):
+    data = sample_report().model_dump(mode="json")
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(ValidationError, match=message) as caught:
+        Report.model_validate(data)
+    assert caught.value.errors()[0]["loc"] == path
 
 
 def test_long_reports_are_shortened_under_the_github_limit():
@@ -118,9 +235,31 @@ def test_long_reports_are_shortened_under_the_github_limit():
     report = sample_report(params=many, code=code)
     assert len(render(report)) > GITHUB_COMMENT_LIMIT
     text = render_capped(report)
-    assert len(text) < GITHUB_COMMENT_LIMIT
+    assert comment_length(text) < GITHUB_COMMENT_LIMIT
     assert "more params not shown to fit GitHub's comment limit" in text
     assert "### Metrics" in text
+
+
+def test_the_largest_report_the_schema_allows_still_fits():
+    """Every text at its 2,000-character maximum, in emoji (two UTF-16 units each) and backticks."""
+    huge = ("🚀`" * 667)[:2000]
+    report = sample_report(
+        base_ref=huge,
+        params=[{"key": huge, "base": huge, "head": huge}] * 300,
+        code=[{"status": "added", "path": huge}] * 300,
+        data={
+            **sample_report().data.model_dump(),
+            "changed": True,
+            "columns_added": [huge] * 300,
+            "type_changes": [{"column": huge, "base": huge, "head": huge}] * 300,
+        },
+        gate={**sample_report().gate.model_dump(), "reasons": [huge] * 100},
+    )
+    text = render_capped(report)
+    assert comment_length(text) <= GITHUB_COMMENT_LIMIT - 2_000
+    assert "### Metrics" in text
+    assert "more reasons not shown" in text
+    assert "@" not in text_outside_code(text)
 
 
 def test_schema_rejects_bad_reports():
@@ -153,6 +292,31 @@ def test_opt_in_images_are_real_pngs_linked_from_the_comment(tmp_path):
         assert len(data) > 5_000  # a drawn chart, not an empty canvas
     again = render_images(sample_report(), tmp_path / "again")
     assert images["roc"].read_bytes() == again["roc"].read_bytes()
-    section = image_section(images, tmp_path)
-    assert "![ROC curve](images/roc.png)" in section
-    assert "![Metric change](images/deltas.png)" in section
+    section = image_section({"roc": "https://asset.example/roc.png?cml=png", "deltas": "https://asset.example/d"})
+    assert "![ROC curve](https://asset.example/roc.png?cml=png)" in section
+    assert "![Metric change](https://asset.example/d)" in section
+
+
+@pytest.mark.parametrize(
+    "printed",
+    [
+        "",
+        "http://asset.example/x.png",
+        "https://asset.example/x.png) ![pwn](https://evil.example/y.png",
+        "https://asset.example/x y.png",
+        "javascript:alert(1)",
+        "https:///nohost",
+    ],
+)
+def test_only_a_plain_https_url_from_cml_goes_into_the_comment(printed):
+    from gitops_ml.gitops.report_images import ImageUploadError, checked_url
+
+    with pytest.raises(ImageUploadError, match="not an https URL"):
+        checked_url(printed)
+
+
+def test_the_url_cml_prints_last_is_taken():
+    from gitops_ml.gitops.report_images import checked_url
+
+    url = "https://asset.cml.dev/0a1b2c?cml=png&cache-bypass=5f1e"
+    assert checked_url(f"some log line\n{url}\n") == url

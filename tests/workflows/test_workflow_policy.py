@@ -2,8 +2,10 @@
 
 The rules: ``permissions: {}`` at the top and per-job grants; every ``uses:`` pinned to a full commit SHA with
 a ``# vX.Y.Z`` comment; ``persist-credentials: false`` on checkout; no ``${{ }}`` inside ``run:``; no
-``pull_request_target``; every ``run:`` calls ``make``, the ``gitops-ml`` CLI or ``cml comment``; every make
-target a workflow calls exists in the Makefile.
+``pull_request_target``; every ``run:`` calls ``make`` or the ``gitops-ml`` CLI; every make target a workflow
+calls exists in the Makefile; setup-uv takes uv's version from ``.tool-versions``; no cache in a job that can
+write; and the ``workflow_run`` comment workflow never checks out anything but the default branch, uses no
+secret, and gives the workflow token only to the step that posts.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 VERSION_COMMENT = re.compile(r"#\s*v\d+(\.\d+){0,2}\b")
-ALLOWED_RUN = (("make",), ("uv", "run", "--frozen", "gitops-ml"), ("cml", "comment", "update"))
+ALLOWED_RUN = (("make",), ("uv", "run", "--frozen", "gitops-ml"))
 
 
 def _load(path: Path) -> dict:
@@ -110,7 +112,7 @@ def test_run_steps_are_thin_and_expression_free(path: Path):
         assert len(commands) == 1, f"{path.name}: job {job}: a run: step is one command, got {commands}"
         words = shlex.split(commands[0])
         assert any(tuple(words[: len(prefix)]) == prefix for prefix in ALLOWED_RUN), (
-            f"{path.name}: job {job}: `{commands[0]}` must call make, `uv run --frozen gitops-ml` or `cml comment`"
+            f"{path.name}: job {job}: `{commands[0]}` must call make or `uv run --frozen gitops-ml`"
         )
         assert not re.search(r"[;&|`]|\$\(", commands[0]), f"{path.name}: job {job}: no shell logic in run:"
 
@@ -125,6 +127,45 @@ def test_make_targets_called_by_workflows_exist(path: Path):
             assert called, f"{path.name}: job {job}: name the make target explicitly"
             missing = [t for t in called if t not in targets]
             assert not missing, f"{path.name}: job {job}: make target(s) {missing} not in the Makefile"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_setup_uv_takes_the_version_from_tool_versions(path: Path):
+    for job, step in _steps(_load(path)):
+        if str(step.get("uses", "")).startswith("astral-sh/setup-uv@"):
+            assert step.get("with", {}).get("version-file") == ".tool-versions", (
+                f"{path.name}: setup-uv in job {job} needs `version-file: .tool-versions` (the uv the Makefile uses)"
+            )
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_no_cache_in_a_job_that_can_write(path: Path):
+    for name, job in _load(path)["jobs"].items():
+        if "write" not in (job.get("permissions") or {}).values():
+            continue
+        for step in job.get("steps", []) or []:
+            uses = str(step.get("uses", ""))
+            assert not uses.startswith("actions/cache@"), f"{path.name}: job {name} can write; no actions/cache"
+            if uses.startswith("astral-sh/setup-uv@"):
+                assert step.get("with", {}).get("enable-cache") == "false", (
+                    f"{path.name}: job {name} can write; setup-uv needs `enable-cache: false`"
+                )
+
+
+def test_the_comment_workflow_runs_no_pull_request_code_and_holds_no_secret():
+    path = ROOT / ".github" / "workflows" / "pr-comment.yml"
+    workflow = _load(path)
+    assert set(workflow["on"]) == {"workflow_run"}
+    assert "secrets." not in path.read_text(encoding="utf-8")
+    token_steps = []
+    for job, step in _steps(workflow):
+        if str(step.get("uses", "")).startswith("actions/checkout@"):
+            assert not {"ref", "repository"} & set(step.get("with", {})), (
+                f"pr-comment.yml: checkout in job {job} must check out the default branch, never a PR ref"
+            )
+        if "github.token" in str(step.get("env", {})):
+            token_steps.append(step["run"])
+    assert token_steps == ["uv run --frozen gitops-ml post-pr-comment artifact"]
 
 
 def test_policy_catches_violations(tmp_path: Path):
@@ -153,3 +194,17 @@ def test_policy_catches_violations(tmp_path: Path):
     missing.write_text("jobs:\n  x:\n    steps:\n      - run: make no-such-target\n")
     with pytest.raises(AssertionError):
         test_make_targets_called_by_workflows_exist(missing)
+    cached = tmp_path / "cached.yml"
+    cached.write_text(
+        "jobs:\n  x:\n    permissions:\n      contents: write\n    steps:\n"
+        "      - uses: astral-sh/setup-uv@eb1897b8dc4b5d5bfe39a428a8f2304605e0983c # v7.0.0\n"
+        "        with:\n          enable-cache: true\n"
+    )
+    with pytest.raises(AssertionError):
+        test_no_cache_in_a_job_that_can_write(cached)
+    with pytest.raises(AssertionError):
+        test_setup_uv_takes_the_version_from_tool_versions(cached)
+    cml = tmp_path / "cml.yml"
+    cml.write_text("jobs:\n  x:\n    steps:\n      - run: cml comment update --target=pr/1 report.md\n")
+    with pytest.raises(AssertionError):
+        test_run_steps_are_thin_and_expression_free(cml)

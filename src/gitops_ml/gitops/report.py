@@ -2,13 +2,18 @@
 
 :class:`Report` is the schema of ``report.json``. The comment workflow re-renders the Markdown from the
 validated JSON with this module (never trusting Markdown a pull request produced), so everything shown is a
-number, a fixed label, or user text passed through :func:`escape_md`. Charts are Mermaid ``xychart-beta``
-diagrams and tables, which GitHub renders in comments without any image host. Rendering is deterministic
-and the comment is kept under GitHub's 65,536-character limit by shortening the longest lists with a note.
+finite number, a fixed label, or text from the pull request set inside a code span (:func:`code_span`) or a
+code block (:func:`code_block`). Inside code GitHub turns nothing into a mention, an issue reference, an emoji,
+a link or HTML, which escaping with entities or backslashes does not guarantee. Charts are Mermaid
+``xychart-beta`` diagrams and tables, which GitHub renders in comments without any image host. Rendering is
+deterministic and the comment is kept under GitHub's 65,536-character limit by shortening the longest lists
+with a visible note.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -28,8 +33,7 @@ from gitops_ml.gitops.compare import (
 from gitops_ml.scoring import METRIC_NAMES
 
 GITHUB_COMMENT_LIMIT = 65_536
-COMMENT_BUDGET = GITHUB_COMMENT_LIMIT - 2_000  # room for CML's watermark and the note on shortened sections
-WATERMARK_TITLE = "gitops-ml report"
+COMMENT_BUDGET = GITHUB_COMMENT_LIMIT - 2_000  # room for the comment's marker, image links and notes
 CURVE_GRID = tuple(round(x, 2) for x in np.linspace(0, 1, 21))
 SCHEMA_VERSION = 1
 
@@ -40,7 +44,8 @@ MetricName = Literal["roc_auc", "average_precision", "f1", "precision", "recall"
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a number must be a JSON number (not "0.5", not true) and finite (no NaN, no Infinity)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class ParamChange(_Model):
@@ -208,22 +213,46 @@ def sample_precision_recall(pr: pd.DataFrame) -> list[float]:
 
 # --- rendering -------------------------------------------------------------------------------------------
 
-_ESCAPES = {
-    "&": "&amp;",
-    "<": "&lt;",
-    ">": "&gt;",
-    "|": "&#124;",
-    "@": "&#64;",
-    "`": "&#96;",
-    "\n": " ",
-    "\r": " ",
-    **{c: "\\" + c for c in "\\*_[]#~:"},  # user text always sits mid-line, so list/heading marks are inert
-}
+_REPLACEMENT = "\ufffd"
+_UNSAFE = {"Cc", "Cf", "Cs", "Zl", "Zp"}  # controls and newlines, bidi/zero-width format marks, lone surrogates
+_BACKTICKS = re.compile(r"`+")
 
 
-def escape_md(text: str) -> str:
-    """``text`` made inert in Markdown and HTML: no tags, links, mentions, code, emphasis or table breaks."""
-    return "".join(_ESCAPES.get(char, char) for char in str(text))
+def one_line(text: str) -> str:
+    """``text`` with every newline, control, format (bidi, zero-width) and lone-surrogate character replaced by �."""
+    return "".join(_REPLACEMENT if unicodedata.category(char) in _UNSAFE else char for char in str(text))
+
+
+def _longest_backtick_run(lines: list[str]) -> int:
+    return max((len(run) for line in lines for run in _BACKTICKS.findall(line)), default=0)
+
+
+def code_span(text: str) -> str:
+    """``text`` as one inline code span, whatever it holds: GitHub shows it literally and links nothing in it.
+
+    The fence is one backtick longer than the longest backtick run in ``text``, so no run inside can close it;
+    a space pads both ends when ``text`` starts or ends with a backtick or a space (CommonMark strips exactly
+    one from each end). Newlines and control characters are replaced first (:func:`one_line`), so the span
+    never leaves its line. Place it after a space or punctuation other than a backslash.
+    """
+    content = one_line(text)
+    if not content:
+        return "*(empty)*"
+    fence = "`" * (_longest_backtick_run([content]) + 1)
+    pad = " " if content.strip(" ") and (content[0] in "` " or content[-1] in "` ") else ""
+    return f"{fence}{pad}{content}{pad}{fence}"
+
+
+def code_block(lines: list[str], info: str = "text") -> list[str]:
+    """``lines`` as one fenced code block (each line through :func:`one_line`), fenced so no line can close it."""
+    content = [one_line(line) for line in lines]
+    fence = "`" * max(3, _longest_backtick_run(content) + 1)
+    return [f"{fence}{info}", *content, fence]
+
+
+def comment_length(text: str) -> int:
+    """Length as GitHub counts against its comment limit, taken as UTF-16 code units (never fewer than characters)."""
+    return len(text.encode("utf-16-le", errors="surrogatepass")) // 2
 
 
 def _num(value: float | None, signed: bool = False) -> str:
@@ -235,52 +264,59 @@ def _num(value: float | None, signed: bool = False) -> str:
 _VERDICT_MARK = {"better": "✅ better", "worse": "❌ worse", "unchanged": "🟰 within noise", "n/a": "n/a"}
 
 
-def _shorten(lines: list[str], limit: int | None, what: str) -> list[str]:
-    if limit is None or len(lines) <= limit:
-        return lines
-    return [
-        *lines[:limit],
-        f"\n_… {len(lines) - limit} more {what} not shown to fit GitHub's comment limit; "
+def _cut(items: list[str], limit: int | None, what: str) -> tuple[list[str], list[str]]:
+    """The first ``limit`` items and, when some were left out, the note that says so (to place after them)."""
+    if limit is None or len(items) <= limit:
+        return items, []
+    return items[:limit], [
+        "",
+        f"_… {len(items) - limit} more {what} not shown to fit GitHub's comment limit; "
         "see report.json in the workflow artifact._",
     ]
+
+
+def _shorten(lines: list[str], limit: int | None, what: str) -> list[str]:
+    kept, note = _cut(lines, limit, what)
+    return [*kept, *note]
+
+
+def _value(text: str | None) -> str:
+    return "*(absent)*" if text is None else code_span(text)
 
 
 def _params_section(report: Report, limit: int | None) -> list[str]:
     if not report.params:
         return ["### Params", "", "No parameter changed."]
-    rows = [
-        f"| {escape_md(c.key)} | {escape_md(c.base) if c.base is not None else '_(absent)_'} | "
-        f"{escape_md(c.head) if c.head is not None else '_(absent)_'} |"
-        for c in report.params
-    ]
-    return ["### Params", "", "| key | base | head |", "|---|---|---|", *_shorten(rows, limit, "params")]
+    rows = [f"- {code_span(c.key)}: {_value(c.base)} → {_value(c.head)}" for c in report.params]
+    return ["### Params", "", "Changed keys, base → head (values as JSON):", "", *_shorten(rows, limit, "params")]
 
 
-def _data_section(report: Report) -> list[str]:
+def _data_section(report: Report, limit: int | None) -> list[str]:
     data = report.data
     if not data.changed:
         return ["### Data", "", f"Unchanged (md5 `{data.head.md5}`, {data.head.rows} rows)."]
     base = data.base
     lines = ["### Data", "", "| | base | head |", "|---|---|---|"]
     for label, attr, fmt in (
-        ("md5", "md5", str),
+        ("md5", "md5", lambda v: f"`{v}`"),
         ("rows", "rows", str),
         ("positives", "positives", str),
         ("positive rate", "positive_rate", lambda v: f"{v:.4f}"),
     ):
         old = fmt(getattr(base, attr)) if base else "n/a"
         lines.append(f"| {label} | {old} | {fmt(getattr(data.head, attr))} |")
-    schema_notes = [f"added column {escape_md(c)}" for c in data.columns_added]
-    schema_notes += [f"removed column {escape_md(c)}" for c in data.columns_removed]
-    schema_notes += [f"{escape_md(t.column)}: {escape_md(t.base)} → {escape_md(t.head)}" for t in data.type_changes]
-    lines += ["", "Schema: " + ("; ".join(schema_notes) if schema_notes else "unchanged.")]
-    return lines
+    notes = [f"- added column {code_span(c)}" for c in data.columns_added]
+    notes += [f"- removed column {code_span(c)}" for c in data.columns_removed]
+    notes += [f"- {code_span(t.column)}: {code_span(t.base)} → {code_span(t.head)}" for t in data.type_changes]
+    if not notes:
+        return [*lines, "", "Schema: unchanged."]
+    return [*lines, "", "Schema:", "", *_shorten(notes, limit, "schema changes")]
 
 
 def _code_section(report: Report, limit: int | None) -> list[str]:
     if not report.code:
         return ["### Code under src/", "", "No change."]
-    rows = [f"- {c.status}: {escape_md(c.path)}" for c in report.code]
+    rows = [f"- {c.status}: {code_span(c.path)}" for c in report.code]
     return ["### Code under src/", "", *_shorten(rows, limit, "files")]
 
 
@@ -359,14 +395,14 @@ def _charts_section(report: Report) -> list[str]:
 def _gate_section(report: Report, limit: int | None) -> list[str]:
     gate = report.gate
     head = "**Merging would release this model**" if gate.release else "**Merging would not release this model**"
-    reasons = [f"- {escape_md(r)}" for r in gate.reasons]
+    reasons, note = _cut(list(gate.reasons), limit, "reasons")
     return [
         "### Merge verdict",
         "",
         f"{head} (release gate, head as candidate against base as champion; primary metric "
         f"{gate.primary_metric}). The merge workflow re-checks against the released model.",
-        "",
-        *_shorten(reasons, limit, "reasons"),
+        *(["", *code_block(reasons)] if reasons else []),
+        *note,
     ]
 
 
@@ -384,7 +420,7 @@ def render(report: Report, limit: int | None = None, charts: bool = True) -> str
     """Markdown of ``report``; ``limit`` caps each list section (None: everything)."""
     dirty = " (with uncommitted changes)" if report.head_dirty else ""
     lines = [
-        f"## Model report: {escape_md(report.base_ref)} → this change",
+        f"## Model report: {code_span(report.base_ref)} → this change",
         "",
         f"Base `{report.base_commit[:12]}`, head `{report.head_commit[:12]}`{dirty}.",
         "",
@@ -396,7 +432,7 @@ def render(report: Report, limit: int | None = None, charts: bool = True) -> str
         "",
         *_params_section(report, limit),
         "",
-        *_data_section(report),
+        *_data_section(report, limit),
         "",
         *_code_section(report, limit),
         "",
@@ -410,13 +446,20 @@ def render(report: Report, limit: int | None = None, charts: bool = True) -> str
 
 
 def render_capped(report: Report, budget: int = COMMENT_BUDGET) -> str:
-    """:func:`render`, shortening list sections (then dropping charts) until it fits in ``budget`` characters."""
-    for limit, charts in ((None, True), (200, True), (50, True), (10, True), (10, False), (0, False)):
+    """:func:`render`, shortening list sections (then dropping charts) until it fits in ``budget`` (UTF-16 units).
+
+    With every list cut to nothing, the schema's bounds (2,000 characters per text) keep the comment a few
+    kilobytes long, so the last fallback, a fixed text without any data, is there only for a tiny ``budget``.
+    """
+    ladder = ((None, True), (200, True), (50, True), (10, True), (10, False), (3, False), (0, False))
+    for limit, charts in ladder:
         text = render(report, limit=limit, charts=charts)
-        if len(text) <= budget:
+        if comment_length(text) <= budget:
             return text
-    note = "\n\n_Report cut to fit GitHub's comment limit; see the workflow artifact._\n"
-    return text[: budget - len(note)] + note
+    return (
+        f"## Model report\n\nHead `{report.head_commit[:12]}`: the report is too large for a comment; "
+        "see report.json in the workflow artifact.\n"
+    )
 
 
 def report_from_json(data: Any) -> Report:

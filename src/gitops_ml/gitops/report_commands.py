@@ -1,8 +1,8 @@
-"""CLI commands of the pull-request loop: ``report``, ``validate-artifact``, ``job-summary`` and ``ci-remote``.
+"""CLI commands of the pull-request loop: ``report``, ``job-summary`` and ``ci-remote``.
 
-``make report BASE=<ref>`` and the two workflows (``ci.yml``, ``pr-comment.yml``) call these; the logic
-lives in :mod:`~gitops_ml.gitops.compare`, :mod:`~gitops_ml.gitops.base_side`,
-:mod:`~gitops_ml.gitops.report` and :mod:`~gitops_ml.gitops.artifact`.
+``make report BASE=<ref>`` and ``ci.yml`` call these; the logic lives in :mod:`~gitops_ml.gitops.compare`,
+:mod:`~gitops_ml.gitops.base_side`, :mod:`~gitops_ml.gitops.report` and :mod:`~gitops_ml.gitops.artifact`.
+The comment itself is posted by ``post-pr-comment`` (:mod:`~gitops_ml.gitops.github_commands`).
 """
 
 from __future__ import annotations
@@ -74,41 +74,6 @@ def report(
     if meta:
         write_json(out_dir / PR_FILE, meta)
     console.print(f"report: wrote {out_dir / REPORT_MD} and {out_dir / REPORT_JSON}")
-
-
-@register
-def validate_artifact(
-    directory: Annotated[Path, typer.Argument(help="The downloaded artifact (pr.json, report.json).")],
-    expected_head_sha: Annotated[
-        str, typer.Option(envvar="RUN_HEAD_SHA", help="head_sha of the workflow run that made the artifact.")
-    ],
-    out: Annotated[Path, typer.Option(help="Where to write the comment re-rendered from report.json.")] = Path(
-        "comment.md"
-    ),
-    images: Annotated[
-        bool,
-        typer.Option(
-            envvar="CML_PUBLISH_IMAGES", help="Also render PNG charts beside --out and link them (for `cml --publish`)."
-        ),
-    ] = False,
-) -> None:
-    """Check a CI artifact (PR number, head SHA, report schema) and re-render its comment from the data."""
-    from gitops_ml.gitops.artifact import validate_artifact as check
-    from gitops_ml.gitops.report import render_capped
-
-    valid = check(directory, expected_head_sha)
-    comment = render_capped(valid.report)
-    if images:
-        from gitops_ml.gitops.report_images import image_section, render_images
-
-        folder = out.parent / "images"
-        comment += "\n" + image_section(render_images(valid.report, folder), out.parent)
-    _write_text(out, comment)
-    github_output = os.environ.get("GITHUB_OUTPUT")
-    if github_output:
-        with Path(github_output).open("a", encoding="utf-8") as handle:
-            handle.write(f"pr-number={valid.pr_number}\n")
-    console.print(f"artifact valid: PR #{valid.pr_number}, head {valid.head_sha[:12]}; comment written to {out}")
 
 
 @register

@@ -3,15 +3,29 @@
 By default the comment's charts are Mermaid diagrams and tables that GitHub renders itself, so no image is
 uploaded anywhere. A repository that wants pictures sets the variable ``CML_PUBLISH_IMAGES=true``: the
 comment workflow then renders these PNGs from the *validated* report data (never from files a pull request
-made) and ``cml comment update --publish`` uploads them to CML's image host, where they are public and cannot
-be deleted. That is why it is off by default.
+made) and uploads each with ``cml asset publish`` (CML's image host, where they are public and cannot be
+deleted: that is why it is off by default). CML only uploads here; the comment itself is posted by
+:mod:`gitops_ml.gitops.pr_comment`. The URL CML prints is checked before it goes into the comment.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from gitops_ml.errors import ProjectError
 from gitops_ml.gitops.report import CURVE_GRID, CurvePair, Report
+
+CML_TIMEOUT_S = 120
+_URL_UNSAFE = re.compile(r"[\s()<>\[\]`'\"\\]")
+
+
+class ImageUploadError(ProjectError, RuntimeError):
+    """``cml asset publish`` is missing, failed, or printed something other than an https URL."""
+
 
 IMAGE_NAMES = {"roc": "ROC curve", "precision_recall": "Precision-recall curve", "deltas": "Metric change"}
 
@@ -60,9 +74,42 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def image_section(images: dict[str, Path], relative_to: Path) -> str:
-    """Markdown that shows ``images``; paths relative to the comment file so ``cml --publish`` finds them."""
+def checked_url(text: str) -> str:
+    """The last line ``cml asset publish`` printed, if it is a plain https URL safe inside ``![...](...)``."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    url = lines[-1] if lines else ""
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.netloc or _URL_UNSAFE.search(url) or len(url) > 2_000:
+        raise ImageUploadError(f"cml asset publish printed {url[:200]!r}, not an https URL")
+    return url
+
+
+def publish_with_cml(path: Path, cml: Path, repository_url: str) -> str:
+    """Upload the PNG at ``path`` with ``cml asset publish`` and return its URL.
+
+    CML runs with only PATH and HOME from the environment (no token: an upload needs none) and telemetry off;
+    ``--repo`` spares it from reading the git remote, ``--mime-type`` from sniffing the file.
+    """
+    if not cml.is_file():
+        raise ImageUploadError(
+            f"CML is not installed at {cml}: `make cml-install` installs it (only when CML_PUBLISH_IMAGES is true)"
+        )
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp")}  # noqa: S108
+    env["ITERATIVE_DO_NOT_TRACK"] = "1"
+    args = [str(cml), "asset", "publish", "--mime-type", "image/png", "--repo", repository_url, str(path)]
+    try:
+        result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=CML_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ImageUploadError(f"cml asset publish {path.name} failed: {exc}") from None
+    if result.returncode != 0:
+        raise ImageUploadError(
+            f"cml asset publish {path.name} exited {result.returncode}: {result.stderr.strip()[-500:]}"
+        )
+    return checked_url(result.stdout)
+
+
+def image_section(urls: dict[str, str]) -> str:
+    """Markdown that shows the uploaded charts ``urls`` ({name: checked https URL})."""
     lines = ["### Charts as images", ""]
-    for name, path in images.items():
-        lines.append(f"![{IMAGE_NAMES[name]}]({path.resolve().relative_to(relative_to.resolve())})")
+    lines += [f"![{IMAGE_NAMES[name]}]({url})" for name, url in urls.items()]
     return "\n".join(lines) + "\n"
