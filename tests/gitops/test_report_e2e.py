@@ -83,7 +83,7 @@ def test_branch_that_changes_a_hyperparameter(repo: Path):
     assert all(m["verdict"] in ("better", "worse", "unchanged") for m in report["metrics"])
     assert report["noise"]["paired"] is True
     text = (repo / "reports/pr/report.md").read_text()
-    assert "train.hist\\_gradient\\_boosting.learning\\_rate" in text
+    assert "- `train.hist_gradient_boosting.learning_rate`: " in text  # PR text only inside code spans
     assert f"| {metrics['roc_auc']['base']:.4f} | {metrics['roc_auc']['head']:.4f} |" in text
     assert "### Merge verdict" in text
 
