@@ -218,9 +218,11 @@ smoke-image: install ## Run the image IMAGE_REF (env, by digest) with docker, sm
 
 # Tags are pointed at an image that is already pushed, smoke-tested and attested, by digest, with skopeo (on
 # GitHub's Ubuntu runners; Debian package here): the manifest is copied as is, so every tag names the same digest.
-# Registry credentials come from `docker login` (~/.docker/config.json); an http registry is declared insecure in
-# registries.conf (CONTAINERS_REGISTRIES_CONF), as the rehearsal does for its local one.
-SKOPEO_COPY := skopeo copy --quiet --all --preserve-digests
+# Registry credentials come from `docker login` (~/.docker/config.json). An http registry is declared insecure in a
+# registries.conf named by REGISTRIES_CONF (default: $CONTAINERS_REGISTRIES_CONF, which skopeo itself ignores when
+# run as root), as the rehearsal does for its local registry.
+REGISTRIES_CONF ?= $(CONTAINERS_REGISTRIES_CONF)
+SKOPEO_COPY = skopeo $(if $(REGISTRIES_CONF),--registries-conf "$(REGISTRIES_CONF)") copy --quiet --all --preserve-digests
 
 .PHONY: retag-image
 retag-image: ## Point IMAGE:TAG, IMAGE:COMMIT and IMAGE:latest at IMAGE@DIGEST (env), without rebuilding
@@ -244,7 +246,7 @@ rollback-image: ## Re-point IMAGE:latest (env) to the earlier release ROLLBACK_T
 # --- container image test ---
 # `make image-test` builds the bento's image with a real Docker engine started for the test (tests/support/
 # docker_engine.py), pushes it to a local registry, runs it by digest and runs `make smoke-image` against it.
-# The engine's data root and the base image's cache stay in build/image-test/ (about 3 GB) to make reruns quick.
+# The engine's data root, the registry and the base image's cache stay in build/image-test/ (about 2.5 GB).
 IMAGE_DEPS := docker.io debootstrap docker-registry skopeo
 
 .PHONY: image-deps
@@ -262,6 +264,15 @@ image-deps: ## Install the Debian packages the image test needs (docker.io, debo
 .PHONY: image-test
 image-test: install image-deps ## Build the image, push it to a local registry, run it by digest, smoke-test it
 	$(RUN) pytest -m image tests/image -p no:randomly -x -s $(PYTEST_ARGS)
+
+# --- workflow rehearsal ---
+# `make rehearse` runs the real .github/workflows files with act on this machine: third-party actions replaced by
+# local stand-ins (tests/rehearsal/standins), GitHub's API by a recording stand-in, a local bare repository as
+# origin, and for the release a real Docker engine and registry. act's logs: build/rehearsal/logs/<test>/.
+# REHEARSE_TEMPLATE=HEAD rehearses the last commit instead of the working tree.
+.PHONY: rehearse
+rehearse: install image-deps ## Run ci, pr-comment and release workflows with act against local stand-ins
+	$(RUN) pytest -m rehearsal tests/rehearsal -p no:randomly -v $(PYTEST_ARGS)
 
 # --- benchmarks ---
 # Figures for the README's Performance section: serving (BentoML vs mlflow models serve vs in-process), pipeline (dvc repro vs a

@@ -31,8 +31,11 @@ VENV_BIN = Path(sys.executable).parent
 def project_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for commands in a temporary project: venv first on PATH, no telemetry, no MLflow server."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "GIT_", "DVC_"))}
+    # The uv that runs the tests goes on PATH too: `bentoml build` calls `uv` from PATH, and make's own uv in
+    # .tools/bin is on PATH only for what make starts (`uv run` names itself in $UV).
+    uv_bin = [str(Path(env["UV"]).parent)] if env.get("UV") else []
     env |= {
-        "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+        "PATH": os.pathsep.join([str(VENV_BIN), *uv_bin, env.get("PATH", "")]),
         "ITERATIVE_DO_NOT_TRACK": "1",
         "DVC_NO_ANALYTICS": "1",
         "GIT_AUTHOR_NAME": "Test",

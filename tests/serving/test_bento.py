@@ -13,14 +13,34 @@ from gitops_ml.io import read_json
 from gitops_ml.serving.store import MODEL_NAME
 from tests.conftest import ROOT, run
 from tests.serving.conftest import BuiltBento
+from tests.support.lock_pins import image_environment, locked_for_image, pin_drift
 
 
 def test_bentofile_pins_match_uv_lock() -> None:
     bentofile = yaml.safe_load((ROOT / "bentofile.yaml").read_text())
-    locked = {p["name"]: p["version"] for p in tomllib.loads((ROOT / "uv.lock").read_text())["package"]}
-    pins = dict(line.split("==") for line in bentofile["python"]["packages"])
-    assert {"bentoml", "scikit-learn", "skops", "pandas", "numpy", "pydantic", "pyyaml"} <= set(pins)
-    assert {name: locked.get(name) for name in pins} == pins
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    pins = {line.split("==")[0] for line in bentofile["python"]["packages"]}
+    assert {"bentoml", "scikit-learn", "skops", "pandas", "numpy", "pydantic", "pyyaml"} <= pins
+    assert pin_drift(bentofile, lock) == {}
+
+
+def test_pin_check_reports_a_pin_for_another_python() -> None:
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    # uv.lock splits numpy at Python 3.12 (e.g. 2.4.x below, 2.5.x from 3.12): the 3.12 line must not pass for 3.11.
+    for_312 = locked_for_image(lock, image_environment("3.12"))["numpy"]
+    for_311 = locked_for_image(lock, image_environment("3.11"))["numpy"]
+    assert for_312 != for_311, "uv.lock no longer splits numpy by Python version: pick another split package"
+    eleven = {"docker": {"python_version": "3.11"}, "python": {"packages": [f"numpy=={for_312}", "bentoml==0.0.1"]}}
+    drift = pin_drift(eleven, lock)
+    assert set(drift) == {"numpy", "bentoml"}
+    assert drift["numpy"] == f"pinned {for_312}, uv.lock has {for_311} for Python 3.11"
+    twelve = {"docker": {"python_version": "3.12"}, "python": {"packages": [f"numpy=={for_312}"]}}
+    assert pin_drift(twelve, lock) == {}
+
+
+def test_pin_check_names_a_missing_python_version() -> None:
+    with pytest.raises(ValueError, match=r"docker\.python_version"):
+        pin_drift({"python": {"packages": ["numpy==2.4.6"]}}, {"package": []})
 
 
 @pytest.mark.slow
