@@ -109,3 +109,56 @@ def test_invalid_yaml_is_reported(tmp_path: Path) -> None:
     path.write_text("train: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_params(path)
+
+
+def test_project_section_and_experiment_default_to_the_project_name() -> None:
+    params = load_params(FIXTURE_PARAMS)
+    assert params.project.name == "fraud-detection"
+    assert (params.project.positive_label, params.project.negative_label) == ("fraud", "legit")
+    assert params.project.intended_use and params.project.limitations and params.project.owner
+    assert "experiment" not in RAW["tracking"]
+    assert params.tracking.experiment == "fraud-detection"
+    assert parse_params(edited(project__name="churn")).tracking.experiment == "churn"
+    assert parse_params(edited(tracking__experiment="mine", project__name="churn")).tracking.experiment == "mine"
+    without_project = parse_params(edited(project=...))
+    assert without_project.project.name == without_project.tracking.experiment == "gitops-ml-model"
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"project__name": "fraud detection"}, "project.name"),
+        ({"project__negative_label": "fraud"}, "positive_label and negative_label are both 'fraud'"),
+        ({"project__owner": ["a"]}, "project.owner"),
+    ],
+)
+def test_project_mistakes_name_the_key(changes: dict, expected: str) -> None:
+    assert expected in error_of(edited(**changes))
+
+
+def test_ids_are_listed_and_must_not_double_as_features_target_or_prediction_fields() -> None:
+    assert load_params(FIXTURE_PARAMS).schema.ids == ["transaction_id"]
+    assert "must not also be a feature" in error_of(edited(schema__ids=["amount"]))
+    assert "must not also be a feature" in error_of(edited(schema__ids=["is_fraud"]))
+    assert "lists a column twice" in error_of(edited(schema__ids=["a", "a"]))
+    assert "collide with the prediction's 'probability' field" in error_of(edited(schema__ids=["probability"]))
+    assert parse_params(edited(schema__ids=...)).schema.ids == []
+
+
+@pytest.mark.parametrize(
+    ("positive", "negative", "ok"),
+    [(1, 0, True), (True, False, True), ("yes", "no", True), (1, 1, False), ("1", 0, False), (True, 0, False)],
+)
+def test_target_classes_are_two_values_of_one_kind(positive: object, negative: object, ok: bool) -> None:
+    raw = edited(schema__positive_class=positive, schema__negative_class=negative)
+    if ok:
+        schema = parse_params(raw).schema
+        assert (schema.positive_class, schema.negative_class) == (positive, negative)
+        assert type(schema.positive_class) is type(positive)
+    else:
+        assert "positive_class" in error_of(raw)
+
+
+def test_target_rate_bounds_must_be_ordered() -> None:
+    message = error_of(edited(schema__min_target_rate=0.3, schema__max_target_rate=0.2))
+    assert "min_target_rate (0.3) is greater than max_target_rate (0.2)" in message

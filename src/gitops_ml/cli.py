@@ -80,6 +80,26 @@ def ensure_data(params_path: ParamsOption = Path("params.yaml")) -> None:
 
 
 @register
+def init_data(
+    path: Annotated[Path, typer.Argument(help="Your data: a CSV or parquet file.", show_default=False)],
+    target: Annotated[str, typer.Option("--target", help="The binary label column.", show_default=False)],
+    force: Annotated[bool, typer.Option(help="Replace data/ and the params of data adopted before.")] = False,
+    positive: Annotated[
+        str | None, typer.Option(help="The target's value that means positive [default: true, 1, yes, or rarer].")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="project.name [default: from the file name].")] = None,
+) -> None:
+    """Adopt your own data: infer the contract into params.yaml, make data/ hold the file, `dvc add data`."""
+    from gitops_ml.pipeline.init_data import describe
+    from gitops_ml.pipeline.init_data import init_data as adopt
+
+    with console.status(f"adopting {path}"):
+        adopted = adopt(path, target, force=force, positive=positive, name=name)
+    for line in describe(adopted):
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+@register
 def validate(params_path: ParamsOption = Path("params.yaml")) -> None:
     """Stage validate: check the raw data against the schema in params.yaml and write it typed."""
     from gitops_ml.pipeline.validate import run_validate
@@ -180,6 +200,6 @@ def metrics(
 
 
 from gitops_ml.gitops import gate_commands as _gate_commands  # noqa: E402,F401
+from gitops_ml.gitops import github_commands as _github_commands  # noqa: E402,F401
 from gitops_ml.gitops import report_commands as _report_commands  # noqa: E402,F401
 from gitops_ml.serving import commands as _serving_commands  # noqa: E402,F401
-from gitops_ml.gitops import github_commands as _github_commands  # noqa: E402,F401

@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
 
 from gitops_ml.errors import ConfigError
 
@@ -57,11 +66,23 @@ class ColumnSpec(StrictModel):
         return self
 
 
+# Fields of each prediction the service returns: an id column of that name would collide with them.
+PREDICTION_FIELDS = frozenset({"label", "probability"})
+TargetValue = StrictBool | StrictInt | StrictStr
+
+
 class SchemaParams(StrictModel):
-    """The data contract: feature columns and the binary target."""
+    """The data contract: feature columns, id columns and the binary target."""
 
     target: str = "is_fraud"
+    positive_class: TargetValue = 1
+    """The target's value that means positive (1 in the validated data); 1, true or a label such as "yes"."""
+    negative_class: TargetValue = 0
+    """The target's other value (0 in the validated data). Any third value breaks the contract."""
     columns: dict[str, ColumnSpec]
+    ids: list[str] = []
+    """Identifier columns: required in the data, kept through validate and split, never features. The service
+    accepts them in a record and echoes them in its prediction."""
     min_rows: int = Field(default=100, ge=1)
     max_target_rate: float = Field(default=0.5, gt=0, le=1)
     min_target_rate: float = Field(default=0.001, ge=0, lt=1)
@@ -72,7 +93,28 @@ class SchemaParams(StrictModel):
             raise ValueError("'columns' must name at least one feature column")
         if self.target in self.columns:
             raise ValueError(f"target '{self.target}' must not also be listed under 'columns'")
+        if self.positive_class == self.negative_class or type(self.positive_class) is not type(self.negative_class):
+            raise ValueError(
+                f"positive_class ({self.positive_class!r}) and negative_class ({self.negative_class!r}) must be two "
+                "different values of the same kind (1 and 0, true and false, or two labels)"
+            )
+        if self.min_target_rate > self.max_target_rate:
+            raise ValueError(
+                f"min_target_rate ({self.min_target_rate}) is greater than max_target_rate ({self.max_target_rate})"
+            )
+        self._check_ids()
         return self
+
+    def _check_ids(self) -> None:
+        if len(set(self.ids)) != len(self.ids):
+            raise ValueError(f"'ids' lists a column twice: {self.ids}")
+        for name in self.ids:
+            if name in self.columns or name == self.target:
+                raise ValueError(f"id column '{name}' must not also be a feature (columns) or the target")
+            if name in PREDICTION_FIELDS:
+                raise ValueError(
+                    f"id column '{name}' would collide with the prediction's '{name}' field; rename the column"
+                )
 
     @property
     def feature_names(self) -> list[str]:
@@ -82,6 +124,26 @@ class SchemaParams(StrictModel):
     def names_of(self, *kinds: ColumnType) -> list[str]:
         """Feature columns of the given kinds, in schema order."""
         return [name for name, spec in self.columns.items() if spec.type in kinds]
+
+
+class ProjectParams(StrictModel):
+    """What the model is and who answers for it: quoted by reports, release notes and the model card."""
+
+    name: str = Field(default="gitops-ml-model", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
+    """Short name (letters, digits, ``_ . -``); also the MLflow experiment unless ``tracking.experiment`` is set."""
+    positive_label: str = Field(default="positive", min_length=1)
+    """How reports name the positive class (``schema.positive_class``), e.g. "fraud"."""
+    negative_label: str = Field(default="negative", min_length=1)
+    """How reports name the negative class, e.g. "legit"."""
+    intended_use: str = ""
+    limitations: str = ""
+    owner: str = ""
+
+    @model_validator(mode="after")
+    def _check_labels(self) -> ProjectParams:
+        if self.positive_label == self.negative_label:
+            raise ValueError(f"positive_label and negative_label are both '{self.positive_label}'")
+        return self
 
 
 class DataParams(StrictModel):
@@ -194,13 +256,15 @@ class TrackingParams(StrictModel):
     """MLflow tracking; the URI itself comes from ``MLFLOW_TRACKING_URI`` (default: local sqlite)."""
 
     enabled: bool = True
-    experiment: str = "fraud-detection"
+    experiment: str = ProjectParams.model_fields["name"].default
+    """MLflow experiment (and registered model) name; when params.yaml leaves it out, ``project.name``."""
     default_uri: str = "sqlite:///mlflow.db"
 
 
 class Params(StrictModel):
     """The whole of ``params.yaml``."""
 
+    project: ProjectParams = ProjectParams()
     data: DataParams = DataParams()
     schema_: SchemaParams = Field(alias="schema")
     split: SplitParams = SplitParams()
@@ -211,6 +275,18 @@ class Params(StrictModel):
     tracking: TrackingParams = TrackingParams()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _experiment_defaults_to_project(cls, raw: Any) -> Any:
+        """``tracking.experiment`` left out means the project's name (filled in before the sections validate)."""
+        if not isinstance(raw, dict):
+            return raw
+        tracking, project = raw.get("tracking", {}), raw.get("project", {})
+        name = project.get("name") if isinstance(project, dict) else None
+        if isinstance(tracking, dict) and "experiment" not in tracking and isinstance(name, str):
+            return raw | {"tracking": tracking | {"experiment": name}}
+        return raw
 
     @cached_property
     def schema(self) -> SchemaParams:  # type: ignore[override]

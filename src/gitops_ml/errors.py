@@ -34,3 +34,7 @@ class StaleLockError(ProjectError, RuntimeError):
 
 class ReleaseGuardError(ProjectError, RuntimeError):
     """The release workflow was started for something other than a passing commit of the default branch."""
+
+
+class InitDataError(ProjectError, ValueError):
+    """``gitops-ml init-data`` cannot adopt the given file; nothing was written."""

@@ -18,7 +18,7 @@ def contract_error(frame: pd.DataFrame, params: Params) -> str:
 
 
 def test_good_data_passes_with_schema_types(typed_frame: pd.DataFrame, params: Params) -> None:
-    assert list(typed_frame.columns) == [*params.schema.feature_names, "is_fraud"]
+    assert list(typed_frame.columns) == [*params.schema.ids, *params.schema.feature_names, "is_fraud"]
     assert str(typed_frame["hour"].dtype) == "Int64"
     assert str(typed_frame["card_present"].dtype) == "boolean"
     assert typed_frame["customer_tenure_days"].isna().any()
@@ -48,13 +48,71 @@ def test_fractional_int_and_bad_target(raw_frame: pd.DataFrame, params: Params) 
     bad.loc[0, "transactions_last_24h"] = 2.5
     bad.loc[1:2, "is_fraud"] = 7
     message = contract_error(bad, params)
-    assert "transactions_last_24h: 1 bad row(s), check is_whole_number" in message
-    assert "is_fraud: 2 bad row(s), check isin([0, 1])" in message
+    assert "transactions_last_24h: 1 bad row(s), check is_whole_number (e.g. 2.5)" in message
+    assert "is_fraud: 2 bad row(s), check is 1 (positive) or 0 (negative) (e.g. 7)" in message
 
 
 def test_missing_column_is_named(raw_frame: pd.DataFrame, params: Params) -> None:
     message = contract_error(raw_frame.drop(columns=["country"]), params)
     assert "missing column(s) the schema requires: country" in message
+
+
+def test_whole_number_floats_pass_as_integers(raw_frame: pd.DataFrame, params: Params) -> None:
+    """A client's pandas holds an int column with gaps as floats: 1175.0 is the integer 1175, in training too."""
+    floats = raw_frame.assign(customer_tenure_days=raw_frame["customer_tenure_days"].astype("float64"))
+    floats.loc[0, "customer_tenure_days"] = 1175.0
+    typed = check_frame(floats, params.schema)
+    assert typed.loc[0, "customer_tenure_days"] == 1175
+    assert str(typed["customer_tenure_days"].dtype) == "Int64"
+    floats.loc[0, "customer_tenure_days"] = 1175.5
+    assert "customer_tenure_days: 1 bad row(s), check is_whole_number (e.g. 1175.5)" in contract_error(floats, params)
+
+
+def test_ids_are_required_and_kept_but_never_checked(raw_frame: pd.DataFrame, params: Params) -> None:
+    assert params.schema.ids == ["transaction_id"]
+    message = contract_error(raw_frame.drop(columns=["transaction_id"]), params)
+    assert "missing column(s) the schema requires: transaction_id" in message
+    odd_ids = raw_frame.assign(transaction_id=[f"tx-{i}" if i % 2 else None for i in range(len(raw_frame))])
+    typed = check_frame(odd_ids, params.schema)
+    assert typed["transaction_id"].tolist() == odd_ids["transaction_id"].tolist()
+
+
+@pytest.mark.parametrize(
+    ("positive", "negative", "raw"),
+    [("yes", "no", ["no", "yes"]), (True, False, [False, True]), (1, 0, [0.0, 1.0])],
+    ids=["labels", "booleans", "floats"],
+)
+def test_target_classes_map_to_0_and_1(
+    raw_frame: pd.DataFrame, params: Params, positive: object, negative: object, raw: list
+) -> None:
+    schema = params.schema.model_copy(update={"positive_class": positive, "negative_class": negative})
+    frame = raw_frame.assign(is_fraud=[raw[v] for v in raw_frame["is_fraud"]])
+    typed = check_frame(frame, schema)
+    assert typed["is_fraud"].tolist() == raw_frame["is_fraud"].tolist()
+    assert str(typed["is_fraud"].dtype) == "int64"
+    frame["is_fraud"] = frame["is_fraud"].astype(object)
+    frame.loc[3, "is_fraud"] = "maybe" if isinstance(positive, str) else None
+    message = contract_error_for(frame, schema)
+    if isinstance(positive, str):
+        assert f"is_fraud: 1 bad row(s), check is {positive!r} (positive) or {negative!r} (negative)" in message
+    else:
+        assert "is_fraud: 1 bad row(s), check not_nullable" in message
+
+
+def contract_error_for(frame: pd.DataFrame, schema: object) -> str:
+    with pytest.raises(DataContractError) as info:
+        check_frame(frame, schema)  # type: ignore[arg-type]
+    return str(info.value)
+
+
+def test_parquet_is_read_by_its_suffix(tmp_path: Path, raw_frame: pd.DataFrame, params: Params) -> None:
+    raw = tmp_path / "raw.parquet"
+    raw_frame.to_parquet(raw, index=False)
+    summary = run_validate(raw, params.schema, tmp_path / "v.parquet", tmp_path / "s.json")
+    assert summary["rows"] == len(raw_frame)
+    (tmp_path / "bad.parquet").write_text("a,b\n1,2\n")
+    with pytest.raises(DataContractError, match="not a readable parquet file"):
+        read_raw(tmp_path / "bad.parquet")
 
 
 def test_too_few_rows_and_wrong_balance(raw_frame: pd.DataFrame, params: Params) -> None:

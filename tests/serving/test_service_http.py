@@ -90,7 +90,7 @@ BAD_RECORDS = {
     "missing field": ({}, "hour", ["records", 1, "hour"], "missing"),
     "unknown field": ({"colour": "red"}, None, ["records", 1, "colour"], "extra_forbidden"),
     "number as string": ({"amount": "12.5"}, None, ["records", 1, "amount"], "float_type"),
-    "fraction for an int": ({"hour": 3.5}, None, ["records", 1, "hour"], "int_type"),
+    "fraction for an int": ({"hour": 3.5}, None, ["records", 1, "hour"], "int_from_float"),
     "int for a bool": ({"card_present": 1}, None, ["records", 1, "card_present"], "bool_type"),
     "null where not nullable": ({"amount": None}, None, ["records", 1, "amount"], "float_type"),
     "above the range": ({"hour": 24}, None, ["records", 1, "hour"], "less_than_equal"),

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
@@ -58,7 +59,7 @@ def _column_checks(spec: ColumnSpec) -> list[pa.Check]:
 def build_contract(schema: SchemaParams) -> pa.DataFrameSchema:
     """The pandera schema for ``schema`` (after :func:`coerce_types`): value rules and nullability.
 
-    Every feature column plus a 0/1 target is required; extra columns (ids, timestamps) are allowed and dropped.
+    Every feature column plus the target (mapped to 0/1) is required; id columns pass through unchecked.
     """
     columns = {
         name: pa.Column(checks=_column_checks(spec), nullable=spec.nullable, required=True)
@@ -72,11 +73,31 @@ def _examples(values: pd.Series) -> list[str]:
     return [repr(v) for v in values.drop_duplicates().head(3)]
 
 
+def target_as_binary(column: pd.Series, schema: SchemaParams) -> pd.Series:
+    """The target as 1 (``schema.positive_class``), 0 (``schema.negative_class``) or missing (anything else).
+
+    Compared with ``==``, so 1 also matches ``True`` and ``1.0``: a 0/1 column read as booleans or floats still maps.
+    """
+    positive = (column == schema.positive_class).to_numpy(dtype=bool, na_value=False)
+    negative = (column == schema.negative_class).to_numpy(dtype=bool, na_value=False)
+    values = np.where(positive, 1.0, np.where(negative, 0.0, np.nan))
+    return pd.Series(values, index=column.index, name=column.name)
+
+
 def coerce_types(frame: pd.DataFrame, schema: SchemaParams) -> tuple[pd.DataFrame, list[Violation]]:
-    """Convert each column to its schema type; values that do not convert become missing and are reported."""
-    coerced: dict[str, pd.Series] = {}
+    """Convert each column to its schema type; values that do not convert become missing and are reported.
+
+    Id columns come first, unchanged; the target is mapped to 0/1 by :func:`target_as_binary`.
+    """
+    coerced: dict[str, pd.Series] = {name: frame[name] for name in schema.ids}
     violations: list[Violation] = []
-    kinds = {name: spec.type for name, spec in schema.columns.items()} | {schema.target: ColumnType.INT}
+    target = frame[schema.target]
+    coerced_target = target_as_binary(target, schema)
+    bad = target.notna() & coerced_target.isna()
+    if bad.any():
+        expected = f"is {schema.positive_class!r} (positive) or {schema.negative_class!r} (negative)"
+        violations.append(Violation(schema.target, expected, int(bad.sum()), _examples(target[bad])))
+    kinds = {name: spec.type for name, spec in schema.columns.items()}
     for name, kind in kinds.items():
         column = frame[name]
         if kind is ColumnType.CATEGORY:
@@ -96,6 +117,7 @@ def coerce_types(frame: pd.DataFrame, schema: SchemaParams) -> tuple[pd.DataFram
         if bad.any():
             violations.append(Violation(name, f"is {expected}", int(bad.sum()), _examples(column[bad])))
         coerced[name] = converted
+    coerced[schema.target] = coerced_target
     return pd.DataFrame(coerced, index=frame.index), violations
 
 
@@ -115,12 +137,12 @@ def _violations(errors: SchemaErrors, already_bad: set[str]) -> list[Violation]:
 
 def check_frame(frame: pd.DataFrame, schema: SchemaParams) -> pd.DataFrame:
     """Validate ``frame`` against the contract; return it typed, or raise :class:`DataContractError`."""
-    missing = [c for c in [*schema.columns, schema.target] if c not in frame.columns]
+    missing = [c for c in [*schema.ids, *schema.columns, schema.target] if c not in frame.columns]
     if missing:
         raise DataContractError(
             "the data is missing column(s) the schema requires: "
             + ", ".join(missing)
-            + ". Add them to the data, or remove them from schema.columns in params.yaml."
+            + ". Add them to the data, or remove them from schema.columns (or schema.ids) in params.yaml."
         )
     typed, violations = coerce_types(frame, schema)
     try:
@@ -159,16 +181,34 @@ def _check_table(frame: pd.DataFrame, schema: SchemaParams) -> None:
         )
 
 
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def read_table(path: Path, dtype_backend: Literal["numpy_nullable"] | None = None) -> pd.DataFrame:
+    """Read a CSV file, or a parquet file (by its suffix: ``.parquet``/``.pq``), with pyarrow.
+
+    ``dtype_backend="numpy_nullable"`` keeps integer and boolean columns with missing values as such (``init-data``
+    infers types from it); the default gives what the pipeline has always validated. An unreadable file raises
+    :class:`DataContractError`.
+    """
+    parquet = path.suffix.lower() in PARQUET_SUFFIXES
+    extra = {"dtype_backend": dtype_backend} if dtype_backend else {}
+    try:
+        if parquet:
+            return pd.read_parquet(path, **extra)
+        return pd.read_csv(path, engine="pyarrow", **extra)
+    except Exception as exc:  # pyarrow raises several unrelated types for malformed files
+        kind = "parquet" if parquet else "CSV"
+        raise DataContractError(f"{path} is not a readable {kind} file: {exc}") from None
+
+
 def read_raw(path: Path) -> pd.DataFrame:
-    """Read the raw CSV; a missing or unreadable file raises :class:`DataContractError` with the fix."""
+    """Read the raw data (:func:`read_table`); a missing or unreadable file raises :class:`DataContractError`."""
     if not path.exists():
         raise DataContractError(
             f"{path} does not exist: run `make data` (pulls it from the DVC remote or generates the sample)"
         )
-    try:
-        return pd.read_csv(path, engine="pyarrow")
-    except Exception as exc:  # pyarrow raises several unrelated types for malformed CSV
-        raise DataContractError(f"{path} is not a readable CSV file: {exc}") from None
+    return read_table(path)
 
 
 def data_summary(frame: pd.DataFrame, schema: SchemaParams, raw_path: Path) -> dict[str, Any]:

@@ -2,8 +2,11 @@
 
 Nothing here names a column: :func:`record_model` turns ``schema.columns`` into a strict pydantic model, so a team
 that changes its columns, ranges or categories gets a matching ``/predict`` (and OpenAPI document) with no code
-change. Every field is required; a nullable column accepts ``null``. Types are strict (``"5"`` is not a number,
-``1`` is not a boolean, ``2.5`` is not an integer), unknown fields are refused, and numbers must be finite.
+change. Every feature is required; a nullable column accepts ``null``. Types are strict (``"5"`` is not a number,
+``1`` is not a boolean, ``2.5`` is not an integer), unknown fields are refused, and numbers must be finite. The
+contract is the one ``validate`` applies to the training data: a whole-number float such as ``1175.0`` is an
+integer (pandas holds an integer column with missing values as floats), ``1175.5`` is refused naming the column.
+Id columns (``schema.ids``) are optional in a record and echoed in its prediction.
 """
 
 from __future__ import annotations
@@ -11,11 +14,31 @@ from __future__ import annotations
 import keyword
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic_core import PydanticCustomError
 
 from gitops_ml.config import ColumnSpec, ColumnType, Params, SchemaParams
 
 RECORD_CONFIG = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+
+
+def whole_number(value: Any) -> Any:
+    """A float with no fractional part as an ``int`` (``1175.0`` -> ``1175``); a fraction is refused.
+
+    Runs before pydantic's strict integer check, which would refuse every float: training data read by pandas
+    holds an integer column with missing values as floats, and ``validate`` accepts whole floats there too.
+    """
+    if type(value) is float:
+        if value.is_integer():
+            return int(value)
+        raise PydanticCustomError(
+            "int_from_float", "Input should be a valid integer, got a number with a fractional part"
+        )
+    return value
+
+
+WholeInt = Annotated[int, BeforeValidator(whole_number)]
+IdValue = WholeInt | str | None
 
 
 def _field_type(spec: ColumnSpec) -> Any:
@@ -25,9 +48,10 @@ def _field_type(spec: ColumnSpec) -> Any:
         base = Literal[tuple(spec.categories or ())]
     elif spec.type is ColumnType.BOOL:
         base = bool
+    elif spec.type is ColumnType.FLOAT:
+        base = Annotated[float, Field(ge=spec.min, le=spec.max)]
     else:
-        number = float if spec.type is ColumnType.FLOAT else int
-        base = Annotated[number, Field(ge=spec.min, le=spec.max)]
+        base = Annotated[WholeInt, Field(ge=spec.min, le=spec.max)]
     return base | None if spec.nullable else base
 
 
@@ -50,16 +74,27 @@ def example_record(schema: SchemaParams) -> dict[str, Any]:
     return {name: example_value(spec) for name, spec in schema.columns.items()}
 
 
-def _python_name(index: int, column: str) -> str:
+def _python_name(index: int, column: str, prefix: str = "col") -> str:
     """A safe attribute name for a column; the JSON name is always the column name itself (an alias)."""
     if column.isidentifier() and not keyword.iskeyword(column) and not column.startswith("_"):
         return f"col_{column}"
-    return f"col_{index}"
+    return f"{prefix}_{index}"
+
+
+def id_fields(schema: SchemaParams) -> dict[str, Any]:
+    """Optional fields for the id columns (an integer or a string, default null), by safe attribute name."""
+    return {
+        _python_name(index, name, prefix="id"): (
+            IdValue,
+            Field(default=None, alias=name, description=f"Identifier ({name}), echoed in the prediction; not used."),
+        )
+        for index, name in enumerate(schema.ids)
+    }
 
 
 def record_model(schema: SchemaParams) -> type[BaseModel]:
-    """A strict pydantic model of one input record, built from ``schema.columns``."""
-    fields: dict[str, Any] = {}
+    """A strict pydantic model of one input record, built from ``schema.columns`` (and ``schema.ids``)."""
+    fields: dict[str, Any] = id_fields(schema)
     for index, (name, spec) in enumerate(schema.columns.items()):
         description = spec.description or name
         if spec.nullable:
@@ -68,14 +103,29 @@ def record_model(schema: SchemaParams) -> type[BaseModel]:
             _field_type(spec),
             Field(alias=name, description=description, json_schema_extra={"example": example_value(spec)}),
         )
-    return create_model("Record", __config__=RECORD_CONFIG, __doc__="One transaction to score.", **fields)
+    return create_model("Record", __config__=RECORD_CONFIG, __doc__="One record to score.", **fields)
 
 
 class Prediction(BaseModel):
     """The model's answer for one record."""
 
+    # Id fields (added by prediction_model) are set by attribute name and written under their column names.
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
+
     label: int = Field(description="Predicted class: 1 when the probability reaches the threshold, else 0.")
     probability: float = Field(description="Predicted probability of the positive class.", ge=0, le=1)
+
+
+def prediction_model(schema: SchemaParams) -> type[Prediction]:
+    """:class:`Prediction` plus the record's id columns (``schema.ids``), echoed; :class:`Prediction` if none."""
+    if not schema.ids:
+        return Prediction
+    return create_model(
+        "Prediction",
+        __base__=Prediction,
+        __doc__="The model's answer for one record, with the record's ids.",
+        **id_fields(schema),
+    )
 
 
 class PredictResponse(BaseModel):
@@ -83,6 +133,20 @@ class PredictResponse(BaseModel):
 
     predictions: list[Prediction]
     model_version: str = Field(description="Version of the released model (a model-vN tag, or dev-<commit>).")
+
+
+def response_model(schema: SchemaParams) -> tuple[type[Prediction], type[PredictResponse]]:
+    """The prediction model (:func:`prediction_model`) and the ``POST /predict`` response model using it."""
+    prediction = prediction_model(schema)
+    if prediction is Prediction:
+        return Prediction, PredictResponse
+    response = create_model(
+        "PredictResponse",
+        __base__=PredictResponse,
+        __doc__=PredictResponse.__doc__,
+        predictions=(list[prediction], ...),  # type: ignore[valid-type]
+    )
+    return prediction, response
 
 
 def request_model(params: Params) -> tuple[type[BaseModel], type[BaseModel]]:

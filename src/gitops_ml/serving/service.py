@@ -32,7 +32,7 @@ from gitops_ml.config import Params, load_params
 from gitops_ml.pipeline.features import model_frame
 from gitops_ml.serving.batching import Batcher, Columns
 from gitops_ml.serving.middleware import JsonBodyOnly
-from gitops_ml.serving.schema import Prediction, PredictResponse, request_model
+from gitops_ml.serving.schema import request_model, response_model
 from gitops_ml.serving.store import MODEL_NAME, PARAMS_FILE, ModelStoreError, stored_files
 
 logger = logging.getLogger("gitops_ml.serving")
@@ -55,9 +55,10 @@ MODEL_DIR = Path(_stored.path)
 MODEL_VERSION = str(_stored.info.labels.get("model_version", _stored.tag.version))
 PARAMS: Params = load_params(MODEL_DIR / PARAMS_FILE)
 Record, PredictRequest = request_model(PARAMS)
-FEATURES: dict[str, str] = {
-    name: field.alias or name for name, field in Record.model_fields.items()
-}  # python attribute -> column name
+Prediction, PredictResponse = response_model(PARAMS.schema)
+_COLUMNS: dict[str, str] = {name: field.alias or name for name, field in Record.model_fields.items()}
+FEATURES = {name: column for name, column in _COLUMNS.items() if column in PARAMS.schema.columns}
+IDS = {name: column for name, column in _COLUMNS.items() if column in PARAMS.schema.ids}  # attribute -> column
 
 BATCH_ROWS = bentoml.metrics.Histogram(
     name="gitops_ml_model_call_records",
@@ -118,10 +119,15 @@ class PredictionService:
         columns = {column: [getattr(record, name) for record in records] for name, column in FEATURES.items()}
         scores = await self._batcher(columns)
         threshold = self._threshold
-        return PredictResponse(
-            predictions=[Prediction(label=int(score >= threshold), probability=float(score)) for score in scores],
-            model_version=MODEL_VERSION,
-        )
+        predictions = [
+            Prediction(
+                label=int(score >= threshold),
+                probability=float(score),
+                **{name: getattr(record, name) for name in IDS},
+            )
+            for record, score in zip(records, scores, strict=True)
+        ]
+        return PredictResponse(predictions=predictions, model_version=MODEL_VERSION)
 
 
 PredictionService.add_asgi_middleware(JsonBodyOnly, paths=("/predict",))

@@ -1,0 +1,62 @@
+"""Editing params.yaml in place keeps comments, layout and other sections, and writes values every reader agrees on."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+from ruamel.yaml import YAML
+
+from gitops_ml import params_yaml
+from tests.support.fixture_project import FIXTURE_PARAMS
+
+TEXT = FIXTURE_PARAMS.read_text()
+
+
+def test_an_unedited_document_is_written_back_byte_for_byte() -> None:
+    assert params_yaml.dump(params_yaml.load(TEXT)) == TEXT
+
+
+def test_replacing_a_block_keeps_what_followed_it() -> None:
+    doc = params_yaml.load(TEXT)
+    params_yaml.set_value(doc["schema"], "columns", {"age": {"type": "int", "min": 0, "max": 120}})
+    params_yaml.set_value(doc["schema"], "target", "churned")
+    text = params_yaml.dump(doc)
+    before_split = text.split("\nsplit:")[0]
+    assert before_split.endswith("      max: 120\n")  # the blank line before the next section is still there
+    assert "  target: churned               # the binary label\n" in text  # the key keeps its own comment
+    assert "# Release gate: the candidate replaces" in text
+    old, new = yaml.safe_load(TEXT), yaml.safe_load(text)
+    assert {k: v for k, v in old.items() if k != "schema"} == {k: v for k, v in new.items() if k != "schema"}
+
+
+def test_new_keys_go_where_asked_with_their_comment() -> None:
+    doc = params_yaml.load(TEXT)
+    del doc["project"]
+    params_yaml.set_value(doc, "project", {"name": "x"}, after="")
+    params_yaml.set_value(doc["schema"], "extra", 3, after="target", comment="a note")
+    text = params_yaml.dump(doc)
+    assert list(yaml.safe_load(text))[:2] == ["project", "data"]
+    assert "project:\n  name: x\n\ndata:" in text  # an inserted section is followed by a blank line
+    assert list(yaml.safe_load(text)["schema"])[:2] == ["target", "extra"]
+    assert re.search(r"\n  extra: 3 +# a note\n", text)
+
+
+@pytest.mark.parametrize(
+    "value", ["yes", "No", "on", "null", "~", "", "012", "1.5", "12:30", "2024-01-01", "a: b", "#x"]
+)
+def test_strings_another_reader_would_misread_are_quoted(value: str) -> None:
+    text = params_yaml.dump(params_yaml.node({"k": [value], value or "empty": 1}))
+    assert yaml.safe_load(text)["k"] == [value]  # PyYAML (YAML 1.1): what load_params reads
+    assert YAML(typ="safe", pure=True).load(text)["k"] == [value]  # YAML 1.2: what DVC reads
+    assert (value or "empty") in yaml.safe_load(text)  # keys too
+
+
+@pytest.mark.parametrize("value", [1e-05, 2.5e-07, 1e20, 0.1, 12.0, 123456789.5, float("inf")])
+def test_floats_read_back_as_floats_in_yaml_1_1(value: float) -> None:
+    assert yaml.safe_load(params_yaml.dump(params_yaml.node({"v": value}))) == {"v": value}
+
+
+def test_none_is_written_as_null() -> None:
+    assert params_yaml.dump(params_yaml.node({"v": None})) == "v: null\n"
