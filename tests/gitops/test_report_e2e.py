@@ -48,7 +48,10 @@ def repo(tmp_path_factory: pytest.TempPathFactory, dvc_cache: Path) -> Iterator[
 
 def test_branch_that_changes_nothing_shows_no_metric_change(repo: Path):
     _branch(repo, "no-change")
+    (repo / "scratch.txt").write_text("an untracked file is not part of the head")
     report = _make_report(repo)
+    (repo / "scratch.txt").unlink()
+    assert report["head_dirty"] is False  # committed work is labelled as committed
     assert report["params"] == []
     assert report["data"]["changed"] is False
     assert report["code"] == []

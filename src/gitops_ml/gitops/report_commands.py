@@ -64,8 +64,14 @@ def report(
     head_commit = resolve_ref(repo, "HEAD")
     _head_is_current(repo)
     head = read_outputs(repo)
+    # Committed work is labelled as such: untracked files are not the head's, and dvc.lock (which `make repro`
+    # may rewrite and DVC's autostage stage) is judged by `make check-lock`, not by its bytes.
     dirty = subprocess.run(
-        ["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True, check=True
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!dvc.lock"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     base_side = base_outputs(repo, base_commit, say=console.print)
     result = build_report(base, base_commit, head_commit, bool(dirty), base_side, head, code_changes(repo, base))
