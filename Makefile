@@ -69,7 +69,7 @@ format: install ## Fix what ruff can fix and format the code
 	$(RUN) ruff format .
 
 .PHONY: pytest
-pytest: install ## Run the pytest suite only, on PYTEST_WORKERS processes (PYTEST_ARGS=... to pass options)
+pytest: install data ## Run the pytest suite only, on PYTEST_WORKERS processes (PYTEST_ARGS=... to pass options)
 	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not image and not rehearsal" $(PYTEST_ARGS)
 
 .PHONY: test

@@ -62,14 +62,17 @@ def tracked_files() -> list[str]:
     return [name for name in out.split("\0") if name and (ROOT / name).exists()]
 
 
-def make_project(dest: Path, cache_dir: Path) -> Path:
+def make_project(dest: Path, cache_dir: Path, fixture: bool = True) -> Path:
     """A new git repository at ``dest``: the tracked files with the fixture project's params.yaml, data.dvc and
-    dvc.lock (tests/fixtures/project), committed on ``main``, DVC cache at ``cache_dir``."""
+    dvc.lock (tests/fixtures/project), committed on ``main``, DVC cache at ``cache_dir``.
+
+    ``fixture=False`` keeps the repository's own params.yaml, data.dvc and dvc.lock (tests/project only)."""
     for name in tracked_files():
         target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, target)
-    overlay_fixture(dest)  # the sample's params and data, never the repository's own
+    if fixture:
+        overlay_fixture(dest)  # the sample's params and data, never the repository's own
     run(["git", "init", "-q", "-b", "main"], dest)
     run(["dvc", "cache", "dir", "--local", str(cache_dir)], dest)
     run(["git", "add", "-A"], dest)
