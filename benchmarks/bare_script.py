@@ -24,8 +24,7 @@ def main(params_path: Path) -> dict[str, float]:
     """Read, split, fit and score; return the metrics and the time each part took."""
     # Imported inside main so that the import time is inside the measured wall time, as for the pipeline.
     from gitops_ml.config import Params
-    from gitops_ml.pipeline.features import model_frame
-    from gitops_ml.pipeline.train import build_model
+    from gitops_ml.pipeline.interface import build_model, model_frame, score_frame
     from gitops_ml.scoring import compute_metrics
 
     times: dict[str, float] = {}
@@ -47,7 +46,7 @@ def main(params_path: Path) -> dict[str, float]:
     model.fit(model_frame(train, schema), train[schema.target].to_numpy())
     times["fit_s"] = time.perf_counter() - start - sum(times.values())
 
-    scores = model.predict_proba(model_frame(test, schema))[:, 1]
+    scores = score_frame(model, test, schema)
     metrics = compute_metrics(test[schema.target].to_numpy(), scores, params.evaluate.threshold)
     times["score_s"] = time.perf_counter() - start - sum(times.values())
     return {**times, **{f"metric_{name}": value for name, value in metrics.items()}}

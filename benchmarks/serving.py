@@ -31,7 +31,7 @@ import pandas as pd
 from benchmarks.common import WORK, BenchError, bench_env, copy_project, sh, use_sample_rows
 from benchmarks.loadgen import run_load
 from gitops_ml.config import ColumnType, Params, load_params
-from gitops_ml.pipeline.features import model_frame
+from gitops_ml.pipeline.interface import model_frame
 
 READY_TIMEOUT_S = 180
 RECORD_SIZES = (1, 100)

@@ -49,6 +49,24 @@ def test_hyperparameters_follow_the_chosen_estimator() -> None:
     assert params.train.hyperparameters == {"strategy": "prior"}
 
 
+def test_the_sample_is_configured_only_while_the_data_is_the_sample() -> None:
+    assert load_params(FIXTURE_PARAMS).data.sample.rows == 20_000
+    assert parse_params(edited(data__sample=...)).data.sample is None
+    assert "data.sample.rows" in error_of(edited(data__sample={"rows": 10}))
+    assert "data.sample_rows: unknown key" in error_of(edited(data__sample_rows=20_000))
+
+
+def test_the_target_and_the_data_path_have_no_default() -> None:
+    assert "schema.target: required key is missing" in error_of(edited(schema__target=...))
+    assert "data.path: required key is missing" in error_of(edited(data__path=...))
+
+
+def test_an_estimators_hyperparameters_are_typed_from_the_registry() -> None:
+    message = error_of(edited(train__random_forest={"n_estimators": 0, "max_dept": 3}))
+    assert "train.random_forest.n_estimators" in message and "greater than or equal to 1" in message
+    assert "train.random_forest.max_dept: unknown key" in message
+
+
 def test_unknown_key_names_its_path() -> None:
     message = error_of(edited(train__estimater="dummy"))
     assert "train.estimater: unknown key" in message

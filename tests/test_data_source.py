@@ -1,4 +1,5 @@
-"""``ensure-data``: regenerate the sample byte for byte, never overwrite changed data, explain a missing remote."""
+"""``ensure-data``: regenerate the sample byte for byte (only while ``data.sample`` is set), never overwrite changed
+data, explain a missing remote."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from gitops_ml import params_yaml
 from tests.conftest import make_project, run
 
 pytestmark = pytest.mark.slow
@@ -54,3 +56,17 @@ def test_data_only_a_remote_has_fails_with_the_fix(project: Path) -> None:
     assert "records data that no configured DVC remote has" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (project / "data" / "transactions.csv").exists()  # the mismatching sample is not left behind
+
+
+def test_without_data_sample_the_sample_is_never_generated(tmp_path: Path) -> None:
+    """Own data that no cache or remote holds: the error says so; the sample generator, though present, is not used."""
+    project = make_project(tmp_path / "project", tmp_path / "empty-cache")  # data.dvc still records the sample
+    doc = params_yaml.load((project / "params.yaml").read_text())
+    params_yaml.remove(doc["data"], "sample")
+    (project / "params.yaml").write_text(params_yaml.dump(doc))
+    result = run(["gitops-ml", "ensure-data"], project, check=False)
+    assert result.returncode == 1
+    assert "records data that no configured DVC remote has" in result.stderr
+    assert "data.sample is not set" in result.stderr
+    assert "generating" not in result.stderr and "Traceback" not in result.stderr
+    assert not (project / "data" / "transactions.csv").exists()

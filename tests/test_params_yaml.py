@@ -31,6 +31,17 @@ def test_replacing_a_block_keeps_what_followed_it() -> None:
     assert {k: v for k, v in old.items() if k != "schema"} == {k: v for k, v in new.items() if k != "schema"}
 
 
+def test_removing_a_block_keeps_what_followed_it() -> None:
+    doc = params_yaml.load(TEXT)
+    params_yaml.remove(doc["data"], "sample")
+    params_yaml.remove(doc["data"], "not-there")  # nothing to remove: nothing happens
+    text = params_yaml.dump(doc)
+    assert "sample" not in yaml.safe_load(text)["data"]
+    assert "  path: data/transactions.csv   # raw data, tracked by data.dvc\n\n# The data contract." in text
+    old, new = yaml.safe_load(TEXT), yaml.safe_load(text)
+    assert {k: v for k, v in old.items() if k != "data"} == {k: v for k, v in new.items() if k != "data"}
+
+
 def test_new_keys_go_where_asked_with_their_comment() -> None:
     doc = params_yaml.load(TEXT)
     del doc["project"]

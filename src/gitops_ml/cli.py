@@ -2,6 +2,11 @@
 
 Every command reads ``params.yaml`` once through the typed config and turns expected failures (bad params,
 bad data, an unreachable tracking server) into a one-paragraph error and exit code 1, never a traceback.
+
+The pipeline's commands (the stages ``validate``, ``split``, ``train``, ``evaluate``, and ``init-data``) import
+their own module of ``pipeline/`` when they run. Every other command is the template's machinery and reaches the
+team's code only through :mod:`gitops_ml.pipeline.interface`, imported when needed, so the CLI starts (and
+``--help`` works) whatever ``pipeline/`` holds, with or without the sample generator.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gitops_ml import paths
-from gitops_ml.config import Params, load_params
+from gitops_ml.config import Params, SampleParams, load_params
 from gitops_ml.errors import ProjectError
 
 app = typer.Typer(
@@ -55,25 +60,27 @@ def register(command: F) -> F:
 
 @register
 def sample_data(
-    rows: Annotated[int | None, typer.Option(help="Rows to generate [default: data.sample_rows].")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed [default: data.sample_seed].")] = None,
+    rows: Annotated[int | None, typer.Option(help="Rows to generate [default: data.sample.rows].")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed [default: data.sample.seed].")] = None,
     out_path: Annotated[Path | None, typer.Option("--out", help="CSV to write [default: data.path].")] = None,
     params_path: ParamsOption = Path("params.yaml"),
 ) -> None:
-    """Generate the synthetic card-transaction sample."""
-    from gitops_ml.pipeline.sample_data import write_sample
+    """Generate the built-in synthetic sample (the optional plug-in pipeline/sample_data.py)."""
+    from gitops_ml.pipeline.interface import sample_writer
 
     params = load_params(params_path)
-    rows = rows or params.data.sample_rows
+    write_sample = sample_writer()
+    sample = params.data.sample or SampleParams()
+    rows = rows or sample.rows
     target = out_path or params.data.path
     with console.status(f"generating {rows} rows"):
-        write_sample(target, rows, params.data.sample_seed if seed is None else seed)
+        write_sample(target, rows, sample.seed if seed is None else seed)
     console.print(f"wrote {target} ({rows} rows)")
 
 
 @register
 def ensure_data(params_path: ParamsOption = Path("params.yaml")) -> None:
-    """Make data/ match data.dvc: keep it, pull it from the DVC remote, or regenerate the sample."""
+    """Make data/ match data.dvc: keep it, restore or pull it, or (data.sample set) regenerate the sample."""
     from gitops_ml.data_source import ensure_data as ensure
 
     ensure(load_params(params_path), paths.DATA_DVC, Path.cwd(), say=console.print)
@@ -147,7 +154,10 @@ def evaluate(
         check_reachable(tracking_uri(params))  # fail before the work, not after it
     model = load_model(paths.MODEL)  # once, for scoring and for MLflow
     with console.status("evaluating on the test set"):
-        metrics = run_evaluate(model, paths.TEST, params.schema, params.evaluate, params.train.seed, paths.REPORTS)
+        labels = (params.project.negative_label, params.project.positive_label)
+        metrics = run_evaluate(
+            model, paths.TEST, params.schema, params.evaluate, params.train.seed, paths.REPORTS, labels
+        )
     console.print(f"evaluate: wrote {paths.METRICS}")
     if track and params.tracking.enabled:
         _log_to_mlflow(params, metrics, model)
@@ -157,7 +167,7 @@ def _log_to_mlflow(params: Params, metrics: dict[str, Any], model: Any) -> None:
     import pandas as pd
 
     from gitops_ml.io import read_json
-    from gitops_ml.pipeline.features import model_frame
+    from gitops_ml.pipeline.interface import model_frame
     from gitops_ml.tracking import log_run, tracking_uri
 
     example = model_frame(pd.read_parquet(paths.TEST).head(5), params.schema)

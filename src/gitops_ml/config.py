@@ -20,10 +20,12 @@ from pydantic import (
     StrictInt,
     StrictStr,
     ValidationError,
+    create_model,
     model_validator,
 )
 
 from gitops_ml.errors import ConfigError
+from gitops_ml.pipeline.estimators import DEFAULT_ESTIMATOR, ESTIMATORS, EstimatorParams
 
 DEFAULT_PARAMS_PATH = Path("params.yaml")
 
@@ -74,7 +76,8 @@ TargetValue = StrictBool | StrictInt | StrictStr
 class SchemaParams(StrictModel):
     """The data contract: feature columns, id columns and the binary target."""
 
-    target: str = "is_fraud"
+    target: str
+    """The binary label column."""
     positive_class: TargetValue = 1
     """The target's value that means positive (1 in the validated data); 1, true or a label such as "yes"."""
     negative_class: TargetValue = 0
@@ -132,9 +135,9 @@ class ProjectParams(StrictModel):
     name: str = Field(default="gitops-ml-model", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
     """Short name (letters, digits, ``_ . -``); also the MLflow experiment unless ``tracking.experiment`` is set."""
     positive_label: str = Field(default="positive", min_length=1)
-    """How reports name the positive class (``schema.positive_class``), e.g. "fraud"."""
+    """How reports name the positive class (``schema.positive_class``), e.g. "churned"."""
     negative_label: str = Field(default="negative", min_length=1)
-    """How reports name the negative class, e.g. "legit"."""
+    """How reports name the negative class, e.g. "stayed"."""
     intended_use: str = ""
     limitations: str = ""
     owner: str = ""
@@ -146,12 +149,21 @@ class ProjectParams(StrictModel):
         return self
 
 
-class DataParams(StrictModel):
-    """Where the raw data lives and how the sample generator makes it."""
+class SampleParams(StrictModel):
+    """The built-in synthetic sample (the plug-in ``pipeline/sample_data.py``): how many rows, which seed."""
 
-    path: Path = Path("data/transactions.csv")
-    sample_rows: int = Field(default=20_000, ge=100)
-    sample_seed: int = 42
+    rows: int = Field(default=20_000, ge=100)
+    seed: int = 42
+
+
+class DataParams(StrictModel):
+    """Where the raw data lives, and whether it is the built-in sample."""
+
+    path: Path
+    """The raw data file (CSV or parquet) in ``data/``, tracked by ``data.dvc``."""
+    sample: SampleParams | None = None
+    """Set only while the data is the built-in sample: then ``ensure-data`` may regenerate it when neither the DVC
+    cache nor a remote has it. Left out (your own data), ``ensure-data`` only restores or pulls."""
 
 
 class SplitParams(StrictModel):
@@ -162,55 +174,35 @@ class SplitParams(StrictModel):
     stratify: bool = True
 
 
-class LogisticRegressionParams(StrictModel):
-    C: float = Field(default=1.0, gt=0)
-    max_iter: int = Field(default=1000, ge=1)
-    class_weight: Literal["balanced"] | None = "balanced"
+# One enum member per registered estimator (pipeline/estimators.py), e.g. Estimator.HIST_GRADIENT_BOOSTING.
+Estimator = StrEnum("Estimator", {name.upper(): name for name in ESTIMATORS})  # type: ignore[misc]
+Estimator.__doc__ = "The estimators ``train.estimator`` may name (the registry in ``pipeline/estimators.py``)."
 
 
-class RandomForestParams(StrictModel):
-    n_estimators: int = Field(default=200, ge=1)
-    max_depth: int | None = Field(default=12, ge=1)
-    min_samples_leaf: int = Field(default=2, ge=1)
-    class_weight: Literal["balanced", "balanced_subsample"] | None = "balanced_subsample"
-    n_jobs: int = -1
+class _TrainBase(StrictModel):
+    """Which estimator to fit, its seed, and (fields added from the registry) the hyperparameters of each."""
 
-
-class HistGradientBoostingParams(StrictModel):
-    learning_rate: float = Field(default=0.1, gt=0)
-    max_iter: int = Field(default=200, ge=1)
-    max_leaf_nodes: int = Field(default=31, ge=2)
-    l2_regularization: float = Field(default=0.0, ge=0)
-    class_weight: Literal["balanced"] | None = None
-
-
-class DummyParams(StrictModel):
-    strategy: Literal["prior", "most_frequent", "stratified", "uniform"] = "prior"
-
-
-class Estimator(StrEnum):
-    """The estimators ``train.estimator`` may name."""
-
-    LOGISTIC_REGRESSION = "logistic_regression"
-    RANDOM_FOREST = "random_forest"
-    HIST_GRADIENT_BOOSTING = "hist_gradient_boosting"
-    DUMMY = "dummy"
-
-
-class TrainParams(StrictModel):
-    """Which estimator to fit and the hyperparameters of each."""
-
-    estimator: Estimator = Estimator.HIST_GRADIENT_BOOSTING
+    estimator: Estimator = Estimator(DEFAULT_ESTIMATOR)  # type: ignore[valid-type]
     seed: int = 42
-    logistic_regression: LogisticRegressionParams = LogisticRegressionParams()
-    random_forest: RandomForestParams = RandomForestParams()
-    hist_gradient_boosting: HistGradientBoostingParams = HistGradientBoostingParams()
-    dummy: DummyParams = DummyParams()
+
+    @property
+    def estimator_params(self) -> EstimatorParams:
+        """The chosen estimator's hyperparameters model (its ``build(seed)`` makes the classifier)."""
+        return getattr(self, self.estimator.value)
 
     @property
     def hyperparameters(self) -> dict[str, Any]:
         """Hyperparameters of the chosen estimator."""
-        return getattr(self, self.estimator.value).model_dump()
+        return self.estimator_params.model_dump()
+
+
+# ``train:``: estimator, seed and one section per registered estimator, defaults applying to a section left out.
+TrainParams = create_model(
+    "TrainParams",
+    __base__=_TrainBase,
+    __doc__=_TrainBase.__doc__,
+    **{name: (params, params()) for name, params in ESTIMATORS.items()},  # type: ignore[call-overload]
+)
 
 
 class BootstrapParams(StrictModel):
@@ -265,7 +257,7 @@ class Params(StrictModel):
     """The whole of ``params.yaml``."""
 
     project: ProjectParams = ProjectParams()
-    data: DataParams = DataParams()
+    data: DataParams
     schema_: SchemaParams = Field(alias="schema")
     split: SplitParams = SplitParams()
     train: TrainParams = TrainParams()

@@ -168,3 +168,23 @@ def set_value(
     parent[key] = value
     if following:
         _attach_after(*(_last_entry(value) if _is_block(value) else (parent, key, _MAP_SLOT)), following)
+
+
+def remove(parent: CommentedMap, key: str) -> None:
+    """Delete ``parent[key]`` (if present), keeping the lines that followed it: they move to the entry before it.
+
+    Those lines are usually the blank line and the comments that introduce the next key or section, which ruamel
+    stores with the deleted entry's last line.
+    """
+    if key not in parent:
+        return
+    old = parent[key]
+    following = _after_line(*(_last_entry(old) if _is_block(old) else (parent, key, _MAP_SLOT)))
+    keys = list(parent)
+    del parent[key]
+    if not following or not parent:
+        return
+    index = keys.index(key)
+    neighbour = keys[index - 1] if index > 0 else next(reversed(parent))
+    value = parent[neighbour]
+    _attach_after(*(_last_entry(value) if _is_block(value) else (parent, neighbour, _MAP_SLOT)), following)

@@ -24,7 +24,7 @@ METRIC_NAMES = tuple(HIGHER_IS_BETTER)
 
 
 def compute_metrics(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
-    """All metrics of :data:`METRIC_NAMES` for fraud probabilities ``scores`` at ``threshold``.
+    """All metrics of :data:`METRIC_NAMES` for positive-class probabilities ``scores`` at ``threshold``.
 
     A metric undefined on this sample (e.g. ROC AUC with one class only) is NaN, never an exception.
     """

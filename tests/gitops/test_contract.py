@@ -28,8 +28,8 @@ def schema(**changes) -> SchemaParams:
     for name, spec in changes.items():
         if spec is None:
             raw["columns"].pop(name)
-        elif name == "target":
-            raw["target"] = spec
+        elif name in ("target", "positive_class", "negative_class"):
+            raw[name] = spec
         else:
             raw["columns"][name] = spec
     return SchemaParams.model_validate(raw)
@@ -49,6 +49,17 @@ def test_every_kind_of_change_is_named():
         "column `amount` removed",
         "column `count` retyped from int to float",
     ]
+
+
+def test_a_flipped_positive_class_is_a_contract_change():
+    """The champion's scores are the probability of its positive class: after a flip they mean the other class."""
+    flipped = schema(positive_class=0, negative_class=1)
+    assert contract_changes(schema(), flipped) == ["positive class changed from `1` to `0`"]
+    relabelled = schema(positive_class="yes", negative_class="no")
+    assert contract_changes(schema(), relabelled) == ['positive class changed from `1` to `"yes"`']
+    assert contract_changes(schema(), schema(negative_class=2)) == ["negative class changed from `0` to `2`"]
+    # true is 1 to the validate stage (a 0/1 column maps the same way): not a change
+    assert contract_changes(schema(), schema(positive_class=True, negative_class=False)) == []
 
 
 def test_a_new_model_line_is_judged_on_the_floors_only():

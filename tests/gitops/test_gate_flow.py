@@ -184,6 +184,9 @@ def test_release_notes_carry_metrics_reasons_and_model_card(flow):
     assert f"| average_precision | {flow['better']['candidate']['average_precision']:.4f} |" in notes
     assert "Estimator: `hist_gradient_boosting`" in notes
     assert "PASS: primary metric average_precision improves" in notes
+    project = load_params(repo / "params.yaml").project  # the model card quotes project: of params.yaml
+    assert f"- Owner: {project.owner}" in notes and f"- Model: `{project.name}`" in notes
+    assert f"- Intended use: {' '.join(project.intended_use.split())}" in notes
 
 
 @pytest.fixture

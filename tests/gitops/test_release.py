@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from gitops_ml.config import ProjectParams
 from gitops_ml.gitops.champion import latest_release_tag, next_release_tag, release_tags, tag_number
 from gitops_ml.gitops.release import (
     ReleaseError,
@@ -175,6 +176,27 @@ def test_release_notes_first_release():
     assert "| roc_auc | 0.9000 |" in notes
     assert "| average_precision | n/a |" in notes
     assert "Estimator: `dummy`" in notes
+    assert "Intended use: not stated (set `project.intended_use` in params.yaml)" in notes
+
+
+def test_release_notes_model_card_quotes_the_project():
+    project = ProjectParams(
+        name="churn",
+        positive_label="churned",
+        negative_label="stayed",
+        intended_use="Rank accounts for\n  the retention team's calls.",
+        limitations="Trained on 2024 accounts only.",
+        owner="retention-ml@example.com",
+    )
+    gate = {"release": True, "commit": "abc", "reasons": [], "candidate": {}, "rules": {}}
+    notes = release_notes("model-v1", gate, {"estimator": "dummy"}, project)
+    assert "- Model: `churn`" in notes
+    assert "- Intended use: Rank accounts for the retention team's calls." in notes  # folded onto one line
+    assert "- Limitations: Trained on 2024 accounts only." in notes
+    assert "- Owner: retention-ml@example.com" in notes
+    assert "- Classes: positive `churned`, negative `stayed`" in notes
+    for domain in ("fraud", "legit", "transaction"):
+        assert domain not in notes.lower()
 
 
 @pytest.mark.parametrize(

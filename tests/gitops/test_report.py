@@ -90,6 +90,25 @@ def test_render_shows_every_section():
     assert "Merging would release this model" in text
 
 
+def test_the_confusion_matrices_name_the_projects_classes():
+    report = sample_report(
+        charts={**sample_report().charts.model_dump(), "labels": {"positive": "churned", "negative": "stayed"}}
+    )
+    text = render(report)
+    assert "positive: `churned`, negative: `stayed`" in text
+    assert "| **negative** | 5 | 1 | 6 | 0 |" in text
+    assert "| **positive** | 2 | 3 | 1 | 4 |" in text
+    tables = [t for t in MARKDOWN.parse(text) if t.type == "table_open"]
+    assert len(tables) == 2  # metrics and confusion: a label never splits or ends a table
+
+
+def test_a_report_without_labels_still_validates():
+    """report.json written before the labels were added (an older pull request's artifact) renders generically."""
+    data = sample_report().model_dump(mode="json")
+    del data["charts"]["labels"]
+    assert "positive: `positive`, negative: `negative`" in render(Report.model_validate(data))
+
+
 def test_render_is_deterministic():
     assert render(sample_report()) == render(sample_report())
     report = sample_report()
@@ -141,6 +160,7 @@ def test_text_from_the_pull_request_only_appears_inside_code(evil):
             "type_changes": [{"column": evil, "base": evil, "head": evil}],
         },
         gate={**sample_report().gate.model_dump(), "reasons": [evil, evil + " again"]},
+        charts={**sample_report().charts.model_dump(), "labels": {"positive": evil, "negative": evil + " too"}},
     )
     text = render(report)
     outside = text_outside_code(text)

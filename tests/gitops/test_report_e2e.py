@@ -4,6 +4,7 @@ data, or nothing. The base side really runs in a git worktree that shares the DV
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,3 +106,25 @@ def test_branch_that_changes_the_data(repo: Path):
     assert report["noise"]["paired"] is False  # different test rows: unpaired intervals
     assert "### Data" in (repo / "reports/pr/report.md").read_text()
     assert "| rows | 4000 | 4400 |" in (repo / "reports/pr/report.md").read_text()
+
+
+def test_branch_that_renames_the_classes(repo: Path):
+    """New class labels rerun evaluate only; each side's confusion table is read under its own labels."""
+    _branch(repo, "rename-classes")
+    params = repo / "params.yaml"
+    raw = yaml.safe_load(params.read_text())
+    old_positive, old_negative = raw["project"]["positive_label"], raw["project"]["negative_label"]
+    text = params.read_text().replace(f"positive_label: {old_positive}", "positive_label: caught")
+    params.write_text(text.replace(f"negative_label: {old_negative}", 'negative_label: "NA"'))  # not a missing value
+    repro = run(["dvc", "repro"], repo)
+    assert re.findall(r"Running stage '(\w+)'", repro.stdout) == ["evaluate"]
+    _commit(repo, "rename the classes")
+    report = _make_report(repo)
+    charts = report["charts"]
+    assert charts["labels"] == {"positive": "caught", "negative": "NA"}
+    assert charts["confusion_head"] == charts["confusion_base"]  # the same model on the same rows
+    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    head = charts["confusion_head"]
+    assert sum(head.values()) == metrics["test_rows"]
+    assert head["tp"] + head["fn"] == metrics["test_positives"]
+    assert "positive: `caught`, negative: `NA`" in (repo / "reports/pr/report.md").read_text()

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 
 from gitops_ml.config import Params, load_params
-from gitops_ml.pipeline.sample_data import generate_transactions
 from gitops_ml.pipeline.split import split_frame
 from gitops_ml.pipeline.validate import check_frame
 from tests.support.fixture_project import FIXTURE_PARAMS
+from tests.support.sample import sample_generator
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +21,7 @@ def params() -> Params:
 @pytest.fixture(scope="session")
 def raw_frame() -> pd.DataFrame:
     """6,000 rows of the sample, as the raw CSV would read."""
-    return generate_transactions(6000, seed=7)
+    return sample_generator().generate_transactions(6000, seed=7)
 
 
 @pytest.fixture(scope="session")

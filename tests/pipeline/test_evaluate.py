@@ -26,7 +26,7 @@ def evaluated(tmp_path_factory: pytest.TempPathFactory, train_test, params: Para
     save_model(fit_model(train, params.schema, TrainParams(estimator="logistic_regression")), out / "model.skops")
     test.to_parquet(out / "test.parquet")
     metrics = run_evaluate(
-        out / "model.skops", out / "test.parquet", params.schema, params.evaluate, 0, out / "reports"
+        out / "model.skops", out / "test.parquet", params.schema, params.evaluate, 0, out / "reports", ("no", "yes")
     )
     return out / "reports", metrics
 
@@ -63,12 +63,33 @@ def test_curves_are_thinned_and_confusion_has_a_row_per_test_row() -> None:
     rng = np.random.default_rng(0)
     y = (rng.random(5000) < 0.1).astype(int)
     s = rng.random(5000)
-    tables = curve_tables(y, s, threshold=0.5, bins=10)
+    tables = curve_tables(y, s, threshold=0.5, bins=10, labels=("stayed", "churned"))
     assert len(tables["roc"]) <= 200
     assert len(tables["precision_recall"]) <= 200
-    assert len(tables["confusion"]) == 5000
-    assert set(tables["confusion"]["actual"]) == {"legit", "fraud"}
+    confusion = tables["confusion"]
+    assert len(confusion) == 5000
+    assert (confusion["actual"] == "churned").sum() == y.sum()
+    assert (confusion["predicted"] == "churned").sum() == (s >= 0.5).sum()
+    assert set(confusion["actual"]) == set(confusion["predicted"]) == {"stayed", "churned"}
     assert len(tables["calibration"]) <= 10
+
+
+def test_the_confusion_table_reads_back_under_its_labels(evaluated: tuple[Path, dict], params: Params) -> None:
+    """What evaluate writes, the report reads with the same labels: the counts agree with the predictions."""
+    from gitops_ml.gitops.base_side import read_confusion
+
+    reports, _ = evaluated
+    counts = read_confusion(reports / "plots" / "confusion.csv", ("no", "yes"))
+    predictions = pd.read_parquet(reports / "predictions.parquet")
+    actual = predictions["label"].to_numpy() == 1
+    predicted = predictions["score"].to_numpy() >= params.evaluate.threshold
+    assert counts == {
+        "tn": int((~actual & ~predicted).sum()),
+        "fp": int((~actual & predicted).sum()),
+        "fn": int((actual & ~predicted).sum()),
+        "tp": int((actual & predicted).sum()),
+    }
+    assert counts["tp"] + counts["fn"] > 0  # the test set has positives, so a swapped label would show
 
 
 def test_threshold_is_reported(evaluated: tuple[Path, dict]) -> None:

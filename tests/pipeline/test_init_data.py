@@ -150,6 +150,7 @@ def test_a_file_already_in_data_is_adopted_in_place(
     assert "data.dvc" in run(["git", "diff", "--cached", "--name-only"], project).stdout  # dvc add recorded it
     params = load_params(project / "params.yaml")
     assert (params.data.path, params.project.name) == (Path("data/own.csv"), "web-signups")
+    assert params.data.sample is None  # own data: ensure-data never regenerates the sample over it
 
 
 def test_a_failed_write_is_undone(project: Path, inputs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -208,6 +209,7 @@ def test_own_data_goes_through_init_data_and_dvc_repro(
         assert comment in text  # the file's own comments stay
     params = load_params(project / "params.yaml")
     assert params.data.path == Path("data") / file_name
+    assert params.data.sample is None
     assert params.schema.target == target
     assert params.project.name == source.stem
     assert params.tracking.experiment == source.stem

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from gitops_ml.pipeline.sample_data import generate_transactions, write_sample
+from tests.support.sample import sample_generator
+
+
+def generate_transactions(rows: int, seed: int):
+    return sample_generator().generate_transactions(rows, seed)
+
+
+def write_sample(path: Path, rows: int, seed: int) -> Path:
+    return sample_generator().write_sample(path, rows, seed)
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:

@@ -65,3 +65,51 @@ def test_run_train_writes_model_and_card(tmp_path: Path, train_test: tuple[pd.Da
     info = (tmp_path / "info.json").read_text()
     assert '"estimator": "dummy"' in info and f'"train_rows": {len(train_test[0])}' in info
     assert load_model(tmp_path / "m.skops") is not None
+
+
+ADD_AN_ESTIMATOR = """
+import sys
+from typing import Any
+
+import yaml
+from pydantic import Field
+
+from gitops_ml.pipeline.estimators import EstimatorParams, register
+
+
+@register("extra_trees")
+class ExtraTreesParams(EstimatorParams):
+    n_estimators: int = Field(default=10, ge=1)
+
+    def build(self, seed: int) -> Any:
+        from sklearn.ensemble import ExtraTreesClassifier
+
+        return ExtraTreesClassifier(random_state=seed, **self.model_dump())
+
+
+from gitops_ml.config import ConfigError, parse_params  # noqa: E402 - after the registration, as a fork's would be
+from gitops_ml.pipeline.interface import build_model  # noqa: E402
+
+raw = yaml.safe_load(open(sys.argv[1]).read())
+raw["train"] |= {"estimator": "extra_trees", "extra_trees": {"n_estimators": 7}}
+params = parse_params(raw)
+classifier = build_model(params.schema, params.train).steps[-1][1]
+print(type(classifier).__name__, classifier.n_estimators, classifier.random_state)
+raw["train"]["extra_trees"] = {"n_estimators": 0}
+try:
+    parse_params(raw)
+except ConfigError as exc:
+    print(exc)
+"""
+
+
+def test_an_estimator_added_in_the_registry_alone_is_selectable_and_typed(tmp_path: Path) -> None:
+    """Adding an estimator is one class in pipeline/estimators.py: params.yaml can then choose and configure it."""
+    from tests.conftest import project_env, run
+    from tests.support.fixture_project import FIXTURE_PARAMS
+
+    script = tmp_path / "add_estimator.py"
+    script.write_text(ADD_AN_ESTIMATOR)
+    out = run(["python", str(script), str(FIXTURE_PARAMS)], tmp_path, project_env()).stdout.splitlines()
+    assert out[0] == "ExtraTreesClassifier 7 42"
+    assert any("train.extra_trees.n_estimators" in line for line in out[1:])

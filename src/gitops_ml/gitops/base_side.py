@@ -25,6 +25,7 @@ import pandas as pd
 import yaml
 
 from gitops_ml import paths
+from gitops_ml.config import ProjectParams
 from gitops_ml.gitops.compare import CompareError, Side
 from gitops_ml.gitops.dvc_settings import read_dvc_settings
 from gitops_ml.io import read_json
@@ -57,9 +58,32 @@ def _test_set_id(root: Path) -> str:
     return "unknown"
 
 
-def _confusion(path: Path) -> dict[str, int]:
-    table = pd.read_csv(path)
-    actual, predicted = table["actual"] == "fraud", table["predicted"] == "fraud"
+def class_labels(params: Any) -> tuple[str, str]:
+    """(negative, positive) label of a side's raw params.yaml (``project:``), as its evaluate named the classes."""
+    project = params.get("project") if isinstance(params, dict) else None
+    project = project if isinstance(project, dict) else {}
+    defaults = ProjectParams()
+    negative = project.get("negative_label", defaults.negative_label)
+    positive = project.get("positive_label", defaults.positive_label)
+    return str(negative), str(positive)
+
+
+def read_confusion(path: Path, labels: tuple[str, str]) -> dict[str, int]:
+    """Counts (tn, fp, fn, tp) of the confusion plot table, whose classes are named by ``labels`` (negative, positive).
+
+    Read as text, so labels such as ``1``, ``true`` or ``NA`` stay themselves. A value that is neither label means
+    the table was written under other labels: :class:`CompareError`.
+    """
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    negative, positive = labels
+    for column in ("actual", "predicted"):
+        unknown = sorted(set(table[column]) - {negative, positive})
+        if unknown:
+            raise CompareError(
+                f"{path}: {column} holds {unknown[:3]}, neither project.negative_label ({negative!r}) nor "
+                f"project.positive_label ({positive!r}); rerun the evaluate stage (`dvc repro`)"
+            )
+    actual, predicted = table["actual"] == positive, table["predicted"] == positive
     return {
         "tn": int((~actual & ~predicted).sum()),
         "fp": int((~actual & predicted).sum()),
@@ -83,6 +107,7 @@ def read_outputs(root: Path) -> Outputs:
     missing = [str(p.relative_to(root)) for p in needed if not p.exists()]
     if missing:
         raise CompareError(f"{root}: pipeline outputs missing ({', '.join(missing)}); run `make repro` first")
+    params = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8")) or {}
     predictions = pd.read_parquet(root / paths.PREDICTIONS)
     side = Side(
         metrics=read_json(root / paths.METRICS),
@@ -92,12 +117,12 @@ def read_outputs(root: Path) -> Outputs:
         test_set_id=_test_set_id(root),
     )
     return Outputs(
-        params=yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8")) or {},
+        params=params,
         data_summary=read_json(root / paths.DATA_SUMMARY),
         side=side,
         roc=pd.read_csv(root / paths.PLOTS / "roc.csv"),
         precision_recall=pd.read_csv(root / paths.PLOTS / "precision_recall.csv"),
-        confusion=_confusion(root / paths.PLOTS / "confusion.csv"),
+        confusion=read_confusion(root / paths.PLOTS / "confusion.csv", class_labels(params)),
     )
 
 

@@ -1,14 +1,17 @@
 """Did the data contract change between the champion and the candidate? Then the candidate starts a new model line.
 
 A champion trained on other columns (added, removed or retyped) or another target cannot score the candidate's
-test set, and comparing the two would be meaningless anyway. The documented rule: the candidate is judged on the
-floors only, like a first release, and the gate's reasons and the release notes name every change.
+test set; one trained with another positive class scores the other class. Comparing the two would be meaningless.
+The documented rule: the candidate is judged on the floors only, like a first release, and the gate's reasons and
+the release notes name every change.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -21,6 +24,15 @@ def contract_changes(champion: SchemaParams, candidate: SchemaParams) -> list[st
     changes = []
     if champion.target != candidate.target:
         changes.append(f"target changed from `{champion.target}` to `{candidate.target}`")
+    # Compared with ==, as validate maps the target: 1 and true are the same class, 1 and "1" are not.
+    if champion.positive_class != candidate.positive_class:
+        changes.append(
+            f"positive class changed from `{_shown(champion.positive_class)}` to `{_shown(candidate.positive_class)}`"
+        )
+    elif champion.negative_class != candidate.negative_class:
+        changes.append(
+            f"negative class changed from `{_shown(champion.negative_class)}` to `{_shown(candidate.negative_class)}`"
+        )
     old, new = champion.columns, candidate.columns
     changes += [f"column `{name}` added" for name in new if name not in old]
     changes += [f"column `{name}` removed" for name in old if name not in new]
@@ -30,6 +42,11 @@ def contract_changes(champion: SchemaParams, candidate: SchemaParams) -> list[st
         if name in old and old[name].type is not new[name].type
     ]
     return changes
+
+
+def _shown(value: Any) -> str:
+    """A class value as params.yaml spells it: 1, true, "yes"."""
+    return json.dumps(value)
 
 
 def schema_at(repo: Path, rev: str) -> SchemaParams | None:

@@ -57,12 +57,12 @@ def score_models(params: Params, candidate: Path, champion: Path | None) -> dict
     import pandas as pd
 
     from gitops_ml.model_io import load_model
-    from gitops_ml.pipeline.evaluate import predict_scores
+    from gitops_ml.pipeline.interface import score_frame
 
     test = pd.read_parquet(paths.TEST)
     y_true = test[params.schema.target].to_numpy(dtype=np.int64)
     threshold = params.evaluate.threshold
-    cand_scores = predict_scores(load_model(candidate), test, params.schema)
+    cand_scores = score_frame(load_model(candidate), test, params.schema)
     result: dict[str, Any] = {
         "candidate": {k: finite_or_none(v) for k, v in compute_metrics(y_true, cand_scores, threshold).items()},
         "champion": None,
@@ -71,7 +71,7 @@ def score_models(params: Params, candidate: Path, champion: Path | None) -> dict
     }
     if champion is None:
         return result
-    champ_scores = predict_scores(load_model(champion), test, params.schema)
+    champ_scores = score_frame(load_model(champion), test, params.schema)
     result["champion"] = {k: finite_or_none(v) for k, v in compute_metrics(y_true, champ_scores, threshold).items()}
     boot = params.evaluate.bootstrap
     diffs = bootstrap_metrics(y_true, cand_scores, threshold, boot.n_resamples, boot.seed, other_scores=champ_scores)
@@ -223,16 +223,18 @@ def release_notes(
     tag: Annotated[str | None, typer.Option(help="Release tag [default: the gate's tag, else HEAD's].")] = None,
     gate_path: Annotated[Path, typer.Option("--gate", help="The gate decision.")] = GATE_JSON,
     output: Annotated[Path, typer.Option("--out", help="Markdown to write.")] = RELEASE_NOTES,
+    params_path: ParamsOption = Path("params.yaml"),
 ) -> None:
-    """Write the GitHub Release body (gate reasons, metrics, model card) to reports/release_notes.md."""
+    """Write the GitHub Release body (gate reasons, metrics, model card from project:) to reports/release_notes.md."""
     if not gate_path.is_file():
         raise FileNotFoundError(f"{gate_path} not found; run `make gate` first")
+    project = load_params(params_path).project
     gate_json = read_json(gate_path)
     at_head = tags_at(Path.cwd(), "HEAD")
     tag = tag or gate_json.get("tag") or (at_head[-1] if at_head else "unreleased")
     info = read_json(paths.MODEL_INFO) if paths.MODEL_INFO.is_file() else None
     with atomic_write(output) as tmp:
-        tmp.write_text(render_release_notes(tag, gate_json, info), encoding="utf-8")
+        tmp.write_text(render_release_notes(tag, gate_json, info, project), encoding="utf-8")
     out.print(f"wrote {output} for {tag}")
 
 

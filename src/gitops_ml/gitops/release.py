@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gitops_ml.config import ProjectParams
 from gitops_ml.errors import ProjectError
 from gitops_ml.gitops.champion import next_release_tag, release_tags, tag_number
 from gitops_ml.scoring import METRIC_NAMES
@@ -182,9 +183,22 @@ def metrics_table(gate: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def release_notes(tag: str, gate: Mapping[str, Any], model_info: Mapping[str, Any] | None = None) -> str:
-    """Markdown for the GitHub Release of ``tag``: gate verdict, reasons, metrics and the model card."""
+def _stated(text: str, key: str) -> str:
+    return " ".join(text.split()) or f"not stated (set `project.{key}` in params.yaml)"
+
+
+def release_notes(
+    tag: str,
+    gate: Mapping[str, Any],
+    model_info: Mapping[str, Any] | None = None,
+    project: ProjectParams | None = None,
+) -> str:
+    """Markdown for the GitHub Release of ``tag``: gate verdict, reasons, metrics and the model card.
+
+    ``project`` (``project:`` in params.yaml) gives the card its name, classes, intended use, limitations and owner.
+    """
     info = model_info or {}
+    project = project or ProjectParams()
     verdict = "released" if gate.get("release") else "not released"
     champion = gate.get("champion_tag")
     changes = gate.get("contract_changes") or []
@@ -212,6 +226,11 @@ def release_notes(tag: str, gate: Mapping[str, Any], model_info: Mapping[str, An
         "",
         "## Model card",
         "",
+        f"- Model: `{project.name}`",
+        f"- Intended use: {_stated(project.intended_use, 'intended_use')}",
+        f"- Limitations: {_stated(project.limitations, 'limitations')}",
+        f"- Owner: {_stated(project.owner, 'owner')}",
+        f"- Classes: positive `{project.positive_label}`, negative `{project.negative_label}`",
         f"- Estimator: `{info.get('estimator', 'unknown')}`",
         f"- Hyperparameters: `{info.get('hyperparameters', {})}`",
         f"- Features: {', '.join(f'`{f}`' for f in info.get('features', [])) or 'unknown'}",
@@ -222,8 +241,7 @@ def release_notes(tag: str, gate: Mapping[str, Any], model_info: Mapping[str, An
         f"- Primary metric: `{rules.get('primary_metric', 'unknown')}`, "
         f"minimal improvement {rules.get('min_improvement', 'n/a')}",
         "",
-        "Intended use: scoring card transactions for fraud review. Limits: trained on the data tracked by "
-        "`data.dvc` at this commit; its metrics hold only for data like it.",
+        "Trained on the data tracked by `data.dvc` at this commit; its metrics hold only for data like it.",
         "",
     ]
     return "\n".join(parts)
@@ -240,7 +258,7 @@ def set_champion(params: Any, uri: str, tag: str, model_path: Path, test_path: P
     from mlflow import MlflowClient
 
     from gitops_ml.model_io import TRUSTED_TYPES, load_model
-    from gitops_ml.pipeline.features import model_frame
+    from gitops_ml.pipeline.interface import model_frame
     from gitops_ml.tracking import TrackingError, check_reachable, git_commit
 
     check_reachable(uri)

@@ -106,11 +106,19 @@ class CurvePair(_Model):
     head: list[Unit] = Field(min_length=len(CURVE_GRID), max_length=len(CURVE_GRID))
 
 
+class ClassLabels(_Model):
+    """How the head's params.yaml names the classes (``project.positive_label`` / ``negative_label``)."""
+
+    positive: Text = "positive"
+    negative: Text = "negative"
+
+
 class Charts(_Model):
     roc: CurvePair
     precision_recall: CurvePair
     confusion_base: Confusion
     confusion_head: Confusion
+    labels: ClassLabels = ClassLabels()  # absent in a report.json written before the labels were added
 
 
 class Gate(_Model):
@@ -184,6 +192,7 @@ def build_report(
             ),
             confusion_base=Confusion(**base.confusion),
             confusion_head=Confusion(**head.confusion),
+            labels=ClassLabels(positive=params.project.positive_label, negative=params.project.negative_label),
         ),
         gate=Gate(
             release=decision.release,
@@ -371,12 +380,15 @@ def _charts_section(report: Report) -> list[str]:
         "",
         *_xychart("Precision-recall curve", "recall", "precision", charts.precision_recall),
         "",
-        "Confusion matrices (rows: actual, columns: predicted):",
+        # The labels come from the pull request's params.yaml: in code spans, and outside the table (a `|` in a
+        # label would split a cell).
+        f"Confusion matrices (rows: actual, columns: predicted; positive: {code_span(charts.labels.positive)}, "
+        f"negative: {code_span(charts.labels.negative)}):",
         "",
-        "| | base: legit | base: fraud | head: legit | head: fraud |",
+        "| | base: negative | base: positive | head: negative | head: positive |",
         "|---|---:|---:|---:|---:|",
-        f"| **legit** | {b.tn} | {b.fp} | {h.tn} | {h.fp} |",
-        f"| **fraud** | {b.fn} | {b.tp} | {h.fn} | {h.tp} |",
+        f"| **negative** | {b.tn} | {b.fp} | {h.tn} | {h.fp} |",
+        f"| **positive** | {b.fn} | {b.tp} | {h.fn} | {h.tp} |",
     ]
     if deltas:
         lines += [

@@ -5,7 +5,8 @@ Outputs (all declared in ``dvc.yaml``):
 - ``reports/metrics_ci.json``: bootstrap confidence intervals of each metric;
 - ``reports/predictions.parquet``: label and score per test row, for paired comparisons in reports;
 - ``reports/plots/*.csv``: ROC, precision-recall, confusion, calibration and feature importance
-  (``dvc plots show``).
+  (``dvc plots show``). The confusion table names the classes with ``project.negative_label`` and
+  ``project.positive_label``, so those are params of the stage in ``dvc.yaml``.
 """
 
 from __future__ import annotations
@@ -25,15 +26,17 @@ from gitops_ml.config import EvaluateParams, SchemaParams
 from gitops_ml.io import atomic_write, write_json
 from gitops_ml.model_io import load_model
 from gitops_ml.pipeline.features import model_frame
+from gitops_ml.pipeline.interface import score_frame
 from gitops_ml.scoring import bootstrap_metrics, compute_metrics, confidence_intervals, finite_or_none
 
 MAX_CURVE_POINTS = 200
 IMPORTANCE_SAMPLE_ROWS = 2000
+DEFAULT_LABELS = ("negative", "positive")
 
 
 def predict_scores(model: Pipeline, frame: pd.DataFrame, schema: SchemaParams) -> np.ndarray:
-    """Fraud probability of each row of ``frame``."""
-    return model.predict_proba(model_frame(frame, schema))[:, 1]
+    """Positive-class probability of each row of ``frame`` (the same call the gate and the service make)."""
+    return score_frame(model, frame, schema)
 
 
 def _thin(frame: pd.DataFrame) -> pd.DataFrame:
@@ -43,18 +46,23 @@ def _thin(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.iloc[keep]
 
 
-def curve_tables(y_true: np.ndarray, scores: np.ndarray, threshold: float, bins: int) -> dict[str, pd.DataFrame]:
-    """Plot data: ROC, precision-recall, confusion (one row per test row) and calibration."""
+def curve_tables(
+    y_true: np.ndarray, scores: np.ndarray, threshold: float, bins: int, labels: tuple[str, str] = DEFAULT_LABELS
+) -> dict[str, pd.DataFrame]:
+    """Plot data: ROC, precision-recall, confusion (one row per test row) and calibration.
+
+    ``labels`` (negative, positive) name the classes in the confusion table's ``actual`` and ``predicted``.
+    """
     fpr, tpr, roc_thresholds = roc_curve(y_true, scores)
     precision, recall, pr_thresholds = precision_recall_curve(y_true, scores)
     fraction_positive, mean_predicted = calibration_curve(y_true, scores, n_bins=bins, strategy="quantile")
-    labels = np.array(["legit", "fraud"])
+    names = np.array(labels, dtype=object)
     return {
         "roc": _thin(pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": np.minimum(roc_thresholds, 1.0)})),
         "precision_recall": _thin(
             pd.DataFrame({"recall": recall[:-1], "precision": precision[:-1], "threshold": pr_thresholds})
         ),
-        "confusion": pd.DataFrame({"actual": labels[y_true], "predicted": labels[(scores >= threshold).astype(int)]}),
+        "confusion": pd.DataFrame({"actual": names[y_true], "predicted": names[(scores >= threshold).astype(int)]}),
         "calibration": pd.DataFrame({"mean_predicted": mean_predicted, "fraction_positive": fraction_positive}),
     }
 
@@ -99,14 +107,23 @@ def evaluate_model(
 
 
 def run_evaluate(
-    model: Pipeline | Path, test_path: Path, schema: SchemaParams, params: EvaluateParams, seed: int, out_dir: Path
+    model: Pipeline | Path,
+    test_path: Path,
+    schema: SchemaParams,
+    params: EvaluateParams,
+    seed: int,
+    out_dir: Path,
+    labels: tuple[str, str] = DEFAULT_LABELS,
 ) -> dict[str, Any]:
-    """Score the model (or the model file) and write every evaluate output under ``out_dir``; return the metrics."""
+    """Score the model (or the model file) and write every evaluate output under ``out_dir``; return the metrics.
+
+    ``labels`` (negative, positive) name the classes in the confusion table (``project.*_label``).
+    """
     model = load_model(model) if isinstance(model, Path) else model
     test = pd.read_parquet(test_path)
     metrics, intervals, scores = evaluate_model(model, test, schema, params)
     y_true = test[schema.target].to_numpy(dtype=np.int64)
-    tables = curve_tables(y_true, scores, params.threshold, params.calibration_bins)
+    tables = curve_tables(y_true, scores, params.threshold, params.calibration_bins, labels)
     tables["feature_importance"] = feature_importance(model, test, schema, seed)
     for name, table in tables.items():
         with atomic_write(out_dir / "plots" / f"{name}.csv") as tmp:

@@ -2,10 +2,11 @@
 
 One command replaces the ~120 hand-written lines a fork used to need. It reads the file the way ``validate`` will,
 infers the contract (:mod:`gitops_ml.pipeline.infer_contract` holds every rule), rewrites the ``project:``,
-``data:`` and ``schema:`` sections and ``gate.floors`` of ``params.yaml`` (every comment and every other section
-kept, :mod:`gitops_ml.params_yaml`), checks the data against the new contract exactly as ``validate`` will, and
-only then writes: ``data/`` holds the file alone (the built-in sample leaves the pipeline's path), params.yaml, and
-``dvc add data`` records it in ``data.dvc``. Any failure before that point writes nothing; a failure while writing
+``data:`` (its path; ``data.sample`` goes, as the data is no longer the sample) and ``schema:`` sections and
+``gate.floors`` of ``params.yaml`` (every comment and every other section kept, :mod:`gitops_ml.params_yaml`),
+checks the data against the new contract exactly as ``validate`` will, and only then writes: ``data/`` holds the
+file alone (the built-in sample leaves the pipeline's path), params.yaml, and ``dvc add data`` records it in
+``data.dvc``. Any failure before that point writes nothing; a failure while writing
 puts ``data/``, ``params.yaml``, ``data.dvc`` and ``.gitignore`` back as they were.
 
 Run a second time (own data already adopted, or other files in ``data/``), it needs ``--force``.
@@ -25,7 +26,7 @@ from typing import Any
 import yaml
 
 from gitops_ml import params_yaml
-from gitops_ml.config import ColumnType, DataParams, Params, SchemaParams, load_params, parse_params
+from gitops_ml.config import ColumnType, Params, load_params, parse_params
 from gitops_ml.errors import DataContractError, InitDataError
 from gitops_ml.io import atomic_write
 from gitops_ml.pipeline.infer_contract import InferredContract, infer_contract
@@ -49,12 +50,11 @@ class Adopted:
 
 
 def on_template_sample(params: Params, root: Path, source: Path) -> bool:
-    """True while the project still runs on the built-in sample: the template's data path and target, and
-    nothing in ``data/`` but the sample file (and ``source``). Only then may init-data go ahead without ``--force``."""
-    sample = DataParams.model_fields["path"].default
-    if params.data.path != sample or params.schema.target != SchemaParams.model_fields["target"].default:
+    """True while the project still runs on the built-in sample: ``data.sample`` is set, and nothing in ``data/``
+    but ``data.path`` (and ``source``). Only then may init-data go ahead without ``--force``."""
+    if params.data.sample is None:
         return False
-    return all(path in (root / sample, source) for path in _files(root / DATA_DIR))
+    return all(path in (root / params.data.path, source) for path in _files(root / DATA_DIR))
 
 
 def _files(directory: Path) -> list[Path]:
@@ -98,6 +98,7 @@ def render_params(
             set_value(project, key, TODO.format(key))
 
     set_value(doc.setdefault("data", params_yaml.node({})), "path", data_path.as_posix(), after="")
+    params_yaml.remove(doc["data"], "sample")  # your own data: ensure-data must never regenerate the sample over it
     schema = doc["schema"]
     low, high = contract.target_rate_bounds
     set_value(schema, "target", facts.name, after="")

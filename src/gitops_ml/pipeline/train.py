@@ -1,8 +1,8 @@
 """Stage ``train``: fit the estimator chosen in ``params.yaml`` inside one sklearn Pipeline.
 
 Imputation, scaling and encoding are steps of the saved Pipeline, so the service and the gate feed it the
-same raw feature frame the stage did. To add an estimator: add its params model in ``config.py``, a branch in
-:func:`make_estimator`, and any new types to ``model_io.TRUSTED_TYPES``.
+same raw feature frame the stage did. The estimators and their hyperparameters are registered in
+:mod:`gitops_ml.pipeline.estimators`, the one place to add one.
 """
 
 from __future__ import annotations
@@ -12,12 +12,9 @@ from typing import Any
 
 import pandas as pd
 import sklearn
-from sklearn.dummy import DummyClassifier
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from gitops_ml.config import Estimator, SchemaParams, TrainParams
+from gitops_ml.config import SchemaParams, TrainParams
 from gitops_ml.io import write_json
 from gitops_ml.model_io import save_model
 from gitops_ml.pipeline.features import model_frame, preprocessor
@@ -25,17 +22,7 @@ from gitops_ml.pipeline.features import model_frame, preprocessor
 
 def make_estimator(params: TrainParams) -> Any:
     """The unfitted classifier named by ``params.estimator``, seeded with ``params.seed``."""
-    hyper = params.hyperparameters
-    match params.estimator:
-        case Estimator.LOGISTIC_REGRESSION:
-            return LogisticRegression(random_state=params.seed, **hyper)
-        case Estimator.RANDOM_FOREST:
-            return RandomForestClassifier(random_state=params.seed, **hyper)
-        case Estimator.HIST_GRADIENT_BOOSTING:
-            return HistGradientBoostingClassifier(random_state=params.seed, early_stopping=False, **hyper)
-        case Estimator.DUMMY:
-            return DummyClassifier(random_state=params.seed, **hyper)
-    raise ValueError(f"unknown estimator {params.estimator!r}")  # pragma: no cover - guarded by the config
+    return params.estimator_params.build(params.seed)
 
 
 def build_model(schema: SchemaParams, params: TrainParams) -> Pipeline:

@@ -29,7 +29,7 @@ import pandas as pd
 from bentoml.exceptions import ServiceUnavailable
 
 from gitops_ml.config import Params, load_params
-from gitops_ml.pipeline.features import model_frame
+from gitops_ml.pipeline.interface import score_frame
 from gitops_ml.serving.batching import Batcher, Columns
 from gitops_ml.serving.middleware import JsonBodyOnly
 from gitops_ml.serving.schema import request_model, response_model
@@ -107,9 +107,9 @@ class PredictionService:
 
     def _scores(self, columns: Columns) -> np.ndarray:
         """Positive-class probabilities for the rows of ``columns`` (called by the batcher in a thread)."""
-        frame = model_frame(pd.DataFrame(columns), PARAMS.schema)
+        frame = pd.DataFrame(columns)
         BATCH_ROWS.observe(len(frame))
-        return self._model.predict_proba(frame)[:, 1]
+        return score_frame(self._model, frame, PARAMS.schema)
 
     @bentoml.api(route="/predict", input_spec=PredictRequest, output_spec=PredictResponse)
     async def predict(self, records: list[Any]) -> PredictResponse:
