@@ -37,7 +37,7 @@ $(CURDIR)/.tools/bin/uv:
 install: .venv/.synced ## Create .venv from uv.lock (installs uv first if missing)
 
 .PHONY: data
-data: install ## Make data/ match data.dvc (keep it, pull it from the DVC remote, or regenerate the sample)
+data: install ## Make data/ match data.dvc (keep it, pull it from the DVC remote, or regenerate the sample if data.sample is set)
 	$(RUN) gitops-ml ensure-data
 
 # CSV, TARGET and FORCE come from the command line (`make init-data CSV=... TARGET=...`) and are read from the
