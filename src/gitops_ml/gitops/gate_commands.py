@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
@@ -48,7 +47,6 @@ from gitops_ml.scoring import HIGHER_IS_BETTER, bootstrap_metrics, compute_metri
 
 GATE_JSON = paths.REPORTS / "gate.json"
 RELEASE_NOTES = paths.REPORTS / "release_notes.md"
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def score_models(params: Params, candidate: Path, champion: Path | None) -> dict[str, Any]:

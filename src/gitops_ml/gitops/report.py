@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
@@ -472,8 +472,3 @@ def render_capped(report: Report, budget: int = COMMENT_BUDGET) -> str:
         f"## Model report\n\nHead `{report.head_commit[:12]}`: the report is too large for a comment; "
         "see report.json in the workflow artifact.\n"
     )
-
-
-def report_from_json(data: Any) -> Report:
-    """Validate a parsed ``report.json`` (raises :class:`pydantic.ValidationError`)."""
-    return Report.model_validate(data)

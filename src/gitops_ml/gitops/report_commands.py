@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
@@ -20,7 +19,6 @@ from gitops_ml.gitops.artifact import PR_FILE, REPORT_JSON, REPORT_MD
 from gitops_ml.gitops.compare import CompareError
 from gitops_ml.io import atomic_write, write_json
 
-F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_OUT = Path("reports/pr")
 
 
