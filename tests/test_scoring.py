@@ -7,9 +7,8 @@ import math
 import numpy as np
 import pytest
 
+from gitops_ml.metric_names import HIGHER_IS_BETTER, METRIC_NAMES
 from gitops_ml.scoring import (
-    HIGHER_IS_BETTER,
-    METRIC_NAMES,
     WeightedScorer,
     bootstrap_metrics,
     compute_metrics,

@@ -3,26 +3,21 @@
 Every command reads ``params.yaml`` once through the typed config and turns expected failures (bad params,
 bad data, an unreachable tracking server) into a one-paragraph error and exit code 1, never a traceback.
 
-The pipeline's commands (the stages ``validate``, ``split``, ``train``, ``evaluate``, and ``init-data``) import
-their own module of ``pipeline/`` when they run. Every other command is the template's machinery and reaches the
-team's code only through :mod:`gitops_ml.pipeline.interface`, imported when needed, so the CLI starts (and
-``--help`` works) whatever ``pipeline/`` holds, with or without the sample generator.
+Commands live in one module per flow and are registered here, in one place, grouped by flow in ``--help``.
+Command modules import only light modules at the top and their heavy ones (pandas, sklearn, DVC, MLflow,
+BentoML) when they run, so ``gitops-ml --help`` and every command start fast. Nothing imports this module back.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from pathlib import Path
-from typing import Annotated, Any, TypeVar
-
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from gitops_ml import paths
-from gitops_ml.config import Params, SampleParams, load_params
-from gitops_ml.errors import ProjectError
+from gitops_ml import pipeline_commands as pipeline
+from gitops_ml.cli_support import clean_errors
+from gitops_ml.gitops import gate_commands as release
+from gitops_ml.gitops import github_commands as github
+from gitops_ml.gitops import report_commands as pull_requests
+from gitops_ml.serving import commands as serving
 
 app = typer.Typer(
     name="gitops-ml",
@@ -31,185 +26,39 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console(stderr=True)
-out = Console()
 
-EXPECTED_ERRORS: tuple[type[Exception], ...] = (ProjectError, FileNotFoundError)
-ParamsOption = Annotated[Path, typer.Option("--params", help="The params file.")]
-F = TypeVar("F", bound=Callable[..., Any])
+COMMANDS = {
+    "Pipeline": [
+        pipeline.init_data,
+        pipeline.sample_data,
+        pipeline.ensure_data,
+        pipeline.validate,
+        pipeline.split,
+        pipeline.train,
+        pipeline.evaluate,
+        pipeline.metrics,
+    ],
+    "Pull requests": [
+        release.check_lock,
+        pull_requests.report,
+        pull_requests.job_summary,
+        pull_requests.ci_remote,
+        github.post_pr_comment,
+    ],
+    "Releases": [
+        release.release_guard,
+        release.gate,
+        release.release_check,
+        release.promote,
+        release.release_notes,
+        github.github_release,
+        release.set_champion_alias,
+        release.image_ref,
+        release.smoke_test,
+    ],
+    "Serving": [serving.model_version, serving.import_model, serving.build_bento, serving.bento_context],
+}
 
-
-def clean_errors(command: F) -> F:
-    """Report the project's expected errors as one red paragraph and exit 1."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except EXPECTED_ERRORS as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def register(command: F) -> F:
-    """Add ``command`` to the CLI with clean error reporting."""
-    return app.command(name=command.__name__.replace("_", "-"))(clean_errors(command))  # type: ignore[return-value]
-
-
-@register
-def sample_data(
-    rows: Annotated[int | None, typer.Option(help="Rows to generate [default: data.sample.rows].")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed [default: data.sample.seed].")] = None,
-    out_path: Annotated[Path | None, typer.Option("--out", help="CSV to write [default: data.path].")] = None,
-    params_path: ParamsOption = Path("params.yaml"),
-) -> None:
-    """Generate the built-in synthetic sample (the optional plug-in pipeline/sample_data.py)."""
-    from gitops_ml.pipeline.interface import sample_writer
-
-    params = load_params(params_path)
-    write_sample = sample_writer()
-    sample = params.data.sample or SampleParams()
-    rows = rows or sample.rows
-    target = out_path or params.data.path
-    with console.status(f"generating {rows} rows"):
-        write_sample(target, rows, sample.seed if seed is None else seed)
-    console.print(f"wrote {target} ({rows} rows)")
-
-
-@register
-def ensure_data(params_path: ParamsOption = Path("params.yaml")) -> None:
-    """Make data/ match data.dvc: keep it, restore or pull it, or (data.sample set) regenerate the sample."""
-    from gitops_ml.data_source import ensure_data as ensure
-
-    ensure(load_params(params_path), paths.DATA_DVC, Path.cwd(), say=console.print)
-
-
-@register
-def init_data(
-    path: Annotated[Path, typer.Argument(help="Your data: a CSV or parquet file.", show_default=False)],
-    target: Annotated[str, typer.Option("--target", help="The binary label column.", show_default=False)],
-    force: Annotated[bool, typer.Option(help="Replace data/ and the params of data adopted before.")] = False,
-    positive: Annotated[
-        str | None, typer.Option(help="The target's value that means positive [default: true, 1, yes, or rarer].")
-    ] = None,
-    name: Annotated[str | None, typer.Option(help="project.name [default: from the file name].")] = None,
-) -> None:
-    """Adopt your own data: infer the contract into params.yaml, make data/ hold the file, `dvc add data`."""
-    from gitops_ml.pipeline.init_data import describe
-    from gitops_ml.pipeline.init_data import init_data as adopt
-
-    with console.status(f"adopting {path}"):
-        adopted = adopt(path, target, force=force, positive=positive, name=name)
-    for line in describe(adopted):
-        out.print(line, markup=False, highlight=False, soft_wrap=True)
-
-
-@register
-def validate(params_path: ParamsOption = Path("params.yaml")) -> None:
-    """Stage validate: check the raw data against the schema in params.yaml and write it typed."""
-    from gitops_ml.pipeline.validate import run_validate
-
-    params = load_params(params_path)
-    with console.status(f"validating {params.data.path}"):
-        summary = run_validate(params.data.path, params.schema, paths.VALIDATED, paths.DATA_SUMMARY)
-    console.print(f"validate: {summary['rows']} rows pass the contract, positive rate {summary['positive_rate']:.4f}")
-
-
-@register
-def split(params_path: ParamsOption = Path("params.yaml")) -> None:
-    """Stage split: stratified hold-out split of the validated data."""
-    from gitops_ml.pipeline.split import run_split
-
-    params = load_params(params_path)
-    run_split(paths.VALIDATED, params.schema, params.split, paths.TRAIN, paths.TEST)
-    console.print(f"split: test_size={params.split.test_size}, seed={params.split.seed}")
-
-
-@register
-def train(params_path: ParamsOption = Path("params.yaml")) -> None:
-    """Stage train: fit the estimator named by train.estimator."""
-    from gitops_ml.pipeline.train import run_train
-
-    params = load_params(params_path)
-    with console.status(f"training {params.train.estimator.value}"):
-        run_train(paths.TRAIN, params.schema, params.train, paths.MODEL, paths.MODEL_INFO)
-    console.print(f"train: {params.train.estimator.value} saved to {paths.MODEL}")
-
-
-@register
-def evaluate(
-    params_path: ParamsOption = Path("params.yaml"),
-    track: Annotated[bool, typer.Option(help="Log the run to MLflow (tracking.enabled).")] = True,
-) -> None:
-    """Stage evaluate: metrics, plot data and predictions on the test set; log the run to MLflow."""
-    from gitops_ml.model_io import load_model
-    from gitops_ml.pipeline.evaluate import run_evaluate
-
-    params = load_params(params_path)
-    if track and params.tracking.enabled:
-        from gitops_ml.tracking import check_reachable, tracking_uri
-
-        check_reachable(tracking_uri(params))  # fail before the work, not after it
-    model = load_model(paths.MODEL)  # once, for scoring and for MLflow
-    with console.status("evaluating on the test set"):
-        labels = (params.project.negative_label, params.project.positive_label)
-        metrics = run_evaluate(
-            model, paths.TEST, params.schema, params.evaluate, params.train.seed, paths.REPORTS, labels
-        )
-    console.print(f"evaluate: wrote {paths.METRICS}")
-    if track and params.tracking.enabled:
-        _log_to_mlflow(params, metrics, model)
-
-
-def _log_to_mlflow(params: Params, metrics: dict[str, Any], model: Any) -> None:
-    import pandas as pd
-
-    from gitops_ml.io import read_json
-    from gitops_ml.pipeline.interface import model_frame
-    from gitops_ml.tracking import log_run, tracking_uri
-
-    example = model_frame(pd.read_parquet(paths.TEST).head(5), params.schema)
-    data_md5 = read_json(paths.DATA_SUMMARY)["md5"]
-    with console.status(f"logging the run to MLflow at {tracking_uri(params)}"):
-        run_id = log_run(
-            params,
-            metrics,
-            model,
-            example,
-            data_md5,
-            [paths.METRICS, paths.METRICS_CI, paths.MODEL_INFO],
-        )
-    console.print(f"evaluate: MLflow run {run_id} in experiment '{params.tracking.experiment}'")
-
-
-@register
-def metrics(
-    path: Annotated[Path, typer.Option(help="The metrics file.")] = paths.METRICS,
-    ci_path: Annotated[Path, typer.Option("--ci", help="The confidence-interval file.")] = paths.METRICS_CI,
-) -> None:
-    """Print the metrics of the last evaluate as a table."""
-    from gitops_ml.io import read_json
-    from gitops_ml.scoring import METRIC_NAMES
-
-    values = read_json(path)
-    intervals = read_json(ci_path)["metrics"] if ci_path.exists() else {}
-    table = Table(title=f"Metrics ({values['test_rows']} test rows, threshold {values['threshold']})")
-    for column in ("metric", "value", "95% interval" if intervals else ""):
-        if column:
-            table.add_column(column, justify="left" if column == "metric" else "right")
-    for name in METRIC_NAMES:
-        value = values.get(name)
-        row = [name, "n/a" if value is None else f"{value:.4f}"]
-        if intervals:
-            low, high = intervals[name]["low"], intervals[name]["high"]
-            row.append("n/a" if low is None else f"[{low:.4f}, {high:.4f}]")
-        table.add_row(*row)
-    out.print(table)
-
-
-from gitops_ml.gitops import gate_commands as _gate_commands  # noqa: E402,F401
-from gitops_ml.gitops import github_commands as _github_commands  # noqa: E402,F401
-from gitops_ml.gitops import report_commands as _report_commands  # noqa: E402,F401
-from gitops_ml.serving import commands as _serving_commands  # noqa: E402,F401
+for panel, commands in COMMANDS.items():
+    for command in commands:
+        app.command(name=command.__name__.replace("_", "-"), rich_help_panel=panel)(clean_errors(command))

@@ -38,3 +38,7 @@ class ReleaseGuardError(ProjectError, RuntimeError):
 
 class InitDataError(ProjectError, ValueError):
     """``gitops-ml init-data`` cannot adopt the given file; nothing was written."""
+
+
+class CompareError(ProjectError, RuntimeError):
+    """The two sides of a pull-request report cannot be compared (a missing output, an unknown git ref)."""

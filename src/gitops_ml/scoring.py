@@ -11,16 +11,7 @@ from typing import Any
 
 import numpy as np
 
-HIGHER_IS_BETTER: dict[str, bool] = {
-    "roc_auc": True,
-    "average_precision": True,
-    "f1": True,
-    "precision": True,
-    "recall": True,
-    "accuracy": True,
-    "log_loss": False,
-}
-METRIC_NAMES = tuple(HIGHER_IS_BETTER)
+from gitops_ml.metric_names import METRIC_NAMES
 
 
 def compute_metrics(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:

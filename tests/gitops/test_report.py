@@ -25,7 +25,7 @@ from gitops_ml.gitops.report import (
     sample_precision_recall,
     sample_roc,
 )
-from gitops_ml.scoring import HIGHER_IS_BETTER, METRIC_NAMES
+from gitops_ml.metric_names import HIGHER_IS_BETTER, METRIC_NAMES
 
 # CommonMark plus GitHub's tables and strikethrough: the parser the property tests read the comment back with.
 MARKDOWN = MarkdownIt("commonmark").enable(["table", "strikethrough"])

@@ -12,11 +12,14 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from gitops_ml.errors import ProjectError
-from gitops_ml.gitops.report import Report
+
+if TYPE_CHECKING:  # the report model imports pandas: only when an artifact is validated
+    from gitops_ml.gitops.report import Report
 
 PR_FILE = "pr.json"
 REPORT_JSON = "report.json"
@@ -79,6 +82,8 @@ def validate_artifact(directory: Path, expected_head_sha: str) -> ValidArtifact:
             f"({expected_head_sha}); refusing to comment"
         )
     try:
+        from gitops_ml.gitops.report import Report
+
         report = Report.model_validate(_read_json(directory, REPORT_JSON))
     except ValidationError as exc:
         problems = "; ".join(

@@ -26,7 +26,8 @@ import yaml
 
 from gitops_ml import paths
 from gitops_ml.config import ProjectParams
-from gitops_ml.gitops.compare import CompareError, Side
+from gitops_ml.errors import CompareError
+from gitops_ml.gitops.compare import Side
 from gitops_ml.gitops.dvc_settings import read_dvc_settings
 from gitops_ml.io import read_json
 

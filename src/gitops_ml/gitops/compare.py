@@ -23,15 +23,12 @@ from typing import Any, Literal
 import numpy as np
 
 from gitops_ml.config import BootstrapParams, GateParams
-from gitops_ml.errors import ProjectError
+from gitops_ml.errors import CompareError
 from gitops_ml.gitops.gate import GateDecision, better_by, decide
-from gitops_ml.scoring import HIGHER_IS_BETTER, METRIC_NAMES, bootstrap_metrics, confidence_intervals, finite_or_none
+from gitops_ml.metric_names import HIGHER_IS_BETTER, METRIC_NAMES
+from gitops_ml.scoring import bootstrap_metrics, confidence_intervals, finite_or_none
 
 Verdict = Literal["better", "worse", "unchanged", "n/a"]
-
-
-class CompareError(ProjectError, RuntimeError):
-    """The two sides cannot be compared (a missing output, an unknown git ref)."""
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

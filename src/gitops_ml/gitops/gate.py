@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_ml.config import GateParams
-from gitops_ml.scoring import HIGHER_IS_BETTER
+from gitops_ml.metric_names import HIGHER_IS_BETTER
 
 PASSED = "PASS"
 FAILED = "FAIL"

@@ -12,12 +12,12 @@ import os
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from gitops_ml import paths
-from gitops_ml.cli import ParamsOption, console, out, register
+from gitops_ml.cli_support import ParamsOption, console, out
 from gitops_ml.config import Params, load_params
 from gitops_ml.gitops.champion import (
     ChampionError,
@@ -28,7 +28,6 @@ from gitops_ml.gitops.champion import (
     tags_at,
 )
 from gitops_ml.gitops.contract import changes_since
-from gitops_ml.gitops.gate import FAILED, GateDecision, decide, refuse
 from gitops_ml.gitops.lockfile import FIX as LOCK_FIX
 from gitops_ml.gitops.lockfile import require_current_lock, stale_stages
 from gitops_ml.gitops.release import (
@@ -43,7 +42,9 @@ from gitops_ml.gitops.release import (
 from gitops_ml.gitops.release import promote as promote_head
 from gitops_ml.gitops.release import release_notes as render_release_notes
 from gitops_ml.io import atomic_write, read_json, write_json
-from gitops_ml.scoring import HIGHER_IS_BETTER, bootstrap_metrics, compute_metrics, confidence_intervals, finite_or_none
+
+if TYPE_CHECKING:
+    from gitops_ml.gitops.gate import GateDecision
 
 GATE_JSON = paths.REPORTS / "gate.json"
 RELEASE_NOTES = paths.REPORTS / "release_notes.md"
@@ -54,8 +55,15 @@ def score_models(params: Params, candidate: Path, champion: Path | None) -> dict
     import numpy as np
     import pandas as pd
 
+    from gitops_ml.metric_names import HIGHER_IS_BETTER
     from gitops_ml.model_io import load_model
     from gitops_ml.pipeline.interface import score_frame
+    from gitops_ml.scoring import (
+        bootstrap_metrics,
+        compute_metrics,
+        confidence_intervals,
+        finite_or_none,
+    )
 
     test = pd.read_parquet(paths.TEST)
     y_true = test[params.schema.target].to_numpy(dtype=np.int64)
@@ -82,6 +90,8 @@ def score_models(params: Params, candidate: Path, champion: Path | None) -> dict
 
 def run_gate(repo: Path, params: Params) -> dict[str, Any]:
     """Decide whether the candidate releases; return the content of ``reports/gate.json``."""
+    from gitops_ml.gitops.gate import FAILED, decide, refuse  # imports numpy: only when the gate runs
+
     commit = head_commit(repo)
     champion_tag = latest_release_tag(repo)
     extra: dict[str, Any] = {
@@ -155,7 +165,6 @@ def _github_outputs(gate: dict[str, Any]) -> None:
             handle.write("\n".join(lines) + "\n")
 
 
-@register
 def gate(
     params_path: ParamsOption = Path("params.yaml"),
     output: Annotated[Path, typer.Option("--out", help="Where to write the decision.")] = GATE_JSON,
@@ -172,14 +181,12 @@ def gate(
     out.print(f"gate: {verdict} (wrote {output})", highlight=False)
 
 
-@register
 def check_lock() -> None:
     """Fail when dvc.lock at HEAD does not record the outputs `dvc repro` just made (the fix: commit dvc.lock)."""
     require_current_lock(Path.cwd())
     out.print("dvc.lock at HEAD records the pipeline outputs", highlight=False)
 
 
-@register
 def release_guard() -> None:
     """Refuse a release run that is not a passing ci run, or a manual run, on the default branch (env)."""
     from gitops_ml.gitops.release_guard import ReleaseTrigger, check_trigger
@@ -187,7 +194,6 @@ def release_guard() -> None:
     out.print(f"release run allowed: {check_trigger(ReleaseTrigger.from_env(os.environ))}", highlight=False)
 
 
-@register
 def release_check(
     gate_path: Annotated[Path, typer.Option("--gate", help="The gate decision.")] = GATE_JSON,
 ) -> None:
@@ -200,7 +206,6 @@ def release_check(
     out.print(f"release {tag} of {head_commit(repo)[:12]}: {state}", highlight=False)
 
 
-@register
 def promote(
     gate_path: Annotated[Path, typer.Option("--gate", help="The gate decision.")] = GATE_JSON,
     push: Annotated[bool, typer.Option(help="Also push the tag (token from $GITHUB_TOKEN if set).")] = False,
@@ -216,7 +221,6 @@ def promote(
     out.print(done.tag)
 
 
-@register
 def release_notes(
     tag: Annotated[str | None, typer.Option(help="Release tag [default: the gate's tag, else HEAD's].")] = None,
     gate_path: Annotated[Path, typer.Option("--gate", help="The gate decision.")] = GATE_JSON,
@@ -236,7 +240,6 @@ def release_notes(
     out.print(f"wrote {output} for {tag}")
 
 
-@register
 def set_champion_alias(
     tag: Annotated[str | None, typer.Option(help="Release tag [default: the model-vN tag of HEAD].")] = None,
     params_path: ParamsOption = Path("params.yaml"),
@@ -258,7 +261,6 @@ def set_champion_alias(
     out.print(f"MLflow model '{params.tracking.experiment}' version {version} is now @champion ({tag})")
 
 
-@register
 def smoke_test(
     url: Annotated[str, typer.Option(help="Base URL of the running service.")] = "http://127.0.0.1:3000",
     expect_version: Annotated[str | None, typer.Option(help="The model_version /predict must report.")] = None,
@@ -273,7 +275,6 @@ def smoke_test(
     out.print(f"smoke test passed: {answer}", highlight=False)
 
 
-@register
 def image_ref(
     registry: Annotated[str, typer.Option(envvar="IMAGE_REGISTRY", help="Registry host.")] = "ghcr.io",
     repository: Annotated[str, typer.Option(envvar="GITHUB_REPOSITORY", help="owner/name.")] = "",

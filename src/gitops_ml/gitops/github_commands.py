@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from gitops_ml import paths
-from gitops_ml.cli import console, out, register
+from gitops_ml.cli_support import console, out
 
 DEFAULT_CML = Path(".cml/bin/cml.js")  # where `make cml-install` puts it
 RELEASE_NOTES = paths.REPORTS / "release_notes.md"
@@ -28,7 +28,6 @@ def _required(value: str | None, name: str) -> str:
     return value
 
 
-@register
 def post_pr_comment(
     artifact: Annotated[Path, typer.Argument(help="The downloaded pr-report artifact (may be missing or empty).")],
     repository: Annotated[
@@ -81,7 +80,6 @@ def post_pr_comment(
         console.print(f"{posted.action} the report comment on #{posted.pr_number}: {posted.comment.html_url}")
 
 
-@register
 def github_release(
     tag: Annotated[str, typer.Option(envvar="TAG", help="The release tag, model-vN (it must exist in this checkout).")],
     notes: Annotated[Path, typer.Option(help="The release body (make release-notes).")] = RELEASE_NOTES,

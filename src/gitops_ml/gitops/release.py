@@ -20,7 +20,7 @@ from typing import Any
 from gitops_ml.config import ProjectParams
 from gitops_ml.errors import ProjectError
 from gitops_ml.gitops.champion import next_release_tag, release_tags, tag_number
-from gitops_ml.scoring import METRIC_NAMES
+from gitops_ml.metric_names import METRIC_NAMES
 
 DEFAULT_IDENTITY = {"GIT_COMMITTER_NAME": "gitops-ml", "GIT_COMMITTER_EMAIL": "gitops-ml@users.noreply.github.com"}
 

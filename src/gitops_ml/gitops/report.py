@@ -30,7 +30,7 @@ from gitops_ml.gitops.compare import (
     merge_verdict,
     params_diff,
 )
-from gitops_ml.scoring import METRIC_NAMES
+from gitops_ml.metric_names import METRIC_NAMES
 
 GITHUB_COMMENT_LIMIT = 65_536
 COMMENT_BUDGET = GITHUB_COMMENT_LIMIT - 2_000  # room for the comment's marker, image links and notes

@@ -14,9 +14,9 @@ from typing import Annotated
 
 import typer
 
-from gitops_ml.cli import console, register
+from gitops_ml.cli_support import console
+from gitops_ml.errors import CompareError
 from gitops_ml.gitops.artifact import PR_FILE, REPORT_JSON, REPORT_MD
-from gitops_ml.gitops.compare import CompareError
 from gitops_ml.io import atomic_write, write_json
 
 DEFAULT_OUT = Path("reports/pr")
@@ -39,7 +39,6 @@ def _head_is_current(repo: Path) -> None:
         )
 
 
-@register
 def report(
     base: Annotated[str, typer.Option(help="Git ref to compare the working tree with.")] = "main",
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Where report.md and report.json go.")] = DEFAULT_OUT,
@@ -80,7 +79,6 @@ def report(
     console.print(f"report: wrote {out_dir / REPORT_MD} and {out_dir / REPORT_JSON}")
 
 
-@register
 def job_summary(
     path: Annotated[Path, typer.Argument(help="Markdown file to append.")] = DEFAULT_OUT / REPORT_MD,
 ) -> None:
@@ -95,7 +93,6 @@ def job_summary(
     console.print(f"appended {path} to the job summary")
 
 
-@register
 def ci_remote(
     url: Annotated[
         str | None, typer.Option(envvar="DVC_REMOTE_URL", help="DVC remote URL (repository variable in CI).")

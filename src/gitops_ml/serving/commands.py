@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from gitops_ml.cli import console, register
+from gitops_ml.cli_support import console
 
 
 @contextlib.contextmanager
@@ -37,7 +37,6 @@ VersionOption = Annotated[
 ]
 
 
-@register
 def model_version(version: VersionOption = None) -> None:
     """Print the model version (sanitized for BentoML tags)."""
     from gitops_ml.serving.store import model_version as resolve
@@ -46,7 +45,6 @@ def model_version(version: VersionOption = None) -> None:
         typer.echo(resolve(Path.cwd(), version))
 
 
-@register
 def import_model(
     version: VersionOption = None,
     params_path: Annotated[Path, typer.Option("--params", help="The params file.")] = Path("params.yaml"),
@@ -59,7 +57,6 @@ def import_model(
     typer.echo(tag)
 
 
-@register
 def build_bento(version: VersionOption = None) -> None:
     """Import the model and build the bento versioned with the model version; print the bento tag."""
     from gitops_ml.serving.bento import BENTO_TAG_FILE
@@ -71,7 +68,6 @@ def build_bento(version: VersionOption = None) -> None:
     typer.echo(tag)
 
 
-@register
 def bento_context(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the build context to.")] = Path(
         "build/bento-context"

@@ -1,0 +1,161 @@
+"""CLI commands of the pipeline: the DVC stages (``validate``, ``split``, ``train``, ``evaluate``), ``init-data``,
+the data helpers (``sample-data``, ``ensure-data``) and ``metrics``. Registered in :mod:`gitops_ml.cli`.
+
+The stages import their own module of ``pipeline/`` when they run; ``sample-data`` and ``ensure-data`` reach the
+team's code only through :mod:`gitops_ml.pipeline.interface`, so the CLI starts whatever ``pipeline/`` holds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from gitops_ml import paths
+from gitops_ml.cli_support import ParamsOption, console, out
+from gitops_ml.config import Params, SampleParams, load_params
+
+
+def sample_data(
+    rows: Annotated[int | None, typer.Option(help="Rows to generate [default: data.sample.rows].")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed [default: data.sample.seed].")] = None,
+    out_path: Annotated[Path | None, typer.Option("--out", help="CSV to write [default: data.path].")] = None,
+    params_path: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Generate the built-in synthetic sample (the optional plug-in pipeline/sample_data.py)."""
+    from gitops_ml.pipeline.interface import sample_writer
+
+    params = load_params(params_path)
+    write_sample = sample_writer()
+    sample = params.data.sample or SampleParams()
+    rows = rows or sample.rows
+    target = out_path or params.data.path
+    with console.status(f"generating {rows} rows"):
+        write_sample(target, rows, sample.seed if seed is None else seed)
+    console.print(f"wrote {target} ({rows} rows)")
+
+
+def ensure_data(params_path: ParamsOption = Path("params.yaml")) -> None:
+    """Make data/ match data.dvc: keep it, restore or pull it, or (data.sample set) regenerate the sample."""
+    from gitops_ml.data_source import ensure_data as ensure
+
+    ensure(load_params(params_path), paths.DATA_DVC, Path.cwd(), say=console.print)
+
+
+def init_data(
+    path: Annotated[Path, typer.Argument(help="Your data: a CSV or parquet file.", show_default=False)],
+    target: Annotated[str, typer.Option("--target", help="The binary label column.", show_default=False)],
+    force: Annotated[bool, typer.Option(help="Replace data/ and the params of data adopted before.")] = False,
+    positive: Annotated[
+        str | None, typer.Option(help="The target's value that means positive [default: true, 1, yes, or rarer].")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="project.name [default: from the file name].")] = None,
+) -> None:
+    """Adopt your own data: infer the contract into params.yaml, make data/ hold the file, `dvc add data`."""
+    from gitops_ml.pipeline.init_data import describe
+    from gitops_ml.pipeline.init_data import init_data as adopt
+
+    with console.status(f"adopting {path}"):
+        adopted = adopt(path, target, force=force, positive=positive, name=name)
+    for line in describe(adopted):
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def validate(params_path: ParamsOption = Path("params.yaml")) -> None:
+    """Stage validate: check the raw data against the schema in params.yaml and write it typed."""
+    from gitops_ml.pipeline.validate import run_validate
+
+    params = load_params(params_path)
+    with console.status(f"validating {params.data.path}"):
+        summary = run_validate(params.data.path, params.schema, paths.VALIDATED, paths.DATA_SUMMARY)
+    console.print(f"validate: {summary['rows']} rows pass the contract, positive rate {summary['positive_rate']:.4f}")
+
+
+def split(params_path: ParamsOption = Path("params.yaml")) -> None:
+    """Stage split: stratified hold-out split of the validated data."""
+    from gitops_ml.pipeline.split import run_split
+
+    params = load_params(params_path)
+    run_split(paths.VALIDATED, params.schema, params.split, paths.TRAIN, paths.TEST)
+    console.print(f"split: test_size={params.split.test_size}, seed={params.split.seed}")
+
+
+def train(params_path: ParamsOption = Path("params.yaml")) -> None:
+    """Stage train: fit the estimator named by train.estimator."""
+    from gitops_ml.pipeline.train import run_train
+
+    params = load_params(params_path)
+    with console.status(f"training {params.train.estimator.value}"):
+        run_train(paths.TRAIN, params.schema, params.train, paths.MODEL, paths.MODEL_INFO)
+    console.print(f"train: {params.train.estimator.value} saved to {paths.MODEL}")
+
+
+def evaluate(
+    params_path: ParamsOption = Path("params.yaml"),
+    track: Annotated[bool, typer.Option(help="Log the run to MLflow (tracking.enabled).")] = True,
+) -> None:
+    """Stage evaluate: metrics, plot data and predictions on the test set; log the run to MLflow."""
+    from gitops_ml.model_io import load_model
+    from gitops_ml.pipeline.evaluate import run_evaluate
+
+    params = load_params(params_path)
+    if track and params.tracking.enabled:
+        from gitops_ml.tracking import check_reachable, tracking_uri
+
+        check_reachable(tracking_uri(params))  # fail before the work, not after it
+    model = load_model(paths.MODEL)  # once, for scoring and for MLflow
+    with console.status("evaluating on the test set"):
+        labels = (params.project.negative_label, params.project.positive_label)
+        metrics = run_evaluate(
+            model, paths.TEST, params.schema, params.evaluate, params.train.seed, paths.REPORTS, labels
+        )
+    console.print(f"evaluate: wrote {paths.METRICS}")
+    if track and params.tracking.enabled:
+        _log_to_mlflow(params, metrics, model)
+
+
+def _log_to_mlflow(params: Params, metrics: dict[str, Any], model: Any) -> None:
+    import pandas as pd
+
+    from gitops_ml.io import read_json
+    from gitops_ml.pipeline.interface import model_frame
+    from gitops_ml.tracking import log_run, tracking_uri
+
+    example = model_frame(pd.read_parquet(paths.TEST).head(5), params.schema)
+    data_md5 = read_json(paths.DATA_SUMMARY)["md5"]
+    with console.status(f"logging the run to MLflow at {tracking_uri(params)}"):
+        run_id = log_run(
+            params,
+            metrics,
+            model,
+            example,
+            data_md5,
+            [paths.METRICS, paths.METRICS_CI, paths.MODEL_INFO],
+        )
+    console.print(f"evaluate: MLflow run {run_id} in experiment '{params.tracking.experiment}'")
+
+
+def metrics(
+    path: Annotated[Path, typer.Option(help="The metrics file.")] = paths.METRICS,
+    ci_path: Annotated[Path, typer.Option("--ci", help="The confidence-interval file.")] = paths.METRICS_CI,
+) -> None:
+    """Print the metrics of the last evaluate as a table."""
+    from gitops_ml.io import read_json
+    from gitops_ml.metric_names import METRIC_NAMES
+
+    values = read_json(path)
+    intervals = read_json(ci_path)["metrics"] if ci_path.exists() else {}
+    table = Table(title=f"Metrics ({values['test_rows']} test rows, threshold {values['threshold']})")
+    for column in ("metric", "value", "95% interval" if intervals else ""):
+        if column:
+            table.add_column(column, justify="left" if column == "metric" else "right")
+    for name in METRIC_NAMES:
+        value = values.get(name)
+        row = [name, "n/a" if value is None else f"{value:.4f}"]
+        if intervals:
+            low, high = intervals[name]["low"], intervals[name]["high"]
+            row.append("n/a" if low is None else f"[{low:.4f}, {high:.4f}]")
+        table.add_row(*row)
+    out.print(table)
