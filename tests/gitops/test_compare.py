@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gitops_ml.config import BootstrapParams, GateParams
+from gitops_ml.config import BootstrapParams, GateParams, SchemaParams
 from gitops_ml.gitops.compare import (
     Side,
+    base_contract_changes,
     compare_metrics,
     data_diff,
     improvement_lower_bound,
@@ -125,3 +126,21 @@ def test_merge_verdict_uses_the_gate(data):
     assert merge_verdict(head.metrics, base.metrics, rules, lower).release is True
     assert merge_verdict(base.metrics, head.metrics, rules, -lower).release is False
     assert merge_verdict(head.metrics, head.metrics, rules, 0.0).release is False  # a tie never releases
+
+
+def test_a_changed_contract_is_named_and_judged_on_the_floors(data):
+    labels, weak, strong = data
+    base, head = _side(labels, weak), _side(labels, strong)
+    head_schema = SchemaParams.model_validate({"target": "y", "columns": {"a": {"type": "float"}}})
+    base_params = {"schema": {"target": "y", "columns": {"a": {"type": "float"}, "b": {"type": "int"}}}}
+    changes = base_contract_changes(base_params, head_schema)
+    assert changes == ["column `b` removed"]
+    rules = GateParams(floors={"roc_auc": 0.5}, guards={})
+    # the weaker head would not release against the base; on a new contract only the floors apply
+    assert merge_verdict(base.metrics, head.metrics, rules, None).release is False
+    verdict = merge_verdict(base.metrics, head.metrics, rules, None, changes)
+    assert verdict.release is True
+    assert "new model line: the data contract changed since the base (column `b` removed)" in verdict.reasons[-1]
+    assert base_contract_changes({"schema": "broken"}, head_schema) == [
+        "the base's contract (schema in its params.yaml) cannot be read by this version"
+    ]

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from gitops_ml.config import BootstrapParams, GateParams
+from gitops_ml.config import BootstrapParams, GateParams, SchemaParams
 from gitops_ml.errors import CompareError
 from gitops_ml.gitops.gate import GateDecision, better_by, decide
 from gitops_ml.metric_names import HIGHER_IS_BETTER, METRIC_NAMES
@@ -213,9 +213,33 @@ def improvement_lower_bound(rows: list[dict[str, Any]], primary: str) -> float |
 
 
 def merge_verdict(
-    head_metrics: Mapping[str, Any], base_metrics: Mapping[str, Any], rules: GateParams, lower_bound: float | None
+    head_metrics: Mapping[str, Any],
+    base_metrics: Mapping[str, Any],
+    rules: GateParams,
+    lower_bound: float | None,
+    contract_changes: list[str] | None = None,
 ) -> GateDecision:
-    """The release gate's decision with the head as candidate and the base as champion."""
+    """The release gate's decision with the head as candidate and the base as champion.
+
+    With ``contract_changes`` (the data contract differs from the base's), the head starts a new model line and,
+    as the release gate does, is judged on the floors only.
+    """
     pick = {name: finite_or_none(head_metrics.get(name)) for name in METRIC_NAMES}
+    if contract_changes:
+        new_line = f"new model line: the data contract changed since the base ({'; '.join(contract_changes)})"
+        return decide(pick, None, rules, None, new_line)
     champion = {name: finite_or_none(base_metrics.get(name)) for name in METRIC_NAMES}
     return decide(pick, champion, rules, improvement_lower_bound=lower_bound)
+
+
+def base_contract_changes(base_params: Mapping[str, Any], head_schema: SchemaParams) -> list[str]:
+    """How the head's data contract differs from the base's ``params.yaml`` (an unreadable base schema counts)."""
+    from pydantic import ValidationError
+
+    from gitops_ml.gitops.contract import contract_changes
+
+    try:
+        base_schema = SchemaParams.model_validate(base_params.get("schema"))
+    except ValidationError:
+        return ["the base's contract (schema in its params.yaml) cannot be read by this version"]
+    return contract_changes(base_schema, head_schema)

@@ -24,6 +24,7 @@ from gitops_ml.config import parse_params
 from gitops_ml.gitops.base_side import Outputs
 from gitops_ml.gitops.compare import (
     Verdict,
+    base_contract_changes,
     compare_metrics,
     data_diff,
     improvement_lower_bound,
@@ -172,6 +173,7 @@ def build_report(
         base.side.metrics,
         gate_rules,
         improvement_lower_bound(rows, gate_rules.primary_metric),
+        base_contract_changes(base.params, params.schema),
     )
     boot = params.evaluate.bootstrap
     return Report(
