@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+from tests.support.fixture_project import overlay_fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "benchmarks" / "work"
@@ -68,7 +69,9 @@ def working_tree_files() -> list[str]:
 def copy_project(dest: Path, cache_dir: Path) -> Path:
     """A new git repository at ``dest`` holding the working tree's files (committed on ``main``).
 
-    Its DVC cache is ``cache_dir``, so runs on the same inputs can share the run-cache when that is wanted.
+    The benchmarks measure the template on the built-in sample, so the fixture project's params.yaml, data.dvc
+    and dvc.lock replace the repository's own (a fork's data may be anything). Its DVC cache is ``cache_dir``,
+    so runs on the same inputs can share the run-cache when that is wanted.
     """
     if dest.exists():
         shutil.rmtree(dest)
@@ -78,6 +81,7 @@ def copy_project(dest: Path, cache_dir: Path) -> Path:
         target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, target)
+    overlay_fixture(dest)
     sh(["git", "init", "-q", "-b", "main"], dest)
     sh(["dvc", "cache", "dir", "--local", str(cache_dir)], dest)
     sh(["git", "add", "-A"], dest)
