@@ -29,8 +29,10 @@ $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
 	.tools/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
 
+# Bytecode is compiled ahead of time locally (this saves seconds per process where Python may not write it);
+# in CI (CI=true, as on GitHub and under act) Python writes it on first import, so the 30-60 s are skipped.
 .venv/.synced: uv.lock pyproject.toml | $(UV)
-	$(UV) sync --frozen --compile-bytecode
+	$(UV) sync --frozen $(if $(CI),,--compile-bytecode)
 	@touch $@
 
 .PHONY: install
@@ -218,11 +220,22 @@ smoke-image: install ## Run the image IMAGE_REF (env, by digest) with docker, sm
 
 # Tags are pointed at an image that is already pushed, smoke-tested and attested, by digest, with skopeo (on
 # GitHub's Ubuntu runners; Debian package here): the manifest is copied as is, so every tag names the same digest.
-# Registry credentials come from `docker login` (~/.docker/config.json). An http registry is declared insecure in a
-# registries.conf named by REGISTRIES_CONF (default: $CONTAINERS_REGISTRIES_CONF, which skopeo itself ignores when
-# run as root), as the rehearsal does for its local registry.
+# Registry credentials come from `docker login` (~/.docker/config.json). An http registry is declared insecure in
+# ~/.config/containers/registries.conf (the rehearsal writes one in its runner's HOME for its local registry) or in
+# a file named by REGISTRIES_CONF (default: $CONTAINERS_REGISTRIES_CONF, which skopeo ignores when run as root).
 REGISTRIES_CONF ?= $(CONTAINERS_REGISTRIES_CONF)
-SKOPEO_COPY = skopeo $(if $(REGISTRIES_CONF),--registries-conf "$(REGISTRIES_CONF)") copy --quiet --all --preserve-digests
+SKOPEO = skopeo $(if $(REGISTRIES_CONF),--registries-conf "$(REGISTRIES_CONF)")
+SKOPEO_COPY = $(SKOPEO) copy --quiet --all --preserve-digests
+
+.PHONY: published-digest
+published-digest: ## Write digest= (GITHUB_OUTPUT) of IMAGE:TAG (env) if that release is already published, else empty
+	@[[ "$${IMAGE:-}" =~ ^[a-z0-9./:_-]+$$ ]] || { echo "IMAGE must be <registry>/<owner>/<name>, got '$${IMAGE:-}'" >&2; exit 1; }
+	@[[ "$${TAG:-}" =~ ^model-v[1-9][0-9]*$$ ]] || { echo "TAG must be model-vN, got '$${TAG:-}'" >&2; exit 1; }
+	@if raw="$$($(SKOPEO) inspect --raw "docker://$$IMAGE:$$TAG" 2>/dev/null)"; then \
+		digest="sha256:$$(printf '%s' "$$raw" | sha256sum | cut -d' ' -f1)"; \
+		echo "$$IMAGE:$$TAG is already published as $$digest: a rerun finishes that release without rebuilding"; \
+	else digest=""; echo "$$IMAGE:$$TAG is not published yet"; fi; \
+	echo "digest=$$digest" >> "$${GITHUB_OUTPUT:-/dev/stdout}"
 
 .PHONY: retag-image
 retag-image: ## Point IMAGE:TAG, IMAGE:COMMIT and IMAGE:latest at IMAGE@DIGEST (env), without rebuilding
