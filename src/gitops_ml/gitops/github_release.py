@@ -9,7 +9,6 @@ never at the default branch's head.
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,16 +34,14 @@ class Published:
 
 def tag_commit(repo: Path, tag: str) -> str:
     """The commit SHA of the local tag ``tag``; a clear error when it does not exist."""
-    result = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise GitHubReleaseError(f"tag {tag} does not exist in {repo}: run `make promote` first (it creates the tag)")
-    return result.stdout.strip()
+    from gitops_ml.gitops.release import ReleaseError, commit_of
+
+    try:
+        return commit_of(repo, f"refs/tags/{tag}")
+    except ReleaseError:
+        raise GitHubReleaseError(
+            f"tag {tag} does not exist in {repo}: run `make promote` first (it creates the tag)"
+        ) from None
 
 
 def read_notes(path: Path) -> str:
