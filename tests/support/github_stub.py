@@ -12,13 +12,24 @@ Endpoints (GitHub REST semantics, including ``per_page``/``page`` and a ``Link``
 - ``POST  /repos/{o}/{r}/issues/{n}/comments`` ``{"body"}`` → 201, authored by the token's user
 - ``PATCH /repos/{o}/{r}/issues/comments/{id}`` ``{"body"}`` → 200, or 403 when the token's user is not the author
   (stricter than GitHub, where a maintainer's token may edit anyone's comment: code must pick its own comment)
+- ``POST  /repos/{o}/{r}/pulls`` ``{"title", "head", "base", "body"}`` → 201 (the number is shared with issues), or
+  422 when an open pull request from that head exists, or (when the state names a bare git ``origin``) when the
+  head branch is not in it; the head's SHA is read from ``origin`` (``0`` * 40 without one)
+- ``GET   /repos/{o}/{r}/issues?state=open|closed|all&labels=a,b&per_page&page`` → issues and pull requests (these
+  with a ``pull_request`` key, as GitHub lists them), newest first, with every named label
+- ``POST  /repos/{o}/{r}/issues`` ``{"title", "body", "labels"}`` → 201; a label that does not exist is created
+- ``GET   /repos/{o}/{r}/issues/{n}`` → 200 or 404
+- ``PATCH /repos/{o}/{r}/issues/{n}`` ``{"title", "body", "state", "state_reason", "labels"}`` → 200
+- ``GET   /repos/{o}/{r}/labels/{name}`` → 200 or 404
+- ``POST  /repos/{o}/{r}/labels`` ``{"name", "color", "description"}`` → 201, or 422 when it exists
 - ``GET   /repos/{o}/{r}/releases/tags/{tag}`` → 200 or 404
 - ``POST  /repos/{o}/{r}/releases`` ``{"tag_name", "name", "body", ...}`` → 201, or 422 when the tag has a release
 
 A missing or unknown token answers 401 on every endpoint; a repository other than the seeded one, or any other
-path, answers 404. Every request is recorded (also the refused ones) as a :class:`Call`. Bodies over GitHub's
-65,536-character limit are refused with 422, as GitHub does. ``GET /_stub/state`` (no token, not recorded) returns
-the current state, for a rehearsal that runs the stand-in in another process.
+path, answers 404. Every request is recorded (also the refused ones) as a :class:`Call`. Bodies (of comments,
+issues and pull requests) over GitHub's 65,536-character limit are refused with 422, as GitHub does.
+``GET /_stub/state`` (no token, not recorded) returns the current state, for a rehearsal that runs the stand-in
+in another process.
 
 Seed state (a dict, or a JSON file with ``--state``)::
 
@@ -27,13 +38,18 @@ Seed state (a dict, or a JSON file with ``--state``)::
       "tokens": {"workflow-token": "github-actions[bot]", "alice-token": "alice"},
       "pulls": [{"number": 7, "head_repo": "alice/template", "head_ref": "tune", "head_sha": "<40 hex>",
                  "base_ref": "main", "state": "open"}],
-      "issues": [3],
+      "issues": [3, {"number": 4, "title": "Model drift", "body": "...", "labels": ["model-drift"],
+                     "state": "open", "user": "github-actions[bot]"}],
+      "labels": [{"name": "model-drift", "color": "d93f0b", "description": "..."}],
       "comments": [{"id": 1, "issue_number": 7, "body": "hi", "user": {"login": "alice", "type": "User"}}],
-      "releases": [{"id": 1, "tag_name": "model-v1", "name": "model-v1", "body": "..."}]
+      "releases": [{"id": 1, "tag_name": "model-v1", "name": "model-v1", "body": "..."}],
+      "origin": "/path/to/bare/repository.git"
     }
 
-``issues`` lists issue numbers that are not pull requests (comments may go on both); a user's ``type`` defaults
-to ``Bot`` for logins ending in ``[bot]``, else ``User``.
+``issues`` holds the issues that are not pull requests (comments may go on both): a bare number is an open issue
+with no labels; labels named by an issue or a pull request are added to ``labels``. A user's ``type`` defaults to
+``Bot`` for logins ending in ``[bot]``, else ``User``. ``origin`` (optional) is the git repository that new pull
+requests' head branches are looked up in.
 
 Use it in a test as a context manager (a thread in the test process)::
 
@@ -46,7 +62,7 @@ or as its own process, for workflow steps that act runs in other processes (call
 
     python -m tests.support.github_stub --port 8765 --state state.json --calls calls.jsonl
 
-Why the standard library's ``http.server``: six small JSON endpoints with no framework, no extra dependency and
+Why the standard library's ``http.server``: a dozen small JSON endpoints with no framework, no extra dependency and
 no event loop, so the same class runs in a pytest thread and as a separate process; ``ThreadingHTTPServer``
 answers concurrent requests, and one lock guards the state.
 """
@@ -58,6 +74,7 @@ import copy
 import json
 import re
 import signal
+import subprocess
 import sys
 import threading
 from dataclasses import asdict, dataclass, field
@@ -68,6 +85,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 COMMENT_LIMIT = 65_536
+NO_SHA = "0" * 40
 DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 100
 _REPO_PATH = re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)(?P<rest>/.*)$")
@@ -179,6 +197,20 @@ class GitHubStub:
         with self.lock:
             return [copy.deepcopy(c) for c in self.state["comments"] if c["issue_number"] == issue_number]
 
+    def issues(self, label: str | None = None, state: str = "all") -> list[dict[str, Any]]:
+        """The issues (not pull requests) now, oldest first; only those with ``label`` and in ``state`` if given."""
+        with self.lock:
+            return [
+                copy.deepcopy(i)
+                for i in sorted(self.state["issues"], key=lambda i: i["number"])
+                if (label is None or label in i["labels"]) and state in ("all", i["state"])
+            ]
+
+    def pulls(self) -> list[dict[str, Any]]:
+        """The pull requests now, oldest first."""
+        with self.lock:
+            return [copy.deepcopy(p) for p in sorted(self.state["pulls"], key=lambda p: p["number"])]
+
     # --- state -----------------------------------------------------------------------------------------------
 
     @staticmethod
@@ -187,14 +219,42 @@ class GitHubStub:
             raise ValueError("state: 'repository' must be 'owner/name'")
         state.setdefault("tokens", {})
         state.setdefault("users", {})
-        state.setdefault("issues", [])
         state.setdefault("releases", [])
+        state.setdefault("labels", [])
         for pull in state.setdefault("pulls", []):
             missing = {"number", "head_repo", "head_ref", "head_sha"} - pull.keys()
             if missing:
                 raise ValueError(f"state: pull request {pull} lacks {sorted(missing)}")
             pull.setdefault("base_ref", "main")
             pull.setdefault("state", "open")
+            pull.setdefault("title", f"pull request {pull['number']}")
+            pull.setdefault("body", "")
+            pull.setdefault("labels", [])
+        issues = []
+        for issue in state.setdefault("issues", []):
+            issue = {"number": issue} if isinstance(issue, int) else issue
+            if not isinstance(issue.get("number"), int):
+                raise ValueError(f"state: issue {issue} needs an integer 'number'")
+            issue.setdefault("title", f"issue {issue['number']}")
+            issue.setdefault("body", "")
+            issue.setdefault("labels", [])
+            issue.setdefault("state", "open")
+            issue.setdefault("state_reason", None)
+            issue["user"] = (
+                _user(issue["user"], state["users"])
+                if isinstance(issue.get("user"), str)
+                else (issue.get("user") or _user("octocat", state["users"]))
+            )
+            issue.setdefault("created_at", _now())
+            issue.setdefault("closed_at", None)
+            issues.append(issue)
+        state["issues"] = issues
+        known = {label["name"] for label in state["labels"]}
+        for item in [*issues, *state["pulls"]]:
+            for name in item["labels"]:
+                if name not in known:
+                    state["labels"].append({"name": name, "color": "ededed", "description": ""})
+                    known.add(name)
         for comment in state.setdefault("comments", []):
             if isinstance(comment.get("user"), str):
                 comment["user"] = _user(comment["user"], state["users"])
@@ -280,6 +340,13 @@ class GitHubStub:
         rest = match["rest"]
         routes = (
             ("GET", r"/pulls", self._list_pulls),
+            ("POST", r"/pulls", self._create_pull),
+            ("GET", r"/issues", self._list_issues),
+            ("POST", r"/issues", self._create_issue),
+            ("GET", r"/issues/(\d+)", self._get_issue),
+            ("PATCH", r"/issues/(\d+)", self._update_issue),
+            ("GET", r"/labels/([^/]+)", self._get_label),
+            ("POST", r"/labels", self._create_label),
             ("GET", r"/issues/(\d+)/comments", self._list_comments),
             ("POST", r"/issues/(\d+)/comments", self._create_comment),
             ("PATCH", r"/issues/comments/(\d+)", self._update_comment),
@@ -318,6 +385,9 @@ class GitHubStub:
         return {
             "number": pull["number"],
             "state": pull.get("state", "open"),
+            "title": pull.get("title", ""),
+            "body": pull.get("body", ""),
+            "labels": [self._label_json(name) for name in pull.get("labels", [])],
             "html_url": f"https://github.com/{self.state['repository']}/pull/{pull['number']}",
             "head": {
                 "ref": pull["head_ref"],
@@ -345,10 +415,192 @@ class GitHubStub:
         return self._page(f"/repos/{self.state['repository']}/pulls", query, [self._pull_json(p) for p in pulls])
 
     def _issue(self, number: str) -> int:
-        known = {int(p["number"]) for p in self.state["pulls"]} | {int(n) for n in self.state["issues"]}
+        known = {int(p["number"]) for p in self.state["pulls"]} | {int(i["number"]) for i in self.state["issues"]}
         if int(number) not in known:
             raise _HttpError(404, "Not Found")
         return int(number)
+
+    def _next_number(self) -> int:
+        """Issues and pull requests share one sequence of numbers, as on GitHub."""
+        return (
+            max(
+                [0, *(int(p["number"]) for p in self.state["pulls"]), *(int(i["number"]) for i in self.state["issues"])]
+            )
+            + 1
+        )
+
+    # --- pull requests: create -------------------------------------------------------------------------------
+
+    def _head_sha(self, branch: str) -> str:
+        origin = self.state.get("origin")
+        if not origin:
+            return NO_SHA
+        found = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}"],
+            cwd=origin, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if found.returncode != 0:
+            raise _HttpError(
+                422, "Validation Failed", errors=[{"resource": "PullRequest", "field": "head", "code": "invalid"}]
+            )
+        return found.stdout.strip()
+
+    def _create_pull(self, body: Any, identity: str, **_: Any) -> _Reply:
+        if not isinstance(body, dict):
+            raise _HttpError(422, "Invalid request: expected a JSON object")
+        for key in ("title", "head", "base"):
+            if not isinstance(body.get(key), str) or not body[key]:
+                raise _HttpError(422, f"Invalid request: '{key}' must be a non-empty string")
+        text = self._body_text({"body": body.get("body") or ""})
+        owner, _, branch = body["head"].rpartition(":")
+        owner = owner or self.state["repository"].split("/")[0]
+        if owner.lower() != self.state["repository"].split("/")[0].lower():
+            raise _HttpError(422, "Validation Failed: only heads of this repository are served by the stand-in")
+        if any(p["state"] == "open" and p["head_ref"] == branch and p["head_repo"] == self.state["repository"]
+               for p in self.state["pulls"]):  # fmt: skip
+            raise _HttpError(
+                422,
+                f"A pull request already exists for {owner}:{branch}.",
+                errors=[{"resource": "PullRequest", "code": "custom",
+                         "message": f"A pull request already exists for {owner}:{branch}."}],
+            )  # fmt: skip
+        pull = {
+            "number": self._next_number(),
+            "head_repo": self.state["repository"],
+            "head_ref": branch,
+            "head_sha": self._head_sha(branch),
+            "base_ref": body["base"],
+            "state": "open",
+            "title": body["title"],
+            "body": text,
+            "labels": [],
+            "draft": bool(body.get("draft", False)),
+            "user": _user(identity, self.state["users"]),
+        }
+        self.state["pulls"].append(pull)
+        return _Reply(201, self._pull_json(pull))
+
+    # --- issues ------------------------------------------------------------------------------------------------
+
+    def _label_json(self, name: str) -> dict[str, Any]:
+        label = next((lb for lb in self.state["labels"] if lb["name"] == name), {"name": name})
+        return {"color": "ededed", "description": "", **copy.deepcopy(label)}
+
+    def _issue_json(self, issue: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **{k: copy.deepcopy(v) for k, v in issue.items() if k != "labels"},
+            "labels": [self._label_json(name) for name in issue["labels"]],
+            "comments": sum(1 for c in self.state["comments"] if c["issue_number"] == issue["number"]),
+            "html_url": f"https://github.com/{self.state['repository']}/issues/{issue['number']}",
+        }
+
+    def _pull_as_issue(self, pull: dict[str, Any]) -> dict[str, Any]:
+        url = f"https://github.com/{self.state['repository']}/pull/{pull['number']}"
+        return {
+            "number": pull["number"], "title": pull.get("title", ""), "body": pull.get("body", ""),
+            "state": pull["state"], "labels": [self._label_json(name) for name in pull.get("labels", [])],
+            "user": pull.get("user") or _user("octocat"), "html_url": url, "pull_request": {"html_url": url},
+        }  # fmt: skip
+
+    def _list_issues(self, query: dict[str, str], **_: Any) -> _Reply:
+        wanted = query.get("state", "open")
+        if wanted not in ("open", "closed", "all"):
+            raise _HttpError(422, "Validation Failed: state must be open, closed or all")
+        labels = [name.strip() for name in query.get("labels", "").split(",") if name.strip()]
+        items = [self._issue_json(i) for i in self.state["issues"]] + [
+            self._pull_as_issue(p) for p in self.state["pulls"]
+        ]
+        items = [
+            item for item in items
+            if wanted in ("all", item["state"]) and set(labels) <= {lb["name"] for lb in item["labels"]}
+        ]  # fmt: skip
+        items.sort(key=lambda item: -int(item["number"]))
+        return self._page(f"/repos/{self.state['repository']}/issues", query, items)
+
+    def _find_issue(self, number: str) -> dict[str, Any]:
+        issue = next((i for i in self.state["issues"] if int(i["number"]) == int(number)), None)
+        if issue is None:
+            raise _HttpError(404, "Not Found")
+        return issue
+
+    def _get_issue(self, number: str, **_: Any) -> _Reply:
+        pull = next((p for p in self.state["pulls"] if int(p["number"]) == int(number)), None)
+        if pull is not None:
+            return _Reply(200, self._pull_as_issue(pull))
+        return _Reply(200, self._issue_json(self._find_issue(number)))
+
+    def _label_names(self, labels: Any) -> list[str]:
+        if not isinstance(labels, list) or not all(isinstance(name, str) and name for name in labels):
+            raise _HttpError(422, "Invalid request: 'labels' must be a list of label names")
+        for name in labels:
+            if not any(lb["name"] == name for lb in self.state["labels"]):
+                self.state["labels"].append({"name": name, "color": "ededed", "description": ""})
+        return list(dict.fromkeys(labels))
+
+    def _create_issue(self, body: Any, identity: str, **_: Any) -> _Reply:
+        if not isinstance(body, dict) or not isinstance(body.get("title"), str) or not body["title"]:
+            raise _HttpError(422, "Invalid request: 'title' must be a non-empty string")
+        issue = {
+            "number": self._next_number(),
+            "title": body["title"],
+            "body": self._body_text({"body": body.get("body") or ""}),
+            "labels": self._label_names(body.get("labels", [])),
+            "state": "open",
+            "state_reason": None,
+            "user": _user(identity, self.state["users"]),
+            "created_at": _now(),
+            "closed_at": None,
+        }
+        self.state["issues"].append(issue)
+        return _Reply(201, self._issue_json(issue))
+
+    def _update_issue(self, number: str, body: Any, **_: Any) -> _Reply:
+        issue = self._find_issue(number)
+        if not isinstance(body, dict):
+            raise _HttpError(422, "Invalid request: expected a JSON object")
+        if "state" in body and body["state"] not in ("open", "closed"):
+            raise _HttpError(422, "Validation Failed: state must be open or closed")
+        reasons = {"open": (None, "reopened"), "closed": ("completed", "not_planned")}
+        state = body.get("state", issue["state"])
+        if body.get("state_reason") not in (None, *reasons[state]):
+            raise _HttpError(
+                422, f"Validation Failed: state_reason {body['state_reason']!r} does not fit state {state}"
+            )
+        if "title" in body:
+            if not isinstance(body["title"], str) or not body["title"]:
+                raise _HttpError(422, "Invalid request: 'title' must be a non-empty string")
+            issue["title"] = body["title"]
+        if "body" in body:
+            issue["body"] = self._body_text({"body": body["body"] or ""})
+        if "labels" in body:
+            issue["labels"] = self._label_names(body["labels"])
+        if "state" in body and body["state"] != issue["state"]:
+            issue["state"] = body["state"]
+            issue["state_reason"] = body.get("state_reason") or reasons[state][0]
+            issue["closed_at"] = _now() if state == "closed" else None
+        return _Reply(200, self._issue_json(issue))
+
+    def _get_label(self, name: str, **_: Any) -> _Reply:
+        if not any(lb["name"] == name for lb in self.state["labels"]):
+            raise _HttpError(404, "Not Found")
+        return _Reply(200, self._label_json(name))
+
+    def _create_label(self, body: Any, **_: Any) -> _Reply:
+        if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"]:
+            raise _HttpError(422, "Invalid request: 'name' must be a non-empty string")
+        color = str(body.get("color", "ededed"))
+        if not re.fullmatch(r"[0-9a-fA-F]{6}", color):
+            raise _HttpError(
+                422, "Validation Failed", errors=[{"resource": "Label", "field": "color", "code": "invalid"}]
+            )
+        if any(lb["name"].lower() == body["name"].lower() for lb in self.state["labels"]):
+            raise _HttpError(
+                422, "Validation Failed", errors=[{"resource": "Label", "code": "already_exists", "field": "name"}]
+            )
+        self.state["labels"].append(
+            {"name": body["name"], "color": color, "description": str(body.get("description", ""))}
+        )
+        return _Reply(201, self._label_json(body["name"]))
 
     def _comment_json(self, comment: dict[str, Any]) -> dict[str, Any]:
         return {

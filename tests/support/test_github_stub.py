@@ -190,3 +190,93 @@ def test_concurrent_requests_are_all_recorded():
             assert list(pool.map(post, range(40))) == [201] * 40
         assert len(stub.writes()) == 40
         assert len({c["id"] for c in stub.comments(7)}) == 40
+
+
+def test_issues_are_listed_by_state_and_label_with_pull_requests_among_them():
+    state = seed() | {
+        "issues": [
+            3,
+            {"number": 4, "title": "drift", "labels": ["model-drift"], "user": "github-actions[bot]"},
+            {"number": 5, "title": "old drift", "labels": ["model-drift", "retrain"], "state": "closed"},
+        ],
+    }
+    with GitHubStub(state) as stub, client(stub) as http:
+        numbers = lambda **q: [i["number"] for i in http.get(f"/repos/{REPO}/issues", params=q).json()]  # noqa: E731
+        assert numbers() == [8, 7, 4, 3]  # open issues and pull requests, newest first
+        assert numbers(labels="model-drift") == [4]
+        assert numbers(labels="model-drift", state="all") == [5, 4]
+        assert numbers(labels="model-drift,retrain", state="all") == [5]
+        assert numbers(state="closed") == [9, 5]
+        listed = {i["number"]: i for i in http.get(f"/repos/{REPO}/issues").json()}
+        assert "pull_request" in listed[7] and "pull_request" not in listed[4]
+        assert listed[4]["user"] == {"login": "github-actions[bot]", "type": "Bot"}
+        assert [label["name"] for label in listed[4]["labels"]] == ["model-drift"]
+        assert http.get(f"/repos/{REPO}/issues", params={"state": "bogus"}).status_code == 422
+        assert http.get(f"/repos/{REPO}/labels/retrain").status_code == 200  # seeded through an issue
+
+
+def test_an_issue_is_created_commented_and_closed():
+    with GitHubStub(seed()) as stub, client(stub) as http:
+        created = http.post(
+            f"/repos/{REPO}/issues", json={"title": "Model drift", "body": "b", "labels": ["model-drift"]}
+        )
+        assert created.status_code == 201
+        number = created.json()["number"]
+        assert number == 10  # one sequence with the pull requests 7, 8 and 9
+        assert created.json()["user"]["login"] == "github-actions[bot]"
+        assert http.get(f"/repos/{REPO}/labels/model-drift").status_code == 200  # made by the issue, as GitHub does
+        assert http.post(f"/repos/{REPO}/issues/{number}/comments", json={"body": "again"}).status_code == 201
+        assert http.get(f"/repos/{REPO}/issues/{number}").json()["comments"] == 1
+        closed = http.patch(f"/repos/{REPO}/issues/{number}", json={"state": "closed", "state_reason": "completed"})
+        assert closed.status_code == 200
+        assert (closed.json()["state"], closed.json()["state_reason"]) == ("closed", "completed")
+        assert closed.json()["closed_at"]
+        assert stub.issues(label="model-drift", state="open") == []
+        assert [i["number"] for i in stub.issues(label="model-drift")] == [number]
+        bad = http.patch(f"/repos/{REPO}/issues/{number}", json={"state": "closed", "state_reason": "reopened"})
+        assert bad.status_code == 422
+        assert http.post(f"/repos/{REPO}/issues", json={"body": "no title"}).status_code == 422
+        assert http.post(f"/repos/{REPO}/issues", json={"title": "t", "labels": "x"}).status_code == 422
+        assert http.patch(f"/repos/{REPO}/issues/99", json={"state": "closed"}).status_code == 404
+        assert http.get(f"/repos/{REPO}/issues/7").json()["pull_request"]  # a PR read as an issue
+
+
+def test_labels_are_looked_up_and_created_once():
+    with GitHubStub(seed()) as stub, client(stub) as http:
+        assert http.get(f"/repos/{REPO}/labels/model-drift").status_code == 404
+        made = http.post(f"/repos/{REPO}/labels", json={"name": "model-drift", "color": "d93f0b", "description": "d"})
+        assert made.status_code == 201
+        assert http.get(f"/repos/{REPO}/labels/model-drift").json()["color"] == "d93f0b"
+        again = http.post(f"/repos/{REPO}/labels", json={"name": "Model-Drift", "color": "000000"})
+        assert again.status_code == 422
+        assert again.json()["errors"][0]["code"] == "already_exists"
+        assert http.post(f"/repos/{REPO}/labels", json={"name": "x", "color": "red"}).status_code == 422
+        assert [c.status for c in stub.writes()] == [201, 422, 422]
+
+
+def test_a_pull_request_is_opened_from_a_branch_of_origin(tmp_path: Path):
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
+    work = tmp_path / "work"
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e"}
+    subprocess.run(["git", "clone", "-q", str(origin), str(work)], check=True, capture_output=True)
+    subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", "x"], cwd=work, check=True, env=env)
+    subprocess.run(["git", "push", "-q", "origin", "HEAD:refs/heads/retrain"], cwd=work, check=True)
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=work, capture_output=True, text=True).stdout.strip()
+    with GitHubStub(seed() | {"origin": str(origin)}) as stub, client(stub) as http:
+        made = http.post(
+            f"/repos/{REPO}/pulls", json={"title": "Retrain", "head": "retrain", "base": "main", "body": "b"}
+        )
+        assert made.status_code == 201
+        assert (made.json()["number"], made.json()["head"]["sha"], made.json()["body"]) == (10, sha, "b")
+        assert [p["number"] for p in http.get(f"/repos/{REPO}/pulls", params={"head": "octo:retrain"}).json()] == [10]
+        twice = http.post(f"/repos/{REPO}/pulls", json={"title": "t", "head": "octo:retrain", "base": "main"})
+        assert twice.status_code == 422
+        assert "already exists" in twice.json()["message"]
+        missing = http.post(f"/repos/{REPO}/pulls", json={"title": "t", "head": "nope", "base": "main"})
+        assert missing.status_code == 422
+        assert missing.json()["errors"][0]["field"] == "head"
+        assert (
+            http.post(f"/repos/{REPO}/pulls", json={"title": "t", "head": "alice:x", "base": "main"}).status_code == 422
+        )
+        assert [p["number"] for p in stub.pulls()] == [7, 8, 9, 10]

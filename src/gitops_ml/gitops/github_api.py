@@ -1,6 +1,6 @@
-"""A small client for the few GitHub REST calls the workflows make: find a PR, comment on it, record a release.
+"""A small client for the few GitHub REST calls the workflows make: pull requests, issues, comments, releases.
 
-Written here rather than taken from a GitHub SDK because the project needs six calls, and a thin layer over
+Written here rather than taken from a GitHub SDK because the project needs a dozen calls, and a thin layer over
 httpx (already installed) keeps every request visible: base URL from ``GITHUB_API_URL`` (so tests and rehearsals
 point it at a local stand-in), token from ``GITHUB_TOKEN``, ``Link: rel="next"`` pagination, timeouts, and
 every failure turned into a :class:`GitHubError` that names the call and the status GitHub answered.
@@ -41,6 +41,20 @@ class PullRequest:
     head_sha: str
     base_ref: str
     state: str
+    html_url: str = ""
+
+
+@dataclass(frozen=True)
+class Issue:
+    """An issue (not a pull request): what the drift issue needs."""
+
+    number: int
+    title: str
+    body: str
+    state: str
+    labels: tuple[str, ...]
+    user_login: str
+    html_url: str
 
 
 @dataclass(frozen=True)
@@ -176,6 +190,52 @@ class GitHub:
         response = self._request(f"update comment {comment_id}", "PATCH", path, json={"body": body})
         return _comment(response.json())
 
+    def create_pull(self, head_branch: str, base: str, title: str, body: str) -> PullRequest:
+        """Open a pull request from ``head_branch`` of this repository into ``base``."""
+        payload = {"title": title, "head": head_branch, "base": base, "body": body}
+        response = self._request(
+            f"open a pull request from {head_branch} into {base}",
+            "POST",
+            self._repo_path("/pulls"),
+            ok=(201,),
+            json=payload,
+        )
+        return _pull(response.json())
+
+    # --- issues and labels -----------------------------------------------------------------------------------------
+
+    def issues_with_label(self, label: str, state: str = "open") -> list[Issue]:
+        """Issues (never pull requests) carrying ``label``, in ``state`` (open, closed, all), oldest first."""
+        what = f"list {state} issues labelled {label}"
+        items = self._paginate(what, self._repo_path("/issues"), {"state": state, "labels": label})
+        found = [_issue(item) for item in items if "pull_request" not in item]  # the endpoint lists PRs too
+        return sorted(found, key=lambda issue: issue.number)
+
+    def create_issue(self, title: str, body: str, labels: tuple[str, ...] = ()) -> Issue:
+        """Open an issue with ``labels``."""
+        payload = {"title": title, "body": body, "labels": list(labels)}
+        response = self._request("open an issue", "POST", self._repo_path("/issues"), ok=(201,), json=payload)
+        return _issue(response.json())
+
+    def close_issue(self, number: int, reason: str = "completed") -> Issue:
+        """Close issue ``number`` with ``reason`` (``completed`` or ``not_planned``)."""
+        path = self._repo_path(f"/issues/{int(number)}")
+        response = self._request(
+            f"close issue #{number}", "PATCH", path, json={"state": "closed", "state_reason": reason}
+        )
+        return _issue(response.json())
+
+    def ensure_label(self, name: str, color: str, description: str) -> bool:
+        """Create label ``name`` unless it exists; True when this call created it."""
+        path = self._repo_path(f"/labels/{quote(name, safe='')}")
+        if self._request(f"look up the label {name}", "GET", path, ok=(200, 404)).status_code == 200:
+            return False
+        payload = {"name": name, "color": color, "description": description}
+        created = self._request(
+            f"create the label {name}", "POST", self._repo_path("/labels"), ok=(201, 422), json=payload
+        )
+        return created.status_code == 201  # 422: created meanwhile by another run
+
     # --- releases ------------------------------------------------------------------------------------------------
 
     def release_by_tag(self, tag: str) -> Release | None:
@@ -203,7 +263,7 @@ def _hint(response: httpx.Response) -> str:
     hint = {
         401: "; check that GITHUB_TOKEN is the workflow's token and is passed to this step",
         403: "; the token lacks a permission: grant it in the job's `permissions:`",
-        404: "; the repository, pull request or comment does not exist or the token cannot see it",
+        404: "; the repository, pull request, issue or comment does not exist or the token cannot see it",
     }.get(response.status_code, "")
     return f" ({message}){hint}" if message else hint
 
@@ -224,6 +284,21 @@ def _pull(data: Any) -> PullRequest:
         head_sha=str(_field(data, "head", "sha")),
         base_ref=str(_field(data, "base", "ref")),
         state=str(_field(data, "state")),
+        html_url=str(data.get("html_url", "")),
+    )
+
+
+def _issue(data: Any) -> Issue:
+    user = data.get("user") if isinstance(data, dict) else None
+    labels = _field(data, "labels")
+    return Issue(
+        number=int(_field(data, "number")),
+        title=str(_field(data, "title")),
+        body=str(data.get("body") or ""),  # null when the issue was opened without one
+        state=str(_field(data, "state")),
+        labels=tuple(str(label.get("name", "")) if isinstance(label, dict) else str(label) for label in labels),
+        user_login=str((user or {}).get("login", "")),
+        html_url=str(data.get("html_url", "")),
     )
 
 
