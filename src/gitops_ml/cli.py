@@ -16,6 +16,7 @@ from gitops_ml import pipeline_commands as pipeline
 from gitops_ml.cli_support import clean_errors
 from gitops_ml.gitops import gate_commands as release
 from gitops_ml.gitops import github_commands as github
+from gitops_ml.gitops import loop_commands as loop
 from gitops_ml.gitops import report_commands as pull_requests
 from gitops_ml.serving import commands as serving
 
@@ -57,6 +58,7 @@ COMMANDS = {
         release.smoke_test,
     ],
     "Serving": [serving.model_version, serving.import_model, serving.build_bento, serving.bento_context],
+    "Monitoring": [loop.monitor_source, loop.drift_issue],
 }
 
 for panel, commands in COMMANDS.items():

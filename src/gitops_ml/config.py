@@ -253,6 +253,13 @@ class TrackingParams(StrictModel):
     default_uri: str = "sqlite:///mlflow.db"
 
 
+class MonitorParams(StrictModel):
+    """Monitoring (``monitor.yml``): when the one open drift issue is closed again."""
+
+    clear_runs_to_close: int = Field(default=3, ge=1, le=100)
+    """Consecutive monitoring runs without drift after which ``gitops-ml drift-issue`` closes the drift issue."""
+
+
 class Params(StrictModel):
     """The whole of ``params.yaml``."""
 
@@ -265,6 +272,7 @@ class Params(StrictModel):
     gate: GateParams = GateParams()
     serving: ServingParams = ServingParams()
     tracking: TrackingParams = TrackingParams()
+    monitor: MonitorParams = MonitorParams()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
