@@ -8,7 +8,14 @@ import pandas as pd
 import pytest
 
 from gitops_ml.config import Params
-from gitops_ml.pipeline.validate import DataContractError, check_frame, read_raw, run_validate
+from gitops_ml.pipeline.validate import (
+    DataContractError,
+    check_frame,
+    check_rows,
+    dataset_files,
+    read_raw,
+    run_validate,
+)
 
 
 def contract_error(frame: pd.DataFrame, params: Params) -> str:
@@ -148,3 +155,53 @@ def test_unreadable_or_absent_file(tmp_path: Path) -> None:
     garbage.write_bytes(b"a,b\n1,2,3,4\n\x00\xff")
     with pytest.raises(DataContractError, match="not a readable CSV"):
         read_raw(garbage)
+
+
+def test_windows_beside_the_data_are_validated_with_it_in_name_order(
+    tmp_path: Path, raw_frame: pd.DataFrame, params: Params
+) -> None:
+    raw = tmp_path / "data" / "transactions.csv"
+    raw.parent.mkdir()
+    raw_frame.iloc[:4000].to_csv(raw, index=False)
+    alone = run_validate(raw, params.schema, tmp_path / "v.parquet", tmp_path / "s.json")
+    assert "windows" not in alone, "without windows the summary is what it always was"
+    windows = raw.parent / "windows"
+    windows.mkdir()
+    raw_frame.iloc[5000:].to_parquet(windows / "2026-02-01-feb.parquet", index=False)
+    raw_frame.iloc[4000:5000].to_csv(windows / "2026-01-01-jan.csv", index=False)
+    (windows / ".gitkeep").touch()
+    assert [p.name for p in dataset_files(raw)] == ["transactions.csv", "2026-01-01-jan.csv", "2026-02-01-feb.parquet"]
+    summary = run_validate(raw, params.schema, tmp_path / "v.parquet", tmp_path / "s.json")
+    assert summary["rows"] == len(raw_frame)
+    assert summary["positives"] == int(raw_frame["is_fraud"].sum())
+    assert summary["windows"] == [str(windows / "2026-01-01-jan.csv"), str(windows / "2026-02-01-feb.parquet")]
+    assert summary["md5"] != alone["md5"]
+    ids = pd.read_parquet(tmp_path / "v.parquet")["transaction_id"].tolist()
+    assert ids == raw_frame["transaction_id"].tolist(), "the data first, then the windows by name"
+
+
+def test_a_bad_window_is_named(tmp_path: Path, raw_frame: pd.DataFrame, params: Params) -> None:
+    raw = tmp_path / "transactions.csv"
+    raw_frame.iloc[:4000].to_csv(raw, index=False)
+    windows = tmp_path / "windows"
+    windows.mkdir()
+    out = tmp_path / "v.parquet"
+    (windows / "notes.txt").write_text("hi")
+    with pytest.raises(DataContractError, match=r"notes.txt is not a CSV or parquet file.*make retrain"):
+        run_validate(raw, params.schema, out, tmp_path / "s.json")
+    (windows / "notes.txt").unlink()
+    raw_frame.iloc[4000:].drop(columns=["hour"]).to_csv(windows / "2026-01-01-x.csv", index=False)
+    with pytest.raises(DataContractError, match=r"the window .*2026-01-01-x.csv lacks column\(s\) the data has: hour"):
+        run_validate(raw, params.schema, out, tmp_path / "s.json")
+    raw_frame.iloc[4000:].assign(amount=-1.0).to_csv(windows / "2026-01-01-x.csv", index=False)
+    with pytest.raises(DataContractError, match=r"amount: 2000 bad row\(s\)"):
+        run_validate(raw, params.schema, out, tmp_path / "s.json")
+    assert not out.exists()
+
+
+def test_rows_are_checked_without_the_tables_size_and_balance(raw_frame: pd.DataFrame, params: Params) -> None:
+    small = raw_frame.head(20).assign(is_fraud=0)
+    assert len(check_rows(small, params.schema)) == 20
+    assert "requires at least 1000" in contract_error(small, params)
+    with pytest.raises(DataContractError, match="amount: 20 bad row"):
+        check_rows(small.assign(amount=-1.0), params.schema)

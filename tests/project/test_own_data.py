@@ -8,11 +8,11 @@ import pytest
 
 from gitops_ml.config import Params
 from gitops_ml.io import read_json
-from gitops_ml.pipeline.validate import check_frame, read_raw
+from gitops_ml.pipeline.validate import check_frame, read_dataset
 
 
 def test_the_data_meets_the_contract_in_params_yaml(own_params: Params, own_data: Path) -> None:
-    typed = check_frame(read_raw(own_data), own_params.schema)
+    typed = check_frame(read_dataset(own_data), own_params.schema)  # data.path and its windows
     assert len(typed) >= own_params.schema.min_rows
 
 

@@ -3,6 +3,9 @@
 The contract (a pandera schema) is built from the ``schema:`` section, so changing a range or adding a
 category is a params change that DVC sees. Bad data stops the pipeline with one line per failing column and
 check, with the number of bad rows, and nothing is written.
+
+The raw data is ``data.path`` followed by every window of labelled data in ``windows/`` beside it
+(``data/windows/<date>-<name>.csv|parquet``, appended by ``make retrain``; docs/retraining.md), in name order.
 """
 
 from __future__ import annotations
@@ -137,6 +140,16 @@ def _violations(errors: SchemaErrors, already_bad: set[str]) -> list[Violation]:
 
 def check_frame(frame: pd.DataFrame, schema: SchemaParams) -> pd.DataFrame:
     """Validate ``frame`` against the contract; return it typed, or raise :class:`DataContractError`."""
+    typed = check_rows(frame, schema)
+    _check_table(typed, schema)
+    return typed
+
+
+def check_rows(frame: pd.DataFrame, schema: SchemaParams) -> pd.DataFrame:
+    """Validate every row of ``frame`` (columns, types, values), not the table's size and balance; return it typed.
+
+    For a part of the data, such as a new window, which :func:`check_frame` then judges as part of the whole.
+    """
     missing = [c for c in [*schema.ids, *schema.columns, schema.target] if c not in frame.columns]
     if missing:
         raise DataContractError(
@@ -155,9 +168,7 @@ def check_frame(frame: pd.DataFrame, schema: SchemaParams) -> pd.DataFrame:
             f"the data breaks the contract in params.yaml (schema:):\n{lines}\n"
             "Fix the rows, or widen the column's rule under schema.columns in params.yaml."
         )
-    typed = _final_types(typed, schema)
-    _check_table(typed, schema)
-    return typed
+    return _final_types(typed, schema)
 
 
 def _final_types(frame: pd.DataFrame, schema: SchemaParams) -> pd.DataFrame:
@@ -182,6 +193,8 @@ def _check_table(frame: pd.DataFrame, schema: SchemaParams) -> None:
 
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
+TABLE_SUFFIXES = (".csv", *PARQUET_SUFFIXES)
+WINDOWS_DIR = "windows"
 
 
 def read_table(path: Path, dtype_backend: Literal["numpy_nullable"] | None = None) -> pd.DataFrame:
@@ -211,10 +224,62 @@ def read_raw(path: Path) -> pd.DataFrame:
     return read_table(path)
 
 
+def windows_dir(raw_path: Path) -> Path:
+    """Where windows of labelled data appended to ``data.path`` live: ``windows/`` in the same folder."""
+    return raw_path.parent / WINDOWS_DIR
+
+
+def dataset_files(raw_path: Path) -> list[Path]:
+    """``raw_path`` (``data.path``), then the windows in :func:`windows_dir` by name (``<date>-<name>.<ext>``: by date).
+
+    Hidden files are skipped; anything else that is not a CSV or parquet file raises :class:`DataContractError`.
+    """
+    folder = windows_dir(raw_path)
+    windows = sorted(p for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []
+    for window in windows:
+        if not window.is_file() or window.suffix.lower() not in TABLE_SUFFIXES:
+            raise DataContractError(
+                f"{window} is not a CSV or parquet file: {folder}/ holds only the windows of labelled data appended "
+                "by `make retrain` (docs/retraining.md); move it out of data/"
+            )
+    return [raw_path, *windows]
+
+
+def read_dataset(raw_path: Path) -> pd.DataFrame:
+    """The raw data: ``raw_path`` and every window after it (:func:`dataset_files`), as one frame.
+
+    A window must have the columns ``raw_path`` has that the contract needs; one that lacks any raises
+    :class:`DataContractError` naming the window (not a wall of missing values in the combined data).
+    """
+    files = dataset_files(raw_path)
+    frames = [read_raw(raw_path)]
+    for window in files[1:]:
+        frame = read_table(window)
+        lacking = [c for c in frames[0].columns if c not in frame.columns]
+        if lacking:
+            raise DataContractError(f"the window {window} lacks column(s) the data has: {', '.join(lacking)}")
+        frames.append(frame)
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+
+
 def data_summary(frame: pd.DataFrame, schema: SchemaParams, raw_path: Path) -> dict[str, Any]:
-    """Facts about the validated data that reports compare between branches: size, balance, nulls, hash."""
-    digest = hashlib.md5(raw_path.read_bytes(), usedforsecurity=False).hexdigest()
+    """Facts about the validated data that reports compare between branches: size, balance, nulls, hash.
+
+    With windows, ``md5`` covers every file (name and content) and ``windows`` names them.
+    """
+    files = dataset_files(raw_path)
+    digest = _md5(raw_path)
+    windows: dict[str, Any] = {}
+    if len(files) > 1:
+        listing = "".join(f"{path.name} {_md5(path)}\n" for path in files)
+        digest = hashlib.md5(listing.encode(), usedforsecurity=False).hexdigest()
+        windows = {"windows": [str(path) for path in files[1:]]}
     return {
+        **windows,
         "path": str(raw_path),
         "md5": digest,
         "rows": len(frame),
@@ -226,8 +291,8 @@ def data_summary(frame: pd.DataFrame, schema: SchemaParams, raw_path: Path) -> d
 
 
 def run_validate(raw_path: Path, schema: SchemaParams, out_path: Path, summary_path: Path) -> dict[str, Any]:
-    """Validate ``raw_path`` and write the typed parquet and a JSON summary (both or neither)."""
-    typed = check_frame(read_raw(raw_path), schema)
+    """Validate ``raw_path`` and its windows; write the typed parquet and a JSON summary (both or neither)."""
+    typed = check_frame(read_dataset(raw_path), schema)
     summary = data_summary(typed, schema, raw_path)
     with atomic_write(out_path) as tmp:
         typed.to_parquet(tmp, index=False)
