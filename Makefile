@@ -256,6 +256,19 @@ rollback-image: ## Re-point IMAGE:latest (env) to the earlier release ROLLBACK_T
 	$(SKOPEO_COPY) "docker://$$IMAGE:$$ROLLBACK_TO" "docker://$$IMAGE:latest"
 	@echo "$$IMAGE:latest now points at $$ROLLBACK_TO"
 
+# --- retraining ---
+# `make retrain NEW=path/to/window.csv` adds a new labelled window to the data as data/windows/<date>-<name>.<ext>
+# (validated first: nothing is written on bad input), dvc-adds data/, retrains, dvc-pushes when a remote is set and
+# commits data.dvc and dvc.lock on a new branch retrain/<date>-<name>. PR=1 also pushes it and opens a pull request
+# (GITHUB_TOKEN, GITHUB_REPOSITORY; retrain.yml does this). NEW, NAME and ISSUE are read from the environment inside
+# the recipe, never spliced into it. docs/retraining.md walks the loop from a drift issue to a release.
+PR ?=
+
+.PHONY: retrain
+retrain: data ## Add a labelled window NEW=path|URL to the data, retrain, commit on a branch (NAME=, ISSUE=, PR=1 opens a PR)
+	@[[ -n "$${NEW:-}" ]] || { echo "usage: make retrain NEW=path/to/window.csv [NAME=name] [ISSUE=n] [PR=1] (in retrain.yml: the window input, or the RETRAIN_WINDOW_URL variable)" >&2; exit 1; }
+	$(RUN) gitops-ml retrain --new "$$NEW" $${NAME:+--name "$$NAME"} $${ISSUE:+--issue "$$ISSUE"} $(if $(PR),--open-pr)
+
 # --- container image test ---
 # `make image-test` builds the bento's image with a real Docker engine started for the test (tests/support/
 # docker_engine.py), pushes it to a local registry, runs it by digest and runs `make smoke-image` against it.

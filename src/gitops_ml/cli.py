@@ -58,7 +58,7 @@ COMMANDS = {
         release.smoke_test,
     ],
     "Serving": [serving.model_version, serving.import_model, serving.build_bento, serving.bento_context],
-    "Monitoring": [loop.monitor_source, loop.drift_issue],
+    "Monitoring": [loop.monitor_source, loop.drift_issue, loop.retrain],
 }
 
 for panel, commands in COMMANDS.items():

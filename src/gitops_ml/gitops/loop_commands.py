@@ -84,3 +84,58 @@ def drift_issue(
     where = f"#{update.issue.number} ({update.issue.html_url})" if update.issue else "no issue"
     _append("GITHUB_STEP_SUMMARY", f"\n**Drift issue:** {update.action}, {where}\n")
     out.print(f"{update.action}: {where}", highlight=False, soft_wrap=True)
+
+
+def retrain(
+    new: Annotated[
+        str,
+        typer.Option(
+            "--new",
+            help="The new labelled window: a CSV or parquet file with the schema's columns and the target, as a path "
+            "or an fsspec URL (s3://..., gs://..., https://...).",
+            show_default=False,
+        ),
+    ],
+    name: Annotated[str | None, typer.Option(help="Short name of the window [default: the file's name].")] = None,
+    date: Annotated[
+        str | None, typer.Option(help="The window's date in its file and branch name, YYYY-MM-DD [default: today].")
+    ] = None,
+    open_pr: Annotated[
+        bool, typer.Option("--open-pr", help="Push the branch and open a pull request (GITHUB_TOKEN, a DVC remote).")
+    ] = False,
+    issue: Annotated[
+        int | None, typer.Option(help="The drift issue this retraining answers (named in the PR).")
+    ] = None,
+    base: Annotated[str | None, typer.Option(help="Branch the PR merges into [default: the current branch].")] = None,
+    params_path: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Add a labelled window to the data (data/windows/), dvc add + push, retrain, commit on a new branch; --open-pr."""
+    import datetime as dt
+
+    from gitops_ml.config import load_params
+    from gitops_ml.gitops.github_api import GitHub
+    from gitops_ml.gitops.retrain import RetrainError
+    from gitops_ml.gitops.retrain import retrain as run_retrain
+
+    params = load_params(params_path)
+    try:
+        day = dt.date.fromisoformat(date) if date else None
+    except ValueError:
+        raise RetrainError(f"--date {date!r} is not a date of the form YYYY-MM-DD") from None
+    if issue is not None and issue < 1:
+        raise RetrainError(f"--issue {issue} is not an issue number")
+    api = GitHub.from_env() if open_pr else None
+    try:
+        done = run_retrain(
+            Path.cwd(), params, new.strip(), name=name, day=day, open_pr=open_pr, api=api,
+            token=os.environ.get("GITHUB_TOKEN"), issue=issue, base=base, say=console.print,
+        )  # fmt: skip
+    finally:
+        if api:
+            api.close()
+    _append("GITHUB_STEP_SUMMARY", f"## Retraining\n\nAdded `{done.appended.path}` ({done.appended.rows} rows).\n")
+    if done.opened:
+        _append("GITHUB_STEP_SUMMARY", f"\nPull request: {done.opened.pull.html_url}\n")
+        out.print(done.opened.pull.html_url, highlight=False, soft_wrap=True)
+    else:
+        out.print(done.branch, highlight=False, soft_wrap=True)

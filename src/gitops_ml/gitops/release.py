@@ -7,7 +7,6 @@ rerunning a release run finishes it and rerunning an old one publishes nothing.
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 import subprocess
@@ -20,6 +19,7 @@ from typing import Any
 from gitops_ml.config import ProjectParams
 from gitops_ml.errors import ProjectError
 from gitops_ml.gitops.champion import next_release_tag, release_tags, tag_number
+from gitops_ml.gitops.pull_request import auth_env
 from gitops_ml.metric_names import METRIC_NAMES
 
 DEFAULT_IDENTITY = {"GIT_COMMITTER_NAME": "gitops-ml", "GIT_COMMITTER_EMAIL": "gitops-ml@users.noreply.github.com"}
@@ -147,15 +147,7 @@ def push_tag(repo: Path, tag: str, remote: str = "origin", token: str | None = N
     """Push ``tag`` to ``remote``; with ``token`` (GitHub), authenticate by header, never in the URL or argv."""
     if tag_number(tag) is None:
         raise ReleaseError(f"{tag!r} is not a release tag (model-vN)")
-    env = dict(os.environ)
-    if token:
-        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-        env |= {
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": "http.https://github.com/.extraheader",
-            "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
-        }
-    pushed = _git("push", remote, f"refs/tags/{tag}:refs/tags/{tag}", cwd=repo, env=env)
+    pushed = _git("push", remote, f"refs/tags/{tag}:refs/tags/{tag}", cwd=repo, env=auth_env(token))
     if pushed.returncode != 0:
         raise ReleaseError(f"pushing {tag} to {remote} failed: {pushed.stderr.strip()}")
 

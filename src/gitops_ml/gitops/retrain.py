@@ -1,0 +1,320 @@
+"""Retraining as a pull request: append a new labelled window to the data, version it, retrain, propose the result.
+
+``make retrain NEW=path`` (and ``retrain.yml``) run :func:`retrain`:
+
+1. **Check** before writing anything: the window (a local file or an fsspec URL, CSV or parquet) meets the data
+   contract row by row, and the data with it still meets it as a whole (size, class balance); it is not already in
+   the data; the branch name is free; ``data.dvc`` and ``dvc.lock`` have no uncommitted edits; and, to open a pull
+   request, a DVC remote is configured (CI could not get the data otherwise). Any failure: one message, nothing
+   written.
+2. **Append** the window unchanged as ``data/windows/<date>-<name>.<ext>`` (beside ``data.path``; the validate stage
+   reads the data and then every window, by name: :func:`gitops_ml.pipeline.validate.dataset_files`).
+3. **Version and retrain**: ``dvc add`` the data folder, ``dvc repro``, ``dvc push`` when a remote is configured
+   (the data and the new model, which the release gate pulls). If any of these fails, the window is removed and
+   ``data.dvc``/``dvc.lock`` are restored, so the checkout is as it was.
+4. **Propose**: commit ``data.dvc`` and ``dvc.lock`` on a new branch ``retrain/<date>-<name>`` and, with
+   ``open_pr``, push it and open a pull request (:mod:`gitops_ml.gitops.pull_request`) saying which window was
+   added, the row counts and the retrained model's metrics. Its ``ci`` run then compares it with main in the usual
+   report, and merging releases through the gate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from gitops_ml import paths
+from gitops_ml.config import Params
+from gitops_ml.errors import DataContractError, ProjectError
+from gitops_ml.gitops.github_api import GitHub
+from gitops_ml.gitops.pull_request import Opened, Proposal, check_branch_name, commit_on_branch, current_branch, propose
+from gitops_ml.io import atomic_write, read_json
+from gitops_ml.metric_names import METRIC_NAMES
+
+BRANCH_PREFIX = "retrain/"
+COMMITTED = ("data.dvc", "dvc.lock")
+_NAME = re.compile(r"[^a-z0-9]+")
+
+
+class RetrainError(ProjectError, RuntimeError):
+    """The window cannot be added or the retrained model cannot be proposed; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Appended:
+    """The window as it was added to the data, and the data's size before and after."""
+
+    source: str
+    path: Path
+    md5: str
+    rows: int
+    positives: int
+    rows_before: int
+    positives_before: int
+
+    @property
+    def rows_after(self) -> int:
+        return self.rows_before + self.rows
+
+    @property
+    def positives_after(self) -> int:
+        return self.positives_before + self.positives
+
+
+@dataclass(frozen=True)
+class Retrained:
+    """What :func:`retrain` did: the window added, the branch and commit, the metrics, and the pull request."""
+
+    appended: Appended
+    branch: str
+    base: str
+    commit: str
+    metrics: dict[str, Any]
+    pushed_data: bool
+    opened: Opened | None = None
+
+
+def window_name(source: str, name: str | None = None) -> str:
+    """A short lower-case name for the window: ``name``, else the file's name (``May 2026.csv`` -> ``may-2026``)."""
+    stem = name if name else Path(shown_source(source).rstrip("/").rsplit("/", 1)[-1]).stem
+    clean = _NAME.sub("-", stem.lower()).strip("-")[:60].strip("-")
+    if not clean:
+        raise RetrainError(f"cannot make a window name from {name or source!r}: pass --name (letters and digits)")
+    return clean
+
+
+def shown_source(source: str) -> str:
+    """``source`` as commits and pull requests may show it: no user, password, query or fragment (a signed URL's
+    query is a credential)."""
+    if "://" not in source:
+        return source
+    parts = urlsplit(source)
+    host = parts.hostname or ""
+    host += f":{parts.port}" if parts.port else ""
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _suffix(source: str) -> str:
+    from gitops_ml.pipeline.validate import TABLE_SUFFIXES
+
+    suffix = Path(shown_source(source).rstrip("/")).suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise RetrainError(
+            f"the new window {shown_source(source)} is not a CSV or parquet file (its name must end in .csv, "
+            ".parquet or .pq)"
+        )
+    return suffix
+
+
+@contextmanager
+def local_copy(source: str) -> Iterator[Path]:
+    """``source`` as a local file: a path as is, an fsspec URL (``s3://``, ``gs://``, ``https://``...) downloaded."""
+    if "://" not in source:
+        path = Path(source)
+        if not path.is_file():
+            raise RetrainError(f"the new window {source} does not exist (NEW= must name a CSV or parquet file)")
+        yield path
+        return
+    from fsspec.core import url_to_fs  # type: ignore[import-untyped]  # fsspec ships no type information
+
+    with tempfile.TemporaryDirectory(prefix="gitops-ml-window-") as folder:
+        target = Path(folder) / f"window{_suffix(source)}"
+        try:
+            fs, location = url_to_fs(source)
+            fs.get_file(location, str(target))
+        except Exception as exc:  # fsspec drivers raise their own error types (ImportError for a missing driver)
+            raise RetrainError(
+                f"cannot read the new window {shown_source(source)}: {type(exc).__name__}: {exc}"
+            ) from None
+        yield target
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+
+
+def _check_window(root: Path, params: Params, window: Path, source: str) -> tuple[int, int, int, int]:
+    """Validate the window alone (rows) and with the data (table); (rows, positives, rows before, positives before)."""
+    import pandas as pd
+
+    from gitops_ml.pipeline.validate import check_frame, check_rows, read_dataset, read_table
+
+    schema = params.schema
+    try:
+        new = check_rows(read_table(window), schema)
+    except DataContractError as exc:
+        raise RetrainError(f"the new window {source} breaks the data contract; nothing was written:\n{exc}") from None
+    if new.empty:
+        raise RetrainError(f"the new window {source} has no rows; nothing was written")
+    try:
+        before = check_frame(read_dataset(root / params.data.path), schema)
+        combined = check_frame(pd.concat([before, new], ignore_index=True), schema)
+    except DataContractError as exc:
+        raise RetrainError(
+            f"with the new window {source} the data breaks its contract; nothing was written:\n{exc}"
+        ) from None
+    try:  # as the validate stage will write it: values of two kinds in one column (ids) fail here, not in CI
+        combined.to_parquet(io.BytesIO(), index=False)
+    except Exception as exc:  # pyarrow raises several unrelated types
+        mixed = [c for c in schema.ids if pd.api.types.infer_dtype(combined[c], skipna=True).startswith("mixed")]
+        which = f" (id column(s) {', '.join(mixed)}: numbers in one, text in the other)" if mixed else ""
+        raise RetrainError(
+            f"the new window {source} does not fit the data{which}; nothing was written: {exc}"
+        ) from None
+    return len(new), int(new[schema.target].sum()), len(before), int(before[schema.target].sum())
+
+
+def append_window(root: Path, params: Params, source: str, name: str, day: dt.date) -> Appended:
+    """Check the window (nothing written on failure) and copy it, unchanged, to ``data/windows/<day>-<name>.<ext>``."""
+    from gitops_ml.pipeline.validate import dataset_files, windows_dir
+
+    raw = root / params.data.path
+    if not raw.is_file():
+        raise RetrainError(f"{params.data.path} is missing: run `make data` first (the window is added to that data)")
+    suffix = _suffix(source)
+    shown = shown_source(source)
+    target = windows_dir(raw) / f"{day.isoformat()}-{name}{suffix}"
+    if target.exists():
+        raise RetrainError(f"{target.relative_to(root)} exists already: pass another --name (NAME=...) for this window")
+    with local_copy(source) as window:
+        digest = _md5(window)
+        for existing in dataset_files(raw):
+            if _md5(existing) == digest:
+                raise RetrainError(f"the new window {shown} is already in the data as {existing.relative_to(root)}")
+        rows, positives, rows_before, positives_before = _check_window(root, params, window, shown)
+        with atomic_write(target) as tmp:
+            shutil.copyfile(window, tmp)
+    return Appended(shown, target.relative_to(root), digest, rows, positives, rows_before, positives_before)
+
+
+def _run(root: Path, what: str, *cmd: str) -> None:
+    result = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        output = (result.stderr.strip() or result.stdout.strip())[-3000:]
+        raise RetrainError(f"{what} failed (`{' '.join(cmd)}`):\n{output}")
+
+
+def _dirty(root: Path, files: tuple[str, ...]) -> list[str]:
+    result = subprocess.run(["git", "status", "--porcelain", "--", *files], cwd=root, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RetrainError(f"{root} is not a git repository: {result.stderr.strip()}")
+    return [line[3:] for line in result.stdout.splitlines()]
+
+
+def _undo(root: Path, appended: Appended) -> None:
+    """Put the checkout back as it was before :func:`append_window`: no window, committed data.dvc and dvc.lock."""
+    (root / appended.path).unlink(missing_ok=True)
+    subprocess.run(["git", "checkout", "HEAD", "--", *COMMITTED], cwd=root, capture_output=True, check=False)
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, int | float) and not isinstance(value, bool) else "n/a"
+
+
+def _rate(positives: int, rows: int) -> str:
+    return f"{positives / rows:.4f}" if rows else "n/a"
+
+
+def pull_request_body(retrained: Retrained, issue: int | None = None) -> str:
+    """What the retraining pull request says: the window, the row counts, the metrics, what happens next."""
+    a = retrained.appended
+    rows = [
+        "| | rows | positives | positive rate |",
+        "|---|---:|---:|---:|",
+        f"| data before | {a.rows_before} | {a.positives_before} | {_rate(a.positives_before, a.rows_before)} |",
+        f"| new window | {a.rows} | {a.positives} | {_rate(a.positives, a.rows)} |",
+        f"| data after | {a.rows_after} | {a.positives_after} | {_rate(a.positives_after, a.rows_after)} |",
+    ]
+    metrics = ["| metric | retrained model |", "|---|---:|"] + [
+        f"| {name} | {_fmt(retrained.metrics.get(name))} |" for name in METRIC_NAMES if name in retrained.metrics
+    ]
+    stored = "pushed to the DVC remote" if retrained.pushed_data else "**not pushed: no DVC remote is configured**"
+    parts = [
+        "## Retraining on a new labelled window",
+        "",
+        f"Adds the window `{a.source}` to the data as `{a.path}` (md5 `{a.md5}`), tracked by `data.dvc` and "
+        f"{stored}, and retrains the model on the whole data (`dvc.lock`).",
+        "",
+        *rows,
+        "",
+        "Metrics of the retrained model on its own test split:",
+        "",
+        *metrics,
+        "",
+        "The `ci` run of this pull request compares it with the base branch in the model report comment; merging "
+        "releases it through the gate as usual (docs/retraining.md).",
+    ]
+    if issue:
+        parts += ["", f"Retraining for the drift issue #{issue}."]
+    return "\n".join(parts) + "\n"
+
+
+def retrain(
+    root: Path,
+    params: Params,
+    source: str,
+    name: str | None = None,
+    day: dt.date | None = None,
+    open_pr: bool = False,
+    api: GitHub | None = None,
+    token: str | None = None,
+    issue: int | None = None,
+    base: str | None = None,
+    say: Callable[[str], None] = print,
+) -> Retrained:
+    """Add the window at ``source`` to the data and retrain; commit on a new branch; with ``open_pr``, open a PR.
+
+    ``api`` (and ``token`` for the push) are needed with ``open_pr``. See the module's docstring for the steps.
+    """
+    from gitops_ml.gitops.dvc_settings import read_dvc_settings
+
+    day = day or dt.datetime.now(dt.UTC).date()
+    label = window_name(source, name)
+    branch = check_branch_name(root, f"{BRANCH_PREFIX}{day.isoformat()}-{label}")
+    base = base or current_branch(root)
+    if not base:
+        raise RetrainError("HEAD is detached: check out the branch to retrain on (or pass --base)")
+    if dirty := _dirty(root, COMMITTED):
+        raise RetrainError(f"{', '.join(dirty)} has uncommitted changes: commit or discard them first")
+    remote = read_dvc_settings(root).remote
+    if open_pr and (api is None or remote is None):
+        missing = "a DVC remote (DVC_REMOTE_URL in CI)" if remote is None else "the GitHub API (GITHUB_TOKEN)"
+        raise RetrainError(f"opening a pull request needs {missing}: its ci run must be able to pull the new data")
+    appended = append_window(root, params, source, label, day)
+    say(f"added {appended.path} ({appended.rows} rows): the data now has {appended.rows_after} rows")
+    try:
+        _run(root, "dvc add", "dvc", "add", str(Path(params.data.path).parent))
+        say("retraining (dvc repro)")
+        _run(root, "the pipeline", "dvc", "repro")
+        if remote:
+            _run(root, "dvc push", "dvc", "push")
+            say(f"pushed the data and the model to the DVC remote {remote[0]}")
+        else:
+            say("no DVC remote is configured: the new data is only in this machine's DVC cache (dvc push it later)")
+    except ProjectError:
+        _undo(root, appended)
+        raise
+    metrics = read_json(root / paths.METRICS)
+    message = f"Retrain on the window {label} (+{appended.rows} rows)\n\nAdds {appended.path} from {appended.source}.\n"
+    commit = commit_on_branch(root, branch, COMMITTED, message)
+    say(f"committed {' and '.join(COMMITTED)} on {branch} ({commit[:12]})")
+    retrained = Retrained(appended, branch, base, commit, metrics, remote is not None)
+    if not open_pr:
+        say(f"push it and open a pull request into {base}: git push origin {branch}")
+        return retrained
+    assert api is not None  # checked above
+    title = f"Retrain on the window {label} (+{appended.rows} rows)"
+    proposal = Proposal(branch, base, title, pull_request_body(retrained, issue))
+    opened = propose(root, api, proposal, token=token, say=say)
+    return Retrained(appended, branch, base, commit, metrics, True, opened)

@@ -1,0 +1,199 @@
+"""Retraining as a pull request, end to end on a fixture project: a real git origin (bare), a real DVC remote (a
+folder), the real pipeline, and the GitHub API stand-in recording the pull request."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from gitops_ml.config import load_params
+from gitops_ml.gitops.retrain import RetrainError, append_window, shown_source, window_name
+from tests.conftest import make_project, project_env, run
+from tests.support.github_stub import GitHubStub
+from tests.support.sample import sample_generator
+
+REPO = "acme/fraud-model"
+TOKEN = "workflow-token"
+BOT = "github-actions[bot]"
+BRANCH = "retrain/2026-05-31-may"
+WINDOW_FILE = "data/windows/2026-05-31-may.csv"
+
+
+def new_window(path: Path, rows: int = 1500, seed: int = 99) -> Path:
+    """A labelled window from the same generator as the sample, other rows (another seed)."""
+    frame = sample_generator().generate_transactions(rows, seed=seed)
+    frame["transaction_id"] = range(10_000_000 * seed, 10_000_000 * seed + rows)  # ids the sample does not use
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return path
+
+
+def git(project: Path, *args: str) -> str:
+    return run(["git", *args], project).stdout.strip()
+
+
+def with_data(project: Path) -> Path:
+    run(["gitops-ml", "ensure-data"], project)
+    return project
+
+
+def with_origin(project: Path, tmp_path: Path) -> Path:
+    """A bare origin holding main, and a DVC remote (a folder) set in .dvc/config.local; return the origin."""
+    origin = tmp_path / "origin.git"
+    run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], tmp_path)
+    git(project, "remote", "add", "origin", str(origin))
+    git(project, "push", "-q", "origin", "main")
+    (tmp_path / "dvc-remote").mkdir()
+    run(["dvc", "remote", "add", "--local", "--default", "ci", str(tmp_path / "dvc-remote")], project)
+    return origin
+
+
+def retrain_cli(project: Path, stub: GitHubStub, *extra: str, check: bool = True, window: Path | None = None):
+    env = project_env({"GITHUB_API_URL": stub.url, "GITHUB_TOKEN": TOKEN, "GITHUB_REPOSITORY": REPO})
+    args = ["--new", str(window), "--name", "May", "--date", "2026-05-31", "--open-pr", "--issue", "4", *extra]
+    return run(["gitops-ml", "retrain", *args], project, env=env, check=check)
+
+
+def test_window_names_and_shown_sources():
+    assert window_name("s3://bucket/labels/May 2026.csv") == "may-2026"
+    assert window_name("x.csv", "Q2 / EU") == "q2-eu"
+    with pytest.raises(RetrainError, match="pass --name"):
+        window_name("___.csv")
+    signed = "https://user:secret@host.example:8443/w/may.csv?X-Amz-Signature=abc#frag"
+    assert shown_source(signed) == "https://host.example:8443/w/may.csv"
+    assert shown_source("data/new.csv") == "data/new.csv"
+
+
+def test_retrain_opens_a_pull_request_with_the_new_data_and_lock(tmp_path: Path, dvc_cache: Path):
+    project = with_data(make_project(tmp_path / "project", dvc_cache))
+    origin = with_origin(project, tmp_path)
+    window = new_window(tmp_path / "incoming" / "may.csv")
+    main_before = git(project, "rev-parse", "main")
+    with GitHubStub({"repository": REPO, "tokens": {TOKEN: BOT}, "origin": str(origin)}) as stub:
+        result = retrain_cli(project, stub, window=window)
+        [pull] = stub.pulls()
+        assert result.stdout.strip() == f"https://github.com/{REPO}/pull/{pull['number']}"
+
+        # the window is in the data, unchanged, and the pipeline ran on the whole data
+        assert (project / WINDOW_FILE).read_bytes() == window.read_bytes()
+        summary = json.loads((project / "reports" / "data_summary.json").read_text())
+        assert summary["rows"] == 20_000 + 1500 and summary["windows"] == [WINDOW_FILE]
+
+        # the branch holds data.dvc and dvc.lock only, on top of main, in origin
+        head = git(origin, "rev-parse", f"refs/heads/{BRANCH}")
+        assert git(origin, "rev-parse", f"{head}^") == main_before
+        assert git(origin, "diff", "--name-only", "main", head).splitlines() == ["data.dvc", "dvc.lock"]
+        assert "nfiles: 2" in git(origin, "show", f"{head}:data.dvc")
+        assert git(project, "status", "--porcelain", "--", "data.dvc", "dvc.lock") == ""
+
+        # the pull request, as the stand-in recorded it
+        assert (pull["head_ref"], pull["base_ref"], pull["head_sha"]) == (BRANCH, "main", head)
+        assert pull["title"] == "Retrain on the window may (+1500 rows)"
+        body = pull["body"]
+        assert f"`{window}`" in body and f"`{WINDOW_FILE}`" in body and "pushed to the DVC remote" in body
+        positives = int(pd.read_csv(window)["is_fraud"].sum())
+        assert f"| new window | 1500 | {positives} |" in body
+        assert "| data before | 20000 |" in body and "| data after | 21500 |" in body
+        metrics = json.loads((project / "reports" / "metrics.json").read_text())
+        assert f"| roc_auc | {metrics['roc_auc']:.4f} |" in body
+        assert "drift issue #4" in body
+
+        # the DVC remote holds the new data: a fresh clone of the branch with an empty cache pulls it
+        clone = tmp_path / "reviewer"
+        run(["git", "clone", "-q", "--branch", BRANCH, str(origin), str(clone)], tmp_path)
+        run(["dvc", "cache", "dir", "--local", str(tmp_path / "reviewer-cache")], clone)
+        run(["dvc", "remote", "add", "--local", "--default", "ci", str(tmp_path / "dvc-remote")], clone)
+        run(["dvc", "pull", "data.dvc"], clone)
+        assert (clone / WINDOW_FILE).read_bytes() == window.read_bytes()
+
+        # a re-run from a fresh checkout of main opens no second pull request and pushes nothing
+        writes = len(stub.writes())
+        rerun = tmp_path / "rerun"
+        run(["git", "clone", "-q", str(origin), str(rerun)], tmp_path)
+        run(["dvc", "cache", "dir", "--local", str(dvc_cache)], rerun)
+        run(["dvc", "remote", "add", "--local", "--default", "ci", str(tmp_path / "dvc-remote")], rerun)
+        with_data(rerun)
+        again = retrain_cli(rerun, stub, window=window)
+        assert "already has retrain/2026-05-31-may as proposed" in again.stderr
+        assert "already open: pull request" in again.stderr
+        assert len(stub.pulls()) == 1 and len(stub.writes()) == writes
+        assert git(origin, "rev-parse", f"refs/heads/{BRANCH}") == head
+
+
+def test_a_bad_window_is_refused_and_nothing_is_written(tmp_path: Path, dvc_cache: Path):
+    project = with_data(make_project(tmp_path / "project", dvc_cache))
+    params = load_params(project / "params.yaml")
+    day = dt.date(2026, 5, 31)
+    good = new_window(tmp_path / "good.csv")
+    frame = pd.read_csv(good)
+    cases = {
+        "no-hour.csv": (frame.drop(columns=["hour"]), r"breaks the data contract.*missing column\(s\).*hour"),
+        "negative.csv": (frame.assign(amount=-3.0), r"breaks the data contract.*amount: 1500 bad row\(s\)"),
+        "all-fraud.csv": (pd.read_csv(new_window(tmp_path / "big.csv", 6000, 98)).assign(is_fraud=1), r"positive rate"),
+        "text-ids.csv": (frame.assign(transaction_id="w" + frame["transaction_id"].astype(str)), r"id column\(s\) tra"),
+        "empty.csv": (frame.head(0), r"has no rows"),
+    }  # fmt: skip
+    for name, (bad, message) in cases.items():
+        bad.to_csv(tmp_path / name, index=False)
+        with pytest.raises(RetrainError, match=f"(?s){message}"):
+            append_window(project, params, str(tmp_path / name), "x", day)
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(RetrainError, match="not a CSV or parquet file"):
+        append_window(project, params, str(tmp_path / "notes.txt"), "x", day)
+    with pytest.raises(RetrainError, match="does not exist"):
+        append_window(project, params, str(tmp_path / "nope.csv"), "x", day)
+    shutil.copy(project / "data" / "transactions.csv", tmp_path / "same.csv")
+    with pytest.raises(RetrainError, match=r"already in the data as data/transactions.csv"):
+        append_window(project, params, str(tmp_path / "same.csv"), "x", day)
+    assert not (project / "data" / "windows").exists()
+    assert git(project, "status", "--porcelain") == ""
+
+    added = append_window(project, params, str(good), "may", day)
+    assert (added.path, added.rows, added.rows_before) == (Path(WINDOW_FILE), 1500, 20_000)
+    with pytest.raises(RetrainError, match="exists already: pass another --name"):
+        append_window(project, params, str(good), "may", day)
+    with pytest.raises(RetrainError, match=f"already in the data as {WINDOW_FILE}"):
+        append_window(project, params, str(good), "june", day)
+
+
+def test_the_cli_refuses_before_writing_anything(tmp_path: Path, dvc_cache: Path):
+    project = with_data(make_project(tmp_path / "project", dvc_cache))
+    window = new_window(tmp_path / "may.csv")
+    with GitHubStub({"repository": REPO, "tokens": {TOKEN: BOT}}) as stub:
+        no_remote = retrain_cli(project, stub, window=window, check=False)
+        assert no_remote.returncode == 1
+        assert "opening a pull request needs a DVC remote" in no_remote.stderr
+        assert "Traceback" not in no_remote.stderr
+        bad_date = retrain_cli(project, stub, "--date", "31/05/2026", window=window, check=False)
+        assert "--date '31/05/2026' is not a date" in bad_date.stderr
+        git(project, "branch", BRANCH)
+        taken = run(["gitops-ml", "retrain", "--new", str(window), "--name", "may", "--date", "2026-05-31"],
+                    project, check=False)  # fmt: skip
+        assert f"the branch {BRANCH} already exists here" in taken.stderr
+        (project / "dvc.lock").write_text((project / "dvc.lock").read_text() + "\n")
+        git(project, "branch", "-D", BRANCH)
+        dirty = run(["gitops-ml", "retrain", "--new", str(window), "--date", "2026-05-31"], project, check=False)
+        assert "dvc.lock has uncommitted changes" in dirty.stderr
+        assert stub.writes() == []
+    assert not (project / "data" / "windows").exists()
+
+
+def test_a_failure_after_the_window_was_added_puts_the_checkout_back(tmp_path: Path, dvc_cache: Path):
+    """dvc push fails (the remote cannot be written): the window is removed and data.dvc and dvc.lock restored."""
+    project = with_data(make_project(tmp_path / "project", dvc_cache))
+    remote = tmp_path / "broken-remote"
+    remote.mkdir()
+    (remote / "files").write_text("a file where DVC keeps a folder: every push fails")
+    run(["dvc", "remote", "add", "--local", "--default", "ci", str(remote)], project)
+    window = new_window(tmp_path / "may.csv")
+    failed = run(["gitops-ml", "retrain", "--new", str(window), "--date", "2026-05-31"], project, check=False)
+    assert failed.returncode == 1 and "dvc push failed" in failed.stderr, failed.stderr
+    assert not (project / WINDOW_FILE).exists()
+    assert git(project, "status", "--porcelain", "--", "data.dvc", "dvc.lock") == ""
+    assert git(project, "branch", "--list", "retrain/*") == ""
+    run(["gitops-ml", "ensure-data"], project)  # data/ matches data.dvc again
