@@ -349,6 +349,31 @@ class HostedRepo:
             head_repo=self.full_name, trigger=("workflow_dispatch", event, sha),
         )  # fmt: skip
 
+    def schedule_run(self, name: str, file: str, cron: str, **options: Any) -> Run:
+        """GitHub's scheduled run of ``file`` (from the default branch) for the ``cron`` entry."""
+        run_id = next(self._ids)
+        sha = self.head()
+        workflow = options.pop("workflow", None) or self.workflow(sha, file)
+        event = {"schedule": cron, "repository": self.repository_json()}
+        act = self._act(name, workflow, "schedule", event, sha, run_id=run_id, **options)
+        return self._record(
+            act, workflow, id=run_id, attempt=1, event="schedule", head_branch="main", head_sha=sha,
+            head_repo=self.full_name, trigger=("schedule", event, sha),
+        )  # fmt: skip
+
+    def issue_labeled_run(self, name: str, file: str, issue: Mapping[str, Any], label: str, **options: Any) -> Run:
+        """GitHub's run of ``file`` (from the default branch) after ``label`` was added to ``issue`` (its JSON)."""
+        run_id = next(self._ids)
+        sha = self.head()
+        workflow = options.pop("workflow", None) or self.workflow(sha, file)
+        event = {"action": "labeled", "label": {"name": label}, "issue": dict(issue),
+                 "repository": self.repository_json(), "sender": {"login": "dev"}}  # fmt: skip
+        act = self._act(name, workflow, "issues", event, sha, run_id=run_id, **options)
+        return self._record(
+            act, workflow, id=run_id, attempt=1, event="issues", head_branch="main", head_sha=sha,
+            head_repo=self.full_name, trigger=("issues", event, sha),
+        )  # fmt: skip
+
     # --- re-runs -----------------------------------------------------------------------------------------------
 
     def rerun_all(self, name: str, previous: Run, **options: Any) -> Run:
