@@ -1,5 +1,6 @@
-"""Rehearsal of the monitoring loop: monitor.yml on ``schedule`` and ``workflow_dispatch``, then the drift issue as
-the GitHub API stand-in holds it.
+"""Rehearsal of the loop after release: monitor.yml on ``schedule`` and ``workflow_dispatch`` (the drift issue as the
+GitHub API stand-in holds it), and retrain.yml started from the drift issue (the pull request it opens, and that
+pull request's ci report).
 
 STAND-IN for the drift check: until ``gitops-ml drift`` is merged into this branch, the workflow's drift step is
 replaced (in the copy act runs, never in the repository) by one that copies the ``drift.json`` and ``drift.md``
@@ -11,6 +12,7 @@ API stand-in, re-runs of the same run.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -19,9 +21,11 @@ import pytest
 from tests.support.act_runner import RunnerMachine
 from tests.support.drift_reports import write_drift_reports
 from tests.support.github_stub import GitHubStub
+from tests.support.sample import sample_generator
 
-from .checks import writes
-from .hosting import BOT, HostedRepo, Run
+from .checks import artifact_dir, writes
+from .conftest import private_dvc_cache
+from .hosting import BOT, HostedRepo, Run, git
 
 pytestmark = pytest.mark.rehearsal
 
@@ -124,3 +128,79 @@ def test_one_issue_opened_commented_and_closed_after_the_clear_checks(
     assert len(writes(github)) == count, writes(github)[count:]
     assert len(github.comments(number)) == 3 and len(drift_issues(github)) == 1
     rerun.act.expect("no drift issue is open: nothing to do" in plain(rerun.act.text()), "the log says why")
+
+
+# --- retrain.yml ---------------------------------------------------------------------------------------------------
+
+DRIFT_ISSUE = {"number": 4, "title": "Model drift: amount", "state": "open", "user": {"login": BOT},
+               "labels": [{"name": "model-drift"}, {"name": "retrain"}]}  # fmt: skip
+
+
+def labelled_window(path: Path, rows: int = 1500, seed: int = 99) -> Path:
+    """A new labelled window: the sample's generator with another seed, ids the sample does not use."""
+    frame = sample_generator().generate_transactions(rows, seed=seed)
+    frame["transaction_id"] = range(10_000_000 * seed, 10_000_000 * seed + rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return path
+
+
+def retrain_branches(repo: HostedRepo) -> dict[str, str]:
+    """Branches ``retrain/*`` in origin -> their commit."""
+    out = git("for-each-ref", "--format=%(refname:short) %(objectname)", "refs/heads/retrain/", cwd=repo.origin)
+    return dict(line.split(" ") for line in out.splitlines())
+
+
+def test_a_retrain_label_on_the_drift_issue_opens_a_pull_request_that_ci_reports_on(
+    repo: HostedRepo, github: GitHubStub, machine: RunnerMachine
+) -> None:
+    with github.lock:
+        github.state["origin"] = str(repo.origin)  # new pull requests' heads are looked up there
+        github.state["issues"].append({**DRIFT_ISSUE, "labels": ["model-drift", "retrain"], "body": "", "user": BOT})
+        github.state["issues"].append({"number": 5, "title": "Other", "labels": ["retrain"], "state": "open",
+                                       "body": "", "user": BOT})  # fmt: skip
+    remote = machine.root / "dvc-remote"
+    remote.mkdir()
+    window = labelled_window(machine.root / "labels" / "2026-05.csv")
+    settings = {"DVC_REMOTE_URL": str(remote), "RETRAIN_WINDOW_URL": str(window)}
+    main = repo.head()
+
+    # `retrain` on an issue that is not a drift issue: the job does not run
+    other = {**DRIFT_ISSUE, "number": 5, "labels": [{"name": "retrain"}]}
+    skipped = repo.issue_labeled_run("retrain-not-drift", "retrain.yml", other, "retrain", variables=settings)
+    skipped.act.expect(skipped.act.ok and skipped.act.job_results() == {}, "no job for an issue without model-drift")
+
+    # `retrain` on the drift issue: the window is added, the model retrained, a pull request opened
+    run = repo.issue_labeled_run("retrain-from-issue", "retrain.yml", DRIFT_ISSUE, "retrain", variables=settings)
+    run.act.expect_success()
+    [(branch, head)] = retrain_branches(repo).items()
+    assert branch.startswith("retrain/") and branch.endswith("-2026-05"), branch
+    assert git("rev-parse", f"{head}^", cwd=repo.origin) == main
+    assert git("diff", "--name-only", main, head, cwd=repo.origin).splitlines() == ["data.dvc", "dvc.lock"]
+    assert (
+        git("log", "-1", "--format=%an <%ae>", head, cwd=repo.origin)
+        == "gitops-ml <gitops-ml@users.noreply.github.com>"
+    )
+    [pull] = [p for p in github.pulls() if p["head_ref"] == branch]
+    assert (pull["base_ref"], pull["head_sha"], pull["user"]["login"]) == ("main", head, BOT)
+    assert f"`{window}`" in pull["body"] and "| new window | 1500 |" in pull["body"]
+    assert "pushed to the DVC remote" in pull["body"] and "drift issue #4" in pull["body"]
+    assert any(remote.rglob("*.dir")), "the data's manifest is in the DVC remote"
+    assert [(c.method, c.path) for c in github.writes()] == [("POST", f"/repos/{repo.full_name}/pulls")]
+
+    # a re-run of the same run pushes nothing and opens no second pull request
+    rerun = repo.rerun_all("retrain-from-issue-rerun", run, variables=settings)
+    rerun.act.expect_success()
+    rerun.act.expect("already open: pull request" in plain(rerun.act.text()), "the open pull request is reused")
+    assert retrain_branches(repo) == {branch: head} and len(github.writes()) == 1
+
+    # the pull request's ci run (as started with a token that starts workflows), on a fresh runner whose DVC
+    # cache is empty: it pulls the new data from the DVC remote and reports on it against main
+    private_dvc_cache(machine)
+    pr = repo.open_pull(pull["number"], branch, head)
+    ci = repo.pull_request_run("ci-retrain", "ci.yml", pr, job="pipeline", variables={"DVC_REMOTE_URL": str(remote)})
+    ci.act.expect_success()
+    ci.act.expect("pulled data/transactions.csv from the DVC remote" in plain(ci.act.text()), "the data came from it")
+    report = json.loads((artifact_dir(machine, repo, ci.id, "pr-report") / "report.json").read_text())
+    assert report["data"]["changed"] is True
+    assert (report["data"]["base"]["rows"], report["data"]["head"]["rows"]) == (20_000, 21_500)
