@@ -156,9 +156,8 @@ def test_a_retrain_label_on_the_drift_issue_opens_a_pull_request_that_ci_reports
 ) -> None:
     with github.lock:
         github.state["origin"] = str(repo.origin)  # new pull requests' heads are looked up there
-        github.state["issues"].append({**DRIFT_ISSUE, "labels": ["model-drift", "retrain"], "body": "", "user": BOT})
-        github.state["issues"].append({"number": 5, "title": "Other", "labels": ["retrain"], "state": "open",
-                                       "body": "", "user": BOT})  # fmt: skip
+    github.put_issue(4, title="Model drift: amount", labels=["model-drift", "retrain"], user=BOT)
+    github.put_issue(5, title="Other", labels=["retrain"])
     remote = machine.root / "dvc-remote"
     remote.mkdir()
     window = labelled_window(machine.root / "labels" / "2026-05.csv")

@@ -192,6 +192,14 @@ class GitHubStub:
                 self._normalise({"repository": self.state["repository"], "pulls": [pull]})["pulls"][0]
             )
 
+    def put_issue(self, number: int, **fields: Any) -> None:
+        """Add issue ``number`` (or replace it) while serving; ``fields`` as in the seed state's ``issues``."""
+        with self.lock:
+            seed = {"repository": self.state["repository"], "users": self.state["users"],
+                    "labels": self.state["labels"], "issues": [{"number": number, **fields}]}  # fmt: skip
+            issue = self._normalise(seed)["issues"][0]
+            self.state["issues"] = [i for i in self.state["issues"] if i["number"] != number] + [issue]
+
     def comments(self, issue_number: int) -> list[dict[str, Any]]:
         """The comments on ``issue_number`` now, oldest first."""
         with self.lock:

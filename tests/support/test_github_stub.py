@@ -239,6 +239,10 @@ def test_an_issue_is_created_commented_and_closed():
         assert http.post(f"/repos/{REPO}/issues", json={"title": "t", "labels": "x"}).status_code == 422
         assert http.patch(f"/repos/{REPO}/issues/99", json={"state": "closed"}).status_code == 404
         assert http.get(f"/repos/{REPO}/issues/7").json()["pull_request"]  # a PR read as an issue
+        stub.put_issue(20, title="by hand", labels=["model-drift", "new-label"], user="alice")
+        added = http.get(f"/repos/{REPO}/issues/20").json()
+        assert (added["state"], added["user"]["login"]) == ("open", "alice")
+        assert http.get(f"/repos/{REPO}/labels/new-label").status_code == 200
 
 
 def test_labels_are_looked_up_and_created_once():
