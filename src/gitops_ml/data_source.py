@@ -43,7 +43,7 @@ def data_is_current(dvc_file: Path, cwd: Path) -> bool:
 def _no_remote_has(dvc_file: Path) -> str:
     return (
         f"{dvc_file} records data that no configured DVC remote has, and the DVC cache does not hold it either. "
-        f"Connect the remote that holds it (README: 'Connect a DVC remote') and run `dvc pull` "
+        f"Connect the remote that holds it (docs/remotes.md) and run `dvc pull` "
         f"(in CI: set the DVC_REMOTE_URL variable). There is no sample to fall back on: data.sample is not set."
     )
 
@@ -80,7 +80,7 @@ def ensure_data(params: Params, dvc_file: Path, cwd: Path, say: Callable[[str], 
         data_path.unlink()  # leave nothing behind that the next run would mistake for edited data
         raise DataSourceError(
             f"{dvc_file} records data that no configured DVC remote has, and the built-in sample does not "
-            f"match it. Connect the remote that holds it (README: 'Connect a DVC remote') and run `dvc pull`, "
+            f"match it. Connect the remote that holds it (docs/remotes.md) and run `dvc pull`, "
             f"or track the sample again with `dvc add {Path(params.data.path).parent}`."
         )
     _dvc("commit", "--force", str(dvc_file), cwd=cwd)  # puts the regenerated data in the cache for `dvc push`

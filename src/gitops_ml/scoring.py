@@ -20,7 +20,7 @@ def compute_metrics(y_true: np.ndarray, scores: np.ndarray, threshold: float) ->
     A metric undefined on this sample (e.g. ROC AUC with one class only) is NaN, never an exception.
     """
     # Imported here, not at the top: every `gitops-ml` command imports this module (through the gate), and
-    # sklearn.metrics pulls in scipy and most of scikit-learn, about 2 s per process (README, Performance).
+    # sklearn.metrics pulls in scipy and most of scikit-learn, about 2 s per process (docs/performance.md).
     from sklearn.metrics import (
         accuracy_score,
         average_precision_score,

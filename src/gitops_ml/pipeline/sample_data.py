@@ -2,7 +2,7 @@
 
 The output is byte-for-byte reproducible for a given (rows, seed) and library versions pinned in ``uv.lock``,
 so a fresh clone without a DVC remote regenerates exactly the file whose hash ``data.dvc`` records.
-Replace it with your own data by following "Bring your own data" in the README.
+Replace it with your own data by following docs/own-data.md (`make init-data`).
 """
 
 from __future__ import annotations
