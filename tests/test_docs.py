@@ -236,7 +236,7 @@ def test_link_problem_reports_a_missing_file_and_a_missing_anchor() -> None:
     assert link_problem(page, "configuration.md") is None
     assert "no such file" in str(link_problem(page, "no-such-page.md"))
     assert "no heading with the anchor" in str(link_problem(page, "configuration.md#no-such-heading"))
-    assert "git-ignored" in str(link_problem(page, "../.venv/pyvenv.cfg"))
+    assert "git-ignored" in str(link_problem(page, "../dvc_plots/index.html"))
     assert "outside the repository" in str(link_problem(page, "../../elsewhere.md"))
 
 
