@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import (
@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from gitops_ml.errors import ConfigError
+from gitops_ml.metric_names import MetricName
 from gitops_ml.pipeline.estimators import DEFAULT_ESTIMATOR, ESTIMATORS, EstimatorParams
 
 DEFAULT_PARAMS_PATH = Path("params.yaml")
@@ -219,9 +220,6 @@ class EvaluateParams(StrictModel):
     threshold: float = Field(default=0.5, gt=0, lt=1)
     calibration_bins: int = Field(default=10, ge=2, le=100)
     bootstrap: BootstrapParams = BootstrapParams()
-
-
-MetricName = Literal["roc_auc", "average_precision", "f1", "precision", "recall", "accuracy", "log_loss"]
 
 
 class GateParams(StrictModel):

@@ -8,17 +8,17 @@ from pathlib import Path
 import pytest
 
 from gitops_ml.config import ProjectParams
+from gitops_ml.errors import ReleaseError
 from gitops_ml.gitops.champion import latest_release_tag, next_release_tag, release_tags, tag_number
 from gitops_ml.gitops.release import (
-    ReleaseError,
     approved_tag,
-    commit_of,
     image_name,
     promote,
     push_tag,
     release_notes,
     tag_is_done,
 )
+from gitops_ml.vcs import commit_of
 from tests.conftest import project_env, run
 
 

@@ -14,7 +14,6 @@ contains 0. When the test sets differ (the data or the split changed), the two u
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,23 +23,13 @@ import numpy as np
 
 from gitops_ml.config import BootstrapParams, GateParams, SchemaParams
 from gitops_ml.errors import CompareError
-from gitops_ml.gitops.gate import GateDecision, better_by, decide
-from gitops_ml.metric_names import HIGHER_IS_BETTER, METRIC_NAMES
-from gitops_ml.scoring import bootstrap_metrics, confidence_intervals, finite_or_none
+from gitops_ml.gitops.gate import GateDecision, better_by, decide, signed_lower_bound
+from gitops_ml.metric_names import HIGHER_IS_BETTER, METRIC_NAMES, MetricName
+from gitops_ml.scoring import bootstrap_metrics, confidence_intervals
+from gitops_ml.values import finite_or_none, flatten
+from gitops_ml.vcs import commit_of, git_stdout
 
 Verdict = Literal["better", "worse", "unchanged", "n/a"]
-
-
-def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` → ``{"a.b": 1}``; lists stay values."""
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            flat |= flatten(value, f"{name}.")
-        else:
-            flat[name] = value
-    return flat
 
 
 def _show(value: Any) -> str | None:
@@ -88,37 +77,24 @@ def data_diff(base: Mapping[str, Any] | None, head: Mapping[str, Any]) -> dict[s
     }
 
 
-def _git(repo: Path, *args: str) -> str:
-    result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise CompareError(f"git {' '.join(args)} failed in {repo}: {result.stderr.strip()}")
-    return result.stdout
-
-
 def resolve_ref(repo: Path, ref: str) -> str:
     """The commit SHA of ``ref``; a clear error when it does not exist (e.g. not fetched in CI)."""
-    result = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
+    commit = commit_of(repo, ref)
+    if commit is None:
         raise CompareError(
             f"BASE '{ref}' is not a commit in {repo}: pass an existing branch, tag or SHA "
             "(make report BASE=<ref>); in CI, fetch it first (checkout with fetch-depth: 0)"
         )
-    return result.stdout.strip()
+    return commit
 
 
 def code_changes(repo: Path, base_ref: str, under: str = "src") -> list[dict[str, str]]:
     """Files under ``under/`` that differ between ``base_ref`` and the working tree (untracked ones included)."""
     changes = []
-    for line in _git(repo, "diff", "--name-status", "--no-renames", base_ref, "--", under).splitlines():
+    for line in git_stdout("diff", "--name-status", "--no-renames", base_ref, "--", under, cwd=repo).splitlines():
         status, _, path = line.partition("\t")
         changes.append({"status": {"A": "added", "D": "deleted"}.get(status[:1], "modified"), "path": path})
-    for path in _git(repo, "ls-files", "--others", "--exclude-standard", "--", under).splitlines():
+    for path in git_stdout("ls-files", "--others", "--exclude-standard", "--", under, cwd=repo).splitlines():
         changes.append({"status": "added", "path": path})
     return sorted(changes, key=lambda c: c["path"])
 
@@ -204,12 +180,10 @@ def compare_metrics(base: Side, head: Side, boot: BootstrapParams) -> tuple[list
     return rows, paired
 
 
-def improvement_lower_bound(rows: list[dict[str, Any]], primary: str) -> float | None:
+def improvement_lower_bound(rows: list[dict[str, Any]], primary: MetricName) -> float | None:
     """Lower bound of the paired improvement of ``primary``, signed so that > 0 is better (None if unpaired)."""
     row = next(r for r in rows if r["name"] == primary)
-    if row["low"] is None or row["high"] is None:
-        return None
-    return row["low"] if HIGHER_IS_BETTER[primary] else -row["high"]
+    return signed_lower_bound(primary, row["low"], row["high"])
 
 
 def merge_verdict(

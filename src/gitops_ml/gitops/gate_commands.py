@@ -19,29 +19,16 @@ import typer
 from gitops_ml import paths
 from gitops_ml.cli_support import ParamsOption, console, out
 from gitops_ml.config import Params, load_params
-from gitops_ml.gitops.champion import (
-    ChampionError,
-    file_md5,
-    latest_release_tag,
-    materialise,
-    next_release_tag,
-    tags_at,
-)
+from gitops_ml.errors import ChampionError, ReleaseError
+from gitops_ml.gitops.champion import latest_release_tag, materialise, next_release_tag, tags_at
 from gitops_ml.gitops.contract import changes_since
 from gitops_ml.gitops.lockfile import FIX as LOCK_FIX
 from gitops_ml.gitops.lockfile import require_current_lock, stale_stages
-from gitops_ml.gitops.release import (
-    ReleaseError,
-    approved_tag,
-    commit_of,
-    head_commit,
-    is_ancestor,
-    push_tag,
-    tag_is_done,
-)
+from gitops_ml.gitops.release import approved_tag, push_tag, tag_is_done
 from gitops_ml.gitops.release import promote as promote_head
 from gitops_ml.gitops.release import release_notes as render_release_notes
 from gitops_ml.io import atomic_write, read_json, write_json
+from gitops_ml.vcs import append_step_summary, file_md5, head_commit, is_ancestor, write_github_outputs
 
 if TYPE_CHECKING:
     from gitops_ml.gitops.gate import GateDecision
@@ -55,15 +42,11 @@ def score_models(params: Params, candidate: Path, champion: Path | None) -> dict
     import numpy as np
     import pandas as pd
 
-    from gitops_ml.metric_names import HIGHER_IS_BETTER
+    from gitops_ml.gitops.gate import signed_lower_bound
     from gitops_ml.model_io import load_model
     from gitops_ml.pipeline.interface import score_frame
-    from gitops_ml.scoring import (
-        bootstrap_metrics,
-        compute_metrics,
-        confidence_intervals,
-        finite_or_none,
-    )
+    from gitops_ml.scoring import bootstrap_metrics, compute_metrics, confidence_intervals
+    from gitops_ml.values import finite_or_none
 
     test = pd.read_parquet(paths.TEST)
     y_true = test[params.schema.target].to_numpy(dtype=np.int64)
@@ -81,10 +64,9 @@ def score_models(params: Params, candidate: Path, champion: Path | None) -> dict
     result["champion"] = {k: finite_or_none(v) for k, v in compute_metrics(y_true, champ_scores, threshold).items()}
     boot = params.evaluate.bootstrap
     diffs = bootstrap_metrics(y_true, cand_scores, threshold, boot.n_resamples, boot.seed, other_scores=champ_scores)
-    bounds = confidence_intervals(diffs, boot.confidence)[params.gate.primary_metric]
-    # the interval is of (candidate - champion); for a lower-is-better metric the improvement is its negation
-    low = bounds["low"] if HIGHER_IS_BETTER[params.gate.primary_metric] else -bounds["high"]
-    result["lower_bound"] = finite_or_none(low)
+    primary = params.gate.primary_metric
+    bounds = confidence_intervals(diffs, boot.confidence)[primary]
+    result["lower_bound"] = signed_lower_bound(primary, bounds["low"], bounds["high"])
     return result
 
 
@@ -106,7 +88,7 @@ def run_gate(repo: Path, params: Params) -> dict[str, Any]:
         "contract_changes": [],
     }
     decision: GateDecision
-    if champion_tag and not is_ancestor(repo, commit_of(repo, champion_tag), commit):
+    if champion_tag and not is_ancestor(repo, f"refs/tags/{champion_tag}", commit):
         decision = refuse(
             f"the newest release {champion_tag} is not in the history of {commit[:12]}: this run is for an older "
             "commit and publishes nothing"
@@ -154,15 +136,11 @@ def run_gate(repo: Path, params: Params) -> dict[str, Any]:
 
 def _github_outputs(gate: dict[str, Any]) -> None:
     """In GitHub Actions: step outputs ``release``, ``tag`` and ``commit``, and the reasons in the job summary."""
-    if output := os.environ.get("GITHUB_OUTPUT"):
-        with Path(output).open("a", encoding="utf-8") as handle:
-            release = "true" if gate["release"] else "false"
-            handle.write(f"release={release}\ntag={gate.get('tag') or ''}\ncommit={gate['commit']}\n")
-    if summary := os.environ.get("GITHUB_STEP_SUMMARY"):
-        verdict = f"releases as **{gate['tag']}**" if gate["release"] else "does **not** release"
-        lines = [f"## Release gate: the candidate {verdict}", "", *[f"- {r}" for r in gate["reasons"]], ""]
-        with Path(summary).open("a", encoding="utf-8") as handle:
-            handle.write("\n".join(lines) + "\n")
+    release = "true" if gate["release"] else "false"
+    write_github_outputs({"release": release, "tag": gate.get("tag") or "", "commit": gate["commit"]})
+    verdict = f"releases as **{gate['tag']}**" if gate["release"] else "does **not** release"
+    lines = [f"## Release gate: the candidate {verdict}", "", *[f"- {r}" for r in gate["reasons"]], ""]
+    append_step_summary("\n".join(lines) + "\n")
 
 
 def gate(
@@ -283,7 +261,5 @@ def image_ref(
     from gitops_ml.gitops.release import image_name
 
     name = image_name(registry, repository)
-    if output := os.environ.get("GITHUB_OUTPUT"):
-        with Path(output).open("a", encoding="utf-8") as handle:
-            handle.write(f"image={name}\n")
+    write_github_outputs({"image": name})
     out.print(name, highlight=False)

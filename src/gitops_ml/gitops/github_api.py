@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from gitops_ml.errors import ProjectError
+from gitops_ml.errors import GitHubError
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -25,10 +25,6 @@ PER_PAGE = 100
 MAX_PAGES = 1_000  # 100,000 items: far past any real PR, a stop for a server that never ends its pagination
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-
-
-class GitHubError(ProjectError, RuntimeError):
-    """A GitHub API call failed; the message names the call, the status and GitHub's own message."""
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from gitops_ml.errors import ProjectError
+from gitops_ml.errors import CommentError
 from gitops_ml.gitops.artifact import ArtifactError, validate_artifact
 from gitops_ml.gitops.github_api import Comment, GitHub, check_repository
 from gitops_ml.gitops.report import GITHUB_COMMENT_LIMIT, Report, comment_length, render_capped
@@ -52,10 +52,6 @@ _SHA = re.compile(r"^[0-9a-f]{40}$")
 _BRANCH = re.compile(r"^[^\x00-\x20\x7f~^:?*\[\\]{1,255}$")  # what git allows in a ref name, roughly
 _RUN_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]+)?/[A-Za-z0-9._~/%-]*$")
 _MARGIN = 200  # UTF-16 units kept free below GitHub's limit
-
-
-class CommentError(ProjectError, RuntimeError):
-    """The comment cannot be posted: bad run metadata, no matching pull request, or an ambiguous one."""
 
 
 @dataclass(frozen=True)

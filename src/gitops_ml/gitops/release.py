@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import os
 import re
-import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,15 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from gitops_ml.config import ProjectParams
-from gitops_ml.errors import ProjectError
+from gitops_ml.errors import ReleaseError
 from gitops_ml.gitops.champion import next_release_tag, release_tags, tag_number
 from gitops_ml.metric_names import METRIC_NAMES
+from gitops_ml.vcs import commit_of, git, head_commit, head_or_unknown
 
 DEFAULT_IDENTITY = {"GIT_COMMITTER_NAME": "gitops-ml", "GIT_COMMITTER_EMAIL": "gitops-ml@users.noreply.github.com"}
-
-
-class ReleaseError(ProjectError, RuntimeError):
-    """The release cannot be recorded (the gate said no, the gate report is stale, git refused)."""
 
 
 @dataclass(frozen=True)
@@ -37,22 +33,10 @@ class Promotion:
     created: bool
 
 
-def _git(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False, env=env)
-
-
-def head_commit(repo: Path) -> str:
-    """The full SHA of HEAD."""
-    result = _git("rev-parse", "HEAD", cwd=repo)
-    if result.returncode != 0:
-        raise ReleaseError(f"{repo} is not a git repository with a commit: {result.stderr.strip()}")
-    return result.stdout.strip()
-
-
 def _git_env(repo: Path) -> dict[str, str]:
     """The environment for ``git tag -a``: a fallback committer identity when none is configured (CI)."""
     env = dict(os.environ)
-    if _git("var", "GIT_COMMITTER_IDENT", cwd=repo).returncode != 0:
+    if git("var", "GIT_COMMITTER_IDENT", cwd=repo).returncode != 0:
         env |= DEFAULT_IDENTITY
     return env
 
@@ -62,19 +46,6 @@ def tag_message(gate: Mapping[str, Any], tag: str) -> str:
     cand = gate.get("candidate") or {}
     shown = ", ".join(f"{k}={v:.4f}" for k, v in cand.items() if isinstance(v, int | float))
     return f"{tag}\n\nReleased by the gate for {gate.get('commit', 'HEAD')}.\nMetrics: {shown}\n"
-
-
-def commit_of(repo: Path, rev: str) -> str:
-    """The full SHA of the commit ``rev`` (a tag or branch) points at."""
-    result = _git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", cwd=repo)
-    if result.returncode != 0:
-        raise ReleaseError(f"{rev} is not a commit of {repo}")
-    return result.stdout.strip()
-
-
-def is_ancestor(repo: Path, older: str, newer: str) -> bool:
-    """Whether commit ``older`` is in the history of ``newer`` (or is it)."""
-    return _git("merge-base", "--is-ancestor", older, newer, cwd=repo).returncode == 0
 
 
 def approved_tag(repo: Path, gate: Mapping[str, Any]) -> str:
@@ -107,7 +78,7 @@ def tag_is_done(repo: Path, tag: str) -> bool:
         raise ReleaseError(f"{tag!r} is not a release tag (model-vN)")
     existing = release_tags(repo)
     if tag in existing:
-        marked = commit_of(repo, tag)
+        marked = commit_of(repo, tag) or "(none: not a commit)"
         if marked == head:
             return True
         raise ReleaseError(
@@ -136,7 +107,7 @@ def promote(repo: Path, gate: Mapping[str, Any], say: Callable[[str], None] = pr
     if tag_is_done(repo, tag):
         say(f"{head[:12]} is already released as {tag}; nothing to do")
         return Promotion(tag=tag, created=False)
-    made = _git("tag", "-a", tag, "-m", tag_message(gate, tag), "HEAD", cwd=repo, env=_git_env(repo))
+    made = git("tag", "-a", tag, "-m", tag_message(gate, tag), "HEAD", cwd=repo, env=_git_env(repo))
     if made.returncode != 0:
         raise ReleaseError(f"`git tag {tag}` failed: {made.stderr.strip()}")
     say(f"tagged {head[:12]} as {tag}")
@@ -155,7 +126,7 @@ def push_tag(repo: Path, tag: str, remote: str = "origin", token: str | None = N
             "GIT_CONFIG_KEY_0": "http.https://github.com/.extraheader",
             "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
         }
-    pushed = _git("push", remote, f"refs/tags/{tag}:refs/tags/{tag}", cwd=repo, env=env)
+    pushed = git("push", remote, f"refs/tags/{tag}:refs/tags/{tag}", cwd=repo, env=env)
     if pushed.returncode != 0:
         raise ReleaseError(f"pushing {tag} to {remote} failed: {pushed.stderr.strip()}")
 
@@ -257,9 +228,10 @@ def set_champion(params: Any, uri: str, tag: str, model_path: Path, test_path: P
     import pandas as pd
     from mlflow import MlflowClient
 
+    from gitops_ml.errors import TrackingError
     from gitops_ml.model_io import TRUSTED_TYPES, load_model
     from gitops_ml.pipeline.interface import model_frame
-    from gitops_ml.tracking import TrackingError, check_reachable, git_commit
+    from gitops_ml.tracking import check_reachable
 
     check_reachable(uri)
     name = params.tracking.experiment
@@ -274,7 +246,7 @@ def set_champion(params: Any, uri: str, tag: str, model_path: Path, test_path: P
             example = model_frame(pd.read_parquet(test_path).head(5), params.schema)
             mlflow.set_experiment(params.tracking.experiment)
             with mlflow.start_run(run_name=f"release {tag}"):
-                mlflow.set_tags({"release_tag": tag, "git_commit": git_commit(), "stage": "release"})
+                mlflow.set_tags({"release_tag": tag, "git_commit": head_or_unknown(), "stage": "release"})
                 info = mlflow.sklearn.log_model(
                     model,
                     name="model",

@@ -31,7 +31,7 @@ from gitops_ml.gitops.compare import (
     merge_verdict,
     params_diff,
 )
-from gitops_ml.metric_names import METRIC_NAMES
+from gitops_ml.metric_names import METRIC_NAMES, MetricName
 
 GITHUB_COMMENT_LIMIT = 65_536
 COMMENT_BUDGET = GITHUB_COMMENT_LIMIT - 2_000  # room for the comment's marker, image links and notes
@@ -41,7 +41,6 @@ SCHEMA_VERSION = 1
 Text = Annotated[str, Field(max_length=2_000)]
 Sha = Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")]
 Unit = Annotated[float, Field(ge=0, le=1)]
-MetricName = Literal["roc_auc", "average_precision", "f1", "precision", "recall", "accuracy", "log_loss"]
 
 
 class _Model(BaseModel):

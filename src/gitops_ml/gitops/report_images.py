@@ -16,15 +16,11 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from gitops_ml.errors import ProjectError
+from gitops_ml.errors import ImageUploadError
 from gitops_ml.gitops.report import CURVE_GRID, CurvePair, Report
 
 CML_TIMEOUT_S = 120
 _URL_UNSAFE = re.compile(r"[\s()<>\[\]`'\"\\]")
-
-
-class ImageUploadError(ProjectError, RuntimeError):
-    """``cml asset publish`` is missing, failed, or printed something other than an https URL."""
 
 
 IMAGE_NAMES = {"roc": "ROC curve", "precision_recall": "Precision-recall curve", "deltas": "Metric change"}

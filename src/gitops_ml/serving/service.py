@@ -29,11 +29,12 @@ import pandas as pd
 from bentoml.exceptions import ServiceUnavailable
 
 from gitops_ml.config import Params, load_params
+from gitops_ml.errors import ModelStoreError
 from gitops_ml.pipeline.interface import score_frame
 from gitops_ml.serving.batching import Batcher, Columns
 from gitops_ml.serving.middleware import JsonBodyOnly
 from gitops_ml.serving.schema import request_model, response_model
-from gitops_ml.serving.store import MODEL_NAME, PARAMS_FILE, ModelStoreError, stored_files
+from gitops_ml.serving.store import MODEL_NAME, PARAMS_FILE, stored_files
 
 logger = logging.getLogger("gitops_ml.serving")
 SERVICE_NAME = "gitops-ml-service"
