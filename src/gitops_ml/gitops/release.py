@@ -19,6 +19,7 @@ from typing import Any
 from gitops_ml.config import ProjectParams
 from gitops_ml.errors import ReleaseError
 from gitops_ml.gitops.champion import next_release_tag, release_tags, tag_number
+from gitops_ml.gitops.gate_report import GateReport
 from gitops_ml.metric_names import METRIC_NAMES
 from gitops_ml.vcs import commit_of, git, head_commit, head_or_unknown
 
@@ -41,25 +42,24 @@ def _git_env(repo: Path) -> dict[str, str]:
     return env
 
 
-def tag_message(gate: Mapping[str, Any], tag: str) -> str:
+def tag_message(gate: GateReport, tag: str) -> str:
     """Annotation of the release tag: the primary change and the candidate's metrics."""
-    cand = gate.get("candidate") or {}
-    shown = ", ".join(f"{k}={v:.4f}" for k, v in cand.items() if isinstance(v, int | float))
-    return f"{tag}\n\nReleased by the gate for {gate.get('commit', 'HEAD')}.\nMetrics: {shown}\n"
+    shown = ", ".join(f"{k}={v:.4f}" for k, v in gate.candidate.items() if v is not None)
+    return f"{tag}\n\nReleased by the gate for {gate.commit}.\nMetrics: {shown}\n"
 
 
-def approved_tag(repo: Path, gate: Mapping[str, Any]) -> str:
+def approved_tag(repo: Path, gate: GateReport) -> str:
     """The tag ``gate`` (reports/gate.json) released HEAD as; :class:`ReleaseError` when it did not release HEAD."""
-    if gate.get("release") is not True:
-        reasons = "; ".join(r for r in gate.get("reasons", []) if str(r).startswith("FAIL")) or "no reasons given"
+    if not gate.release:
+        reasons = "; ".join(gate.failures()) or "no reasons given"
         raise ReleaseError(f"reports/gate.json says no release, so nothing is promoted ({reasons})")
     head = head_commit(repo)
-    if gate.get("commit") != head:
+    if gate.commit != head:
         raise ReleaseError(
-            f"reports/gate.json was written for commit {gate.get('commit')}, but HEAD is {head}; "
+            f"reports/gate.json was written for commit {gate.commit}, but HEAD is {head}; "
             "run `make gate` on this commit first"
         )
-    tag = str(gate.get("tag") or "")
+    tag = gate.tag or ""
     if tag_number(tag) is None:
         raise ReleaseError(f"reports/gate.json names no release tag (tag: {tag!r}); run `make gate` again")
     return tag
@@ -97,7 +97,7 @@ def tag_is_done(repo: Path, tag: str) -> bool:
     return False
 
 
-def promote(repo: Path, gate: Mapping[str, Any], say: Callable[[str], None] = print) -> Promotion:
+def promote(repo: Path, gate: GateReport, say: Callable[[str], None] = print) -> Promotion:
     """Tag HEAD with the tag the gate decided, when ``gate`` (reports/gate.json) says release; refuse otherwise.
 
     Idempotent: when HEAD already carries that tag nothing is created. Refuses when a newer release exists.
@@ -135,11 +135,10 @@ def _value(value: Any) -> str:
     return "n/a" if not isinstance(value, int | float) or isinstance(value, bool) else f"{value:.4f}"
 
 
-def metrics_table(gate: Mapping[str, Any]) -> str:
+def metrics_table(gate: GateReport) -> str:
     """Markdown table of the candidate's and the champion's metrics on the same test set."""
-    cand = gate.get("candidate") or {}
-    champ = gate.get("champion")
-    champ_name = gate.get("champion_tag") or "champion"
+    cand, champ = gate.candidate, gate.champion
+    champ_name = gate.champion_tag or "champion"
     lines = [
         f"| metric | candidate | {champ_name} |" if champ is not None else "| metric | candidate |",
         "|---|---:|---:|" if champ is not None else "|---|---:|",
@@ -160,7 +159,7 @@ def _stated(text: str, key: str) -> str:
 
 def release_notes(
     tag: str,
-    gate: Mapping[str, Any],
+    gate: GateReport,
     model_info: Mapping[str, Any] | None = None,
     project: ProjectParams | None = None,
 ) -> str:
@@ -170,25 +169,25 @@ def release_notes(
     """
     info = model_info or {}
     project = project or ProjectParams()
-    verdict = "released" if gate.get("release") else "not released"
-    champion = gate.get("champion_tag")
-    changes = gate.get("contract_changes") or []
+    verdict = "released" if gate.release else "not released"
+    champion = gate.champion_tag
+    changes = gate.contract_changes
     if champion and changes:
         against = f"as a new model line (the data contract changed since **{champion}**, so on the floors only)"
     elif champion:
         against = f"against the previous release **{champion}**"
     else:
         against = "as the first release"
-    rules = gate.get("rules") or {}
+    rules = gate.rules
     parts = [
         f"# {tag}",
         "",
-        f"Model **{verdict}** by the gate for commit `{gate.get('commit', 'unknown')}`, judged {against} "
-        f"on the same test set ({gate.get('test_rows', 'n/a')} rows).",
+        f"Model **{verdict}** by the gate for commit `{gate.commit}`, judged {against} "
+        f"on the same test set ({'n/a' if gate.test_rows is None else gate.test_rows} rows).",
         "",
         "## Gate",
         "",
-        *[f"- {reason}" for reason in gate.get("reasons", [])],
+        *[f"- {reason}" for reason in gate.reasons],
         "",
         *(["## Data contract changes", "", *[f"- {change}" for change in changes], ""] if changes else []),
         "## Metrics",
@@ -208,9 +207,8 @@ def release_notes(
         f"- Target: `{info.get('target', 'unknown')}`",
         f"- Training rows: {info.get('train_rows', 'unknown')}",
         f"- scikit-learn: {info.get('sklearn_version', 'unknown')}",
-        f"- Model file md5 (DVC): `{gate.get('candidate_md5', 'unknown')}`",
-        f"- Primary metric: `{rules.get('primary_metric', 'unknown')}`, "
-        f"minimal improvement {rules.get('min_improvement', 'n/a')}",
+        f"- Model file md5 (DVC): `{gate.candidate_md5 or 'unknown'}`",
+        f"- Primary metric: `{rules.primary_metric}`, minimal improvement {rules.min_improvement}",
         "",
         "Trained on the data tracked by `data.dvc` at this commit; its metrics hold only for data like it.",
         "",
