@@ -78,3 +78,7 @@ class GitHubReleaseError(ProjectError, RuntimeError):
 
 class ModelStoreError(ProjectError, ValueError):
     """The model cannot be imported into, or found in, the BentoML model store."""
+
+
+class PrivateApiError(ProjectError, RuntimeError):
+    """A library no longer offers the private API one of the adapters in :mod:`gitops_ml.adapters` relies on."""
