@@ -264,8 +264,6 @@ class Params(StrictModel):
     serving: ServingParams = ServingParams()
     tracking: TrackingParams = TrackingParams()
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
     @model_validator(mode="before")
     @classmethod
     def _experiment_defaults_to_project(cls, raw: Any) -> Any:
@@ -285,8 +283,7 @@ class Params(StrictModel):
 
 
 def _format_error(error: Any) -> str:
-    path = ".".join(str(part) for part in error["loc"] if part != "schema_") or "(top level)"
-    path = path.replace("schema_", "schema")
+    path = ".".join(str(part) for part in error["loc"]) or "(top level)"  # by alias: `schema`, as the file says
     kind = error["type"]
     if kind == "extra_forbidden":
         return f"  {path}: unknown key; remove it or fix its spelling"
