@@ -23,7 +23,7 @@ from gitops_ml.vcs import (
     worktree,
     write_github_outputs,
 )
-from tests.conftest import project_env, run
+from tests.support.projects import project_env, run
 
 
 @pytest.fixture

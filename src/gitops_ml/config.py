@@ -176,6 +176,7 @@ class SplitParams(StrictModel):
 
 
 # One enum member per registered estimator (pipeline/estimators.py), e.g. Estimator.HIST_GRADIENT_BOOSTING.
+# misc: mypy types only enums whose members it can read; these come from the registry at run time.
 Estimator = StrEnum("Estimator", {name.upper(): name for name in ESTIMATORS})  # type: ignore[misc]
 Estimator.__doc__ = "The estimators ``train.estimator`` may name (the registry in ``pipeline/estimators.py``)."
 
@@ -183,13 +184,14 @@ Estimator.__doc__ = "The estimators ``train.estimator`` may name (the registry i
 class _TrainBase(StrictModel):
     """Which estimator to fit, its seed, and (fields added from the registry) the hyperparameters of each."""
 
-    estimator: Estimator = Estimator(DEFAULT_ESTIMATOR)  # type: ignore[valid-type]
+    estimator: Estimator = Estimator(DEFAULT_ESTIMATOR)
     seed: int = 42
 
     @property
     def estimator_params(self) -> EstimatorParams:
         """The chosen estimator's hyperparameters model (its ``build(seed)`` makes the classifier)."""
-        return getattr(self, self.estimator.value)
+        chosen: EstimatorParams = getattr(self, self.estimator.value)  # the fields are made from the registry
+        return chosen
 
     @property
     def hyperparameters(self) -> dict[str, Any]:
@@ -198,6 +200,7 @@ class _TrainBase(StrictModel):
 
 
 # ``train:``: estimator, seed and one section per registered estimator, defaults applying to a section left out.
+# call-overload: create_model's overloads cannot type fields passed as **kwargs, here built from the registry.
 TrainParams = create_model(
     "TrainParams",
     __base__=_TrainBase,
@@ -277,7 +280,7 @@ class Params(StrictModel):
         return raw
 
     @cached_property
-    def schema(self) -> SchemaParams:  # type: ignore[override]
+    def schema(self) -> SchemaParams:  # type: ignore[override]  # replaces pydantic's deprecated schema() method
         """The data contract (``schema:`` in params.yaml)."""
         return self.schema_
 

@@ -100,7 +100,8 @@ def log_run(
                 input_example=input_example,
                 pip_requirements=model_requirements(),
             )
-            return run.info.run_id
+            run_id: str = run.info.run_id
+            return run_id
     except TrackingError:
         raise
     except Exception as exc:  # MLflow wraps transport and store errors in many types

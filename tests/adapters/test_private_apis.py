@@ -16,7 +16,7 @@ from gitops_ml import adapters
 from gitops_ml.adapters import bentoml_container, dvc_workspace
 from gitops_ml.errors import PrivateApiError, ProjectError
 from gitops_ml.model_io import TRUSTED_TYPES
-from tests.conftest import run
+from tests.support.projects import run
 
 
 def test_bentoml_containerfile_api_is_there() -> None:

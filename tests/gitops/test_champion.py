@@ -13,7 +13,7 @@ import yaml
 from gitops_ml.errors import ChampionError
 from gitops_ml.gitops.champion import from_cache, locked_md5, tags_at
 from gitops_ml.vcs import cache_path, file_md5
-from tests.conftest import run
+from tests.support.projects import run
 
 MODEL_MD5 = "0" * 32
 

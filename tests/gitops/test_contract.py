@@ -12,7 +12,7 @@ from gitops_ml.gitops.contract import changes_since, contract_changes, schema_at
 from gitops_ml.gitops.gate import decide
 from gitops_ml.gitops.gate_report import GateReport
 from gitops_ml.gitops.release import release_notes
-from tests.conftest import run
+from tests.support.projects import run
 
 SCHEMA = {
     "target": "label",

@@ -23,7 +23,7 @@ from gitops_ml.gitops.champion import locked_md5, materialise, release_tags
 from gitops_ml.model_io import load_model
 from gitops_ml.pipeline.evaluate import predict_scores
 from gitops_ml.vcs import cache_path
-from tests.conftest import make_project, project_env, run
+from tests.support.projects import make_project, project_env, run
 
 pytestmark = pytest.mark.slow
 

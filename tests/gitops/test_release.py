@@ -20,7 +20,7 @@ from gitops_ml.gitops.release import (
     tag_is_done,
 )
 from gitops_ml.vcs import commit_of
-from tests.conftest import project_env, run
+from tests.support.projects import project_env, run
 
 
 @pytest.fixture

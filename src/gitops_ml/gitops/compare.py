@@ -110,7 +110,7 @@ class Side:
     test_set_id: str  # hash of the test rows (from dvc.lock); equal ids mean a paired comparison is valid
 
 
-def _verdict(name: str, delta: float | None, low: float | None, high: float | None) -> Verdict:
+def _verdict(name: MetricName, delta: float | None, low: float | None, high: float | None) -> Verdict:
     if delta is None:
         return "n/a"
     if delta == 0 or (low is not None and high is not None and low <= 0 <= high):
@@ -119,9 +119,10 @@ def _verdict(name: str, delta: float | None, low: float | None, high: float | No
 
 
 def _overlap(a: Mapping[str, float | None], b: Mapping[str, float | None]) -> bool | None:
-    if None in (a.get("low"), a.get("high"), b.get("low"), b.get("high")):
+    a_low, a_high, b_low, b_high = a.get("low"), a.get("high"), b.get("low"), b.get("high")
+    if a_low is None or a_high is None or b_low is None or b_high is None:
         return None
-    return a["low"] <= b["high"] and b["low"] <= a["high"]  # type: ignore[operator]
+    return a_low <= b_high and b_low <= a_high
 
 
 def can_pair(base: Side, head: Side) -> bool:
@@ -198,11 +199,11 @@ def merge_verdict(
     With ``contract_changes`` (the data contract differs from the base's), the head starts a new model line and,
     as the release gate does, is judged on the floors only.
     """
-    pick = {name: finite_or_none(head_metrics.get(name)) for name in METRIC_NAMES}
+    pick: dict[str, float | None] = {name: finite_or_none(head_metrics.get(name)) for name in METRIC_NAMES}
     if contract_changes:
         new_line = f"new model line: the data contract changed since the base ({'; '.join(contract_changes)})"
         return decide(pick, None, rules, None, new_line)
-    champion = {name: finite_or_none(base_metrics.get(name)) for name in METRIC_NAMES}
+    champion: dict[str, float | None] = {name: finite_or_none(base_metrics.get(name)) for name in METRIC_NAMES}
     return decide(pick, champion, rules, improvement_lower_bound=lower_bound)
 
 

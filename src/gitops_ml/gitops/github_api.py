@@ -120,7 +120,7 @@ class GitHub:
         return response
 
     def _paginate(self, what: str, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        url: str | None = path
+        url = path
         query: dict[str, Any] | None = {**params, "per_page": PER_PAGE}
         for _ in range(MAX_PAGES):
             response = self._request(what, "GET", url, params=query)
@@ -128,11 +128,12 @@ class GitHub:
             if not isinstance(items, list):
                 raise GitHubError(f"{what}: expected a JSON list from GET {url}, got {type(items).__name__}")
             yield from items
-            url = response.links.get("next", {}).get("url")
-            if not url:
+            next_url: str | None = response.links.get("next", {}).get("url")
+            if not next_url:
                 return
-            if not url.startswith(self.api_url + "/"):  # never send the token to another host
-                raise GitHubError(f"{what}: the next page is on another host ({url}); refusing to follow it")
+            if not next_url.startswith(self.api_url + "/"):  # never send the token to another host
+                raise GitHubError(f"{what}: the next page is on another host ({next_url}); refusing to follow it")
+            url = next_url
             query = None  # the next link carries the query
         raise GitHubError(f"{what}: more than {MAX_PAGES} pages from GET {path}; stopping")
 

@@ -10,6 +10,7 @@ ask the same question through :func:`stale_stages`, so a pull request that CI le
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -20,7 +21,7 @@ LOCK_FILE = "dvc.lock"
 FIX = "run `make run` (or `dvc repro`) and commit dvc.lock"
 
 
-def stage_recipe(lock_text: str, stage: str = "train") -> dict | None:
+def stage_recipe(lock_text: str, stage: str = "train") -> dict[str, Any] | None:
     """What a stage was run from in a ``dvc.lock`` text: its deps (paths and hashes) and params; None if absent."""
     entry = _stages(lock_text).get(stage)
     if not isinstance(entry, dict):
@@ -29,7 +30,7 @@ def stage_recipe(lock_text: str, stage: str = "train") -> dict | None:
     return {"deps": deps, "params": entry.get("params") or {}}
 
 
-def _stages(lock_text: str) -> dict:
+def _stages(lock_text: str) -> dict[str, Any]:
     try:
         stages = (yaml.safe_load(lock_text) or {}).get("stages") or {}
     except (yaml.YAMLError, AttributeError):

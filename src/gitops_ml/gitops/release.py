@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitops_ml.config import ProjectParams
+from gitops_ml.config import Params, ProjectParams
 from gitops_ml.errors import ReleaseError
 from gitops_ml.gitops.champion import next_release_tag, release_tags, tag_number
 from gitops_ml.gitops.gate_report import GateReport
@@ -216,7 +216,7 @@ def release_notes(
     return "\n".join(parts)
 
 
-def set_champion(params: Any, uri: str, tag: str, model_path: Path, test_path: Path) -> str:
+def set_champion(params: Params, uri: str, tag: str, model_path: Path, test_path: Path) -> str:
     """Register ``model_path`` as a version of the MLflow model ``tracking.experiment``, alias it ``champion``.
 
     Idempotent: a version already tagged ``release_tag=<tag>`` is reused instead of registering a new one.
@@ -276,7 +276,7 @@ def image_name(registry: str, repository: str) -> str:
     return f"{registry}/{repository}"
 
 
-def smoke_check(url: str, params: Any, expect_version: str | None, timeout: float) -> str:
+def smoke_check(url: str, params: Params, expect_version: str | None, timeout: float) -> str:
     """``/readyz`` 200 within ``timeout`` seconds, then one valid ``/predict`` answer; raise :class:`ReleaseError`."""
     import httpx
 

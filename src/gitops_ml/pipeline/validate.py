@@ -192,11 +192,12 @@ def read_table(path: Path, dtype_backend: Literal["numpy_nullable"] | None = Non
     :class:`DataContractError`.
     """
     parquet = path.suffix.lower() in PARQUET_SUFFIXES
-    extra = {"dtype_backend": dtype_backend} if dtype_backend else {}
     try:
         if parquet:
-            return pd.read_parquet(path, **extra)
-        return pd.read_csv(path, engine="pyarrow", **extra)
+            return pd.read_parquet(path, dtype_backend=dtype_backend) if dtype_backend else pd.read_parquet(path)
+        if dtype_backend:
+            return pd.read_csv(path, engine="pyarrow", dtype_backend=dtype_backend)
+        return pd.read_csv(path, engine="pyarrow")
     except Exception as exc:  # pyarrow raises several unrelated types for malformed files
         kind = "parquet" if parquet else "CSV"
         raise DataContractError(f"{path} is not a readable {kind} file: {exc}") from None

@@ -27,6 +27,7 @@ import bentoml
 import numpy as np
 import pandas as pd
 from bentoml.exceptions import ServiceUnavailable
+from pydantic import BaseModel
 
 from gitops_ml.config import Params, load_params
 from gitops_ml.errors import ModelStoreError
@@ -112,8 +113,9 @@ class PredictionService:
         BATCH_ROWS.observe(len(frame))
         return score_frame(self._model, frame, PARAMS.schema)
 
-    @bentoml.api(route="/predict", input_spec=PredictRequest, output_spec=PredictResponse)
-    async def predict(self, records: list[Any]) -> PredictResponse:
+    # untyped-decorator: bentoml.api types input_spec/output_spec as its IODescriptor, yet takes any pydantic model.
+    @bentoml.api(route="/predict", input_spec=PredictRequest, output_spec=PredictResponse)  # type: ignore[untyped-decorator]
+    async def predict(self, records: list[Any]) -> BaseModel:
         """Score 1 to ``serving.max_records`` records; predictions come back in the same order."""
         if not self.__is_ready__():
             raise ServiceUnavailable("the model is not loaded yet; retry when /readyz answers 200")
@@ -131,4 +133,5 @@ class PredictionService:
         return PredictResponse(predictions=predictions, model_version=MODEL_VERSION)
 
 
-PredictionService.add_asgi_middleware(JsonBodyOnly, paths=("/predict",))
+# attr-defined: bentoml types @service(...) with a Protocol mypy cannot apply; at run time this is a bentoml Service.
+PredictionService.add_asgi_middleware(JsonBodyOnly, paths=("/predict",))  # type: ignore[attr-defined]
