@@ -29,8 +29,9 @@ import yaml
 
 from gitops_ml.config import load_params
 from gitops_ml.serving.schema import request_model
-from tests.conftest import ROOT, free_port, make_project, project_env, run, stop
 from tests.support.own_data import customer_table, numeric_table
+from tests.support.processes import free_port, stop
+from tests.support.projects import ROOT, make_project, project_env, run
 from tests.support.tree import snapshot
 
 pytestmark = pytest.mark.slow

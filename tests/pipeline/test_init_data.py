@@ -14,8 +14,8 @@ from gitops_ml.cli import app
 from gitops_ml.config import load_params, parse_params
 from gitops_ml.pipeline import init_data as init_data_module
 from gitops_ml.pipeline.infer_contract import MIN_ROWS
-from tests.conftest import make_project, run
 from tests.support.own_data import numeric_table
+from tests.support.projects import make_project, run
 from tests.support.tree import snapshot
 
 runner = CliRunner()
