@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 
 from gitops_ml.deploy.check import check_deploy
+from gitops_ml.deploy.overlay import UNRELEASED, DeployedImage, write_overlay
 from gitops_ml.deploy.render import RenderError
+
+RELEASE = DeployedImage("ghcr.io/acme/fraud-model", "sha256:" + "d" * 64, "model-v7")
 
 
 def _by_dir(results, root: Path) -> dict:
@@ -29,6 +32,20 @@ def test_the_template_passes(deploy_project: Path):
     assert all(r.problems == [] and r.objects > 0 for r in results.values())
     assert results["deploy/overlays/staging"].is_overlay
     assert not results["deploy/base"].is_overlay
+    assert results["deploy/base"].deployed == ""
+
+
+def test_an_overlay_reports_what_it_deploys(deploy_project: Path):
+    staging = deploy_project / "deploy" / "overlays" / "staging"
+    write_overlay(staging, UNRELEASED)
+    write_overlay(deploy_project / "deploy" / "overlays" / "production", RELEASE)
+    results = _by_dir(
+        check_deploy(deploy_project / "deploy", deploy_project / "tests/deploy/schemas", root=deploy_project),
+        deploy_project,
+    )
+    assert results["deploy/overlays/staging"].deployed.startswith("nothing deployed yet")
+    assert results["deploy/overlays/production"].deployed == f"model-v7 ({RELEASE.reference})"
+    assert results["deploy/overlays/production"].problems == []
 
 
 def test_every_problem_is_listed_with_object_and_file(deploy_project: Path):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitops_ml.deploy.overlay import OverlayError, read_overlay
 from gitops_ml.deploy.policy import Overlay, check_overlay
 from gitops_ml.deploy.render import RenderError, find_kubectl, kustomization_dirs, render
 from gitops_ml.deploy.schemas import CRD_SCHEMAS_DIR, KUBERNETES_VERSION, validate_object
@@ -25,6 +26,8 @@ class TargetResult:
     objects: int
     is_overlay: bool
     problems: list[str] = field(default_factory=list)
+    deployed: str = ""
+    """For an overlay: the model version and image it deploys, or that nothing is deployed yet."""
 
 
 def check_deploy(
@@ -55,9 +58,21 @@ def check_deploy(
             for obj in objects
             for message in validate_object(obj, schemas_dir, kubernetes_version)
         ]
+        deployed = ""
         if is_overlay:
             problems += [str(finding) for finding in check_overlay(Overlay(directory, objects))]
-        results.append(TargetResult(directory, len(objects), is_overlay, problems))
+            deployed = _deployed(directory)
+        results.append(TargetResult(directory, len(objects), is_overlay, problems, deployed))
     if not results:
         raise RenderError(f"{deploy_dir}: no kustomization.yaml found below it")
     return results
+
+
+def _deployed(overlay: Path) -> str:
+    try:
+        image = read_overlay(overlay)
+    except OverlayError:
+        return ""  # already reported by the pinned-images rule
+    if not image.released:
+        return "nothing deployed yet (placeholder image, model version unreleased)"
+    return f"{image.model_version} ({image.reference})"

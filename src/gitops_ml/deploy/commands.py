@@ -45,7 +45,12 @@ def deploy_check(
     for result in results:
         checks = "schemas and policies" if result.is_overlay else "schemas"
         status = "[red]FAIL[/]" if result.problems else "[green]ok[/]"
-        out.print(f"{status} {escape(str(result.directory))}: {result.objects} objects, {checks}", highlight=False)
+        deployed = f"; {escape(result.deployed)}" if result.deployed else ""
+        out.print(
+            f"{status} {escape(str(result.directory))}: {result.objects} objects, {checks}{deployed}",
+            highlight=False,
+            soft_wrap=True,
+        )
         for problem in result.problems:
             console.print(f"  - {problem}", markup=False, highlight=False, soft_wrap=True)
     if failed:
