@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from gitops_ml.deploy.schemas import KUBERNETES_VERSION
 from tests.conftest import ROOT, run
 
 
 def test_deploy_check_passes_on_the_template(deploy_project: Path):
     result = run(["gitops-ml", "deploy-check"], deploy_project)
-    assert "schemas of Kubernetes 1.32" in result.stderr
+    assert f"schemas of Kubernetes {KUBERNETES_VERSION}" in result.stderr
     for target in ("deploy/base", "deploy/argocd", "deploy/flux"):
         assert f"ok {target}: " in result.stdout
     for env in ("staging", "production"):
