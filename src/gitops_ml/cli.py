@@ -16,6 +16,7 @@ import typer
 
 from gitops_ml import pipeline_commands as pipeline
 from gitops_ml.cli_support import clean_errors
+from gitops_ml.deploy import commands as deploy
 from gitops_ml.gitops import gate_commands as release
 from gitops_ml.gitops import github_commands as github
 from gitops_ml.gitops import report_commands as pull_requests
@@ -59,6 +60,7 @@ COMMANDS: dict[str, list[Callable[..., None]]] = {
         release.smoke_test,
     ],
     "Serving": [serving.model_version, serving.import_model, serving.build_bento, serving.bento_context],
+    "Deploy": [deploy.deploy_check],
 }
 
 for panel, commands in COMMANDS.items():
