@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.support.projects import ROOT
 
 DEPLOY = ROOT / "deploy"
 SCHEMAS = ROOT / "tests" / "deploy" / "schemas"

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from gitops_ml.deploy.schemas import KUBERNETES_VERSION
-from tests.conftest import ROOT, run
+from tests.support.projects import ROOT, run
 
 
 def test_deploy_check_passes_on_the_template(deploy_project: Path):

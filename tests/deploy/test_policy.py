@@ -11,8 +11,8 @@ import pytest
 from gitops_ml.deploy.overlay import VERSION_LABEL, environments, overlay_dir
 from gitops_ml.deploy.policy import RULES, Overlay, _selects, check_overlay
 from gitops_ml.deploy.render import RenderedObject, render
-from tests.conftest import ROOT
 from tests.deploy.conftest import DEPLOY
+from tests.support.projects import ROOT
 
 STAGING = DEPLOY / "overlays" / "staging"
 

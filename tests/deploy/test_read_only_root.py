@@ -22,7 +22,8 @@ import httpx
 import pytest
 
 from gitops_ml.deploy.render import render
-from tests.conftest import ROOT, free_port, project_env, run, stop
+from tests.support.processes import free_port, stop
+from tests.support.projects import ROOT, project_env, run
 
 pytestmark = pytest.mark.slow
 

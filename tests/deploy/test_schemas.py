@@ -17,8 +17,8 @@ from gitops_ml.deploy.schemas import (
     crd_schema_path,
     validate_object,
 )
-from tests.conftest import ROOT
 from tests.deploy.conftest import DEPLOY, SCHEMAS
+from tests.support.projects import ROOT
 
 
 @pytest.fixture(scope="module")
