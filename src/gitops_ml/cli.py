@@ -17,6 +17,7 @@ from gitops_ml.cli_support import clean_errors
 from gitops_ml.gitops import gate_commands as release
 from gitops_ml.gitops import github_commands as github
 from gitops_ml.gitops import report_commands as pull_requests
+from gitops_ml.monitoring import commands as monitoring
 from gitops_ml.serving import commands as serving
 
 app = typer.Typer(
@@ -57,6 +58,7 @@ COMMANDS = {
         release.smoke_test,
     ],
     "Serving": [serving.model_version, serving.import_model, serving.build_bento, serving.bento_context],
+    "Monitoring": [monitoring.drift_reference, monitoring.drift],
 }
 
 for panel, commands in COMMANDS.items():

@@ -42,3 +42,8 @@ class InitDataError(ProjectError, ValueError):
 
 class CompareError(ProjectError, RuntimeError):
     """The two sides of a pull-request report cannot be compared (a missing output, an unknown git ref)."""
+
+
+class DriftInputError(ProjectError, ValueError):
+    """The drift check cannot judge the window (unreadable, too small, columns missing or of the wrong type);
+    nothing was written."""
