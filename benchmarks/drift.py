@@ -58,16 +58,10 @@ def _scale(column: str) -> Callable[[pd.DataFrame, float, np.random.Generator], 
     return apply
 
 
-def _some_rows(frame: pd.DataFrame, share: float, rng: np.random.Generator) -> np.ndarray:
-    return rng.random(len(frame)) < share
-
-
 def _set_value(column: str, value: object) -> Callable[[pd.DataFrame, float, np.random.Generator], pd.DataFrame]:
     def apply(frame: pd.DataFrame, share: float, rng: np.random.Generator) -> pd.DataFrame:
-        out = frame.copy()
-        out[column] = out[column].astype(object)
-        out.loc[_some_rows(frame, share, rng), column] = value
-        return out
+        chosen = rng.random(len(frame)) < share  # each row with probability ``share``
+        return frame.assign(**{column: frame[column].astype(object).where(~chosen, value)})
 
     return apply
 
@@ -177,8 +171,8 @@ def write_log_window(rows: pd.DataFrame, params: Params, scores: np.ndarray, dir
     """Write ``rows`` (features, ids, scores) as gzipped prediction-log files, as the service logs them."""
     directory.mkdir(parents=True, exist_ok=True)
     schema = params.schema
-    features = rows[schema.feature_names].astype(object)
-    features = features.where(features.notna(), None).to_dict("records")
+    values = rows[schema.feature_names].astype(object)
+    features = values.where(values.notna(), None).to_dict("records")
     ids = rows[schema.ids].astype(object).to_dict("records")
     for part, chunk in enumerate(np.array_split(np.arange(len(rows)), files)):
         name = directory / f"predictions-20260101T{part:06d}-1.jsonl.gz"
