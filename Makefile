@@ -50,7 +50,7 @@ init-data: install ## Adopt your own data: CSV=path/to/file.csv|.parquet TARGET=
 	$(RUN) gitops-ml init-data "$$CSV" --target "$$TARGET" $${FORCE:+--force}
 
 .PHONY: repro
-repro: data ## Run the DVC pipeline (validate -> split -> train -> evaluate); only what changed reruns
+repro: data ## Run the DVC pipeline (validate -> split -> train -> evaluate, drift_reference); only what changed reruns
 	$(RUN) dvc repro
 
 .PHONY: metrics
@@ -178,6 +178,18 @@ cml-install: ## Install CML 0.20.6 into .cml/ from its locked dependencies (npm 
 	git -C $(CML_DIR) -c advice.detachedHead=false checkout -q $(CML_COMMIT)
 	npm ci --prefix $(CML_DIR) --ignore-scripts --omit=dev --no-audit --no-fund
 	$(CML_DIR)/bin/cml.js --version
+
+# --- monitoring ---
+# `make drift CURRENT=<window>` compares a window of predictions (a directory or glob of prediction-log files,
+# *.jsonl / *.jsonl.gz, or a CSV/parquet file with the feature columns) with the training reference that the DVC
+# stage drift_reference writes (`make repro` first makes or restores it), under the thresholds in params.yaml
+# (monitor:). It writes reports/drift.json and reports/drift.md and exits 0 whether or not it found drift (bad
+# input: 1, nothing written). CURRENT is read from the environment inside the recipe, never spliced into it.
+.PHONY: drift
+drift: install ## Check a window for drift against the training reference: CURRENT=dir|glob|file.csv|file.parquet
+	@[[ -n "$${CURRENT:-}" ]] || { echo "usage: make drift CURRENT=path (a prediction-log directory or glob, or a CSV/parquet file)" >&2; exit 1; }
+	$(MAKE) repro
+	$(RUN) gitops-ml drift --current "$$CURRENT"
 
 # --- release ---
 # The merge loop (.github/workflows/release.yml). `make gate` writes reports/gate.json; `make promote` tags HEAD

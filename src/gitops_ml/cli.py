@@ -20,6 +20,7 @@ from gitops_ml.deploy import commands as deploy
 from gitops_ml.gitops import gate_commands as release
 from gitops_ml.gitops import github_commands as github
 from gitops_ml.gitops import report_commands as pull_requests
+from gitops_ml.monitoring import commands as monitoring
 from gitops_ml.serving import commands as serving
 
 app = typer.Typer(
@@ -61,6 +62,7 @@ COMMANDS: dict[str, list[Callable[..., None]]] = {
     ],
     "Serving": [serving.model_version, serving.import_model, serving.build_bento, serving.bento_context],
     "Deploy": [deploy.deploy_check],
+    "Monitoring": [monitoring.drift_reference, monitoring.drift],
 }
 
 for panel, commands in COMMANDS.items():

@@ -46,7 +46,7 @@ def validate_object(
 
 def _validate_builtin(obj: RenderedObject, custom: Path, kubernetes_version: str) -> list[str]:
     try:
-        from kubernetes_validate import utils as kubernetes_validate  # type: ignore[import-untyped]  # no py.typed
+        from kubernetes_validate import utils as kubernetes_validate
     except ImportError:
         raise SchemaError(
             "kubernetes-validate is not installed: it is a development dependency, run `make install`"
@@ -70,7 +70,7 @@ def _validate_builtin(obj: RenderedObject, custom: Path, kubernetes_version: str
 
 
 def _validate_custom(obj: RenderedObject, schema_file: Path) -> list[str]:
-    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]  # no py.typed
+    from jsonschema import Draft202012Validator
 
     schema = _load_schema(schema_file)
     errors = [
