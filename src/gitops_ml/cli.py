@@ -56,7 +56,14 @@ COMMANDS = {
         release.image_ref,
         release.smoke_test,
     ],
-    "Serving": [serving.model_version, serving.import_model, serving.build_bento, serving.bento_context],
+    "Serving": [
+        serving.model_version,
+        serving.import_model,
+        serving.build_bento,
+        serving.bento_context,
+        serving.token,
+        serving.tls_cert,
+    ],
 }
 
 for panel, commands in COMMANDS.items():
