@@ -112,9 +112,25 @@ import-model: install ## Copy the trained model (and params.yaml) into the Bento
 bento: install ## Build the bento, versioned with the model version; prints the bento tag last (MODEL_VERSION=...)
 	$(RUN) gitops-ml build-bento
 
+# TLS=1 serves HTTPS with a self-signed certificate for localhost made once in TLS_DIR (git-ignored): clients
+# trust it with `curl --cacert build/tls/localhost.crt`. GITOPS_ML_AUTH=on (and GITOPS_ML_TOKENS_FILE) turn
+# on bearer-token authentication; it is off by default here. See docs/auth.md. The paths given to bentoml are
+# absolute: its server processes run in the bento's folder.
+TLS ?=
+TLS_DIR ?= build/tls
+
 .PHONY: serve
-serve: bento ## Build the bento and serve it on http://127.0.0.1:3000 (HOST=..., PORT=... to change)
-	$(RUN) bentoml serve "$$(cat reports/bento_tag.txt)" --host $(HOST) --port $(PORT)
+serve: bento ## Build the bento and serve it on http://127.0.0.1:3000 (HOST=..., PORT=...; TLS=1 for HTTPS)
+	$(if $(TLS),$(RUN) gitops-ml tls-cert --dir "$(TLS_DIR)")
+	@echo "serving on $(if $(TLS),https,http)://$(HOST):$(PORT) (auth $${GITOPS_ML_AUTH:-off})"
+	$(RUN) bentoml serve "$$(cat reports/bento_tag.txt)" --host $(HOST) --port $(PORT) \
+	  $(if $(TLS),--ssl-certfile "$(abspath $(TLS_DIR))/localhost.crt" --ssl-keyfile "$(abspath $(TLS_DIR))/localhost.key")
+
+# ROLE comes from the command line and is read from the environment inside the recipe, never spliced into it.
+.PHONY: token
+token: install ## Create a bearer token of ROLE=predict|metrics|admin: prints it once, then its hash line for the tokens file
+	@[[ -n "$${ROLE:-}" ]] || { echo "usage: make token ROLE=predict|metrics|admin" >&2; exit 1; }
+	@$(RUN) gitops-ml token --role "$$ROLE"
 
 .PHONY: bento-context
 bento-context: install ## Export the last bento's container build context (Dockerfile, code, model) to BENTO_CONTEXT

@@ -60,7 +60,14 @@ COMMANDS: dict[str, list[Callable[..., None]]] = {
         release.image_ref,
         release.smoke_test,
     ],
-    "Serving": [serving.model_version, serving.import_model, serving.build_bento, serving.bento_context],
+    "Serving": [
+        serving.model_version,
+        serving.import_model,
+        serving.build_bento,
+        serving.bento_context,
+        serving.token,
+        serving.tls_cert,
+    ],
     "Deploy": [deploy.deploy_check],
     "Monitoring": [monitoring.drift_reference, monitoring.drift],
 }
