@@ -75,8 +75,9 @@ typecheck: install ## mypy --strict on src/ (settings in pyproject.toml [tool.my
 	$(RUN) mypy
 
 # Coverage counts src/ in the test process and in every `gitops-ml`/`dvc` process the tests start (pyproject.toml
-# [tool.coverage]). COV_FLOOR sits just below what the whole suite measures; COV_FLOOR=0 for a partial run.
-COV_FLOOR ?= 87
+# [tool.coverage]). The whole suite measures 93% (statements and branches); COV_FLOOR sits just below it, so a change
+# that drops coverage fails. COV_FLOOR=0 for a partial run (PYTEST_ARGS=tests/...).
+COV_FLOOR ?= 92
 
 .PHONY: pytest
 pytest: install data ## Run the pytest suite with coverage (floor COV_FLOOR), on PYTEST_WORKERS processes (PYTEST_ARGS=...)
