@@ -18,7 +18,6 @@ import pytest
 from gitops_ml.config import Params
 from gitops_ml.serving.schema import example_record
 from gitops_ml.serving.tokens import Role, hash_line, new_token
-from tests.serving.conftest import BuiltBento, Server, serve
 from tests.support.auth_matrix import (
     AuthTokens,
     leaked_tokens,
@@ -26,6 +25,7 @@ from tests.support.auth_matrix import (
     malformed_header_failures,
     matrix_failures,
 )
+from tests.support.serving import BuiltBento, Server, serve
 
 pytestmark = pytest.mark.slow
 
