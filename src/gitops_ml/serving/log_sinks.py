@@ -175,6 +175,7 @@ class FsspecSink:
     ) -> None:
         """``spool`` defaults to a new temporary directory of this process."""
         self.url = url.rstrip("/")
+        self._own_spool = spool is None
         self.spool = Path(spool) if spool else Path(tempfile.mkdtemp(prefix="gitops-ml-prediction-log-"))
         self._files = RotatingFileSink(self.spool, max_bytes, max_seconds, compress, self._closed, clock)
         self._pending: list[Path] = []
@@ -192,9 +193,12 @@ class FsspecSink:
         self._files.rotate_if_due()
 
     def close(self) -> None:
-        """Close the spooled file and upload every file not uploaded yet."""
+        """Close the spooled file and upload every file not uploaded yet (then remove a spool made here)."""
         self._files.close()
         self._upload_pending()
+        if self._own_spool:
+            with contextlib.suppress(OSError):  # not empty: a file that failed to write stays for inspection
+                self.spool.rmdir()
 
     def _closed(self, path: Path) -> None:
         self._pending.append(path)

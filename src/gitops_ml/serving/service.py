@@ -97,6 +97,12 @@ class PredictionService:
         finally:
             self._loaded.set()
 
+    @bentoml.on_shutdown
+    def close_prediction_log(self) -> None:
+        """Write what the prediction log still holds and close its file (uploading it, for a URL)."""
+        if self._log is not None:
+            self._log.close()
+
     def __is_ready__(self) -> bool:
         """Ready once the model is loaded."""
         return self._loaded.is_set() and self._error is None
