@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 
 from gitops_ml.config import ColumnType, Params, SchemaParams, load_params
+from gitops_ml.serving.schema import example_record, request_model
 from tests.conftest import free_port, project_env, run, stop
 
 READY_TIMEOUT_S = 120
@@ -144,3 +145,24 @@ def to_records(frame: pd.DataFrame, schema: SchemaParams) -> list[dict[str, Any]
 def test_rows(service_project: Path) -> pd.DataFrame:
     """The project's hold-out rows."""
     return pd.read_parquet(service_project / "artifacts" / "test.parquet")
+
+
+def record_parts(params: Params) -> tuple[type[Any], dict[str, str], dict[str, str]]:
+    """The request's record model and its attribute -> column maps for features and ids (as the service has)."""
+    record, _ = request_model(params)
+    columns = {name: field.alias or name for name, field in record.model_fields.items()}
+    features = {name: column for name, column in columns.items() if column in params.schema.columns}
+    ids = {name: column for name, column in columns.items() if column in params.schema.ids}
+    return record, features, ids
+
+
+def make_records(params: Params, count: int, with_ids: bool = True) -> list[Any]:
+    """``count`` validated records of the fixture's schema (hour and amount vary; ids ``t-<i>`` if asked)."""
+    record, _, _ = record_parts(params)
+    base = example_record(params.schema)
+    return [
+        record.model_validate(
+            base | {"hour": i % 24, "amount": float(i)} | ({"transaction_id": f"t-{i}"} if with_ids else {})
+        )
+        for i in range(count)
+    ]

@@ -46,18 +46,22 @@ class GatedSink:
 
 
 class FailingSink(GatedSink):
-    """Raises on the first ``failures`` writes, then works."""
+    """Raises on the first ``failures`` writes, then works; :attr:`attempts` is released after each write."""
 
     def __init__(self, failures: int) -> None:
         super().__init__()
         self.gate.set()
         self.failures = failures
+        self.attempts = threading.Semaphore(0)
 
     def write(self, text: str) -> None:
-        if self.failures:
-            self.failures -= 1
-            raise OSError(28, "No space left on device")
-        super().write(text)
+        try:
+            if self.failures:
+                self.failures -= 1
+                raise OSError(28, "No space left on device")
+            super().write(text)
+        finally:
+            self.attempts.release()
 
 
 class Counts:
@@ -134,6 +138,7 @@ def test_write_errors_are_counted_logged_once_and_never_raised(caplog: pytest.Lo
     with caplog.at_level(logging.WARNING, logger="gitops_ml.serving.prediction_log"):
         for i in range(5):
             assert writer.submit(Batch([f"a{i}", f"b{i}"]))
+            assert sink.attempts.acquire(timeout=HANG_GUARD_S)  # one write per batch, in order
         writer.close()
     assert counts.dropped == {WRITE_ERROR: 6}  # the first three batches
     assert counts.written == 4
@@ -171,3 +176,16 @@ def test_empty_items_are_not_queued_and_close_is_idempotent() -> None:
     writer.close()
     assert sink.texts == []
     assert counts.dropped == {}
+
+
+def test_what_queued_while_the_sink_was_busy_goes_out_in_one_write() -> None:
+    sink, counts = GatedSink(), Counts()
+    writer = writer_for(sink, capacity=100, counts=counts)
+    writer.submit(Batch(["first"]))
+    assert sink.entered.wait(HANG_GUARD_S)
+    for i in range(4):
+        writer.submit(Batch([f"q{i}"]))
+    sink.gate.set()
+    writer.close()
+    assert sink.texts == ["first\n", "q0\nq1\nq2\nq3\n"]
+    assert counts.written == 5

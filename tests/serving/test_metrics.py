@@ -63,3 +63,46 @@ def test_queue_wait_and_log_counts(registry: CollectorRegistry) -> None:
 
 def test_class_names() -> None:
     assert [class_name(v) for v in (1, 0, True, False, "yes")] == ["1", "0", "true", "false", "yes"]
+
+
+def histogram_samples(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in registry.collect()
+        for sample in family.samples
+        if not sample.name.endswith("_created")
+    }
+
+
+@pytest.mark.parametrize("size", [1, 7, 1000])
+def test_bulk_observation_gives_the_same_histogram_as_one_by_one(size: int) -> None:
+    from prometheus_client import Histogram
+
+    from gitops_ml.serving.metrics import SCORE_BUCKETS, observe_many
+
+    values = np.random.default_rng(size).random(size)
+    values[: size // 2] = np.round(values[: size // 2], 2)  # values on bucket bounds land in that bucket
+    bulk, single = CollectorRegistry(), CollectorRegistry()
+    observe_many(Histogram("h", "h", buckets=SCORE_BUCKETS, registry=bulk), values)
+    one_by_one = Histogram("h", "h", buckets=SCORE_BUCKETS, registry=single)
+    for value in values:
+        one_by_one.observe(float(value))
+    got, want = histogram_samples(bulk), histogram_samples(single)
+    assert got.keys() == want.keys()
+    for key, value in want.items():
+        assert got[key] == pytest.approx(value), key
+
+
+def test_bulk_observation_falls_back_to_observe() -> None:
+    from gitops_ml.serving.metrics import observe_many
+
+    class Plain:
+        def __init__(self) -> None:
+            self.seen: list[float] = []
+
+        def observe(self, value: float) -> None:
+            self.seen.append(value)
+
+    plain = Plain()
+    observe_many(plain, np.array([0.25, 0.5]))  # type: ignore[arg-type]
+    assert plain.seen == [0.25, 0.5]

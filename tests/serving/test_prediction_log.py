@@ -5,23 +5,21 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from gitops_ml.config import Params, PredictionLogParams, load_params, parse_params
+from gitops_ml.serving.log_lines import ScoredBatch
 from gitops_ml.serving.log_writer import BackgroundWriter
 from gitops_ml.serving.prediction_log import (
     ENV_VAR,
-    LineRenderer,
     LogSettings,
     PredictionLog,
-    ScoredBatch,
     log_settings,
     open_sink,
     start_prediction_log,
 )
-from gitops_ml.serving.schema import example_record, request_model
+from tests.serving.conftest import make_records, record_parts
 from tests.support.fixture_project import FIXTURE_PARAMS
 
 KEYS = {"timestamp", "request_id", "model_version", "score", "label", "ids", "features"}
@@ -30,26 +28,6 @@ KEYS = {"timestamp", "request_id", "model_version", "score", "label", "ids", "fe
 @pytest.fixture(scope="module")
 def params() -> Params:
     return load_params(FIXTURE_PARAMS)
-
-
-def record_parts(params: Params) -> tuple[type[Any], dict[str, str], dict[str, str]]:
-    """The request's record model and its attribute -> column maps for features and ids (as the service has)."""
-    record, _ = request_model(params)
-    columns = {name: field.alias or name for name, field in record.model_fields.items()}
-    features = {name: column for name, column in columns.items() if column in params.schema.columns}
-    ids = {name: column for name, column in columns.items() if column in params.schema.ids}
-    return record, features, ids
-
-
-def make_records(params: Params, count: int, with_ids: bool = True) -> list[Any]:
-    record, _, _ = record_parts(params)
-    base = example_record(params.schema)
-    return [
-        record.model_validate(
-            base | {"hour": i % 24, "amount": float(i)} | ({"transaction_id": f"t-{i}"} if with_ids else {})
-        )
-        for i in range(count)
-    ]
 
 
 def test_settings_follow_params_and_the_environment_overrides_them() -> None:
@@ -84,36 +62,6 @@ def test_bad_settings_name_the_key(params: Params, key: str, value: object, mess
     raw["serving"]["prediction_log"][key] = value
     with pytest.raises(ValueError, match=message.replace(".", r"\.")):
         parse_params(raw)
-
-
-def test_a_line_holds_only_the_schemas_fields(params: Params) -> None:
-    _, features, ids = record_parts(params)
-    render = LineRenderer("model-v3", features, ids, threshold=0.5, negative_class=0, positive_class=1)
-    records = make_records(params, 2)
-    text = render(ScoredBatch(1_750_000_000.25, "00000000000000ab", records, [0.25, 0.75]))
-    assert text.endswith("\n") and text.count("\n") == 2
-    entries = [json.loads(line) for line in text.splitlines()]
-    for entry, record, score, label in zip(entries, records, [0.25, 0.75], [0, 1], strict=True):
-        assert set(entry) == KEYS
-        assert entry["timestamp"] == "2025-06-15T15:06:40.250+00:00"
-        assert entry["request_id"] == "00000000000000ab"
-        assert entry["model_version"] == "model-v3"
-        assert entry["score"] == score
-        assert entry["label"] == label
-        assert entry["ids"] == {"transaction_id": record.model_dump(by_alias=True)["transaction_id"]}
-        assert entry["features"] == {
-            k: v for k, v in record.model_dump(by_alias=True).items() if k in features.values()
-        }
-        assert list(entry["features"]) == params.schema.feature_names
-
-
-def test_labels_are_the_schemas_class_values_and_missing_ids_are_null(params: Params) -> None:
-    _, features, ids = record_parts(params)
-    render = LineRenderer("dev", features, ids, threshold=0.3, negative_class="no", positive_class="yes")
-    records = make_records(params, 3, with_ids=False)
-    entries = [json.loads(line) for line in render(ScoredBatch(0.0, "r", records, [0.1, 0.3, 0.9])).splitlines()]
-    assert [e["label"] for e in entries] == ["no", "yes", "yes"]  # the threshold itself is positive, as served
-    assert all(e["ids"] == {"transaction_id": None} for e in entries)
 
 
 class ListSink:

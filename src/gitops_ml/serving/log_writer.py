@@ -1,8 +1,9 @@
 """A bounded queue and one writer thread: logging that never blocks or fails the code that submits to it.
 
 :meth:`BackgroundWriter.submit` only puts an item on a queue without waiting; when the queue already holds
-``capacity`` records the item is dropped and counted (``on_dropped("queue_full", n)``). The writer thread turns
-items into text (``render``) and hands it to a :class:`~gitops_ml.serving.log_sinks.Sink`. A failure there is
+``capacity`` records the item is dropped and counted (``on_dropped("queue_full", n)``). The writer thread takes
+what has queued, turns it into text (``render``) and hands it to a :class:`~gitops_ml.serving.log_sinks.Sink` in
+one write, so a busy service costs few wake-ups and system calls. A failure there is
 counted (``on_dropped("write_error", n)``) and logged once per run of failures, never raised to a submitter, and
 the thread keeps going. The queue is measured in records (an item of ``n`` records counts ``n``): a
 :class:`queue.Queue` whose size hooks are weighted, so a queue holds at most ``capacity`` records plus one item.
@@ -28,6 +29,8 @@ QUEUE_FULL = "queue_full"
 WRITE_ERROR = "write_error"
 DROP_REASONS = (QUEUE_FULL, WRITE_ERROR)
 CLOSE_TIMEOUT_S = 10.0
+RECORDS_PER_WRITE = 4096
+"""Most records one write takes from the queue: a busy writer makes few large writes, not many small ones."""
 
 
 class _Stop:
@@ -118,22 +121,52 @@ class BackgroundWriter(Generic[Item]):
     def _run(self) -> None:
         while True:
             try:
-                item = self._queue.get(timeout=self.sink.seconds_until_due())
+                first = self._queue.get(timeout=self.sink.seconds_until_due())
             except queue.Empty:
                 self._guard(self.sink.rotate_if_due, 0)
                 continue
-            if isinstance(item, _Stop):
+            items, stop = self._with_queued(first)
+            if items:
+                self._write(items)
+                self._guard(self.sink.rotate_if_due, 0)
+            if stop:
                 self._guard(self.sink.close, 0)
                 return
-            if self._guard(functools.partial(self._write, item), len(item)):
-                self._count_written(len(item))
-            self._guard(self.sink.rotate_if_due, 0)
 
-    def _write(self, item: Item) -> None:
-        self.sink.write(self._render(item))
+    def _with_queued(self, first: Item | _Stop) -> tuple[list[Item], bool]:
+        """``first`` plus what is queued already (up to :data:`RECORDS_PER_WRITE`); True if a stop came."""
+        items: list[Item] = []
+        records = 0
+        item = first
+        while not isinstance(item, _Stop):
+            items.append(item)
+            records += len(item)
+            if records >= RECORDS_PER_WRITE:
+                return items, False
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return items, False
+        return items, True
 
-    def _guard(self, action: Callable[[], object], records: int) -> bool:
-        """Run ``action``; count and log (once per run of failures) what it raises, never let it escape."""
+    def _write(self, items: list[Item]) -> None:
+        """Render each item (one that fails is dropped alone), then write them all at once."""
+        texts: list[str] = []
+        records = 0
+        for item in items:
+            if self._guard(functools.partial(self._render_into, texts, item), len(item)):
+                records += len(item)
+        if texts and self._guard(functools.partial(self.sink.write, "".join(texts)), records, recovers=True):
+            self._count_written(records)
+
+    def _render_into(self, texts: list[str], item: Item) -> None:
+        texts.append(self._render(item))
+
+    def _guard(self, action: Callable[[], object], records: int, recovers: bool = False) -> bool:
+        """Run ``action``; count and log (once per run of failures) what it raises, never let it escape.
+
+        ``records`` are counted as dropped when it fails; a success with ``recovers`` ends a run of failures.
+        """
         try:
             action()
         except Exception as exc:
@@ -149,7 +182,7 @@ class BackgroundWriter(Generic[Item]):
             if records:
                 self._count_dropped(WRITE_ERROR, records)
             return False
-        if self._failures and records:
+        if self._failures and recovers:
             logger.warning("prediction log: writing again after %d failed attempt(s)", self._failures)
             self._failures = 0
         return True

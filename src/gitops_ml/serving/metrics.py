@@ -30,6 +30,29 @@ def class_name(value: Any) -> str:
     return json.dumps(value) if isinstance(value, bool) else str(value)
 
 
+def observe_many(histogram: Histogram, values: np.ndarray) -> None:
+    """``histogram.observe(v)`` for every ``v`` in ``values``, with one update per bucket instead of per value.
+
+    In multiprocess mode each update takes a lock and writes to a memory-mapped file (about 4 microseconds per
+    observation, two updates each), which for 100-record requests cost more than the rest of the metrics
+    together. prometheus_client has no bulk observe, so this counts the values per bucket with numpy and adds
+    the counts to the histogram's own bucket and sum values (its ``_upper_bounds``, ``_buckets`` and ``_sum``,
+    unchanged since prometheus_client 0.4); if a future version renames them, it falls back to ``observe``.
+    A test checks that both ways give the same histogram.
+    """
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets = getattr(histogram, "_buckets", None)
+    total = getattr(histogram, "_sum", None)
+    if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
+        for value in values.tolist():
+            histogram.observe(value)
+        return
+    counts = np.bincount(np.searchsorted(bounds, values, side="left"), minlength=len(bounds))
+    for index in np.flatnonzero(counts).tolist():
+        buckets[index].inc(int(counts[index]))
+    total.inc(float(values.sum()))
+
+
 class ServiceMetrics:
     """Score distribution, predictions per label, model-call size, queue wait and the prediction log's counts."""
 
@@ -85,8 +108,7 @@ class ServiceMetrics:
     def observe_model_call(self, scores: np.ndarray, threshold: float) -> None:
         """Record one model call: its size, each score, and how many records got each label."""
         self.model_calls.observe(len(scores))
-        for score in scores.tolist():
-            self.scores.observe(score)
+        observe_many(self.scores, scores)
         positives = int(np.count_nonzero(scores >= threshold))
         if positives:
             self.positives.inc(positives)

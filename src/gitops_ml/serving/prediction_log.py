@@ -10,16 +10,16 @@ with ``null`` for a missing value or an id the request left out. ``label`` is th
 names it (``schema.positive_class`` when the score reaches ``evaluate.threshold``, else ``negative_class``).
 ``request_id`` is the one BentoML returns in the ``X-BentoML-Request-ID`` header.
 
-The request path only samples and queues (:meth:`PredictionLog.record`); building the lines and writing happen
-on a writer thread (:mod:`~gitops_ml.serving.log_writer`) into rotating files or object storage
-(:mod:`~gitops_ml.serving.log_sinks`). Settings come from ``serving.prediction_log`` in the params stored with
-the model; ``GITOPS_ML_PREDICTION_LOG`` overrides them where the service runs: a directory or an fsspec URL to
-log there, ``on`` to log to the configured location even when ``enabled`` is false, ``off`` to log nothing.
+The request path only samples and queues (:meth:`PredictionLog.record`); building the lines
+(:mod:`~gitops_ml.serving.log_lines`) and writing happen on a writer thread (:mod:`~gitops_ml.serving.log_writer`)
+into rotating files or object storage (:mod:`~gitops_ml.serving.log_sinks`). Settings come from
+``serving.prediction_log`` in the params stored with the model; ``GITOPS_ML_PREDICTION_LOG`` overrides them where
+the service runs: a directory or an fsspec URL to log there, ``on`` to log to the configured location even when
+``enabled`` is false, ``off`` to log nothing.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -27,10 +27,10 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from gitops_ml.config import Params, PredictionLogParams
+from gitops_ml.serving.log_lines import LineRenderer, ScoredBatch
 from gitops_ml.serving.log_sinks import FsspecSink, RotatingFileSink, Sink, is_url
 from gitops_ml.serving.log_writer import BackgroundWriter
 
@@ -77,58 +77,6 @@ def open_sink(settings: LogSettings) -> Sink:
     if is_url(settings.location):
         return FsspecSink(settings.location, settings.max_bytes, settings.max_seconds, settings.compress)
     return RotatingFileSink(settings.location, settings.max_bytes, settings.max_seconds, settings.compress)
-
-
-@dataclass(frozen=True, slots=True)
-class ScoredBatch:
-    """The scored records of one request, as queued for the writer (lines are built on the writer thread)."""
-
-    time: float
-    request_id: str
-    records: Sequence[Any]
-    scores: Sequence[float]
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-
-class LineRenderer:
-    """Turns a :class:`ScoredBatch` into JSON lines holding only the schema's id and feature columns."""
-
-    def __init__(
-        self,
-        model_version: str,
-        features: Mapping[str, str],
-        ids: Mapping[str, str],
-        threshold: float,
-        negative_class: Any,
-        positive_class: Any,
-    ) -> None:
-        """``features`` and ``ids`` map the record model's attribute names to the schema's column names."""
-        self.model_version = model_version
-        self.features = dict(features)
-        self.ids = dict(ids)
-        self.threshold = threshold
-        self.negative_class = negative_class
-        self.positive_class = positive_class
-
-    def __call__(self, batch: ScoredBatch) -> str:
-        """One JSON line per record, each ending in a newline."""
-        timestamp = datetime.fromtimestamp(batch.time, UTC).isoformat(timespec="milliseconds")
-        lines = []
-        for record, raw_score in zip(batch.records, batch.scores, strict=True):
-            score = float(raw_score)
-            entry = {
-                "timestamp": timestamp,
-                "request_id": batch.request_id,
-                "model_version": self.model_version,
-                "score": score,
-                "label": self.positive_class if score >= self.threshold else self.negative_class,
-                "ids": {column: getattr(record, name) for name, column in self.ids.items()},
-                "features": {column: getattr(record, name) for name, column in self.features.items()},
-            }
-            lines.append(json.dumps(entry, allow_nan=False, separators=(",", ":")) + "\n")
-        return "".join(lines)
 
 
 def current_request_id() -> str:
