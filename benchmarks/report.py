@@ -197,6 +197,12 @@ def serving_chart(result: dict[str, Any], path: Path) -> None:
 # --- prediction log ---
 
 
+PREDICTION_LOG_HEADER = [
+    "records/request", "log", "requests/s", "records/s", "p50 ms", "p99 ms", "server CPU ms/request",
+    "each run, requests/s", "requests/s change", "CPU change",
+]  # fmt: skip
+
+
 def prediction_log_markdown(result: dict[str, Any]) -> str:
     """Throughput with the prediction log off and on, per request size, and the loss."""
     rows = []
@@ -210,14 +216,13 @@ def prediction_log_markdown(result: dict[str, Any]) -> str:
                     f"{size[f'records_per_s_{mode}']:.0f}",
                     f"{size[f'p50_ms_{mode}']:.1f}",
                     f"{size[f'p99_ms_{mode}']:.1f}",
+                    f"{size[f'server_cpu_ms_per_request_{mode}']:.2f}",
                     " / ".join(f"{r['requests_per_s']:.0f}" for r in size["runs"][mode]),
                     f"{-size['loss']:+.1%}" if mode == "on" else "",
+                    f"{size['cpu_cost']:+.1%}" if mode == "on" else "",
                 ]
             )
-    text = _md_table(
-        ["records/request", "log", "requests/s", "records/s", "p50 ms", "p99 ms", "each run, requests/s", "change"],
-        rows,
-    )
+    text = _md_table(PREDICTION_LOG_HEADER, rows)
     log, target = result["log"], result["target"]
     text += (
         f"\nMedians over the runs. Concurrency {result['concurrency']}, {result['workers']} worker(s) per server, "
@@ -225,9 +230,22 @@ def prediction_log_markdown(result: dict[str, Any]) -> str:
         f"The logging server scored {log['scored']} records, wrote {log['written']} ({log['lines']} lines on "
         f"disk) and dropped {log['dropped']}.\n"
         f"Target: at most {target['limit']:.0%} fewer requests/s with the log on: at worst "
-        f"{target['worst_loss']:.1%} fewer, {'met' if target['met'] else 'missed'}.\n"
+        f"{target['worst_loss']:.1%} fewer, {'met' if target['met'] else 'missed'}. Server CPU per request with the "
+        f"log on: at worst {target['worst_cpu_cost']:+.1%} (steadier than requests/s on a shared machine).\n"
+        f"In process, the writer thread spends {result['writer_cpu_us_per_record']:.1f} microseconds of CPU per "
+        f"record (building its line and writing it){_share_of_server(result)}.\n"
     )
     return text
+
+
+def _share_of_server(result: dict[str, Any]) -> str:
+    """The writer's CPU per record as a share of the server's CPU per record with the log off, per request size."""
+    shares = []
+    for records, size in result["sizes"].items():
+        server_us = size["server_cpu_ms_per_request_off"] * 1000 / int(records)
+        if server_us:
+            shares.append(f"{result['writer_cpu_us_per_record'] / server_us:.1%} at {records} record(s)/request")
+    return f": {', '.join(shares)} of the server's CPU per record with the log off" if shares else ""
 
 
 def prediction_log_chart(result: dict[str, Any], path: Path) -> None:

@@ -189,7 +189,8 @@ def test_reports_write_json_table_and_chart(name: str, tmp_path: Path) -> None:
 def _log_runs(off: list[float], on: list[float], records: int = 1) -> dict:
     def run_of(rps: float) -> dict:
         return {"requests": 100, "errors": 0, "requests_per_s": rps, "records_per_s": rps * records,
-                "p50_ms": 5.0, "p99_ms": 9.0, "duration_s": 1.0, "first_error": None}  # fmt: skip
+                "p50_ms": 5.0, "p99_ms": 9.0, "duration_s": 1.0, "first_error": None,
+                "server_cpu_ms_per_request": 100 / rps}  # fmt: skip
 
     return {"off": {records: [run_of(v) for v in off]}, "on": {records: [run_of(v) for v in on]}}
 
@@ -214,11 +215,14 @@ def test_prediction_log_report(tmp_path: Path) -> None:
         runs[mode] |= hundred[mode]
     result = {"machine": machine(), "finished": "2026-01-01 00:00 UTC", "concurrency": 32, "workers": 1,
               "repeats": 3, "max_seconds_per_run": 2.0, "log": {"scored": 10, "written": 10, "dropped": 0,
-              "lines": 10}, **summarize(runs)}  # fmt: skip
+              "lines": 10}, "writer_cpu_us_per_record": 4.0, **summarize(runs)}  # fmt: skip
     path, table = report.write_outputs("prediction_log", result, tmp_path, quick=True)
     assert json.loads(path.read_text()) == result
-    assert "| 100 | on | 20 | 1950 | 5.0 | 9.0 | 20 / 19 | -4.9% |" in table
+    assert "| 100 | on | 20 | 1950 | 5.0 | 9.0 | 5.13 | 20 / 19 | -4.9% | +5.1% |" in table
     assert "at worst 4.9% fewer, met" in table
+    assert "log on: at worst +5.1%" in table
+    assert "4.0 microseconds of CPU per record" in table
+    assert "0.8% at 1 record(s)/request, 8.2% at 100 record(s)/request" in table  # 4 us of 500 us, of 48.8 us
     assert (tmp_path / "prediction_log-quick.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
