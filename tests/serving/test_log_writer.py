@@ -189,3 +189,14 @@ def test_what_queued_while_the_sink_was_busy_goes_out_in_one_write() -> None:
     writer.close()
     assert sink.texts == ["first\n", "q0\nq1\nq2\nq3\n"]
     assert counts.written == 5
+
+
+def test_the_writer_lingers_so_records_arriving_together_share_a_write() -> None:
+    sink, counts = GatedSink(), Counts()
+    sink.gate.set()
+    writer = BackgroundWriter(sink, render, 100, counts.on_dropped, counts.on_written, linger_s=HANG_GUARD_S)
+    for i in range(3):
+        writer.submit(Batch([f"r{i}"]))  # all queued while the writer lingers after the first
+    writer.close()  # the stop arrives during the linger: everything goes out in one write, then the sink closes
+    assert sink.texts == ["r0\nr1\nr2\n"]
+    assert sink.closed

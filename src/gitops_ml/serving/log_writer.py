@@ -3,9 +3,9 @@
 :meth:`BackgroundWriter.submit` only puts an item on a queue without waiting; when the queue already holds
 ``capacity`` records the item is dropped and counted (``on_dropped("queue_full", n)``). The writer thread takes
 what has queued, turns it into text (``render``) and hands it to a :class:`~gitops_ml.serving.log_sinks.Sink` in
-one write, so a busy service costs few wake-ups and system calls. A failure there is
-counted (``on_dropped("write_error", n)``) and logged once per run of failures, never raised to a submitter, and
-the thread keeps going. The queue is measured in records (an item of ``n`` records counts ``n``): a
+one write (waiting ``linger_s`` for more first), so a busy service costs few wake-ups and system calls. A
+failure there is counted (``on_dropped("write_error", n)``) and logged once per run of failures, never raised to a
+submitter, and the thread keeps going. The queue is measured in records (an item of ``n`` records counts ``n``): a
 :class:`queue.Queue` whose size hooks are weighted, so a queue holds at most ``capacity`` records plus one item.
 """
 
@@ -30,6 +30,7 @@ WRITE_ERROR = "write_error"
 DROP_REASONS = (QUEUE_FULL, WRITE_ERROR)
 CLOSE_TIMEOUT_S = 10.0
 RECORDS_PER_WRITE = 4096
+LINGER_S = 0.1
 """Most records one write takes from the queue: a busy writer makes few large writes, not many small ones."""
 
 
@@ -75,9 +76,16 @@ class BackgroundWriter(Generic[Item]):
         on_dropped: Callable[[str, int], None] = lambda reason, records: None,
         on_written: Callable[[int], None] = lambda records: None,
         name: str = "prediction-log",
+        linger_s: float = LINGER_S,
     ) -> None:
-        """Start the thread; it is also stopped (flushing what is queued) when the interpreter exits."""
+        """Start the thread; it is also stopped (flushing what is queued) when the interpreter exits.
+
+        After the first item of a write the thread waits ``linger_s`` so that what arrives meanwhile goes out in
+        the same write (at most ``1 / linger_s`` writes a second, however many requests come).
+        """
         self.sink = sink
+        self._linger_s = linger_s
+        self._closing = threading.Event()  # cuts a linger short
         self._render = render
         self._queue: RecordQueue[Item] = RecordQueue(maxsize=capacity)
         self._on_dropped = on_dropped
@@ -106,6 +114,7 @@ class BackgroundWriter(Generic[Item]):
             return
         self._closed = True
         atexit.unregister(self.close)
+        self._closing.set()
         try:
             self._queue.put(_Stop(), timeout=timeout)
         except queue.Full:
@@ -125,6 +134,8 @@ class BackgroundWriter(Generic[Item]):
             except queue.Empty:
                 self._guard(self.sink.rotate_if_due, 0)
                 continue
+            if self._linger_s and not isinstance(first, _Stop):
+                self._closing.wait(self._linger_s)  # let more arrive: one wake-up and one write for them all
             items, stop = self._with_queued(first)
             if items:
                 self._write(items)

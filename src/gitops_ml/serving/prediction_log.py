@@ -20,6 +20,7 @@ the service runs: a directory or an fsspec URL to log there, ``on`` to log to th
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -81,10 +82,15 @@ def open_sink(settings: LogSettings) -> Sink:
 
 def current_request_id() -> str:
     """The id BentoML gives the request being served (as in ``X-BentoML-Request-ID``), else a new random one."""
+    request_id = _trace_context().request_id
+    return format(request_id, "016x") if request_id is not None else uuid.uuid4().hex
+
+
+@functools.cache
+def _trace_context() -> Any:
     from bentoml._internal.context import trace_context  # where BentoML keeps it; no public accessor
 
-    request_id = trace_context.request_id
-    return format(request_id, "016x") if request_id is not None else uuid.uuid4().hex
+    return trace_context
 
 
 class PredictionLog:
