@@ -4,10 +4,10 @@ The serving benchmark's model and bento are served twice at once on 127.0.0.1, i
 ``GITOPS_ML_PREDICTION_LOG``: ``off``, and a directory (every record written, sample rate 1). The metrics are on
 in both. Load runs alternate between the two servers (off/on, then on/off...), so a machine that slows down or
 speeds up during the run weighs on both alike, and each side's figure is the median of its runs. The CPU time the
-server processes use per request is measured too: unlike requests/s, it hardly depends on what else the machine
-runs, so on a shared machine it is the steadier measure of what logging costs. At the end the
-logging server's own counters say how many records it wrote and dropped, and the files are counted: a drop would
-mean the figure understates the cost of logging everything.
+server processes use per request is measured too. At the end the logging server's own counters say how many
+records it wrote and dropped, and the files are counted: a drop would mean the figure understates the cost of
+logging everything. Last, the writer thread's own work (building and writing the lines) is timed in this process:
+CPU microseconds per record, a figure that other load on the machine hardly moves, unlike the two above.
 """
 
 from __future__ import annotations

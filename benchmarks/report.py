@@ -231,7 +231,7 @@ def prediction_log_markdown(result: dict[str, Any]) -> str:
         f"disk) and dropped {log['dropped']}.\n"
         f"Target: at most {target['limit']:.0%} fewer requests/s with the log on: at worst "
         f"{target['worst_loss']:.1%} fewer, {'met' if target['met'] else 'missed'}. Server CPU per request with the "
-        f"log on: at worst {target['worst_cpu_cost']:+.1%} (steadier than requests/s on a shared machine).\n"
+        f"log on: at worst {target['worst_cpu_cost']:+.1%}.\n"
         f"In process, the writer thread spends {result['writer_cpu_us_per_record']:.1f} microseconds of CPU per "
         f"record (building its line and writing it){_share_of_server(result)}.\n"
     )
