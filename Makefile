@@ -70,16 +70,29 @@ format: install ## Fix what ruff can fix and format the code
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
+.PHONY: typecheck
+typecheck: install ## mypy --strict on src/ (settings in pyproject.toml [tool.mypy])
+	$(RUN) mypy
+
+# Coverage counts src/ in the test process and in every `gitops-ml`/`dvc` process the tests start (pyproject.toml
+# [tool.coverage]). COV_FLOOR sits just below what the whole suite measures; COV_FLOOR=0 for a partial run.
+COV_FLOOR ?= 87
+
 .PHONY: pytest
-pytest: install data ## Run the pytest suite only, on PYTEST_WORKERS processes (PYTEST_ARGS=... to pass options)
-	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not image and not rehearsal" $(PYTEST_ARGS)
+pytest: install data ## Run the pytest suite with coverage (floor COV_FLOOR), on PYTEST_WORKERS processes (PYTEST_ARGS=...)
+	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not image and not rehearsal" \
+		--cov --cov-report=term --cov-fail-under=$(COV_FLOOR) $(PYTEST_ARGS)
 
 .PHONY: test
-test: lint lint-workflows pytest ## Everything CI checks: lint, workflow checks and the whole pytest suite
+test: lint lint-workflows typecheck pytest ## Everything CI checks: lint, workflow checks, types and the whole pytest suite
+
+.PHONY: test-fast
+test-fast: lint typecheck data ## lint, types and the fast tests only (no slow, image or rehearsal ones; no coverage)
+	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not slow and not image and not rehearsal" $(PYTEST_ARGS)
 
 .PHONY: clean
 clean: ## Remove pipeline outputs and caches (keeps data/, the DVC cache and mlflow.db)
-	rm -rf artifacts models reports .pytest_cache .ruff_cache
+	rm -rf artifacts models reports .pytest_cache .ruff_cache .mypy_cache .coverage .coverage.*
 
 # --- serving ---
 # The BentoML service (src/gitops_ml/serving/). The model store and bentos live in .bentoml/ unless BENTOML_HOME
@@ -288,7 +301,7 @@ rehearse: install image-deps ## Run ci, pr-comment and release workflows with ac
 	$(RUN) pytest -m rehearsal tests/rehearsal -p no:randomly -v $(PYTEST_ARGS)
 
 # --- benchmarks ---
-# Figures for the README's Performance section: serving (BentoML vs mlflow models serve vs in-process), pipeline (dvc repro vs a
+# Figures for docs/performance.md: serving (BentoML vs mlflow models serve vs in-process), pipeline (dvc repro vs a
 # bare script at 10k/100k/1M rows), the pull-request loop and the prediction log's cost (on vs off at concurrency 32).
 # Runs in temporary copies under benchmarks/work/; load goes to 127.0.0.1 only, bounded in requests and seconds.
 # QUICK=1 checks the harness in about two minutes.

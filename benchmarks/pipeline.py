@@ -72,7 +72,7 @@ def run_bare(project: Path) -> dict[str, Any]:
     load = load_average()
     script = ROOT / "benchmarks" / "bare_script.py"
     # The same OpenMP wait policy the package sets for the pipeline (gitops_ml/__init__.py), so the ratio
-    # measures the template's overhead, not the thread policy (the README's Performance section shows that effect).
+    # measures the template's overhead, not the thread policy (docs/performance.md shows that effect).
     env = bench_env({"PYTHONPATH": str(ROOT / "src"), "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "passive")})
     run = measure(["python", str(script)], project, env=env)
     parts = json.loads(run.stdout.strip().splitlines()[-1])

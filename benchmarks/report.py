@@ -1,8 +1,8 @@
 """Turning benchmark results into what people read: a Markdown table and a PNG chart per benchmark.
 
 Each benchmark writes ``benchmarks/results/<name>.json`` (everything measured), ``<name>.md`` (the table that
-the README's Performance section quotes) and ``<name>.png``. Quick runs use ``<name>-quick.*`` so they never
-overwrite the full results that the README quotes.
+docs/performance.md quotes) and ``<name>.png``. Quick runs use ``<name>-quick.*`` so they never
+overwrite the full results that docs/performance.md quotes.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from gitops_ml import params_yaml
-from tests.conftest import make_project, project_env, run
 from tests.support.own_data import numeric_table
+from tests.support.projects import make_project, project_env, run
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "gitops_ml"

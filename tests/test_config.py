@@ -72,6 +72,14 @@ def test_unknown_key_names_its_path() -> None:
     assert "train.estimater: unknown key" in message
 
 
+def test_the_python_name_of_the_schema_section_is_not_a_key() -> None:
+    raw = copy.deepcopy(RAW)
+    raw["schema_"] = raw.pop("schema")
+    message = error_of(raw)
+    assert "schema_: unknown key" in message
+    assert "schema: required key is missing" in message
+
+
 def test_wrong_type_names_path_and_value() -> None:
     message = error_of(edited(train__seed="forty-two"))
     assert "train.seed" in message and "integer" in message and "'forty-two'" in message

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import run
+from tests.support.projects import run
 
 pytestmark = pytest.mark.slow
 

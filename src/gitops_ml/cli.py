@@ -10,6 +10,8 @@ BentoML) when they run, so ``gitops-ml --help`` and every command start fast. No
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import typer
 
 from gitops_ml import pipeline_commands as pipeline
@@ -27,7 +29,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-COMMANDS = {
+COMMANDS: dict[str, list[Callable[..., None]]] = {
     "Pipeline": [
         pipeline.init_data,
         pipeline.sample_data,

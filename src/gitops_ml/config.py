@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import (
@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from gitops_ml.errors import ConfigError
+from gitops_ml.metric_names import MetricName
 from gitops_ml.pipeline.estimators import DEFAULT_ESTIMATOR, ESTIMATORS, EstimatorParams
 
 DEFAULT_PARAMS_PATH = Path("params.yaml")
@@ -175,6 +176,7 @@ class SplitParams(StrictModel):
 
 
 # One enum member per registered estimator (pipeline/estimators.py), e.g. Estimator.HIST_GRADIENT_BOOSTING.
+# misc: mypy types only enums whose members it can read; these come from the registry at run time.
 Estimator = StrEnum("Estimator", {name.upper(): name for name in ESTIMATORS})  # type: ignore[misc]
 Estimator.__doc__ = "The estimators ``train.estimator`` may name (the registry in ``pipeline/estimators.py``)."
 
@@ -182,13 +184,14 @@ Estimator.__doc__ = "The estimators ``train.estimator`` may name (the registry i
 class _TrainBase(StrictModel):
     """Which estimator to fit, its seed, and (fields added from the registry) the hyperparameters of each."""
 
-    estimator: Estimator = Estimator(DEFAULT_ESTIMATOR)  # type: ignore[valid-type]
+    estimator: Estimator = Estimator(DEFAULT_ESTIMATOR)
     seed: int = 42
 
     @property
     def estimator_params(self) -> EstimatorParams:
         """The chosen estimator's hyperparameters model (its ``build(seed)`` makes the classifier)."""
-        return getattr(self, self.estimator.value)
+        chosen: EstimatorParams = getattr(self, self.estimator.value)  # the fields are made from the registry
+        return chosen
 
     @property
     def hyperparameters(self) -> dict[str, Any]:
@@ -197,6 +200,7 @@ class _TrainBase(StrictModel):
 
 
 # ``train:``: estimator, seed and one section per registered estimator, defaults applying to a section left out.
+# call-overload: create_model's overloads cannot type fields passed as **kwargs, here built from the registry.
 TrainParams = create_model(
     "TrainParams",
     __base__=_TrainBase,
@@ -219,9 +223,6 @@ class EvaluateParams(StrictModel):
     threshold: float = Field(default=0.5, gt=0, lt=1)
     calibration_bins: int = Field(default=10, ge=2, le=100)
     bootstrap: BootstrapParams = BootstrapParams()
-
-
-MetricName = Literal["roc_auc", "average_precision", "f1", "precision", "recall", "accuracy", "log_loss"]
 
 
 class GateParams(StrictModel):
@@ -293,8 +294,6 @@ class Params(StrictModel):
     serving: ServingParams = ServingParams()
     tracking: TrackingParams = TrackingParams()
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
     @model_validator(mode="before")
     @classmethod
     def _experiment_defaults_to_project(cls, raw: Any) -> Any:
@@ -308,14 +307,13 @@ class Params(StrictModel):
         return raw
 
     @cached_property
-    def schema(self) -> SchemaParams:  # type: ignore[override]
+    def schema(self) -> SchemaParams:  # type: ignore[override]  # replaces pydantic's deprecated schema() method
         """The data contract (``schema:`` in params.yaml)."""
         return self.schema_
 
 
 def _format_error(error: Any) -> str:
-    path = ".".join(str(part) for part in error["loc"] if part != "schema_") or "(top level)"
-    path = path.replace("schema_", "schema")
+    path = ".".join(str(part) for part in error["loc"]) or "(top level)"  # by alias: `schema`, as the file says
     kind = error["type"]
     if kind == "extra_forbidden":
         return f"  {path}: unknown key; remove it or fix its spelling"

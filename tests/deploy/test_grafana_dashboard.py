@@ -18,7 +18,8 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from gitops_ml.serving.metrics import ServiceMetrics
-from tests.conftest import ROOT, VENV_BIN
+from tests.support.fixture_project import ROOT
+from tests.support.projects import VENV_BIN
 from tests.support.promql import dashboard_metric_names, dashboard_queries
 
 DASHBOARD = ROOT / "deploy" / "grafana" / "gitops-ml-dashboard.json"

@@ -27,8 +27,9 @@ from gitops_ml.config import load_params
 from gitops_ml.model_io import load_model
 from gitops_ml.pipeline.features import model_frame
 from gitops_ml.serving.schema import example_record
-from tests.conftest import free_port, project_env, run
 from tests.support.docker_engine import DockerEngine, LocalRegistry, ensure_base_image, progress, push_by_digest
+from tests.support.processes import free_port
+from tests.support.projects import project_env, run
 
 pytestmark = [pytest.mark.image, pytest.mark.timeout(1800)]
 

@@ -20,7 +20,7 @@ import pytest
 
 from gitops_ml.config import Params
 from gitops_ml.serving.prediction_log import ENV_VAR
-from tests.serving.conftest import BuiltBento, Server, serve, to_records
+from tests.support.serving import BuiltBento, Server, serve, to_records
 from tests.support.promql import dashboard_metric_names, served_names
 
 pytestmark = pytest.mark.slow

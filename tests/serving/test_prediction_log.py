@@ -19,7 +19,7 @@ from gitops_ml.serving.prediction_log import (
     open_sink,
     start_prediction_log,
 )
-from tests.serving.conftest import make_records, record_parts
+from tests.support.serving import make_records, record_parts
 from tests.support.fixture_project import FIXTURE_PARAMS
 
 KEYS = {"timestamp", "request_id", "model_version", "score", "label", "ids", "features"}

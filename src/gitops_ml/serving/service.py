@@ -28,15 +28,17 @@ import bentoml
 import numpy as np
 import pandas as pd
 from bentoml.exceptions import ServiceUnavailable
+from pydantic import BaseModel
 
 from gitops_ml.config import Params, load_params
+from gitops_ml.errors import ModelStoreError
 from gitops_ml.pipeline.interface import score_frame
 from gitops_ml.serving.batching import Batcher, Columns
 from gitops_ml.serving.metrics import ServiceMetrics
 from gitops_ml.serving.middleware import JsonBodyOnly
 from gitops_ml.serving.prediction_log import start_prediction_log
 from gitops_ml.serving.schema import request_model, response_model
-from gitops_ml.serving.store import MODEL_NAME, PARAMS_FILE, ModelStoreError, stored_files
+from gitops_ml.serving.store import MODEL_NAME, PARAMS_FILE, stored_files
 
 logger = logging.getLogger("gitops_ml.serving")
 SERVICE_NAME = "gitops-ml-service"
@@ -117,8 +119,9 @@ class PredictionService:
         METRICS.observe_model_call(scores, self._threshold)
         return scores
 
-    @bentoml.api(route="/predict", input_spec=PredictRequest, output_spec=PredictResponse)
-    async def predict(self, records: list[Any]) -> PredictResponse:
+    # untyped-decorator: bentoml.api types input_spec/output_spec as its IODescriptor, yet takes any pydantic model.
+    @bentoml.api(route="/predict", input_spec=PredictRequest, output_spec=PredictResponse)  # type: ignore[untyped-decorator]
+    async def predict(self, records: list[Any]) -> BaseModel:
         """Score 1 to ``serving.max_records`` records; predictions come back in the same order."""
         if not self.__is_ready__():
             raise ServiceUnavailable("the model is not loaded yet; retry when /readyz answers 200")
@@ -138,4 +141,5 @@ class PredictionService:
         return PredictResponse(predictions=predictions, model_version=MODEL_VERSION)
 
 
-PredictionService.add_asgi_middleware(JsonBodyOnly, paths=("/predict",))
+# attr-defined: bentoml types @service(...) with a Protocol mypy cannot apply; at run time this is a bentoml Service.
+PredictionService.add_asgi_middleware(JsonBodyOnly, paths=("/predict",))  # type: ignore[attr-defined]
