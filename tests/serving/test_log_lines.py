@@ -11,8 +11,8 @@ import pytest
 
 from gitops_ml.config import Params, load_params
 from gitops_ml.serving.log_lines import LineRenderer, ScoredBatch, encode_values
-from tests.support.serving import make_records, record_parts
 from tests.support.fixture_project import FIXTURE_PARAMS
+from tests.support.serving import make_records, record_parts
 
 KEYS = {"timestamp", "request_id", "model_version", "score", "label", "ids", "features"}
 

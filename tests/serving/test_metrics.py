@@ -78,7 +78,8 @@ def histogram_samples(registry: CollectorRegistry) -> dict[tuple[str, tuple[tupl
 def test_bulk_observation_gives_the_same_histogram_as_one_by_one(size: int) -> None:
     from prometheus_client import Histogram
 
-    from gitops_ml.serving.metrics import SCORE_BUCKETS, observe_many
+    from gitops_ml.adapters.prometheus_histogram import observe_many
+    from gitops_ml.serving.metrics import SCORE_BUCKETS
 
     values = np.random.default_rng(size).random(size)
     values[: size // 2] = np.round(values[: size // 2], 2)  # values on bucket bounds land in that bucket
@@ -94,7 +95,7 @@ def test_bulk_observation_gives_the_same_histogram_as_one_by_one(size: int) -> N
 
 
 def test_bulk_observation_falls_back_to_observe() -> None:
-    from gitops_ml.serving.metrics import observe_many
+    from gitops_ml.adapters.prometheus_histogram import observe_many
 
     class Plain:
         def __init__(self) -> None:

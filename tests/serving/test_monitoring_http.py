@@ -20,8 +20,8 @@ import pytest
 
 from gitops_ml.config import Params
 from gitops_ml.serving.prediction_log import ENV_VAR
-from tests.support.serving import BuiltBento, Server, serve, to_records
 from tests.support.promql import dashboard_metric_names, served_names
+from tests.support.serving import BuiltBento, Server, serve, to_records
 
 pytestmark = pytest.mark.slow
 

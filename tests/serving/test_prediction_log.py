@@ -19,8 +19,8 @@ from gitops_ml.serving.prediction_log import (
     open_sink,
     start_prediction_log,
 )
-from tests.support.serving import make_records, record_parts
 from tests.support.fixture_project import FIXTURE_PARAMS
+from tests.support.serving import make_records, record_parts
 
 KEYS = {"timestamp", "request_id", "model_version", "score", "label", "ids", "features"}
 

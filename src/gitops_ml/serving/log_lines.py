@@ -19,7 +19,13 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+Scores: TypeAlias = "Sequence[float] | NDArray[Any]"
+"""One score per record: a list, or the numpy array the model returned."""
 
 _encode_json: Callable[[Any], str] = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
 
@@ -55,7 +61,7 @@ class ScoredBatch:
     time: float
     request_id: str
     records: Sequence[Any]
-    scores: Sequence[float]
+    scores: Scores
 
     def __len__(self) -> int:
         return len(self.records)

@@ -30,8 +30,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from gitops_ml.adapters import bentoml_request_id
 from gitops_ml.config import Params, PredictionLogParams
-from gitops_ml.serving.log_lines import LineRenderer, ScoredBatch
+from gitops_ml.errors import PrivateApiError
+from gitops_ml.serving.log_lines import LineRenderer, ScoredBatch, Scores
 from gitops_ml.serving.log_sinks import FsspecSink, RotatingFileSink, Sink, is_url
 from gitops_ml.serving.log_writer import BackgroundWriter
 
@@ -82,15 +84,17 @@ def open_sink(settings: LogSettings) -> Sink:
 
 def current_request_id() -> str:
     """The id BentoML gives the request being served (as in ``X-BentoML-Request-ID``), else a new random one."""
-    request_id = _trace_context().request_id
-    return format(request_id, "016x") if request_id is not None else uuid.uuid4().hex
+    try:
+        found = bentoml_request_id.request_id()
+    except PrivateApiError as exc:
+        _warn_once(str(exc))
+        found = None
+    return found or uuid.uuid4().hex
 
 
 @functools.cache
-def _trace_context() -> Any:
-    from bentoml._internal.context import trace_context  # where BentoML keeps it; no public accessor
-
-    return trace_context
+def _warn_once(message: str) -> None:
+    logger.warning("prediction log: request ids are random, not BentoML's: %s", message)
 
 
 class PredictionLog:
@@ -105,7 +109,7 @@ class PredictionLog:
         self._random = (rng or random.Random()).random
         self._failed = False
 
-    def record(self, records: Sequence[Any], scores: Sequence[float], request_id: str | None = None) -> None:
+    def record(self, records: Sequence[Any], scores: Scores, request_id: str | None = None) -> None:
         """Queue ``records`` with their ``scores`` (a sample of them when ``sample_rate`` < 1)."""
         try:
             if self.sample_rate < 1:

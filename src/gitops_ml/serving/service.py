@@ -99,7 +99,7 @@ class PredictionService:
         finally:
             self._loaded.set()
 
-    @bentoml.on_shutdown
+    @bentoml.on_shutdown  # type: ignore[untyped-decorator]  # bentoml types its decorators loosely
     def close_prediction_log(self) -> None:
         """Write what the prediction log still holds and close its file (uploading it, for a URL)."""
         if self._log is not None:
