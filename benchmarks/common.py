@@ -158,7 +158,7 @@ def measure(cmd: Sequence[str], cwd: Path, env: dict[str, str] | None = None, ti
                     seen = processes.get(p.pid)
                     if seen is None:
                         seen = processes[p.pid] = ProcessSample(cmdline, cwd, now, now, rss)
-                    if cmdline:  # an exiting process reads as an empty command line: keep the last real one
+                    if cmdline:  # an exited, not yet reaped process (a zombie) has none: keep what was seen
                         seen.cmdline, seen.cwd = cmdline, cwd
                     seen.last_s, seen.peak_rss = now, max(seen.peak_rss, rss)
                     total += rss

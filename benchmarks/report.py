@@ -18,7 +18,13 @@ import matplotlib.pyplot as plt
 
 from gitops_ml.io import atomic_write, write_json
 
-STAGE_COLOURS = {"validate": "#4c72b0", "split": "#55a868", "train": "#c44e52", "evaluate": "#8172b2"}
+STAGE_COLOURS = {
+    "validate": "#4c72b0",
+    "split": "#55a868",
+    "train": "#c44e52",
+    "evaluate": "#8172b2",
+    "drift_reference": "#937860",
+}
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
@@ -81,9 +87,7 @@ def pipeline_markdown(result: dict[str, Any]) -> str:
         ],
         totals,
     )
-    text += "\n" + _md_table(
-        ["rows", "validate", "split", "train", "evaluate", "DVC between stages", "bare script's fit"], stages
-    )
+    text += "\n" + _md_table(["rows", *STAGE_COLOURS, "DVC between stages", "bare script's fit"], stages)
     fit, target = result["memory_fit"], result["target"]
     text += (
         f"\nPeak memory of the pipeline ≈ {fit['fixed_mb']:.0f} MB + {fit['mb_per_100k_rows']:.1f} MB per 100k rows "
@@ -291,7 +295,11 @@ def pr_loop_chart(result: dict[str, Any], path: Path) -> None:
     timeline = result["timeline"]
     fig, ax = plt.subplots(figsize=(12, 0.35 * len(timeline) + 1.5))
     for i, step in enumerate(timeline):
-        colour = "#c44e52" if any(f"gitops-ml {s}" in step["command"] for s in STAGE_COLOURS) else "#4c72b0"
+        colour = (
+            "#c44e52"
+            if any(f"gitops-ml {s.replace('_', '-')}" in step["command"] for s in STAGE_COLOURS)
+            else "#4c72b0"
+        )
         if step["where"] == "base worktree":
             colour = "#55a868"
         ax.barh(i, step["seconds"], left=step["start_s"], color=colour)
@@ -305,6 +313,66 @@ def pr_loop_chart(result: dict[str, Any], path: Path) -> None:
     _save(fig, path)
 
 
+# --- drift check ---
+
+
+def drift_markdown(result: dict[str, Any]) -> str:
+    """False-alarm rates, then the detection rate of each shift, then the command's wall time."""
+    alarms = [
+        [
+            str(a["window_rows"]),
+            str(a["windows"]),
+            f"{a['rate']:.1%}",
+            ", ".join(f"{name} {count}" for name, count in a["by_feature"].items()) or "none",
+        ]
+        for a in result["false_alarms"]
+    ]
+    text = _md_table(["window rows", "unshifted windows", "false-alarm rate", "features named (windows)"], alarms)
+    detections = [
+        [
+            d["shift"],
+            f"`{d['feature']}` {d['label']}",
+            f"{d['rate']:.0%}",
+            f"{d['flagged_rate']:.0%}",
+            f"{d['other_features_per_window']:.2f}",
+        ]
+        for d in result["detection"]
+    ]
+    first = result["detection"][0] if result["detection"] else {"windows": 0, "window_rows": 0}
+    text += f"\nShifted windows ({first['windows']} per row, {first['window_rows']} rows each):\n\n"
+    text += _md_table(
+        ["shift", "size", "detected (feature named)", "drift flagged", "other features named per window"], detections
+    )
+    target, command = result["target"], result["command"]
+    text += (
+        f"\nReference: {result['reference_rows']} training rows; windows drawn with replacement from "
+        f"{result['test_rows']} test rows. Target: at most {target['limit']:.0%} false alarms at "
+        f"{target['window_rows']} rows (the smallest window accepted): {target['rate']:.1%}, "
+        f"{'met' if target['met'] else 'missed'}.\n"
+        f"One check in process: {result['in_process_check_ms']:.0f} ms. `gitops-ml drift` on {command['records']} "
+        f"logged records ({command['files']} gzipped JSON Lines files): {command['wall_s']:.1f} s wall.\n"
+    )
+    return text
+
+
+def drift_chart(result: dict[str, Any], path: Path) -> None:
+    """Detection rate against shift size, one panel per kind of shift, with the false-alarm rate."""
+    kinds = list(dict.fromkeys(d["shift"] for d in result["detection"]))
+    fig, axes = plt.subplots(1, max(1, len(kinds)), figsize=(3.2 * max(1, len(kinds)), 3.6), squeeze=False)
+    alarm = result["target"]["rate"]
+    for ax, kind in zip(axes[0], kinds, strict=False):
+        rows = [d for d in result["detection"] if d["shift"] == kind]
+        ax.plot(range(len(rows)), [d["rate"] for d in rows], "o-", label="detected")
+        ax.axhline(alarm, color="#c44e52", linestyle="--", label=f"false alarms {alarm:.1%}")
+        ax.set_xticks(range(len(rows)), [d["label"] for d in rows], rotation=30, fontsize=7, ha="right")
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_title(f"{kind} ({rows[0]['feature']})", fontsize=8)
+    axes[0][0].set_ylabel("share of windows")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    _save(fig, path)
+
+
 # --- registry of benchmarks: name -> (markdown, chart) ---
 
 RENDERERS: dict[str, tuple[Callable[[dict[str, Any]], str], Callable[[dict[str, Any], Path], None]]] = {
@@ -312,6 +380,7 @@ RENDERERS: dict[str, tuple[Callable[[dict[str, Any]], str], Callable[[dict[str, 
     "serving": (serving_markdown, serving_chart),
     "pr_loop": (pr_loop_markdown, pr_loop_chart),
     "prediction_log": (prediction_log_markdown, prediction_log_chart),
+    "drift": (drift_markdown, drift_chart),
 }
 
 

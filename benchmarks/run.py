@@ -19,7 +19,7 @@ from typing import Any
 from benchmarks.common import RESULTS, BenchError, machine
 from benchmarks.report import write_outputs
 
-BENCHMARKS = ("pipeline", "pr_loop", "serving", "prediction_log")
+BENCHMARKS = ("pipeline", "pr_loop", "serving", "prediction_log", "drift")
 QUICK_ROWS = 5_000
 """Rows of sample data in a quick run (the serving benchmark reuses the pipeline benchmark's trained project)."""
 
@@ -51,6 +51,10 @@ def runner(name: str, quick: bool) -> Callable[[], dict[str, Any]]:
         from benchmarks import prediction_log
 
         return lambda: prediction_log.bench(quick=quick, say=_say, rows=QUICK_ROWS if quick else 10_000)
+    if name == "drift":
+        from benchmarks import drift
+
+        return lambda: drift.bench(quick=quick, say=_say)
     raise ValueError(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}")
 
 

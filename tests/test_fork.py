@@ -42,7 +42,8 @@ READY_TIMEOUT_S = 180
 def fork_env(fork: Path) -> dict[str, str]:
     """The environment of a team member's shell in the fork: make's uv finds the shared .venv, never syncs."""
     env = project_env({"UV_NO_SYNC": "1", "BENTOML_HOME": str(fork / ".bentoml"), "BENTOML_DO_NOT_TRACK": "True"})
-    return {k: v for k, v in env.items() if k not in {"VIRTUAL_ENV", "PYTEST_XDIST_WORKER", "PYTEST_CURRENT_TEST"}}
+    inherited = {"VIRTUAL_ENV", "PYTEST_XDIST_WORKER", "PYTEST_CURRENT_TEST"}  # the fork's own runs start clean
+    return {k: v for k, v in env.items() if k not in inherited and not k.startswith(("COV_CORE_", "COVERAGE_"))}
 
 
 def make(fork: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -170,11 +171,9 @@ def test_a_fork_with_its_own_data_runs_releases_serves_and_keeps_its_tests_green
         assert [p[name] for p in predictions] == [r[name] for r in sent]
 
     # The team's checks run on its data; the template's own tests stay green on a fork that changed its data.
-    ours = make(fork, "pytest", "PYTEST_ARGS=tests/project -p no:cacheprovider", check=False)
+    ours = make(fork, "pytest", "PYTEST_ARGS=tests/project -p no:cacheprovider", "COV_FLOOR=0", check=False)
     assert ours.returncode == 0, ours.stdout[-6000:] + ours.stderr[-3000:]
-    template = make(
-        fork, "pytest", 'PYTEST_ARGS=-m "not slow and not image and not rehearsal" -p no:cacheprovider', check=False
-    )
+    template = make(fork, "test-fast", "PYTEST_ARGS=-p no:cacheprovider", check=False)
     assert template.returncode == 0, template.stdout[-6000:] + template.stderr[-3000:]
     assert " passed" in template.stdout.splitlines()[-1]
 

@@ -71,6 +71,7 @@ def test_git_without_a_git_executable(tmp_path: Path, monkeypatch: pytest.Monkey
     result = git("status", cwd=tmp_path)
     assert (result.returncode, result.stderr) == (127, "git is not installed (not found on PATH)")
     assert head_or_unknown(tmp_path) == "unknown"
+    assert git("status", cwd=tmp_path / "nowhere").stderr == f"no directory {tmp_path / 'nowhere'}"
 
 
 def test_file_at_a_commit(repo: Path) -> None:

@@ -16,9 +16,11 @@ import typer
 
 from gitops_ml import pipeline_commands as pipeline
 from gitops_ml.cli_support import clean_errors
+from gitops_ml.deploy import commands as deploy
 from gitops_ml.gitops import gate_commands as release
 from gitops_ml.gitops import github_commands as github
 from gitops_ml.gitops import report_commands as pull_requests
+from gitops_ml.monitoring import commands as monitoring
 from gitops_ml.serving import commands as serving
 
 app = typer.Typer(
@@ -58,7 +60,16 @@ COMMANDS: dict[str, list[Callable[..., None]]] = {
         release.image_ref,
         release.smoke_test,
     ],
-    "Serving": [serving.model_version, serving.import_model, serving.build_bento, serving.bento_context],
+    "Serving": [
+        serving.model_version,
+        serving.import_model,
+        serving.build_bento,
+        serving.bento_context,
+        serving.token,
+        serving.tls_cert,
+    ],
+    "Deploy": [deploy.deploy_check],
+    "Monitoring": [monitoring.drift_reference, monitoring.drift],
 }
 
 for panel, commands in COMMANDS.items():

@@ -281,6 +281,45 @@ class TrackingParams(StrictModel):
     default_uri: str = "sqlite:///mlflow.db"
 
 
+DriftThreshold = Annotated[float | None, Field(gt=0)]
+
+
+class DriftThresholds(StrictModel):
+    """Distances at which a feature (or the predicted score) counts as drifted; ``None`` switches a check off.
+
+    Distances, not p-values: on a large window a test finds a negligible change "significant", while a distance
+    measures how large the change is, whatever the window's size. The defaults keep the false-alarm rate of a whole
+    check (every feature and the score) under 5% on unshifted windows of 500 rows, the default
+    ``min_window_rows`` (``make bench``'s drift benchmark measures it); a smaller window is noisier.
+    """
+
+    psi: DriftThreshold = 0.1
+    """Population stability index over the reference's quantile bins (numbers) or the categories; by the usual
+    rule of thumb below 0.1 is stable, 0.1-0.2 a moderate and above 0.2 a large shift."""
+    wasserstein: DriftThreshold = 0.2
+    """Earth mover's distance between the numbers, in units of the reference's standard deviation."""
+    ks: DriftThreshold = 0.15
+    """Kolmogorov-Smirnov statistic: the largest gap between the two cumulative distributions (0-1)."""
+    jensen_shannon: DriftThreshold = 0.15
+    """Jensen-Shannon distance (base 2, 0-1) between the category shares."""
+    missing_rate: DriftThreshold = 0.05
+    """Change of the share of missing values, in absolute terms (0.05 = five percentage points)."""
+    unseen_share: DriftThreshold = 0.005
+    """Share of a category column's values that the reference never had."""
+
+
+class MonitorParams(StrictModel):
+    """The drift check (``gitops-ml drift``): the smallest window it judges and its thresholds."""
+
+    min_window_rows: int = Field(default=500, ge=50)
+    """A smaller window is refused: its distances are mostly sampling noise."""
+    bins: int = Field(default=10, ge=2, le=100)
+    """Quantile bins of the reference for a number's PSI and the report's charts."""
+    score: bool = True
+    """Also check the predicted score (the window's ``score``, or the model's score of the window)."""
+    thresholds: DriftThresholds = DriftThresholds()
+
+
 class Params(StrictModel):
     """The whole of ``params.yaml``."""
 
@@ -293,6 +332,7 @@ class Params(StrictModel):
     gate: GateParams = GateParams()
     serving: ServingParams = ServingParams()
     tracking: TrackingParams = TrackingParams()
+    monitor: MonitorParams = MonitorParams()
 
     @model_validator(mode="before")
     @classmethod

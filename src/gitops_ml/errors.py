@@ -82,3 +82,8 @@ class ModelStoreError(ProjectError, ValueError):
 
 class PrivateApiError(ProjectError, RuntimeError):
     """A library no longer offers the private API one of the adapters in :mod:`gitops_ml.adapters` relies on."""
+
+
+class DriftInputError(ProjectError, ValueError):
+    """The drift check cannot judge the window (unreadable, too small, columns missing or of the wrong type);
+    nothing was written."""

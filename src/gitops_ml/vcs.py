@@ -27,7 +27,8 @@ def git(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``git args`` in ``cwd``: output captured as text, a failing exit code returned, never raised.
 
-    Without a git executable the result has exit code 127 and says so on stderr, like a shell.
+    When git cannot start (no git executable, or no directory ``cwd``) the result has exit code 127 and says why on
+    stderr, like a shell.
     """
     cmd = ["git", *args]
     try:
@@ -36,7 +37,8 @@ def git(
             timeout=timeout,
         )  # fmt: skip
     except FileNotFoundError:
-        return subprocess.CompletedProcess(cmd, GIT_MISSING_EXIT, "", "git is not installed (not found on PATH)")
+        why = f"no directory {cwd}" if not Path(cwd).is_dir() else "git is not installed (not found on PATH)"
+        return subprocess.CompletedProcess(cmd, GIT_MISSING_EXIT, "", why)
 
 
 def git_stdout(*args: str, cwd: Path | str) -> str:

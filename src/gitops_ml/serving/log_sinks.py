@@ -206,8 +206,8 @@ class FsspecSink:
 
     def _upload_pending(self) -> None:
         """Upload spooled files oldest first; stop at the first failure (raised) and keep the rest for later."""
-        from fsspec.core import url_to_fs  # type: ignore[import-untyped]
-        from fsspec.implementations.local import LocalFileSystem  # type: ignore[import-untyped]
+        from fsspec.core import url_to_fs
+        from fsspec.implementations.local import LocalFileSystem
 
         if not self._pending:
             return

@@ -8,6 +8,7 @@ working directory. Bad input is refused by the generated pydantic model with HTT
 Endpoints: ``/predict``, and BentoML's ``/livez``, ``/readyz`` (503 until the model is loaded), ``/metrics``
 (Prometheus: request counts and latencies, plus the service's own in ``metrics.py``) and ``/docs.json`` (OpenAPI).
 Each scored record also goes to the prediction log (``prediction_log.py``), off the request path.
+With ``GITOPS_ML_AUTH=on`` every endpoint but the probes needs a bearer token with a role (docs/auth.md).
 """
 
 from __future__ import annotations
@@ -33,15 +34,40 @@ from pydantic import BaseModel
 from gitops_ml.config import Params, load_params
 from gitops_ml.errors import ModelStoreError
 from gitops_ml.pipeline.interface import score_frame
+from gitops_ml.serving.auth import SERVICE_POLICY, BearerAuth
+from gitops_ml.serving.auth_config import AUTH_OFF_WARNING, AuthConfigError, AuthSettings, load_auth_settings
 from gitops_ml.serving.batching import Batcher, Columns
 from gitops_ml.serving.metrics import ServiceMetrics
 from gitops_ml.serving.middleware import JsonBodyOnly
+from gitops_ml.serving.openapi_security import DocumentBearerScheme
 from gitops_ml.serving.prediction_log import start_prediction_log
 from gitops_ml.serving.schema import request_model, response_model
 from gitops_ml.serving.store import MODEL_NAME, PARAMS_FILE, stored_files
 
 logger = logging.getLogger("gitops_ml.serving")
 SERVICE_NAME = "gitops-ml-service"
+
+
+def _auth_settings() -> AuthSettings:
+    """The authentication settings from the environment; a bad one stops the server with one message.
+
+    ``SystemExit`` rather than the error itself: BentoML's loader would print a page of its own frames above the
+    message. The first server process (worker 1) says once whether auth is on; the CLI process and the other
+    workers import this module too, and ``bentoml build`` imports it without serving anything.
+    """
+    try:
+        settings = load_auth_settings(os.environ)
+    except AuthConfigError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    if bentoml.server_context.worker_index == 1:
+        if settings.tokens is None:
+            logger.warning(AUTH_OFF_WARNING)
+        else:
+            logger.info("authentication on: %d token(s) from %s", len(settings.tokens), settings.source)
+    return settings
+
+
+AUTH = _auth_settings()
 
 
 def _model_tag() -> str:
@@ -141,5 +167,9 @@ class PredictionService:
         return PredictResponse(predictions=predictions, model_version=MODEL_VERSION)
 
 
+# The first middleware added is the outermost: authentication runs before anything reads the request.
 # attr-defined: bentoml types @service(...) with a Protocol mypy cannot apply; at run time this is a bentoml Service.
+if AUTH.tokens is not None:
+    PredictionService.add_asgi_middleware(BearerAuth, tokens=AUTH.tokens, policy=SERVICE_POLICY)  # type: ignore[attr-defined]
+    PredictionService.add_asgi_middleware(DocumentBearerScheme, policy=SERVICE_POLICY)  # type: ignore[attr-defined]
 PredictionService.add_asgi_middleware(JsonBodyOnly, paths=("/predict",))  # type: ignore[attr-defined]
