@@ -21,9 +21,9 @@ import pytest
 from gitops_ml.config import Params
 from gitops_ml.serving.schema import example_record
 from gitops_ml.serving.tls import ensure_certificate
-from tests.serving.conftest import READY_TIMEOUT_S, BuiltBento
 from tests.support.processes import free_port, stop
 from tests.support.projects import run
+from tests.support.serving import READY_TIMEOUT_S, BuiltBento
 
 pytestmark = pytest.mark.slow
 
