@@ -341,8 +341,9 @@ rehearse: install image-deps ## Run ci, pr-comment and release workflows with ac
 
 # --- benchmarks ---
 # Figures for docs/performance.md: serving (BentoML vs mlflow models serve vs in-process), pipeline (dvc repro vs a
-# bare script at 10k/100k/1M rows) and the pull-request loop. Runs in temporary copies under benchmarks/work/;
-# load goes to 127.0.0.1 only, bounded in requests and seconds. QUICK=1 checks the harness in about two minutes.
+# bare script at 10k/100k/1M rows), the pull-request loop and the prediction log's cost (on vs off at concurrency 32).
+# Runs in temporary copies under benchmarks/work/; load goes to 127.0.0.1 only, bounded in requests and seconds.
+# QUICK=1 checks the harness in about two minutes.
 QUICK ?=
 
 .PHONY: bench

@@ -198,6 +198,76 @@ def serving_chart(result: dict[str, Any], path: Path) -> None:
     _save(fig, path)
 
 
+# --- prediction log ---
+
+
+PREDICTION_LOG_HEADER = [
+    "records/request", "log", "requests/s", "records/s", "p50 ms", "p99 ms", "server CPU ms/request",
+    "each run, requests/s", "requests/s change", "CPU change",
+]  # fmt: skip
+
+
+def prediction_log_markdown(result: dict[str, Any]) -> str:
+    """Throughput with the prediction log off and on, per request size, and the loss."""
+    rows = []
+    for records, size in result["sizes"].items():
+        for mode in ("off", "on"):
+            rows.append(
+                [
+                    records,
+                    mode,
+                    f"{size[f'requests_per_s_{mode}']:.0f}",
+                    f"{size[f'records_per_s_{mode}']:.0f}",
+                    f"{size[f'p50_ms_{mode}']:.1f}",
+                    f"{size[f'p99_ms_{mode}']:.1f}",
+                    f"{size[f'server_cpu_ms_per_request_{mode}']:.2f}",
+                    " / ".join(f"{r['requests_per_s']:.0f}" for r in size["runs"][mode]),
+                    f"{-size['loss']:+.1%}" if mode == "on" else "",
+                    f"{size['cpu_cost']:+.1%}" if mode == "on" else "",
+                ]
+            )
+    text = _md_table(PREDICTION_LOG_HEADER, rows)
+    log, target = result["log"], result["target"]
+    text += (
+        f"\nMedians over the runs. Concurrency {result['concurrency']}, {result['workers']} worker(s) per server, "
+        f"{result['repeats']} alternating runs of at most {result['max_seconds_per_run']:.0f} s per cell. "
+        f"The logging server scored {log['scored']} records, wrote {log['written']} ({log['lines']} lines on "
+        f"disk) and dropped {log['dropped']}.\n"
+        f"Target: at most {target['limit']:.0%} fewer requests/s with the log on: at worst "
+        f"{target['worst_loss']:.1%} fewer, {'met' if target['met'] else 'missed'}. Server CPU per request with the "
+        f"log on: at worst {target['worst_cpu_cost']:+.1%}.\n"
+        f"In process, the writer thread spends {result['writer_cpu_us_per_record']:.1f} microseconds of CPU per "
+        f"record (building its line and writing it){_share_of_server(result)}.\n"
+    )
+    return text
+
+
+def _share_of_server(result: dict[str, Any]) -> str:
+    """The writer's CPU per record as a share of the server's CPU per record with the log off, per request size."""
+    shares = []
+    for records, size in result["sizes"].items():
+        server_us = size["server_cpu_ms_per_request_off"] * 1000 / int(records)
+        if server_us:
+            shares.append(f"{result['writer_cpu_us_per_record'] / server_us:.1%} at {records} record(s)/request")
+    return f": {', '.join(shares)} of the server's CPU per record with the log off" if shares else ""
+
+
+def prediction_log_chart(result: dict[str, Any], path: Path) -> None:
+    """Median requests/s with the log off and on, one pair of bars per request size."""
+    sizes = list(result["sizes"])
+    fig, ax = plt.subplots(figsize=(7, 4))
+    width = 0.38
+    for offset, mode, colour in ((-width / 2, "off", "#4c72b0"), (width / 2, "on", "#c44e52")):
+        values = [result["sizes"][s][f"requests_per_s_{mode}"] for s in sizes]
+        ax.bar([i + offset for i in range(len(sizes))], values, width, label=f"prediction log {mode}", color=colour)
+    ax.set_xticks(range(len(sizes)), [f"{s} record(s)/request" for s in sizes])
+    ax.set_ylabel("requests/s (median)")
+    ax.set_title(f"Prediction log cost at concurrency {result['concurrency']}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+
+
 # --- pull-request loop ---
 
 
@@ -309,6 +379,7 @@ RENDERERS: dict[str, tuple[Callable[[dict[str, Any]], str], Callable[[dict[str, 
     "pipeline": (pipeline_markdown, pipeline_chart),
     "serving": (serving_markdown, serving_chart),
     "pr_loop": (pr_loop_markdown, pr_loop_chart),
+    "prediction_log": (prediction_log_markdown, prediction_log_chart),
     "drift": (drift_markdown, drift_chart),
 }
 

@@ -235,6 +235,31 @@ class GateParams(StrictModel):
     require_significant: bool = False
 
 
+class PredictionLogParams(StrictModel):
+    """The service's prediction log (``serving.prediction_log``; format and knobs in docs/prediction-log.md).
+
+    Each scored record (the schema's ids and features, score, label, model version, request id, timestamp) is
+    written as one JSON line, off the request path: a bounded queue per worker process feeds a writer thread, and
+    when the queue is full records are dropped and counted, never waited for. ``GITOPS_ML_PREDICTION_LOG``
+    overrides ``location`` at run time (``off`` turns the log off).
+    """
+
+    enabled: bool = True
+    location: str = Field(default="logs/predictions", min_length=1)
+    """A local directory (relative to the server's working directory), or an fsspec URL such as
+    ``s3://bucket/predictions`` or ``gs://...`` to which each closed file is uploaded."""
+    sample_rate: float = Field(default=1.0, gt=0, le=1)
+    """Share of scored records written (each record kept with this probability)."""
+    max_file_mb: float = Field(default=64, gt=0)
+    """A file is closed (and uploaded, for a URL) once it holds this many megabytes..."""
+    max_file_minutes: float = Field(default=60, gt=0)
+    """...or once it has been open this long, whichever comes first."""
+    compress: bool = False
+    """Gzip closed files (``.jsonl.gz``)."""
+    queue_records: int = Field(default=10_000, ge=1)
+    """Records waiting for the writer, per worker process; beyond this, records are dropped and counted."""
+
+
 class ServingParams(StrictModel):
     """Limits and sizing of the prediction service (see ``src/gitops_ml/serving/``)."""
 
@@ -243,6 +268,8 @@ class ServingParams(StrictModel):
     """Most records per model call when queued requests are batched together (a larger request runs alone)."""
     workers: int = Field(default=1, ge=1, le=64)
     """Server worker processes, each with its own copy of the model."""
+    prediction_log: PredictionLogParams = PredictionLogParams()
+    """Where and how much of the scored traffic is recorded (the drift check's input)."""
 
 
 class TrackingParams(StrictModel):

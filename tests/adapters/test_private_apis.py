@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from gitops_ml import adapters
-from gitops_ml.adapters import bentoml_container, dvc_workspace
+from gitops_ml.adapters import bentoml_container, bentoml_request_id, dvc_workspace, prometheus_histogram
 from gitops_ml.errors import PrivateApiError, ProjectError
 from gitops_ml.model_io import TRUSTED_TYPES
 from tests.support.projects import run
@@ -21,6 +21,26 @@ from tests.support.projects import run
 
 def test_bentoml_containerfile_api_is_there() -> None:
     bentoml_container.check()
+
+
+def test_bentoml_request_id_is_there() -> None:
+    bentoml_request_id.check()
+    assert bentoml_request_id.request_id() is None  # outside a request
+
+
+def test_bentoml_request_id_reads_the_id_bentoml_set() -> None:
+    """The id the prediction log writes is the one BentoML's ``X-BentoML-Request-ID`` header shows."""
+    from bentoml._internal.context import trace_context
+
+    trace_context.request_id = 0xABC
+    try:
+        assert bentoml_request_id.request_id() == "0000000000000abc"
+    finally:
+        trace_context.request_id = None
+
+
+def test_prometheus_histogram_internals_are_there() -> None:
+    prometheus_histogram.check()
 
 
 def test_dvc_data_build_api_is_there() -> None:

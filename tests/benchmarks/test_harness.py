@@ -229,6 +229,46 @@ def test_reports_write_json_table_and_chart(name: str, tmp_path: Path) -> None:
         assert verdict in table
 
 
+def _log_runs(off: list[float], on: list[float], records: int = 1) -> dict:
+    def run_of(rps: float) -> dict:
+        return {"requests": 100, "errors": 0, "requests_per_s": rps, "records_per_s": rps * records,
+                "p50_ms": 5.0, "p99_ms": 9.0, "duration_s": 1.0, "first_error": None,
+                "server_cpu_ms_per_request": 100 / rps}  # fmt: skip
+
+    return {"off": {records: [run_of(v) for v in off]}, "on": {records: [run_of(v) for v in on]}}
+
+
+def test_prediction_log_loss_compares_medians() -> None:
+    from benchmarks.prediction_log import summarize
+
+    small = summarize(_log_runs(off=[100, 300, 200], on=[190, 50, 195]))
+    assert small["sizes"]["1"]["requests_per_s_off"] == 200
+    assert small["sizes"]["1"]["requests_per_s_on"] == 190
+    assert small["sizes"]["1"]["loss"] == pytest.approx(0.05)
+    assert small["target"]["met"]
+    assert not summarize(_log_runs(off=[200, 200, 200], on=[189, 189, 189]))["target"]["met"]
+
+
+def test_prediction_log_report(tmp_path: Path) -> None:
+    from benchmarks.prediction_log import summarize
+
+    runs = _log_runs(off=[200, 210, 190], on=[195, 185, 200])
+    hundred = _log_runs(off=[20, 21], on=[20, 19], records=100)
+    for mode in ("off", "on"):
+        runs[mode] |= hundred[mode]
+    result = {"machine": machine(), "finished": "2026-01-01 00:00 UTC", "concurrency": 32, "workers": 1,
+              "repeats": 3, "max_seconds_per_run": 2.0, "log": {"scored": 10, "written": 10, "dropped": 0,
+              "lines": 10}, "writer_cpu_us_per_record": 4.0, **summarize(runs)}  # fmt: skip
+    path, table = report.write_outputs("prediction_log", result, tmp_path, quick=True)
+    assert json.loads(path.read_text()) == result
+    assert "| 100 | on | 20 | 1950 | 5.0 | 9.0 | 5.13 | 20 / 19 | -4.9% | +5.1% |" in table
+    assert "at worst 4.9% fewer, met" in table
+    assert "log on: at worst +5.1%" in table
+    assert "4.0 microseconds of CPU per record" in table
+    assert "0.8% at 1 record(s)/request, 8.2% at 100 record(s)/request" in table  # 4 us of 500 us, of 48.8 us
+    assert (tmp_path / "prediction_log-quick.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_stage_of_reads_hyphenated_commands_as_stage_names() -> None:
     assert pipeline.stage_of("python /venv/bin/gitops-ml drift-reference") == "drift_reference"
     assert pipeline.stage_of("/venv/bin/python /venv/bin/gitops-ml train --params p.yaml") == "train"

@@ -15,7 +15,8 @@ import httpx
 import pandas as pd
 import pytest
 
-from gitops_ml.config import ColumnType, SchemaParams
+from gitops_ml.config import ColumnType, Params, SchemaParams
+from gitops_ml.serving.schema import example_record, request_model
 from tests.support.processes import free_port, stop
 
 READY_TIMEOUT_S = 120
@@ -96,3 +97,24 @@ def to_records(frame: pd.DataFrame, schema: SchemaParams) -> list[dict[str, Any]
                 record[name] = str(value)
         records.append(record)
     return records
+
+
+def record_parts(params: Params) -> tuple[type[Any], dict[str, str], dict[str, str]]:
+    """The request's record model and its attribute -> column maps for features and ids (as the service has)."""
+    record, _ = request_model(params)
+    columns = {name: field.alias or name for name, field in record.model_fields.items()}
+    features = {name: column for name, column in columns.items() if column in params.schema.columns}
+    ids = {name: column for name, column in columns.items() if column in params.schema.ids}
+    return record, features, ids
+
+
+def make_records(params: Params, count: int, with_ids: bool = True) -> list[Any]:
+    """``count`` validated records of the fixture's schema (hour and amount vary; ids ``t-<i>`` if asked)."""
+    record, _, _ = record_parts(params)
+    base = example_record(params.schema)
+    return [
+        record.model_validate(
+            base | {"hour": i % 24, "amount": float(i)} | ({"transaction_id": f"t-{i}"} if with_ids else {})
+        )
+        for i in range(count)
+    ]

@@ -6,7 +6,8 @@ is the data contract the model was trained on, and a built bento (or its contain
 working directory. Bad input is refused by the generated pydantic model with HTTP 400 naming the field.
 
 Endpoints: ``/predict``, and BentoML's ``/livez``, ``/readyz`` (503 until the model is loaded), ``/metrics``
-(Prometheus: request counts and latencies, plus the model-call histogram below) and ``/docs.json`` (OpenAPI).
+(Prometheus: request counts and latencies, plus the service's own in ``metrics.py``) and ``/docs.json`` (OpenAPI).
+Each scored record also goes to the prediction log (``prediction_log.py``), off the request path.
 With ``GITOPS_ML_AUTH=on`` every endpoint but the probes needs a bearer token with a role (docs/auth.md).
 """
 
@@ -36,8 +37,10 @@ from gitops_ml.pipeline.interface import score_frame
 from gitops_ml.serving.auth import SERVICE_POLICY, BearerAuth
 from gitops_ml.serving.auth_config import AUTH_OFF_WARNING, AuthConfigError, AuthSettings, load_auth_settings
 from gitops_ml.serving.batching import Batcher, Columns
+from gitops_ml.serving.metrics import ServiceMetrics
 from gitops_ml.serving.middleware import JsonBodyOnly
 from gitops_ml.serving.openapi_security import DocumentBearerScheme
+from gitops_ml.serving.prediction_log import start_prediction_log
 from gitops_ml.serving.schema import request_model, response_model
 from gitops_ml.serving.store import MODEL_NAME, PARAMS_FILE, stored_files
 
@@ -88,11 +91,7 @@ _COLUMNS: dict[str, str] = {name: field.alias or name for name, field in Record.
 FEATURES = {name: column for name, column in _COLUMNS.items() if column in PARAMS.schema.columns}
 IDS = {name: column for name, column in _COLUMNS.items() if column in PARAMS.schema.ids}  # attribute -> column
 
-BATCH_ROWS = bentoml.metrics.Histogram(
-    name="gitops_ml_model_call_records",
-    documentation="Records per model call (more than one request's records when requests were batched).",
-    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048),
-)
+METRICS = ServiceMetrics(MODEL_VERSION, PARAMS.schema.negative_class, PARAMS.schema.positive_class)
 
 
 @bentoml.service(
@@ -112,7 +111,8 @@ class PredictionService:
         self._error: BaseException | None = None
         self._loaded = threading.Event()
         self._threshold = PARAMS.evaluate.threshold
-        self._batcher = Batcher(self._scores, PARAMS.serving.max_batch_size)
+        self._batcher = Batcher(self._scores, PARAMS.serving.max_batch_size, METRICS.observe_queue_wait)
+        self._log = start_prediction_log(PARAMS, MODEL_VERSION, FEATURES, IDS, METRICS)
         threading.Thread(target=self._load, name="load-model", daemon=True).start()
 
     def _load(self) -> None:
@@ -125,6 +125,12 @@ class PredictionService:
         finally:
             self._loaded.set()
 
+    @bentoml.on_shutdown  # type: ignore[untyped-decorator]  # bentoml types its decorators loosely
+    def close_prediction_log(self) -> None:
+        """Write what the prediction log still holds and close its file (uploading it, for a URL)."""
+        if self._log is not None:
+            self._log.close()
+
     def __is_ready__(self) -> bool:
         """Ready once the model is loaded."""
         return self._loaded.is_set() and self._error is None
@@ -135,9 +141,9 @@ class PredictionService:
 
     def _scores(self, columns: Columns) -> np.ndarray:
         """Positive-class probabilities for the rows of ``columns`` (called by the batcher in a thread)."""
-        frame = pd.DataFrame(columns)
-        BATCH_ROWS.observe(len(frame))
-        return score_frame(self._model, frame, PARAMS.schema)
+        scores = score_frame(self._model, pd.DataFrame(columns), PARAMS.schema)
+        METRICS.observe_model_call(scores, self._threshold)
+        return scores
 
     # untyped-decorator: bentoml.api types input_spec/output_spec as its IODescriptor, yet takes any pydantic model.
     @bentoml.api(route="/predict", input_spec=PredictRequest, output_spec=PredictResponse)  # type: ignore[untyped-decorator]
@@ -147,6 +153,8 @@ class PredictionService:
             raise ServiceUnavailable("the model is not loaded yet; retry when /readyz answers 200")
         columns = {column: [getattr(record, name) for record in records] for name, column in FEATURES.items()}
         scores = await self._batcher(columns)
+        if self._log is not None:
+            self._log.record(records, scores)
         threshold = self._threshold
         predictions = [
             Prediction(
