@@ -110,3 +110,11 @@ def test_the_component_makes_a_configmap_for_the_grafana_sidecar(tmp_path: Path)
     assert json.loads(configmap["data"]["gitops-ml-dashboard.json"]) == json.loads(DASHBOARD.read_text())
     kubernetes_validate.validate(configmap, kubernetes_validate.latest_version(), strict=True)
     assert len(DASHBOARD.read_bytes()) < 256 * 1024  # fits kubectl apply's last-applied annotation
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_each_overlay_provisions_the_dashboard(environment: str) -> None:
+    rendered = kustomize(ROOT / "deploy" / "overlays" / environment)
+    configmaps = [d for d in rendered if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "gitops-ml-dashboard"]
+    assert len(configmaps) == 1, f"deploy/overlays/{environment} does not include components/grafana-dashboard"
+    assert json.loads(configmaps[0]["data"]["gitops-ml-dashboard.json"]) == json.loads(DASHBOARD.read_text())
