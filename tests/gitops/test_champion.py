@@ -10,15 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gitops_ml.gitops.champion import (
-    ChampionError,
-    cache_path,
-    file_md5,
-    from_cache,
-    locked_md5,
-    tags_at,
-)
-from tests.conftest import run
+from gitops_ml.errors import ChampionError
+from gitops_ml.gitops.champion import from_cache, locked_md5, tags_at
+from gitops_ml.vcs import cache_path, file_md5
+from tests.support.projects import run
 
 MODEL_MD5 = "0" * 32
 

@@ -25,9 +25,9 @@ from gitops_ml.gitops.drift_issue import (
     utf16_length,
 )
 from gitops_ml.gitops.github_api import GitHub, GitHubError
-from tests.conftest import ROOT
 from tests.support.drift_reports import write_drift_reports
 from tests.support.github_stub import GitHubStub
+from tests.support.projects import ROOT
 
 REPO = "acme/fraud-model"
 BOT = "github-actions[bot]"
@@ -59,7 +59,7 @@ def test_drift_opens_one_labelled_issue_with_the_report(tmp_path: Path):
         [issue] = drift_issues(stub)
         assert update.issue is not None and update.issue.number == issue["number"]
         assert issue["title"] == "Model drift: amount, country"
-        assert issue["body"].startswith("<!-- gitops-ml drift-report id=run-1 drift=true -->")
+        assert issue["body"].startswith("<!-- gitops-ml:drift-report id=run-1 drift=true -->")
         assert "| `amount` | 0.410 | yes |" in issue["body"], "the drift check's report is in the body"
         assert "`monitor.clear_runs_to_close`" in issue["body"] and "`retrain`" in issue["body"]
         with stub.lock:
@@ -80,7 +80,7 @@ def test_repeated_drift_is_a_comment_on_the_same_issue(tmp_path: Path):
         assert update.action == "commented"
         [issue] = drift_issues(stub)
         [comment] = stub.comments(issue["number"])
-        assert comment["body"].startswith("<!-- gitops-ml drift-report id=run-2 drift=true -->")
+        assert comment["body"].startswith("<!-- gitops-ml:drift-report id=run-2 drift=true -->")
         assert "### Drift persists: `hour`" in comment["body"]
         assert comment["user"]["login"] == BOT
 
@@ -151,7 +151,7 @@ def test_a_rerun_posts_nothing_twice(tmp_path: Path):
         assert check(stub, findings(tmp_path, 2, drift=False)).action == "already recorded"
         assert len(stub.writes()) == writes, "a re-run of a clear check adds no comment and counts nothing"
         assert [c["body"].splitlines()[0] for c in stub.comments(opened.issue.number)] == [
-            "<!-- gitops-ml drift-report id=run-2 drift=false -->"
+            "<!-- gitops-ml:drift-report id=run-2 drift=false -->"
         ]
 
 
@@ -166,7 +166,7 @@ def test_a_rerun_of_the_run_that_opened_a_closed_issue_opens_nothing(tmp_path: P
 
 def test_a_rerun_after_a_failed_close_finishes_the_close(tmp_path: Path):
     """The third clear comment was posted but the run failed before closing: its re-run only closes."""
-    marker = "<!-- gitops-ml drift-report id=run-{} drift={} -->\nreport"
+    marker = "<!-- gitops-ml:drift-report id=run-{} drift={} -->\nreport"
     state = seed(
         issues=[{"number": 4, "labels": [DRIFT_LABEL], "user": BOT, "body": marker.format(1, "true")}],
         comments=[{"id": i, "issue_number": 4, "body": marker.format(i, "false"), "user": BOT} for i in (2, 3, 4)],
@@ -178,7 +178,7 @@ def test_a_rerun_after_a_failed_close_finishes_the_close(tmp_path: Path):
 
 
 def test_markers_written_by_anyone_but_the_bot_do_not_count(tmp_path: Path):
-    fake = "<!-- gitops-ml drift-report id=fake-{} drift=false -->"
+    fake = "<!-- gitops-ml:drift-report id=fake-{} drift=false -->"
     state = seed(
         issues=[{"number": 4, "labels": [DRIFT_LABEL], "user": BOT, "body": fake.format(0).replace("false", "true")}],
         comments=[{"id": i, "issue_number": 4, "body": fake.format(i), "user": "alice"} for i in (1, 2, 3)],

@@ -18,10 +18,12 @@ import pytest
 import yaml
 
 from gitops_ml.config import load_params
-from gitops_ml.gitops.champion import ChampionError, cache_path, locked_md5, materialise, release_tags
+from gitops_ml.errors import ChampionError
+from gitops_ml.gitops.champion import locked_md5, materialise, release_tags
 from gitops_ml.model_io import load_model
 from gitops_ml.pipeline.evaluate import predict_scores
-from tests.conftest import make_project, project_env, run
+from gitops_ml.vcs import cache_path
+from tests.support.projects import make_project, project_env, run
 
 pytestmark = pytest.mark.slow
 

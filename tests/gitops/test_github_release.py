@@ -9,8 +9,8 @@ import pytest
 
 from gitops_ml.gitops.github_api import GitHub
 from gitops_ml.gitops.github_release import GitHubReleaseError, publish_release
-from tests.conftest import VENV_BIN, project_env, run
 from tests.support.github_stub import GitHubStub
+from tests.support.projects import VENV_BIN, project_env, run
 
 REPO = "octo/template"
 STATE = {"repository": REPO, "tokens": {"t": "github-actions[bot]"}, "releases": [{"id": 1, "tag_name": "model-v1"}]}

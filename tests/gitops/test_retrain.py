@@ -13,8 +13,8 @@ import pytest
 
 from gitops_ml.config import load_params
 from gitops_ml.gitops.retrain import RetrainError, append_window, shown_source, window_name
-from tests.conftest import make_project, project_env, run
 from tests.support.github_stub import GitHubStub
+from tests.support.projects import make_project, project_env, run
 from tests.support.sample import sample_generator
 
 REPO = "acme/fraud-model"

@@ -95,7 +95,7 @@ def test_one_issue_opened_commented_and_closed_after_the_clear_checks(
     number = issue["number"]
     assert issue["title"] == "Model drift: amount, country" and issue["state"] == "open"
     assert issue["user"]["login"] == BOT
-    assert issue["body"].startswith(f"<!-- gitops-ml drift-report id=run-{first.id} drift=true -->")
+    assert issue["body"].startswith(f"<!-- gitops-ml:drift-report id=run-{first.id} drift=true -->")
     assert f"/actions/runs/{first.id}" in issue["body"] and "| `amount` | 0.410 | yes |" in issue["body"]
 
     # drift again: a comment on the same issue

@@ -81,3 +81,46 @@ def test_an_error_reaches_its_batch_and_the_batcher_keeps_serving() -> None:
         return model
 
     assert asyncio.run(scenario()).batches == [[1.0], [3.0]]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_each_request_reports_how_long_it_queued(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr("gitops_ml.serving.batching.time.perf_counter", clock)
+
+    async def scenario() -> list[float]:
+        waits: list[float] = []
+        model = GatedModel()
+        batcher = Batcher(model, max_batch_size=10, on_wait=waits.append)
+        first = asyncio.ensure_future(batcher({"x": [1.0]}))
+        await _wait_until_busy(model)  # an idle model: the first request starts at once
+        clock.now = 101.0
+        queued = [asyncio.ensure_future(batcher({"x": [float(i)]})) for i in (2, 3)]
+        await asyncio.sleep(0)
+        clock.now = 103.5  # the busy call ends 2.5 s after they queued
+        model.gate.set()
+        await first
+        await asyncio.gather(*queued)
+        return waits
+
+    assert asyncio.run(scenario()) == [0.0, 2.5, 2.5]
+
+
+def test_a_failing_wait_callback_does_not_strand_requests() -> None:
+    def broken(seconds: float) -> None:
+        raise RuntimeError("metric backend down")
+
+    async def scenario() -> list[float]:
+        model = GatedModel()
+        model.gate.set()
+        batcher = Batcher(model, max_batch_size=10, on_wait=broken)
+        return list(await batcher({"x": [1.0, 2.0]}))
+
+    assert asyncio.run(scenario()) == [10.0, 20.0]

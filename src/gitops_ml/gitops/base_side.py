@@ -9,13 +9,10 @@ restored from the run-cache in seconds. The worktree is always removed, even on 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,10 +23,11 @@ import yaml
 
 from gitops_ml import paths
 from gitops_ml.config import ProjectParams
-from gitops_ml.errors import CompareError
+from gitops_ml.errors import CompareError, GitError
 from gitops_ml.gitops.compare import Side
-from gitops_ml.gitops.dvc_settings import read_dvc_settings
+from gitops_ml.gitops.dvc_settings import DvcSettings, read_dvc_settings
 from gitops_ml.io import read_json
+from gitops_ml.vcs import file_md5, worktree
 
 OUTPUT_TIMEOUT_S = 3600
 
@@ -55,7 +53,7 @@ def _test_set_id(root: Path) -> str:
                 return str(out["md5"])
     test = root / paths.TEST
     if test.exists():
-        return hashlib.md5(test.read_bytes(), usedforsecurity=False).hexdigest()
+        return file_md5(test)
     return "unknown"
 
 
@@ -147,45 +145,38 @@ def _share_cache_and_remote(path: Path, cache: Path, remote: tuple[str, str] | N
             conf["remote"].setdefault(remote[0], {})["url"] = remote[1]
 
 
-@contextmanager
-def worktree(repo: Path, commit: str) -> Iterator[Path]:
-    """A detached worktree of ``commit`` in a temporary directory, removed (and pruned) afterwards."""
-    tmp = Path(tempfile.mkdtemp(prefix="gitops-ml-base-"))
-    path = tmp / "base"
-    env = dict(os.environ)
-    _run(["git", "worktree", "add", "--quiet", "--detach", str(path), commit], repo, env)
-    try:
-        yield path
-    finally:
-        _run(["git", "worktree", "remove", "--force", str(path)], repo, env, check=False)
-        shutil.rmtree(tmp, ignore_errors=True)
-        _run(["git", "worktree", "prune"], repo, env, check=False)
-
-
 def base_outputs(repo: Path, commit: str, say: Callable[[str], None] = print) -> Outputs:
     """Run (or restore) BASE's pipeline in a temporary worktree sharing this repo's DVC cache; read its outputs."""
     repo = repo.resolve()
     settings = read_dvc_settings(repo)
+    try:
+        with worktree(repo, commit, prefix="gitops-ml-base-") as path:
+            return _reproduce(path, repo, commit, settings, say)
+    except GitError as exc:
+        raise CompareError(f"the base side cannot be checked out: {exc}") from None
+
+
+def _reproduce(path: Path, repo: Path, commit: str, settings: DvcSettings, say: Callable[[str], None]) -> Outputs:
+    """Bring BASE's data into its worktree at ``path``, run ``dvc repro`` there with BASE's code, read the outputs."""
     cache, remote = settings.cache, settings.remote
-    with worktree(repo, commit) as path:
-        env = dict(os.environ) | {"PYTHONPATH": str(path / "src")}  # BASE's own pipeline code
-        local_config = repo / ".dvc" / "config.local"
-        if local_config.exists():
-            shutil.copy2(local_config, path / ".dvc" / "config.local")  # credentials of the remote, if any
-        _share_cache_and_remote(path, cache, remote)
-        say(f"base {commit[:12]}: checking out what the DVC cache holds")
-        _run(["dvc", "checkout", "--allow-missing", "--quiet"], path, env, check=False)
-        if remote:
-            say(f"base {commit[:12]}: pulling from DVC remote '{remote[0]}'")
-            _run(["dvc", "pull", "--allow-missing", "--quiet"], path, env, check=False)
-        if not _data_is_current(path):
-            _run(["gitops-ml", "ensure-data"], path, env)  # BASE's own way of making its data
-        params_text = (path / "params.yaml").read_text(encoding="utf-8")
-        _disable_tracking(path / "params.yaml")
-        say(f"base {commit[:12]}: dvc repro (stages already run are restored from the run-cache)")
-        _run(["dvc", "repro", *(["--pull"] if remote else [])], path, env)
-        (path / "params.yaml").write_text(params_text, encoding="utf-8")
-        return read_outputs(path)
+    env = dict(os.environ) | {"PYTHONPATH": str(path / "src")}  # BASE's own pipeline code
+    local_config = repo / ".dvc" / "config.local"
+    if local_config.exists():
+        shutil.copy2(local_config, path / ".dvc" / "config.local")  # credentials of the remote, if any
+    _share_cache_and_remote(path, cache, remote)
+    say(f"base {commit[:12]}: checking out what the DVC cache holds")
+    _run(["dvc", "checkout", "--allow-missing", "--quiet"], path, env, check=False)
+    if remote:
+        say(f"base {commit[:12]}: pulling from DVC remote '{remote[0]}'")
+        _run(["dvc", "pull", "--allow-missing", "--quiet"], path, env, check=False)
+    if not _data_is_current(path):
+        _run(["gitops-ml", "ensure-data"], path, env)  # BASE's own way of making its data
+    params_text = (path / "params.yaml").read_text(encoding="utf-8")
+    _disable_tracking(path / "params.yaml")
+    say(f"base {commit[:12]}: dvc repro (stages already run are restored from the run-cache)")
+    _run(["dvc", "repro", *(["--pull"] if remote else [])], path, env)
+    (path / "params.yaml").write_text(params_text, encoding="utf-8")
+    return read_outputs(path)
 
 
 def _data_is_current(path: Path) -> bool:

@@ -9,13 +9,11 @@ differs from ``dvc.lock`` is a corrupted baseline: :class:`ChampionError`, and t
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +21,9 @@ from pathlib import Path
 import yaml
 
 from gitops_ml import paths
-from gitops_ml.errors import ProjectError
+from gitops_ml.errors import ChampionError, GitError
 from gitops_ml.gitops.dvc_settings import read_dvc_settings
+from gitops_ml.vcs import cache_path, file_at, file_md5, git, worktree
 
 TAG_PREFIX = "model-v"
 TAG_PATTERN = re.compile(r"^model-v([1-9][0-9]*)$")
@@ -42,10 +41,6 @@ def tool_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return os.environ | {"PATH": path} | (extra or {})
 
 
-class ChampionError(ProjectError, RuntimeError):
-    """The champion's model cannot be found, reproduced or trusted."""
-
-
 @dataclass(frozen=True)
 class Champion:
     """A released model materialised at ``path``; ``source`` is ``cache``, ``remote`` or ``reproduced``."""
@@ -56,10 +51,6 @@ class Champion:
     md5: str
 
 
-def _git(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False, env=env)
-
-
 def tag_number(tag: str) -> int | None:
     """N of a ``model-vN`` tag, or None for any other name."""
     match = TAG_PATTERN.match(tag)
@@ -68,7 +59,7 @@ def tag_number(tag: str) -> int | None:
 
 def release_tags(repo: Path) -> list[str]:
     """Every ``model-vN`` tag of ``repo``, oldest (smallest N) first."""
-    result = _git("tag", "--list", f"{TAG_PREFIX}*", cwd=repo)
+    result = git("tag", "--list", f"{TAG_PREFIX}*", cwd=repo)
     if result.returncode != 0:
         raise ChampionError(f"{repo} is not a git repository: {result.stderr.strip()}")
     tags = [t for t in result.stdout.split() if tag_number(t) is not None]
@@ -89,26 +80,17 @@ def next_release_tag(repo: Path) -> str:
 
 def tags_at(repo: Path, rev: str = "HEAD") -> list[str]:
     """The ``model-vN`` tags that point at ``rev``."""
-    result = _git("tag", "--points-at", rev, cwd=repo)
+    result = git("tag", "--points-at", rev, cwd=repo)
     return sorted((t for t in result.stdout.split() if tag_number(t) is not None), key=lambda t: tag_number(t) or 0)
-
-
-def file_md5(path: Path) -> str:
-    """md5 of a file's bytes, the hash DVC records."""
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def locked_md5(repo: Path, rev: str, out: Path = paths.MODEL) -> str:
     """The md5 that ``dvc.lock`` at ``rev`` records for the output ``out``."""
-    shown = _git("show", f"{rev}:dvc.lock", cwd=repo)
-    if shown.returncode != 0:
-        raise ChampionError(f"{rev} has no dvc.lock, so its model cannot be located: {shown.stderr.strip()}")
+    text = file_at(repo, rev, "dvc.lock")
+    if text is None:
+        raise ChampionError(f"{rev} has no dvc.lock, so its model cannot be located")
     try:
-        lock = yaml.safe_load(shown.stdout) or {}
+        lock = yaml.safe_load(text) or {}
         for stage in (lock.get("stages") or {}).values():
             for entry in stage.get("outs") or []:
                 if Path(entry["path"]) == out:
@@ -124,11 +106,6 @@ def dvc_cache_dir(repo: Path) -> Path:
         return read_dvc_settings(repo).cache
     except Exception as exc:  # DVC raises its own types for a missing or broken repository
         raise ChampionError(f"cannot read the DVC settings of {repo}: {exc}") from None
-
-
-def cache_path(cache: Path, md5: str) -> Path:
-    """Where DVC 3 keeps the file with hash ``md5`` in ``cache``."""
-    return cache / "files" / "md5" / md5[:2] / md5[2:]
 
 
 def _checked(path: Path, md5: str, tag: str, source: str) -> Champion:
@@ -167,12 +144,8 @@ def from_remote(repo: Path, tag: str, md5: str, dest: Path) -> Champion | None:
 def reproduce(repo: Path, tag: str, dest: Path, say: Callable[[str], None] = print) -> Champion:
     """Rebuild the champion with ``dvc repro train`` in a temporary worktree of ``tag``, using the tag's code."""
     cache = dvc_cache_dir(repo)
-    with tempfile.TemporaryDirectory(prefix="champion-") as tmp:
-        tree = Path(tmp) / "tree"
-        added = _git("worktree", "add", "--detach", str(tree), tag, cwd=repo)
-        if added.returncode != 0:
-            raise ChampionError(f"cannot check out {tag} to reproduce its model: {added.stderr.strip()}")
-        try:
+    try:
+        with worktree(repo, tag, prefix="champion-") as tree:
             env = tool_env({"PYTHONPATH": str(tree / "src")})  # the tag's code, not this checkout's
             steps = (
                 [tool("dvc"), "cache", "dir", "--local", str(cache)],
@@ -188,9 +161,8 @@ def reproduce(repo: Path, tag: str, dest: Path, say: Callable[[str], None] = pri
                         f"reproducing {tag} failed at `{Path(cmd[0]).name} {' '.join(cmd[1:])}`: " + " / ".join(tail)
                     )
             shutil.copyfile(tree / paths.MODEL, dest)
-        finally:
-            _git("worktree", "remove", "--force", str(tree), cwd=repo)
-            _git("worktree", "prune", cwd=repo)
+    except GitError as exc:  # the worktree could not be added: the gate refuses, it does not crash
+        raise ChampionError(f"cannot check out {tag} to reproduce its model: {exc}") from None
     return Champion(tag=tag, path=dest, source="reproduced", md5=file_md5(dest))
 
 

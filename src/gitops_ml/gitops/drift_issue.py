@@ -36,8 +36,8 @@ LABELS = {
     RETRAIN_LABEL: ("0e8a16", "Add this to a model-drift issue to start retrain.yml"),
 }
 DEFAULT_BOT_LOGIN = "github-actions[bot]"
-MARKER_FORMAT = "<!-- gitops-ml drift-report id={id} drift={drift} -->"
-_MARKER = re.compile(r"\A<!-- gitops-ml drift-report id=(?P<id>[A-Za-z0-9._:-]{1,100}) drift=(?P<drift>true|false) -->")
+MARKER_FORMAT = "<!-- gitops-ml:drift-report id={id} drift={drift} -->"
+_MARKER = re.compile(r"\A<!-- gitops-ml:drift-report id=(?P<id>[A-Za-z0-9._:-]{1,100}) drift=(?P<drift>true|false) -->")
 _REPORT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 BODY_LIMIT = 65_536  # GitHub's limit for an issue body or a comment, in UTF-16 code units
 _MARGIN = 500

@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from gitops_ml.errors import ProjectError
+from gitops_ml.errors import GitHubError
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -25,10 +25,6 @@ PER_PAGE = 100
 MAX_PAGES = 1_000  # 100,000 items: far past any real PR, a stop for a server that never ends its pagination
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-
-
-class GitHubError(ProjectError, RuntimeError):
-    """A GitHub API call failed; the message names the call, the status and GitHub's own message."""
 
 
 @dataclass(frozen=True)
@@ -138,7 +134,7 @@ class GitHub:
         return response
 
     def _paginate(self, what: str, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        url: str | None = path
+        url = path
         query: dict[str, Any] | None = {**params, "per_page": PER_PAGE}
         for _ in range(MAX_PAGES):
             response = self._request(what, "GET", url, params=query)
@@ -146,11 +142,12 @@ class GitHub:
             if not isinstance(items, list):
                 raise GitHubError(f"{what}: expected a JSON list from GET {url}, got {type(items).__name__}")
             yield from items
-            url = response.links.get("next", {}).get("url")
-            if not url:
+            next_url: str | None = response.links.get("next", {}).get("url")
+            if not next_url:
                 return
-            if not url.startswith(self.api_url + "/"):  # never send the token to another host
-                raise GitHubError(f"{what}: the next page is on another host ({url}); refusing to follow it")
+            if not next_url.startswith(self.api_url + "/"):  # never send the token to another host
+                raise GitHubError(f"{what}: the next page is on another host ({next_url}); refusing to follow it")
+            url = next_url
             query = None  # the next link carries the query
         raise GitHubError(f"{what}: more than {MAX_PAGES} pages from GET {path}; stopping")
 

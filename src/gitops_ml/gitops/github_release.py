@@ -13,15 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops_ml.errors import ProjectError
-from gitops_ml.gitops.github_api import GitHub, GitHubError, Release
+from gitops_ml.errors import GitHubError, GitHubReleaseError
+from gitops_ml.gitops.github_api import GitHub, Release
+from gitops_ml.vcs import commit_of
 
 RELEASE_TAG = re.compile(r"^model-v[1-9][0-9]*$")
 RELEASE_BODY_LIMIT = 125_000  # GitHub refuses longer release bodies
-
-
-class GitHubReleaseError(ProjectError, RuntimeError):
-    """The release cannot be made: a bad tag, a tag missing from the checkout, or missing release notes."""
 
 
 @dataclass(frozen=True)
@@ -34,14 +31,10 @@ class Published:
 
 def tag_commit(repo: Path, tag: str) -> str:
     """The commit SHA of the local tag ``tag``; a clear error when it does not exist."""
-    from gitops_ml.gitops.release import ReleaseError, commit_of
-
-    try:
-        return commit_of(repo, f"refs/tags/{tag}")
-    except ReleaseError:
-        raise GitHubReleaseError(
-            f"tag {tag} does not exist in {repo}: run `make promote` first (it creates the tag)"
-        ) from None
+    commit = commit_of(repo, f"refs/tags/{tag}")
+    if commit is None:
+        raise GitHubReleaseError(f"tag {tag} does not exist in {repo}: run `make promote` first (it creates the tag)")
+    return commit
 
 
 def read_notes(path: Path) -> str:

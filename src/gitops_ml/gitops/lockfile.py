@@ -9,18 +9,19 @@ ask the same question through :func:`stale_stages`, so a pull request that CI le
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from gitops_ml.errors import StaleLockError
+from gitops_ml.vcs import file_at
 
 LOCK_FILE = "dvc.lock"
 FIX = "run `make run` (or `dvc repro`) and commit dvc.lock"
 
 
-def stage_recipe(lock_text: str, stage: str = "train") -> dict | None:
+def stage_recipe(lock_text: str, stage: str = "train") -> dict[str, Any] | None:
     """What a stage was run from in a ``dvc.lock`` text: its deps (paths and hashes) and params; None if absent."""
     entry = _stages(lock_text).get(stage)
     if not isinstance(entry, dict):
@@ -29,7 +30,7 @@ def stage_recipe(lock_text: str, stage: str = "train") -> dict | None:
     return {"deps": deps, "params": entry.get("params") or {}}
 
 
-def _stages(lock_text: str) -> dict:
+def _stages(lock_text: str) -> dict[str, Any]:
     try:
         stages = (yaml.safe_load(lock_text) or {}).get("stages") or {}
     except (yaml.YAMLError, AttributeError):
@@ -39,8 +40,7 @@ def _stages(lock_text: str) -> dict:
 
 def committed_lock(repo: Path) -> str | None:
     """The text of ``dvc.lock`` at HEAD, or None when HEAD has none."""
-    shown = subprocess.run(["git", "show", f"HEAD:{LOCK_FILE}"], cwd=repo, capture_output=True, text=True, check=False)
-    return shown.stdout if shown.returncode == 0 else None
+    return file_at(repo, "HEAD", LOCK_FILE)
 
 
 def stale_stages(repo: Path) -> list[str]:

@@ -15,6 +15,7 @@ import typer
 
 from gitops_ml import paths
 from gitops_ml.cli_support import ParamsOption, console, out
+from gitops_ml.vcs import append_step_summary, write_github_outputs
 
 DRIFT_JSON = paths.REPORTS / "drift.json"
 DRIFT_MD = paths.REPORTS / "drift.md"
@@ -31,16 +32,6 @@ See docs/retraining.md.
 """
 
 
-def _append(variable: str, text: str) -> bool:
-    """Append ``text`` to the file GitHub names in ``variable`` (``GITHUB_OUTPUT``...); False outside Actions."""
-    target = os.environ.get(variable)
-    if not target:
-        return False
-    with Path(target).open("a", encoding="utf-8") as handle:
-        handle.write(text)
-    return True
-
-
 def monitor_source(
     url: Annotated[
         str | None, typer.Option(envvar="PREDICTION_LOG_URL", help="Where the prediction log lands (a variable).")
@@ -48,11 +39,11 @@ def monitor_source(
 ) -> None:
     """Say whether PREDICTION_LOG_URL is set (configured=true|false in $GITHUB_OUTPUT); if not, what to set."""
     configured = bool(url and url.strip())
-    _append("GITHUB_OUTPUT", f"configured={'true' if configured else 'false'}\n")
+    write_github_outputs({"configured": "true" if configured else "false"})
     if configured:
         console.print("PREDICTION_LOG_URL is set: the drift check reads its window from there")
         return
-    if not _append("GITHUB_STEP_SUMMARY", NOT_CONFIGURED):
+    if not append_step_summary(NOT_CONFIGURED):
         typer.echo(NOT_CONFIGURED, nl=False)
     console.print("PREDICTION_LOG_URL is not set: nothing to check (the job summary says what to set)")
 
@@ -82,7 +73,7 @@ def drift_issue(
             api, findings, params.monitor.clear_runs_to_close, bot_login=bot_login, run_url=run_url, say=console.print
         )
     where = f"#{update.issue.number} ({update.issue.html_url})" if update.issue else "no issue"
-    _append("GITHUB_STEP_SUMMARY", f"\n**Drift issue:** {update.action}, {where}\n")
+    append_step_summary(f"\n**Drift issue:** {update.action}, {where}\n")
     out.print(f"{update.action}: {where}", highlight=False, soft_wrap=True)
 
 
@@ -133,9 +124,9 @@ def retrain(
     finally:
         if api:
             api.close()
-    _append("GITHUB_STEP_SUMMARY", f"## Retraining\n\nAdded `{done.appended.path}` ({done.appended.rows} rows).\n")
+    append_step_summary(f"## Retraining\n\nAdded `{done.appended.path}` ({done.appended.rows} rows).\n")
     if done.opened:
-        _append("GITHUB_STEP_SUMMARY", f"\nPull request: {done.opened.pull.html_url}\n")
+        append_step_summary(f"\nPull request: {done.opened.pull.html_url}\n")
         out.print(done.opened.pull.html_url, highlight=False, soft_wrap=True)
     else:
         out.print(done.branch, highlight=False, soft_wrap=True)

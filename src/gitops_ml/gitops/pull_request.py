@@ -27,6 +27,7 @@ from pathlib import Path
 
 from gitops_ml.errors import ProjectError
 from gitops_ml.gitops.github_api import GitHub, PullRequest
+from gitops_ml.vcs import git
 
 BOT_IDENTITY = {
     "GIT_AUTHOR_NAME": "gitops-ml",
@@ -62,7 +63,7 @@ class Opened:
 def _git(
     repo: Path, *args: str, env: Mapping[str, str] | None = None, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False, env=env)
+    result = git(*args, cwd=repo, env=env)
     if check and result.returncode != 0:
         raise ProposalError(
             f"`git {' '.join(args)}` failed in {repo}: {result.stderr.strip() or result.stdout.strip()}"

@@ -21,7 +21,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import re
 import shutil
@@ -41,6 +40,7 @@ from gitops_ml.gitops.github_api import GitHub
 from gitops_ml.gitops.pull_request import Opened, Proposal, check_branch_name, commit_on_branch, current_branch, propose
 from gitops_ml.io import atomic_write, read_json
 from gitops_ml.metric_names import METRIC_NAMES
+from gitops_ml.vcs import file_md5, git
 
 BRANCH_PREFIX = "retrain/"
 COMMITTED = ("data.dvc", "dvc.lock")
@@ -126,7 +126,7 @@ def local_copy(source: str) -> Iterator[Path]:
             raise RetrainError(f"the new window {source} does not exist (NEW= must name a CSV or parquet file)")
         yield path
         return
-    from fsspec.core import url_to_fs  # type: ignore[import-untyped]  # fsspec ships no type information
+    from fsspec.core import url_to_fs
 
     with tempfile.TemporaryDirectory(prefix="gitops-ml-window-") as folder:
         target = Path(folder) / f"window{_suffix(source)}"
@@ -138,10 +138,6 @@ def local_copy(source: str) -> Iterator[Path]:
                 f"cannot read the new window {shown_source(source)}: {type(exc).__name__}: {exc}"
             ) from None
         yield target
-
-
-def _md5(path: Path) -> str:
-    return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
 
 
 def _check_window(root: Path, params: Params, window: Path, source: str) -> tuple[int, int, int, int]:
@@ -188,9 +184,9 @@ def append_window(root: Path, params: Params, source: str, name: str, day: dt.da
     if target.exists():
         raise RetrainError(f"{target.relative_to(root)} exists already: pass another --name (NAME=...) for this window")
     with local_copy(source) as window:
-        digest = _md5(window)
+        digest = file_md5(window)
         for existing in dataset_files(raw):
-            if _md5(existing) == digest:
+            if file_md5(existing) == digest:
                 raise RetrainError(f"the new window {shown} is already in the data as {existing.relative_to(root)}")
         rows, positives, rows_before, positives_before = _check_window(root, params, window, shown)
         with atomic_write(target) as tmp:
@@ -206,7 +202,7 @@ def _run(root: Path, what: str, *cmd: str) -> None:
 
 
 def _dirty(root: Path, files: tuple[str, ...]) -> list[str]:
-    result = subprocess.run(["git", "status", "--porcelain", "--", *files], cwd=root, capture_output=True, text=True)
+    result = git("status", "--porcelain", "--", *files, cwd=root)
     if result.returncode != 0:
         raise RetrainError(f"{root} is not a git repository: {result.stderr.strip()}")
     return [line[3:] for line in result.stdout.splitlines()]
@@ -215,7 +211,7 @@ def _dirty(root: Path, files: tuple[str, ...]) -> list[str]:
 def _undo(root: Path, appended: Appended) -> None:
     """Put the checkout back as it was before :func:`append_window`: no window, committed data.dvc and dvc.lock."""
     (root / appended.path).unlink(missing_ok=True)
-    subprocess.run(["git", "checkout", "HEAD", "--", *COMMITTED], cwd=root, capture_output=True, check=False)
+    git("checkout", "HEAD", "--", *COMMITTED, cwd=root)
 
 
 def _fmt(value: Any) -> str:

@@ -23,6 +23,7 @@ from pandera.errors import SchemaErrors
 from gitops_ml.config import ColumnSpec, ColumnType, SchemaParams
 from gitops_ml.errors import DataContractError
 from gitops_ml.io import atomic_write, write_json
+from gitops_ml.vcs import file_md5
 
 # Accepted spellings of a boolean; 1/0 as numbers are covered by True/False (equal hashes).
 BOOL_SPELLINGS: dict[object, bool] = {True: True, False: False} | {
@@ -205,11 +206,12 @@ def read_table(path: Path, dtype_backend: Literal["numpy_nullable"] | None = Non
     :class:`DataContractError`.
     """
     parquet = path.suffix.lower() in PARQUET_SUFFIXES
-    extra = {"dtype_backend": dtype_backend} if dtype_backend else {}
     try:
         if parquet:
-            return pd.read_parquet(path, **extra)
-        return pd.read_csv(path, engine="pyarrow", **extra)
+            return pd.read_parquet(path, dtype_backend=dtype_backend) if dtype_backend else pd.read_parquet(path)
+        if dtype_backend:
+            return pd.read_csv(path, engine="pyarrow", dtype_backend=dtype_backend)
+        return pd.read_csv(path, engine="pyarrow")
     except Exception as exc:  # pyarrow raises several unrelated types for malformed files
         kind = "parquet" if parquet else "CSV"
         raise DataContractError(f"{path} is not a readable {kind} file: {exc}") from None
@@ -262,20 +264,16 @@ def read_dataset(raw_path: Path) -> pd.DataFrame:
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
-def _md5(path: Path) -> str:
-    return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
-
-
 def data_summary(frame: pd.DataFrame, schema: SchemaParams, raw_path: Path) -> dict[str, Any]:
     """Facts about the validated data that reports compare between branches: size, balance, nulls, hash.
 
     With windows, ``md5`` covers every file (name and content) and ``windows`` names them.
     """
     files = dataset_files(raw_path)
-    digest = _md5(raw_path)
+    digest = file_md5(raw_path)
     windows: dict[str, Any] = {}
     if len(files) > 1:
-        listing = "".join(f"{path.name} {_md5(path)}\n" for path in files)
+        listing = "".join(f"{path.name} {file_md5(path)}\n" for path in files)
         digest = hashlib.md5(listing.encode(), usedforsecurity=False).hexdigest()
         windows = {"windows": [str(path) for path in files[1:]]}
     return {

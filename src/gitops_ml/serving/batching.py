@@ -6,12 +6,15 @@ its dispatcher answers 503 when a batch would take longer than ``max_latency_ms`
 ``serving.max_records`` records can. Here each request is already a batch of records, and this batcher adds the
 cross-request part: at most one model call runs per worker; while it runs, new requests queue, and when it ends
 the queued records (up to ``serving.max_batch_size`` records per call, never splitting a request) go into one
-call. An idle worker predicts at once, so a lone request waits for nothing.
+call. An idle worker predicts at once, so a lone request waits for nothing. ``on_wait`` is told how long each
+request queued (from arrival to the start of its model call), for the queue-wait metric.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,15 +30,23 @@ class _Job:
     columns: Columns
     rows: int
     future: asyncio.Future[np.ndarray] = field(repr=False)
+    queued_at: float
 
 
 class Batcher:
     """Run ``predict(columns) -> scores`` for many callers, merging the columns of callers that queued."""
 
-    def __init__(self, predict: Callable[[Columns], np.ndarray], max_batch_size: int) -> None:
-        """``predict`` takes column lists of equal length and returns one score per row."""
+    def __init__(
+        self,
+        predict: Callable[[Columns], np.ndarray],
+        max_batch_size: int,
+        on_wait: Callable[[float], None] | None = None,
+    ) -> None:
+        """``predict`` takes column lists of equal length and returns one score per row; ``on_wait(seconds)``
+        is called for each request when its model call starts."""
         self._predict = predict
         self._max_batch_size = max_batch_size
+        self._on_wait = on_wait
         self._queue: list[_Job] = []
         self._draining = False
         self._task: asyncio.Task[None] | None = None
@@ -45,7 +56,7 @@ class Batcher:
     async def __call__(self, columns: Columns) -> np.ndarray:
         """Scores for the rows of ``columns``, in order."""
         rows = len(next(iter(columns.values()))) if columns else 0
-        job = _Job(columns, rows, asyncio.get_running_loop().create_future())
+        job = _Job(columns, rows, asyncio.get_running_loop().create_future(), time.perf_counter())
         self._queue.append(job)
         if not self._draining:
             self._draining = True
@@ -66,6 +77,11 @@ class Batcher:
         try:
             while self._queue:
                 jobs = self._take()
+                if self._on_wait is not None:
+                    started = time.perf_counter()
+                    with contextlib.suppress(Exception):  # a metric must never strand the batch's callers
+                        for job in jobs:
+                            self._on_wait(started - job.queued_at)
                 merged = jobs[0].columns if len(jobs) == 1 else _concat([job.columns for job in jobs])
                 try:
                     scores = await anyio.to_thread.run_sync(self._predict, merged)
