@@ -54,13 +54,13 @@ def drift_issues(stub: GitHubStub, state: str = "all") -> list[dict]:
 
 def test_drift_opens_one_labelled_issue_with_the_report(tmp_path: Path):
     with GitHubStub(seed()) as stub:
-        update = check(stub, findings(tmp_path, 1, drift=True, drifted=("amount", "country")))
+        update = check(stub, findings(tmp_path, 1, drift=True, drifted=("amount", "hour")))
         assert update.action == "opened"
         [issue] = drift_issues(stub)
         assert update.issue is not None and update.issue.number == issue["number"]
-        assert issue["title"] == "Model drift: amount, country"
+        assert issue["title"] == "Model drift: amount, hour"
         assert issue["body"].startswith("<!-- gitops-ml:drift-report id=run-1 drift=true -->")
-        assert "| `amount` | 0.410 | yes |" in issue["body"], "the drift check's report is in the body"
+        assert "| `amount` | numeric | **0.4100** |" in issue["body"], "the drift check's report is in the body"
         assert "`monitor.clear_runs_to_close`" in issue["body"] and "`retrain`" in issue["body"]
         with stub.lock:
             labels = {label["name"] for label in stub.state["labels"]}

@@ -2,12 +2,11 @@
 GitHub API stand-in holds it), and retrain.yml started from the drift issue (the pull request it opens, and that
 pull request's ci report).
 
-STAND-IN for the drift check: until ``gitops-ml drift`` is merged into this branch, the workflow's drift step is
-replaced (in the copy act runs, never in the repository) by one that copies the ``drift.json`` and ``drift.md``
-the test wrote into the window folder, in the drift check's format (tests/support/drift_reports.py). Everything
-else runs as on GitHub: the window location from the ``PREDICTION_LOG_URL`` variable, the pipeline, the report
-handed from the read-only job to the ``issues: write`` job as an artifact, ``gitops-ml drift-issue`` against the
-API stand-in, re-runs of the same run.
+Everything runs as on GitHub: the window is read from where the ``PREDICTION_LOG_URL`` variable points (a folder
+of prediction-log files the test writes: rows of the sample, moved by :func:`tests.support.drift_reports.shifted`
+for a drift), the pipeline makes the training reference, the real drift check judges the window, the report goes
+from the read-only job to the ``issues: write`` job as an artifact, and ``gitops-ml drift-issue`` talks to the API
+stand-in; re-runs reuse the run's id.
 """
 
 from __future__ import annotations
@@ -16,10 +15,13 @@ import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from gitops_ml.config import load_params
 from tests.support.act_runner import RunnerMachine
-from tests.support.drift_reports import write_drift_reports
+from tests.support.drift_reports import shifted, write_prediction_log
+from tests.support.fixture_project import FIXTURE_PARAMS
 from tests.support.github_stub import GitHubStub
 from tests.support.sample import sample_generator
 
@@ -30,23 +32,23 @@ from .hosting import BOT, HostedRepo, Run, git
 pytestmark = pytest.mark.rehearsal
 
 CRON = "23 5 * * *"
-DRIFT_STEP = 'run: uv run --frozen gitops-ml drift --current "$PREDICTION_LOG_URL"'
-STAND_IN_STEP = 'run: mkdir -p reports && cp "$PREDICTION_LOG_URL/drift.json" "$PREDICTION_LOG_URL/drift.md" reports/'
+SCHEMA = load_params(FIXTURE_PARAMS).schema
+SHIFTED = "`amount`, `channel`, `distance_from_home_km`, `predicted score`"
 
 
-def with_drift_stand_in(workflow: Path) -> Path:
-    """The workflow act runs, its drift step replaced by the stand-in (see the module docstring)."""
-    text = workflow.read_text()
-    assert text.count(DRIFT_STEP) == 1, f"monitor.yml no longer has the drift step {DRIFT_STEP!r}"
-    workflow.write_text(text.replace(DRIFT_STEP, STAND_IN_STEP))
-    return workflow
+def recent(seed: int, rows: int = 1500) -> pd.DataFrame:
+    """Recent traffic like the training data (the sample's generator, another seed)."""
+    return sample_generator().generate_transactions(rows, seed=seed)
 
 
-def check(repo: HostedRepo, name: str, window: Path, drift: bool, drifted: tuple[str, ...] = ("amount",)) -> Run:
-    """A dispatched monitor run whose drift check finds ``drift`` in ``drifted``."""
-    write_drift_reports(window, drift, drifted)
-    workflow = with_drift_stand_in(repo.workflow(repo.head(), "monitor.yml"))
-    run = repo.dispatch_run(name, "monitor.yml", workflow=workflow, variables={"PREDICTION_LOG_URL": str(window)})
+def check(repo: HostedRepo, name: str, window: Path, frame: pd.DataFrame, schedule: bool = False) -> Run:
+    """A monitor run (dispatched, or scheduled) whose window is ``frame``, written as the service's prediction log."""
+    write_prediction_log(frame, window, SCHEMA.feature_names, SCHEMA.ids)
+    variables = {"PREDICTION_LOG_URL": str(window)}
+    if schedule:
+        run = repo.schedule_run(name, "monitor.yml", CRON, variables=variables)
+    else:
+        run = repo.dispatch_run(name, "monitor.yml", variables=variables)
     run.act.expect_success()
     run.act.expect(run.act.job_results() == {"check": "success", "issue": "success"}, "both jobs ran")
     return run
@@ -84,28 +86,24 @@ def test_one_issue_opened_commented_and_closed_after_the_clear_checks(
     assert repo.head() != before
     window = machine.root / "prediction-logs"
 
-    # drift (the scheduled run): one issue, labelled, its body the report
-    write_drift_reports(window, True, ("amount", "country"))
-    workflow = with_drift_stand_in(repo.workflow(repo.head(), "monitor.yml"))
-    first = repo.schedule_run("monitor-drift", "monitor.yml", CRON, workflow=workflow,
-                              variables={"PREDICTION_LOG_URL": str(window)})  # fmt: skip
-    first.act.expect_success()
-    first.act.expect(first.act.job_results() == {"check": "success", "issue": "success"}, "both jobs ran")
+    # drift (the scheduled run): one issue, labelled, its body the drift check's report
+    first = check(repo, "monitor-drift", window, shifted(recent(7)), schedule=True)
     [issue] = drift_issues(github)
     number = issue["number"]
-    assert issue["title"] == "Model drift: amount, country" and issue["state"] == "open"
-    assert issue["user"]["login"] == BOT
+    assert issue["title"] == "Model drift: amount, channel, distance_from_home_km, predicted score"
+    assert issue["state"] == "open" and issue["user"]["login"] == BOT
     assert issue["body"].startswith(f"<!-- gitops-ml:drift-report id=run-{first.id} drift=true -->")
-    assert f"/actions/runs/{first.id}" in issue["body"] and "| `amount` | 0.410 | yes |" in issue["body"]
+    assert f"/actions/runs/{first.id}" in issue["body"] and "1500 records" in issue["body"]
+    assert "- `channel`: `crypto_kiosk`" in issue["body"], "the drift check's report names the unseen category"
 
     # drift again: a comment on the same issue
-    second = check(repo, "monitor-drift-again", window, True, ("hour",))
+    second = check(repo, "monitor-drift-again", window, shifted(recent(11)))
     [issue] = drift_issues(github)
-    assert [c["body"].splitlines()[1] for c in github.comments(number)] == ["### Drift persists: `hour`"]
+    assert [c["body"].splitlines()[1] for c in github.comments(number)] == [f"### Drift persists: {SHIFTED}"]
     assert second.id != first.id
 
     # the first clear check is counted, the second closes the issue
-    clear = check(repo, "monitor-clear-1", window, False)
+    clear = check(repo, "monitor-clear-1", window, recent(23))
     assert drift_issues(github)[0]["state"] == "open"
     assert "(1 of 2 clear checks in a row" in github.comments(number)[-1]["body"]
 
@@ -116,7 +114,7 @@ def test_one_issue_opened_commented_and_closed_after_the_clear_checks(
     assert len(writes(github)) == count, writes(github)[count:]
     assert len(github.comments(number)) == 2 and drift_issues(github)[0]["state"] == "open"
     again.act.expect(f"report run-{clear.id} is already on #{number}" in plain(again.act.text()), "the log says so")
-    last = check(repo, "monitor-clear-2", window, False)
+    last = check(repo, "monitor-clear-2", window, recent(11))
     [issue] = drift_issues(github)
     assert (issue["state"], issue["state_reason"]) == ("closed", "completed")
     assert "No drift for 2 checks in a row: closing this issue" in github.comments(number)[-1]["body"]

@@ -1,9 +1,10 @@
-"""``reports/drift.json`` and ``drift.md`` as the drift check (``gitops-ml drift``) writes them, for tests.
+"""``reports/drift.json`` and ``drift.md`` with a chosen verdict, for unit tests of what reads them.
 
-STAND-IN until the drift command is merged: the drift issue and the monitoring rehearsal are built against the
-drift check's output contract (top-level ``drift: true|false``, ``drifted``, per-feature statistics with the
-thresholds crossed, window facts; a Markdown report with a table and Mermaid charts). Once ``gitops-ml drift`` is
-on this branch, tests that need a real verdict on a real window should run it instead of :func:`write_drift_reports`.
+The drift issue's state machine needs reports that say drift or no drift in a chosen order, quickly: these are
+built here, validated by the drift check's own schema (:class:`gitops_ml.monitoring.drift.DriftReport`) and
+rendered by its own renderer, so they are what ``gitops-ml drift`` writes, with made-up statistics. Tests of the
+whole loop run the real drift check on real windows: :func:`write_prediction_log` writes one as the service's
+prediction log, :func:`shifted` moves one (tests/rehearsal/test_monitor.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-FEATURES = ("amount", "merchant_category", "hour", "country")
+import numpy as np
+import pandas as pd
+
+from gitops_ml.monitoring.drift import DriftReport
+from gitops_ml.monitoring.render import render
+
+FEATURES = ("amount", "hour", "distance_from_home_km", "transactions_last_24h")  # numeric features of the sample
 
 
 def drift_report(drift: bool, drifted: tuple[str, ...] = (), rows: int = 800, checked_at: str = "") -> dict[str, Any]:
@@ -23,7 +30,7 @@ def drift_report(drift: bool, drifted: tuple[str, ...] = (), rows: int = 800, ch
         psi = 0.41 if name in drifted else 0.02
         features.append({
             "name": name, "kind": "numeric", "drift": name in drifted,
-            "crossed": [{"statistic": "psi", "value": psi, "threshold": 0.2}] if name in drifted else [],
+            "crossed": [{"statistic": "psi", "value": psi, "threshold": 0.1}] if name in drifted else [],
             "psi": psi, "wasserstein": 0.05, "ks": 0.03, "jensen_shannon": None,
             "missing_reference": 0.0, "missing_window": 0.0, "missing_change": 0.0,
             "unseen_share": None, "unseen": [], "unseen_total": 0,
@@ -49,12 +56,12 @@ def drift_report(drift: bool, drifted: tuple[str, ...] = (), rows: int = 800, ch
         "thresholds": {
             "min_window_rows": 500,
             "bins": 10,
-            "psi": 0.2,
+            "psi": 0.1,
             "wasserstein": 0.2,
-            "ks": None,
-            "jensen_shannon": 0.1,
+            "ks": 0.15,
+            "jensen_shannon": 0.15,
             "missing_rate": 0.05,
-            "unseen_share": 0.01,
+            "unseen_share": 0.005,
         },
         "features": features,
         "score": None,
@@ -62,20 +69,46 @@ def drift_report(drift: bool, drifted: tuple[str, ...] = (), rows: int = 800, ch
 
 
 def drift_markdown(report: dict[str, Any]) -> str:
-    """A drift.md in the style of the PR report: verdict, a table, a Mermaid chart per drifted feature."""
-    verdict = f"**Drift** in {', '.join(report['drifted'])}" if report["drift"] else "**No drift**"
-    lines = ["## Drift check", "", f"{verdict} ({report['window']['rows']} records).", "",
-             "| feature | PSI | drift |", "|---|---:|---|"]  # fmt: skip
-    lines += [f"| `{f['name']}` | {f['psi']:.3f} | {'yes' if f['drift'] else 'no'} |" for f in report["features"]]
-    for name in report["drifted"]:
-        lines += ["", "```mermaid", "xychart-beta", f'  title "{name}"', "  bar [0.5, 0.5]", "  line [0.2, 0.8]", "```"]
-    return "\n".join(lines) + "\n"
+    """drift.md for ``report``, rendered by the drift check's renderer after its schema validated the report."""
+    return render(DriftReport.model_validate(report))
 
 
 def write_drift_reports(folder: Path, drift: bool, drifted: tuple[str, ...] = (), **facts: Any) -> Path:
     """Write ``drift.json`` and ``drift.md`` into ``folder`` (made if missing); return ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     report = drift_report(drift, drifted, **facts)
+    markdown = drift_markdown(report)  # validates the report first
     (folder / "drift.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-    (folder / "drift.md").write_text(drift_markdown(report))
+    (folder / "drift.md").write_text(markdown)
     return folder
+
+
+def write_prediction_log(frame: pd.DataFrame, directory: Path, features: list[str], ids: list[str]) -> Path:
+    """``frame``'s rows as one prediction-log file in ``directory`` (emptied first), in the format the service writes
+    (docs/prediction-log.md); no scores, so the drift check scores the window with the model. Returns ``directory``."""
+    if directory.exists():
+        for old in directory.iterdir():
+            old.unlink()
+    directory.mkdir(parents=True, exist_ok=True)
+    values = frame[features].astype(object)
+    records = values.where(values.notna(), None).to_dict("records")
+    with (directory / "predictions-20260301T000000-7.jsonl").open("w", encoding="utf-8") as handle:
+        for i, (features_of, id_values) in enumerate(zip(records, frame[ids].to_dict("records"), strict=True)):
+            plain = {k: v.item() if isinstance(v, np.generic) else v for k, v in features_of.items()}
+            record = {
+                "timestamp": "2026-03-01T00:00:00Z", "request_id": str(i), "model_version": "model-v1",
+                "score": None, "label": 0, "ids": {k: v.item() if isinstance(v, np.generic) else v
+                                                   for k, v in id_values.items()}, "features": plain,
+            }  # fmt: skip
+            handle.write(json.dumps(record) + "\n")
+    return directory
+
+
+def shifted(frame: pd.DataFrame, seed: int = 3) -> pd.DataFrame:
+    """Production moved: amounts three times larger, a new channel on 5% of the rows, 20% more missing distances."""
+    out = frame.copy()
+    rng = np.random.default_rng(seed)
+    out["amount"] = out["amount"] * 3
+    out["channel"] = out["channel"].astype(object).where(rng.random(len(out)) > 0.05, "crypto_kiosk")
+    out["distance_from_home_km"] = out["distance_from_home_km"].where(rng.random(len(out)) > 0.2, np.nan)
+    return out
