@@ -8,7 +8,7 @@
    request, a DVC remote is configured (CI could not get the data otherwise). Any failure: one message, nothing
    written.
 2. **Append** the window unchanged as ``data/windows/<date>-<name>.<ext>`` (beside ``data.path``; the validate stage
-   reads the data and then every window, by name: :func:`gitops_ml.pipeline.validate.dataset_files`).
+   reads the data and then every window, by name: :func:`gitops_ml.pipeline.interface.data_files`).
 3. **Version and retrain**: ``dvc add`` the data folder, ``dvc repro``, ``dvc push`` when a remote is configured
    (the data and the new model, which the release gate pulls). If any of these fails, the window is removed and
    ``data.dvc``/``dvc.lock`` are restored, so the checkout is as it was.
@@ -21,7 +21,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
 import shutil
 import subprocess
@@ -106,10 +105,10 @@ def shown_source(source: str) -> str:
 
 
 def _suffix(source: str) -> str:
-    from gitops_ml.pipeline.validate import TABLE_SUFFIXES
+    from gitops_ml.pipeline.interface import data_file_suffixes
 
     suffix = Path(shown_source(source).rstrip("/")).suffix.lower()
-    if suffix not in TABLE_SUFFIXES:
+    if suffix not in data_file_suffixes():
         raise RetrainError(
             f"the new window {shown_source(source)} is not a CSV or parquet file (its name must end in .csv, "
             ".parquet or .pq)"
@@ -140,40 +139,9 @@ def local_copy(source: str) -> Iterator[Path]:
         yield target
 
 
-def _check_window(root: Path, params: Params, window: Path, source: str) -> tuple[int, int, int, int]:
-    """Validate the window alone (rows) and with the data (table); (rows, positives, rows before, positives before)."""
-    import pandas as pd
-
-    from gitops_ml.pipeline.validate import check_frame, check_rows, read_dataset, read_table
-
-    schema = params.schema
-    try:
-        new = check_rows(read_table(window), schema)
-    except DataContractError as exc:
-        raise RetrainError(f"the new window {source} breaks the data contract; nothing was written:\n{exc}") from None
-    if new.empty:
-        raise RetrainError(f"the new window {source} has no rows; nothing was written")
-    try:
-        before = check_frame(read_dataset(root / params.data.path), schema)
-        combined = check_frame(pd.concat([before, new], ignore_index=True), schema)
-    except DataContractError as exc:
-        raise RetrainError(
-            f"with the new window {source} the data breaks its contract; nothing was written:\n{exc}"
-        ) from None
-    try:  # as the validate stage will write it: values of two kinds in one column (ids) fail here, not in CI
-        combined.to_parquet(io.BytesIO(), index=False)
-    except Exception as exc:  # pyarrow raises several unrelated types
-        mixed = [c for c in schema.ids if pd.api.types.infer_dtype(combined[c], skipna=True).startswith("mixed")]
-        which = f" (id column(s) {', '.join(mixed)}: numbers in one, text in the other)" if mixed else ""
-        raise RetrainError(
-            f"the new window {source} does not fit the data{which}; nothing was written: {exc}"
-        ) from None
-    return len(new), int(new[schema.target].sum()), len(before), int(before[schema.target].sum())
-
-
 def append_window(root: Path, params: Params, source: str, name: str, day: dt.date) -> Appended:
     """Check the window (nothing written on failure) and copy it, unchanged, to ``data/windows/<day>-<name>.<ext>``."""
-    from gitops_ml.pipeline.validate import dataset_files, windows_dir
+    from gitops_ml.pipeline.interface import check_window, data_files, windows_dir
 
     raw = root / params.data.path
     if not raw.is_file():
@@ -185,13 +153,18 @@ def append_window(root: Path, params: Params, source: str, name: str, day: dt.da
         raise RetrainError(f"{target.relative_to(root)} exists already: pass another --name (NAME=...) for this window")
     with local_copy(source) as window:
         digest = file_md5(window)
-        for existing in dataset_files(raw):
+        for existing in data_files(raw):
             if file_md5(existing) == digest:
                 raise RetrainError(f"the new window {shown} is already in the data as {existing.relative_to(root)}")
-        rows, positives, rows_before, positives_before = _check_window(root, params, window, shown)
+        try:
+            facts = check_window(raw, window, params.schema, shown)
+        except DataContractError as exc:
+            raise RetrainError(f"{exc}\nNothing was written.") from None
         with atomic_write(target) as tmp:
             shutil.copyfile(window, tmp)
-    return Appended(shown, target.relative_to(root), digest, rows, positives, rows_before, positives_before)
+    return Appended(
+        shown, target.relative_to(root), digest, facts.rows, facts.positives, facts.rows_before, facts.positives_before
+    )
 
 
 def _run(root: Path, what: str, *cmd: str) -> None:

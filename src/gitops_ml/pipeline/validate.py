@@ -11,6 +11,7 @@ The raw data is ``data.path`` followed by every window of labelled data in ``win
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -262,6 +263,44 @@ def read_dataset(raw_path: Path) -> pd.DataFrame:
             raise DataContractError(f"the window {window} lacks column(s) the data has: {', '.join(lacking)}")
         frames.append(frame)
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+@dataclass(frozen=True)
+class WindowCheck:
+    """A new window of labelled data that passed :func:`check_window`: its rows and positives, and the data's."""
+
+    rows: int
+    positives: int
+    rows_before: int
+    positives_before: int
+
+
+def check_window(raw_path: Path, window: Path, schema: SchemaParams, name: str) -> WindowCheck:
+    """Check a new window (``name`` in messages) before it joins the data at ``raw_path`` and its windows.
+
+    Every row of the window must meet the contract (:func:`check_rows`), and the data with the window must meet it
+    as a whole (:func:`check_frame`: size, class balance) and be writable as the validate stage writes it (an id
+    column with numbers on one side and text on the other is not). Raises :class:`DataContractError` saying which.
+    """
+    try:
+        new = check_rows(read_table(window), schema)
+    except DataContractError as exc:
+        raise DataContractError(f"the new window {name} breaks the data contract:\n{exc}") from None
+    if new.empty:
+        raise DataContractError(f"the new window {name} has no rows")
+    before = check_frame(read_dataset(raw_path), schema)
+    try:
+        combined = check_frame(pd.concat([before, new], ignore_index=True), schema)
+    except DataContractError as exc:
+        raise DataContractError(f"with the new window {name} the data breaks its contract:\n{exc}") from None
+    try:  # what the stage writes: fails here, not in the next pipeline run
+        combined.to_parquet(io.BytesIO(), index=False)
+    except Exception as exc:  # pyarrow raises several unrelated types
+        mixed = [c for c in schema.ids if pd.api.types.infer_dtype(combined[c], skipna=True).startswith("mixed")]
+        which = f" (id column(s) {', '.join(mixed)}: numbers in one, text in the other)" if mixed else ""
+        raise DataContractError(f"the new window {name} does not fit the data{which}: {exc}") from None
+    target = schema.target
+    return WindowCheck(len(new), int(new[target].sum()), len(before), int(before[target].sum()))
 
 
 def data_summary(frame: pd.DataFrame, schema: SchemaParams, raw_path: Path) -> dict[str, Any]:
