@@ -82,3 +82,7 @@ class ModelStoreError(ProjectError, ValueError):
 
 class PrivateApiError(ProjectError, RuntimeError):
     """A library no longer offers the private API one of the adapters in :mod:`gitops_ml.adapters` relies on."""
+
+
+class DeployError(ProjectError, RuntimeError):
+    """A promotion, rollback or deploy pull request cannot be made (unknown environment or version, push failed)."""
