@@ -91,8 +91,11 @@ def parse_image(reference: str, model_version: str) -> DeployedImage:
 def _overlay_in(tree: Path, environment: str) -> Path:
     try:
         return overlay_dir(environment, tree)
-    except OverlayError as exc:
-        raise DeployError(str(exc)) from None
+    except OverlayError:
+        known = ", ".join(environments(tree)) or "none"
+        raise DeployError(
+            f"--env {environment!r}: no overlay {OVERLAYS_DIR.as_posix()}/{environment} (environments: {known})"
+        ) from None
 
 
 def current_image(repo: Path, environment: str) -> DeployedImage:
