@@ -140,5 +140,5 @@ def test_a_malformed_production_overlay_is_an_error_not_a_fallback(repo):
     add_production_overlay(repo, "model-v1")
     path = repo / "deploy" / "overlays" / "production" / "kustomization.yaml"
     path.write_text(path.read_text().replace("digest:", "newTag: latest\n    digest:"))
-    with pytest.raises(ChampionError, match="cannot tell which model production runs: .*newTag"):
+    with pytest.raises(ChampionError, match=r"cannot tell which model production runs: .*newTag"):
         champion_tag(repo)

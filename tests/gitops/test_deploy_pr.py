@@ -89,7 +89,7 @@ def test_publish_promote_rollback_each_by_pull_request(repo: Path, stub: GitHubS
             "head": "deploy/staging/model-v1",
             "base": "main",
             "body": pulls_opened(stub)[0]["body"],
-        }  # fmt: skip
+        }
     ]
     assert f"`{IMAGE}@{DIGEST_V1}`" in pulls_opened(stub)[0]["body"]
     branch_overlay = file_at(repo.parent / "origin.git", "deploy/staging/model-v1", STAGING_FILE)
