@@ -20,7 +20,9 @@ from gitops_ml.cli_support import ParamsOption, console, out
 if TYPE_CHECKING:
     from gitops_ml.gitops.deploy_pr import DeployRequest
 
-BaseOption = Annotated[str, typer.Option(help="The branch the pull request merges into.")]
+BaseOption = Annotated[
+    str, typer.Option(envvar="DEFAULT_BRANCH", help="The branch the pull request merges into (the default branch).")
+]
 RemoteOption = Annotated[str, typer.Option(help="The git remote the branch is pushed to.")]
 
 
