@@ -224,7 +224,7 @@ release-check: install ## Refuse to publish when the gate's tag is taken by anot
 	$(RUN) gitops-ml release-check
 
 .PHONY: gate
-gate: install ## Score the candidate against the champion (newest model-vN tag): reports/gate.json (release: bool)
+gate: install ## Score the candidate against the champion (what production runs): reports/gate.json (release: bool)
 	$(RUN) gitops-ml gate
 
 .PHONY: promote
@@ -243,6 +243,27 @@ github-release: release-notes ## Create the GitHub Release of TAG (env) with rep
 .PHONY: champion-alias
 champion-alias: install ## Point the MLflow `champion` alias at HEAD's release (http(s) MLFLOW_TRACKING_URI only)
 	$(RUN) gitops-ml set-champion-alias
+
+# --- deploy by pull request (docs/deploy.md) ---
+# Each target opens (or updates) one pull request that changes one overlay under deploy/overlays; nothing is
+# deployed until it is merged. GITHUB_REPOSITORY, GITHUB_TOKEN (and GITHUB_API_URL) come from the environment;
+# ENV, TO, IMAGE_REF and MODEL_VERSION too, read inside the recipes.
+.PHONY: deploy-pr
+deploy-pr: install ## Open the PR that deploys IMAGE_REF (env, <repo>@sha256:...) of MODEL_VERSION (model-vN) to ENV (default staging)
+	$(RUN) gitops-ml deploy-pr --env "$${ENV:-staging}"
+
+.PHONY: promote-env
+promote-env: install ## Open the PR that copies staging's image (same digest) to ENV (default production)
+	$(RUN) gitops-ml promote-env --env "$${ENV:-production}"
+
+.PHONY: rollback
+rollback: install ## Open the PR that sets production back to the digest release TO (model-vK) was deployed with
+	@[[ "$${TO:-}" =~ ^model-v[1-9][0-9]*$$ ]] || { echo "TO must be an earlier release model-vK, got '$${TO:-}'" >&2; exit 1; }
+	$(RUN) gitops-ml rollback --to "$$TO"
+
+.PHONY: sync-champion
+sync-champion: install ## After a production merge: MLflow `champion` alias and latest GitHub Release follow production
+	$(RUN) gitops-ml sync-champion
 
 .PHONY: image-ref
 image-ref: install ## Print the image name <IMAGE_REGISTRY>/<owner>/<repo> in lowercase (GITHUB_REPOSITORY)
@@ -301,7 +322,7 @@ retag-image: ## Point IMAGE:TAG, IMAGE:COMMIT and IMAGE:latest at IMAGE@DIGEST (
 	done
 
 .PHONY: rollback-image
-rollback-image: ## Re-point IMAGE:latest (env) to the earlier release ROLLBACK_TO (env, model-vN) without rebuilding
+rollback-image: ## Re-point IMAGE:latest (env) to ROLLBACK_TO (env, model-vN), no rebuild; image tag only (deploys: make rollback)
 	@[[ "$${ROLLBACK_TO:-}" =~ ^model-v[1-9][0-9]*$$ ]] || { echo "ROLLBACK_TO must be model-vN, got '$${ROLLBACK_TO:-}'" >&2; exit 1; }
 	@[[ "$${IMAGE:-}" =~ ^[a-z0-9./:_-]+$$ ]] || { echo "IMAGE must be <registry>/<owner>/<name>, got '$${IMAGE:-}'" >&2; exit 1; }
 	git rev-parse --verify --quiet "refs/tags/$$ROLLBACK_TO" >/dev/null || { echo "no git tag $$ROLLBACK_TO: only a release can be rolled back to" >&2; exit 1; }

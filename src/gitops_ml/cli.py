@@ -17,6 +17,7 @@ import typer
 from gitops_ml import pipeline_commands as pipeline
 from gitops_ml.cli_support import clean_errors
 from gitops_ml.deploy import commands as deploy
+from gitops_ml.gitops import deploy_commands as deploy_flow
 from gitops_ml.gitops import gate_commands as release
 from gitops_ml.gitops import github_commands as github
 from gitops_ml.gitops import loop_commands as loop
@@ -69,7 +70,13 @@ COMMANDS: dict[str, list[Callable[..., None]]] = {
         serving.token,
         serving.tls_cert,
     ],
-    "Deploy": [deploy.deploy_check],
+    "Deploy": [
+        deploy.deploy_check,
+        deploy_flow.deploy_pr,
+        deploy_flow.promote_env,
+        deploy_flow.rollback,
+        deploy_flow.sync_champion,
+    ],
     "Monitoring": [
         monitoring.drift_reference,
         monitoring.drift,

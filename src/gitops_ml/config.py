@@ -246,7 +246,7 @@ class PredictionLogParams(StrictModel):
 
     enabled: bool = True
     location: str = Field(default="logs/predictions", min_length=1)
-    """A local directory (relative to the server's working directory), or an fsspec URL such as
+    """A local directory (a relative one is taken from where the server was started), or an fsspec URL such as
     ``s3://bucket/predictions`` or ``gs://...`` to which each closed file is uploaded."""
     sample_rate: float = Field(default=1.0, gt=0, le=1)
     """Share of scored records written (each record kept with this probability)."""

@@ -87,3 +87,7 @@ class PrivateApiError(ProjectError, RuntimeError):
 class DriftInputError(ProjectError, ValueError):
     """The drift check cannot judge the window (unreadable, too small, columns missing or of the wrong type);
     nothing was written."""
+
+
+class DeployError(ProjectError, RuntimeError):
+    """A promotion, rollback or deploy pull request cannot be made (unknown environment or version, push failed)."""

@@ -106,12 +106,12 @@ def test_an_issue_is_opened_labelled_and_closed():
 
 def test_a_pull_request_is_created_and_found_by_its_head():
     with GitHubStub(seed(comments=0)) as stub, GitHub(REPO, "t", stub.url) as api:
-        made = api.create_pull("retrain/2026-01-01-x", "main", "Retrain", "body")
+        made = api.create_pull("Retrain", "retrain/2026-01-01-x", "main", "body")
         assert (made.number, made.head_ref, made.base_ref, made.state) == (2, "retrain/2026-01-01-x", "main", "open")
         assert made.html_url.endswith(f"/{REPO}/pull/2")
         assert [p.number for p in api.open_pulls_from(REPO, "retrain/2026-01-01-x")] == [2]
-        with pytest.raises(GitHubError, match=r"open a pull request from retrain/2026-01-01-x into main: .*422.*"):
-            api.create_pull("retrain/2026-01-01-x", "main", "Retrain", "body")
+        with pytest.raises(GitHubError, match=r"open a pull request from retrain/2026-01-01-x: .*422.*"):
+            api.create_pull("Retrain", "retrain/2026-01-01-x", "main", "body")
     assert stub.writes()[0].body == {"title": "Retrain", "head": "retrain/2026-01-01-x", "base": "main", "body": "body"}
 
 

@@ -17,6 +17,7 @@ from gitops_ml.serving.prediction_log import (
     PredictionLog,
     log_settings,
     open_sink,
+    resolve_location,
     start_prediction_log,
 )
 from tests.support.fixture_project import FIXTURE_PARAMS
@@ -30,20 +31,32 @@ def params() -> Params:
     return load_params(FIXTURE_PARAMS)
 
 
-def test_settings_follow_params_and_the_environment_overrides_them() -> None:
+def test_a_relative_location_is_taken_from_where_the_server_was_started(tmp_path: Path) -> None:
+    started = {"PWD": str(tmp_path)}
+    assert resolve_location("logs/predictions", started) == str(tmp_path / "logs" / "predictions")
+    assert resolve_location("/var/log/p", started) == "/var/log/p"
+    assert resolve_location("s3://bucket/p", started) == "s3://bucket/p"
+    assert resolve_location("p", {"PWD": "relative/pwd"}) == str(Path.cwd() / "p")  # not a usable PWD: the cwd
+    assert resolve_location("p", {"PWD": str(tmp_path / "gone")}) == str(Path.cwd() / "p")
+    assert resolve_location("p", {}) == str(Path.cwd() / "p")
+
+
+def test_settings_follow_params_and_the_environment_overrides_them(tmp_path: Path) -> None:
     defaults = PredictionLogParams()
-    assert log_settings(defaults, {}) == LogSettings(location="logs/predictions", max_bytes=64 * 2**20)
+    here = {"PWD": str(tmp_path)}
+    default_location = str(tmp_path / "logs" / "predictions")
+    assert log_settings(defaults, here) == LogSettings(location=default_location, max_bytes=64 * 2**20)
     assert log_settings(defaults, {ENV_VAR: "off"}) is None
     assert log_settings(defaults, {ENV_VAR: " OFF "}) is None
     assert log_settings(defaults, {ENV_VAR: "/var/log/p"}).location == "/var/log/p"  # type: ignore[union-attr]
     assert log_settings(defaults, {ENV_VAR: "s3://b/p"}).location == "s3://b/p"  # type: ignore[union-attr]
     disabled = PredictionLogParams(enabled=False)
-    assert log_settings(disabled, {}) is None
-    assert log_settings(disabled, {ENV_VAR: "on"}).location == "logs/predictions"  # type: ignore[union-attr]
+    assert log_settings(disabled, here) is None
+    assert log_settings(disabled, here | {ENV_VAR: "on"}).location == default_location  # type: ignore[union-attr]
     assert log_settings(disabled, {ENV_VAR: "/data/p"}).location == "/data/p"  # type: ignore[union-attr]
     tuned = PredictionLogParams(max_file_mb=0.5, max_file_minutes=2, sample_rate=0.1, compress=True)
-    assert log_settings(tuned, {}) == LogSettings(
-        location="logs/predictions", sample_rate=0.1, max_bytes=2**19, max_seconds=120, compress=True
+    assert log_settings(tuned, here) == LogSettings(
+        location=default_location, sample_rate=0.1, max_bytes=2**19, max_seconds=120, compress=True
     )
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from gitops_ml.config import ColumnType, Params, SchemaParams
+from gitops_ml.serving.prediction_log import ENV_VAR as PREDICTION_LOG_ENV
 from gitops_ml.serving.schema import example_record, request_model
 from tests.support.processes import free_port, stop
 
@@ -49,7 +50,12 @@ class Server:
 
 @contextlib.contextmanager
 def serve(target: str, env: dict[str, str], workdir: Path) -> Iterator[Server]:
-    """Run ``bentoml serve target`` on a free port of 127.0.0.1 until ``/readyz`` answers 200; always stop it."""
+    """Run ``bentoml serve target`` on a free port of 127.0.0.1 until ``/readyz`` answers 200; always stop it.
+
+    The prediction log goes to ``workdir/prediction-log`` unless ``env`` says otherwise (without a shell, ``PWD``
+    would still name the directory the tests were started from).
+    """
+    env = {PREDICTION_LOG_ENV: str(workdir / "prediction-log")} | env
     port = free_port()
     log = workdir / f"serve-{port}.log"
     url = f"http://127.0.0.1:{port}"

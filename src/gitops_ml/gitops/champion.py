@@ -1,4 +1,11 @@
-"""The champion: the model of the newest ``model-vN`` git tag, materialised as a file to score.
+"""The champion: the model production runs, materialised as a file to score.
+
+**The champion rule.** The champion is the model version that ``deploy/overlays/production`` declares (its
+``app.kubernetes.io/version`` label, :func:`gitops_ml.deploy.overlay.read_overlay`): promotion and rollback are
+pull requests to that file, so after their merge the gate compares candidates with what production runs. Before
+the first production deployment (the overlay holds the placeholder ``unreleased``), and in a project without a
+production overlay, it is the newest ``model-vN`` tag. The next release's tag is always the newest tag + 1, so a
+rollback to ``model-v1`` never makes the next release reuse ``model-v2``.
 
 The model file is looked up, in order, in the local DVC cache (by the md5 that the tag's ``dvc.lock`` records),
 in the DVC remote (``dvc get . models/model.skops --rev <tag>``), and as a last resort reproduced from the tag
@@ -21,7 +28,7 @@ from pathlib import Path
 import yaml
 
 from gitops_ml import paths
-from gitops_ml.errors import ChampionError, GitError
+from gitops_ml.errors import ChampionError, GitError, ProjectError
 from gitops_ml.gitops.dvc_settings import read_dvc_settings
 from gitops_ml.vcs import cache_path, file_at, file_md5, git, worktree
 
@@ -70,6 +77,42 @@ def latest_release_tag(repo: Path) -> str | None:
     """The newest ``model-vN`` tag (largest N), or None when nothing has been released."""
     tags = release_tags(repo)
     return tags[-1] if tags else None
+
+
+PRODUCTION = "production"
+"""The environment whose overlay names the champion."""
+
+
+def deployed_release(repo: Path, environment: str = PRODUCTION) -> str | None:
+    """The ``model-vN`` that ``deploy/overlays/<environment>`` of ``repo`` declares; None before its first release
+    (the ``unreleased`` placeholder) or when the project has no such overlay. A malformed overlay is a
+    :class:`ChampionError` (the gate must not silently fall back to another model)."""
+    from gitops_ml.deploy.overlay import OVERLAYS_DIR, read_overlay
+
+    overlay = repo / OVERLAYS_DIR / environment
+    if not overlay.is_dir():
+        return None
+    try:
+        image = read_overlay(overlay)
+    except ProjectError as exc:
+        raise ChampionError(f"cannot tell which model {environment} runs: {exc}") from None
+    return image.model_version if image.released else None
+
+
+def champion_tag(repo: Path) -> str | None:
+    """The champion's release tag: the version production declares, else the newest ``model-vN`` tag, else None.
+
+    A production overlay naming a version that has no git tag here is a :class:`ChampionError` (fix the overlay
+    or fetch the tags: ``git fetch --tags``)."""
+    deployed = deployed_release(repo)
+    if deployed is None:
+        return latest_release_tag(repo)
+    if deployed not in release_tags(repo):
+        raise ChampionError(
+            f"deploy/overlays/{PRODUCTION} declares {deployed}, but this repository has no git tag {deployed}: "
+            "fetch the tags (`git fetch --tags`, or `fetch-depth: 0` in actions/checkout) or fix the overlay"
+        )
+    return deployed
 
 
 def next_release_tag(repo: Path) -> str:

@@ -1,6 +1,7 @@
 """CLI commands of the release: ``gitops-ml gate``, ``promote``, ``release-notes``, ``set-champion-alias``.
 
-``gate`` scores the candidate (``models/model.skops``) and the champion (the newest ``model-vN`` tag's model)
+``gate`` scores the candidate (``models/model.skops``) and the champion (the release production runs, as
+``deploy/overlays/production`` declares it; before the first production deployment the newest ``model-vN`` tag)
 on the same current test set, applies :func:`gitops_ml.gitops.gate.decide` and writes ``reports/gate.json``.
 It exits 0 whether or not the model is released (the decision is data); in GitHub Actions it also writes
 ``release=true|false`` and ``tag=model-vN`` to ``$GITHUB_OUTPUT`` and the reasons to the job summary.
@@ -20,7 +21,8 @@ from gitops_ml import paths
 from gitops_ml.cli_support import ParamsOption, console, out
 from gitops_ml.config import Params, load_params
 from gitops_ml.errors import ChampionError, ReleaseError
-from gitops_ml.gitops.champion import latest_release_tag, materialise, next_release_tag, tags_at
+from gitops_ml.gitops.champion import champion_tag as find_champion_tag
+from gitops_ml.gitops.champion import deployed_release, latest_release_tag, materialise, next_release_tag, tags_at
 from gitops_ml.gitops.contract import changes_since
 from gitops_ml.gitops.gate import FAILED, decide, refuse, signed_lower_bound
 from gitops_ml.gitops.gate_report import GateFacts, GateReport, read_gate_report, write_gate_report
@@ -76,12 +78,16 @@ def score_models(params: Params, candidate: Path, champion: Path | None) -> Scor
 def run_gate(repo: Path, params: Params) -> GateReport:
     """Decide whether the candidate releases; return the content of ``reports/gate.json``."""
     commit = head_commit(repo)
-    champion_tag = latest_release_tag(repo)
+    newest = latest_release_tag(repo)
+    try:
+        champion_tag = find_champion_tag(repo)
+    except ChampionError as exc:
+        return GateReport.of(refuse(str(exc)), GateFacts(commit=commit, rules=params.gate, champion_tag=None))
     facts = GateFacts(commit=commit, rules=params.gate, champion_tag=champion_tag)
-    if champion_tag and not is_ancestor(repo, f"refs/tags/{champion_tag}", commit):
+    if newest and not is_ancestor(repo, f"refs/tags/{newest}", commit):
         return GateReport.of(
             refuse(
-                f"the newest release {champion_tag} is not in the history of {commit[:12]}: this run is for an "
+                f"the newest release {newest} is not in the history of {commit[:12]}: this run is for an "
                 "older commit and publishes nothing"
             ),
             facts,
@@ -225,6 +231,14 @@ def set_champion_alias(
     tag = tag or (at_head[-1] if at_head else None)
     if tag is None:
         raise ReleaseError("HEAD has no model-vN tag; run `make promote` first or pass --tag")
+    production = deployed_release(Path.cwd())
+    if production is not None and production != tag:  # the champion rule: the alias follows production
+        version = set_champion(params, uri, tag, paths.MODEL, paths.TEST, alias=False)
+        out.print(
+            f"MLflow model '{params.tracking.experiment}' version {version} registered ({tag}); @champion stays "
+            f"on {production}, which production runs (sync-champion moves it after a production merge)"
+        )
+        return
     version = set_champion(params, uri, tag, paths.MODEL, paths.TEST)
     out.print(f"MLflow model '{params.tracking.experiment}' version {version} is now @champion ({tag})")
 

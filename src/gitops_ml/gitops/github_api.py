@@ -187,16 +187,18 @@ class GitHub:
         response = self._request(f"update comment {comment_id}", "PATCH", path, json={"body": body})
         return _comment(response.json())
 
-    def create_pull(self, head_branch: str, base: str, title: str, body: str) -> PullRequest:
-        """Open a pull request from ``head_branch`` of this repository into ``base``."""
-        payload = {"title": title, "head": head_branch, "base": base, "body": body}
+    def create_pull(self, title: str, head: str, base: str, body: str) -> PullRequest:
+        """Open a pull request from branch ``head`` of this repository into ``base``."""
+        payload = {"title": title, "head": head, "base": base, "body": body}
         response = self._request(
-            f"open a pull request from {head_branch} into {base}",
-            "POST",
-            self._repo_path("/pulls"),
-            ok=(201,),
-            json=payload,
+            f"open a pull request from {head}", "POST", self._repo_path("/pulls"), ok=(201,), json=payload
         )
+        return _pull(response.json())
+
+    def update_pull(self, number: int, title: str, body: str) -> PullRequest:
+        """Replace the title and body of pull request ``number``."""
+        path = self._repo_path(f"/pulls/{int(number)}")
+        response = self._request(f"update pull request #{number}", "PATCH", path, json={"title": title, "body": body})
         return _pull(response.json())
 
     # --- issues and labels -----------------------------------------------------------------------------------------
@@ -241,14 +243,26 @@ class GitHub:
         response = self._request(f"look up the release of {tag}", "GET", path, ok=(200, 404))
         return None if response.status_code == 404 else _release(response.json())
 
-    def create_release(self, tag: str, name: str, body: str, target_commitish: str | None = None) -> Release:
-        """Publish a release of the existing tag ``tag`` (``target_commitish`` only matters if the tag is missing)."""
-        payload: dict[str, Any] = {"tag_name": tag, "name": name, "body": body, "draft": False, "prerelease": False}
+    def create_release(
+        self, tag: str, name: str, body: str, target_commitish: str | None = None, make_latest: bool = True
+    ) -> Release:
+        """Publish a release of the existing tag ``tag`` (``target_commitish`` only matters if the tag is missing);
+        ``make_latest=False`` leaves the repository's latest release where it is."""
+        payload: dict[str, Any] = {
+            "tag_name": tag, "name": name, "body": body, "draft": False, "prerelease": False,
+            "make_latest": "true" if make_latest else "false",
+        }  # fmt: skip
         if target_commitish:
             payload["target_commitish"] = target_commitish
         response = self._request(
             f"create the release {tag}", "POST", self._repo_path("/releases"), ok=(201,), json=payload
         )
+        return _release(response.json())
+
+    def mark_latest(self, release_id: int) -> Release:
+        """Mark release ``release_id`` as the repository's latest release."""
+        path = self._repo_path(f"/releases/{int(release_id)}")
+        response = self._request(f"mark release {release_id} latest", "PATCH", path, json={"make_latest": "true"})
         return _release(response.json())
 
 

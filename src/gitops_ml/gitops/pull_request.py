@@ -6,7 +6,7 @@ and GitHub parts the same way every time.
 
 - The commit holds only the named files; without a configured git identity (a fresh CI runner) it is made as
   :data:`BOT_IDENTITY`.
-- The push authenticates with the token by an HTTP header for the GitHub server only (``GITHUB_SERVER_URL``),
+- The push authenticates with the token by an HTTP header for github.com only (:func:`gitops_ml.vcs.github_push_env`),
   never in the URL or on the command line, so checkout can run with ``persist-credentials: false``.
 - Re-runs are safe: when origin already has the branch with the same content, nothing is pushed; when an open
   pull request already has the branch as head, it is reused, not duplicated. A branch on origin with other content
@@ -18,7 +18,6 @@ give the job a GitHub App or fine-grained token instead (docs/retraining.md, "Pu
 
 from __future__ import annotations
 
-import base64
 import os
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
@@ -27,7 +26,7 @@ from pathlib import Path
 
 from gitops_ml.errors import ProjectError
 from gitops_ml.gitops.github_api import GitHub, PullRequest
-from gitops_ml.vcs import git
+from gitops_ml.vcs import git, github_push_env
 
 BOT_IDENTITY = {
     "GIT_AUTHOR_NAME": "gitops-ml",
@@ -71,20 +70,6 @@ def _git(
     return result
 
 
-def auth_env(token: str | None, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for a git command that talks to GitHub with ``token`` (an HTTP header for its server only)."""
-    env = dict(os.environ if base is None else base)
-    if token:
-        server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
-        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-        env |= {
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": f"http.{server}/.extraheader",
-            "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
-        }
-    return env
-
-
 def commit_env(repo: Path) -> dict[str, str]:
     """The environment for a commit: :data:`BOT_IDENTITY` where git has no identity of its own (CI)."""
     env = dict(os.environ)
@@ -126,7 +111,7 @@ def push_branch(repo: Path, branch: str, remote: str = "origin", token: str | No
     Raises :class:`ProposalError` when ``remote`` has the branch with other content: that is someone's work, and
     is never overwritten.
     """
-    env = auth_env(token)
+    env = github_push_env(token)
     listed = _git(repo, "ls-remote", "--heads", remote, f"refs/heads/{branch}", env=env).stdout.split()
     if listed:
         _git(repo, "fetch", "--quiet", remote, f"refs/heads/{branch}", env=env)
@@ -146,7 +131,7 @@ def open_pull_request(api: GitHub, proposal: Proposal) -> tuple[PullRequest, boo
     existing = [p for p in api.open_pulls_from(api.repository, proposal.branch) if p.base_ref == proposal.base]
     if existing:
         return existing[0], False
-    return api.create_pull(proposal.branch, proposal.base, proposal.title, proposal.body), True
+    return api.create_pull(proposal.title, proposal.branch, proposal.base, proposal.body), True
 
 
 def propose(

@@ -19,9 +19,8 @@ from gitops_ml.config import Params, ProjectParams
 from gitops_ml.errors import ReleaseError
 from gitops_ml.gitops.champion import next_release_tag, release_tags, tag_number
 from gitops_ml.gitops.gate_report import GateReport
-from gitops_ml.gitops.pull_request import auth_env
 from gitops_ml.metric_names import METRIC_NAMES
-from gitops_ml.vcs import commit_of, git, head_commit, head_or_unknown
+from gitops_ml.vcs import commit_of, git, github_push_env, head_commit, head_or_unknown
 
 DEFAULT_IDENTITY = {"GIT_COMMITTER_NAME": "gitops-ml", "GIT_COMMITTER_EMAIL": "gitops-ml@users.noreply.github.com"}
 
@@ -118,7 +117,7 @@ def push_tag(repo: Path, tag: str, remote: str = "origin", token: str | None = N
     """Push ``tag`` to ``remote``; with ``token`` (GitHub), authenticate by header, never in the URL or argv."""
     if tag_number(tag) is None:
         raise ReleaseError(f"{tag!r} is not a release tag (model-vN)")
-    pushed = git("push", remote, f"refs/tags/{tag}:refs/tags/{tag}", cwd=repo, env=auth_env(token))
+    pushed = git("push", remote, f"refs/tags/{tag}:refs/tags/{tag}", cwd=repo, env=github_push_env(token))
     if pushed.returncode != 0:
         raise ReleaseError(f"pushing {tag} to {remote} failed: {pushed.stderr.strip()}")
 
@@ -208,10 +207,15 @@ def release_notes(
     return "\n".join(parts)
 
 
-def set_champion(params: Params, uri: str, tag: str, model_path: Path, test_path: Path) -> str:
-    """Register ``model_path`` as a version of the MLflow model ``tracking.experiment``, alias it ``champion``.
+def set_champion(
+    params: Params, uri: str, tag: str, model_path: Path | Callable[[], Path], test_path: Path, alias: bool = True
+) -> str:
+    """Register ``model_path`` as a version of the MLflow model ``tracking.experiment``, alias it ``champion``
+    (unless ``alias`` is False: registered only).
 
-    Idempotent: a version already tagged ``release_tag=<tag>`` is reused instead of registering a new one.
+    Idempotent: a version already tagged ``release_tag=<tag>`` is reused instead of registering a new one, and
+    then ``model_path`` and ``test_path`` are not read (``model_path`` may be a function that makes the file, called
+    only when the version must be registered).
     Returns the model version now behind the alias. Errors become :class:`~gitops_ml.tracking.TrackingError`.
     """
     import mlflow
@@ -232,7 +236,7 @@ def set_champion(params: Params, uri: str, tag: str, model_path: Path, test_path
         if existing:
             version = str(existing[0].version)
         else:
-            model = load_model(model_path)
+            model = load_model(model_path if isinstance(model_path, Path) else model_path())
             example = model_frame(pd.read_parquet(test_path).head(5), params.schema)
             mlflow.set_experiment(params.tracking.experiment)
             with mlflow.start_run(run_name=f"release {tag}"):
@@ -247,7 +251,8 @@ def set_champion(params: Params, uri: str, tag: str, model_path: Path, test_path
                 )
             version = str(info.registered_model_version)
             client.set_model_version_tag(name, version, "release_tag", tag)
-        client.set_registered_model_alias(name, "champion", version)
+        if alias:
+            client.set_registered_model_alias(name, "champion", version)
         return version
     except TrackingError:
         raise

@@ -28,6 +28,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitops_ml.adapters import bentoml_request_id
@@ -66,13 +67,31 @@ def log_settings(params: PredictionLogParams, environ: Mapping[str, str] = os.en
         return None
     location = params.location if not override or override.lower() in ON else override
     return LogSettings(
-        location=location,
+        location=resolve_location(location, environ),
         sample_rate=params.sample_rate,
         max_bytes=max(1, int(params.max_file_mb * 2**20)),
         max_seconds=params.max_file_minutes * 60,
         compress=params.compress,
         queue_records=params.queue_records,
     )
+
+
+def resolve_location(location: str, environ: Mapping[str, str] = os.environ) -> str:
+    """``location`` as an fsspec URL or an absolute directory.
+
+    A relative directory is taken from where the server was started, the shell's ``PWD`` (as ``make serve``
+    passes it), not from the process's working directory: BentoML runs its workers inside the bento's own
+    directory, so ``logs/predictions`` would otherwise land in the bento store (or the image's bento directory).
+    Without an absolute ``PWD`` that is a directory, the working directory it is.
+    """
+    if is_url(location):
+        return location
+    path = Path(location).expanduser()
+    if path.is_absolute():
+        return str(path)
+    started_in = environ.get("PWD", "")
+    base = Path(started_in) if started_in and Path(started_in).is_absolute() and Path(started_in).is_dir() else None
+    return str((base or Path.cwd()) / path)
 
 
 def open_sink(settings: LogSettings) -> Sink:
