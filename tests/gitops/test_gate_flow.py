@@ -288,10 +288,18 @@ def test_champion_alias_is_skipped_without_a_server(flow):
     assert "is not an MLflow server" in result.stderr
 
 
-def test_the_gate_champion_follows_production_through_promotion_and_rollback(flow, tmp_path):
-    """publish -> staging PR -> merge -> production PR -> merge -> the gate's champion is production's release;
-    rollback to model-v1 by PR -> merge -> the champion is model-v1 again and the next release is model-v3."""
+def test_the_gate_champion_follows_production_through_promotion_and_rollback(flow, tmp_path, mlflow_server):
+    """publish -> staging PR -> merge -> production PR -> merge -> the gate's champion, the MLflow `champion` alias
+    (a real `mlflow server`) and the latest GitHub Release are production's release; rollback to model-v1 by PR ->
+    merge -> all three are model-v1 again and the next release is model-v3."""
+    from mlflow import MlflowClient
+
     from tests.support.github_stub import GitHubStub
+
+    def aliased_release() -> str:
+        client = MlflowClient(tracking_uri=mlflow_server)
+        (model,) = client.search_registered_models()
+        return client.get_model_version_by_alias(model.name, "champion").tags["release_tag"]
 
     origin, repo = tmp_path / "origin.git", tmp_path / "repo"
     run(["git", "clone", "-q", "--bare", str(flow["origin"]), str(origin)], tmp_path)  # flow's origin stays as is
@@ -305,7 +313,10 @@ def test_the_gate_champion_follows_production_through_promotion_and_rollback(flo
     }
     digests = {"model-v1": "sha256:" + "1" * 64, "model-v2": "sha256:" + "2" * 64}
     with GitHubStub(state) as stub:
-        env = project_env({"GITHUB_REPOSITORY": "octo/template", "GITHUB_TOKEN": "t", "GITHUB_API_URL": stub.url})
+        env = project_env(
+            {"GITHUB_REPOSITORY": "octo/template", "GITHUB_TOKEN": "t", "GITHUB_API_URL": stub.url}
+            | {"MLFLOW_TRACKING_URI": mlflow_server}
+        )
 
         def gitops(*args: str) -> None:
             run(["gitops-ml", *args], repo, env=env)
@@ -334,6 +345,7 @@ def test_the_gate_champion_follows_production_through_promotion_and_rollback(flo
         assert production["release"] is False  # the same model as production's
         gitops("sync-champion")
         assert stub.state["latest_release"] == "model-v2"
+        assert aliased_release() == "model-v2"
 
         gitops("rollback", "--to", "model-v1")
         merge("deploy/production/model-v1")
@@ -343,3 +355,4 @@ def test_the_gate_champion_follows_production_through_promotion_and_rollback(flo
         assert rolled_back["tag"] == "model-v3"  # newest + 1, never a reused number
         gitops("sync-champion")
         assert stub.state["latest_release"] == "model-v1"
+        assert aliased_release() == "model-v1"
