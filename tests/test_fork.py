@@ -16,7 +16,6 @@ import contextlib
 import json
 import re
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from gitops_ml.serving.schema import request_model
 from tests.support.own_data import customer_table, numeric_table
 from tests.support.processes import free_port, stop
 from tests.support.projects import ROOT, make_project, project_env, run
+from tests.support.serving import wait_until_ready
 from tests.support.tree import snapshot
 
 pytestmark = pytest.mark.slow
@@ -79,16 +79,7 @@ def make_serve(fork: Path) -> Iterator[str]:
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"make serve exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"make serve not ready after {READY_TIMEOUT_S}s:\n{log.read_text()[-4000:]}")
-            time.sleep(0.5)
+        wait_until_ready(process, url, log, "make serve", READY_TIMEOUT_S)
         yield url
     finally:
         stop(process)

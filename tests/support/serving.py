@@ -69,19 +69,27 @@ def serve(target: str, env: dict[str, str], workdir: Path) -> Iterator[Server]:
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"bentoml serve exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"bentoml serve not ready after {READY_TIMEOUT_S}s:\n{log.read_text()[-4000:]}")
-            time.sleep(0.5)
+        wait_until_ready(process, url, log, "bentoml serve")
         yield Server(url=url, process=process, log=log)
     finally:
         stop(process)
+
+
+def wait_until_ready(
+    process: subprocess.Popen, url: str, log: Path, what: str, timeout_s: float = READY_TIMEOUT_S
+) -> None:
+    """Poll ``url/readyz`` until it answers 200; fail the test with the end of ``log`` if ``process`` exits first or
+    ``timeout_s`` passes."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"{what} exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} not ready after {timeout_s}s:\n{log.read_text()[-4000:]}")
+        time.sleep(0.5)
 
 
 def to_records(frame: pd.DataFrame, schema: SchemaParams) -> list[dict[str, Any]]:
