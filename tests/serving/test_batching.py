@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from gitops_ml.serving.batching import Batcher, Columns
+from gitops_ml.serving.batching import Batcher, CallTiming, Columns
 
 
 class GatedModel:
@@ -81,3 +81,41 @@ def test_an_error_reaches_its_batch_and_the_batcher_keeps_serving() -> None:
         return model
 
     assert asyncio.run(scenario()).batches == [[1.0], [3.0]]
+
+
+def test_each_call_reports_its_requests_queue_waits_and_its_own_time() -> None:
+    timings: list[CallTiming] = []
+
+    async def scenario() -> None:
+        model = GatedModel()
+        batcher = Batcher(model, max_batch_size=10, on_call=timings.append)
+        first = asyncio.ensure_future(batcher({"x": [1.0]}))
+        await _wait_until_busy(model)
+        queued = [asyncio.ensure_future(batcher({"x": [float(i)]})) for i in (2, 3)]
+        bad = asyncio.ensure_future(batcher({"x": [None]}))
+        await asyncio.sleep(0.05)  # the queued requests wait at least this long for the gated call to end
+        model.gate.set()
+        await first
+        for caller in [*queued, bad]:  # one batch: the bad record fails it for all three
+            with pytest.raises(ValueError, match="x is null"):
+                await caller
+
+    asyncio.run(scenario())
+    first, second = timings
+    assert len(first.queue_waits_s) == 1 and first.rows == 1 and not first.failed
+    assert first.call_s >= 0.05  # the gate held the first call open while the others queued
+    assert len(second.queue_waits_s) == 3 and second.rows == 3 and second.failed  # [2], [3] and the bad [None]
+    assert min(second.queue_waits_s) >= 0.05  # queued before the 50 ms pause, called after the gate opened
+
+
+def test_a_failing_observer_does_not_stop_the_scoring() -> None:
+    def broken(timing: CallTiming) -> None:
+        raise RuntimeError("observer broke")
+
+    async def scenario() -> list[float]:
+        model = GatedModel()
+        model.gate.set()
+        batcher = Batcher(model, max_batch_size=10, on_call=broken)
+        return [float(s) for s in await batcher({"x": [1.0]})] + [float(s) for s in await batcher({"x": [2.0]})]
+
+    assert asyncio.run(scenario()) == [10.0, 20.0]

@@ -7,17 +7,25 @@ its dispatcher answers 503 when a batch would take longer than ``max_latency_ms`
 cross-request part: at most one model call runs per worker; while it runs, new requests queue, and when it ends
 the queued records (up to ``serving.max_batch_size`` records per call, never splitting a request) go into one
 call. An idle worker predicts at once, so a lone request waits for nothing.
+
+Each call can be reported to an ``on_call`` observer (the service's latency metrics): how long each of its
+requests waited in the queue (from entering the batcher to the model call starting in its thread) and how long
+the call itself took.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 Columns = dict[str, list[Any]]
 
@@ -27,14 +35,32 @@ class _Job:
     columns: Columns
     rows: int
     future: asyncio.Future[np.ndarray] = field(repr=False)
+    queued_at: float = field(default_factory=time.perf_counter)
+
+
+@dataclass(frozen=True)
+class CallTiming:
+    """One model call: each served request's wait in the queue, the call's own time, and its rows (seconds)."""
+
+    queue_waits_s: list[float]
+    call_s: float
+    rows: int
+    failed: bool
 
 
 class Batcher:
     """Run ``predict(columns) -> scores`` for many callers, merging the columns of callers that queued."""
 
-    def __init__(self, predict: Callable[[Columns], np.ndarray], max_batch_size: int) -> None:
-        """``predict`` takes column lists of equal length and returns one score per row."""
+    def __init__(
+        self,
+        predict: Callable[[Columns], np.ndarray],
+        max_batch_size: int,
+        on_call: Callable[[CallTiming], None] | None = None,
+    ) -> None:
+        """``predict`` takes column lists of equal length and returns one score per row; ``on_call`` (optional)
+        is told the timing of every call, from the event loop, after the call."""
         self._predict = predict
+        self._on_call = on_call
         self._max_batch_size = max_batch_size
         self._queue: list[_Job] = []
         self._draining = False
@@ -67,15 +93,19 @@ class Batcher:
             while self._queue:
                 jobs = self._take()
                 merged = jobs[0].columns if len(jobs) == 1 else _concat([job.columns for job in jobs])
+                timed: list[float] = []  # [start, end] of the call, taken in its thread
+                failed = False
                 try:
-                    scores = await anyio.to_thread.run_sync(self._predict, merged)
+                    scores = await anyio.to_thread.run_sync(self._timed_predict, merged, timed)
                 except Exception as exc:  # hand the error to every caller of this batch, keep serving
+                    failed = True
                     for job in jobs:
                         if not job.future.done():
                             job.future.set_exception(exc)
                     continue
                 finally:
                     self.calls += 1
+                    self._report(jobs, timed, failed)
                 start = 0
                 for job in jobs:
                     if not job.future.done():  # a caller that went away has a cancelled future
@@ -83,6 +113,23 @@ class Batcher:
                     start += job.rows
         finally:
             self._draining = False
+
+    def _timed_predict(self, columns: Columns, timed: list[float]) -> np.ndarray:
+        timed.append(time.perf_counter())
+        try:
+            return self._predict(columns)
+        finally:
+            timed.append(time.perf_counter())
+
+    def _report(self, jobs: list[_Job], timed: list[float], failed: bool) -> None:
+        if self._on_call is None or len(timed) != 2:
+            return
+        start, end = timed
+        timing = CallTiming([start - job.queued_at for job in jobs], end - start, sum(j.rows for j in jobs), failed)
+        try:
+            self._on_call(timing)
+        except Exception:  # a broken observer must not stop the scoring
+            logger.exception("the batcher's on_call observer failed")
 
 
 def _concat(parts: list[Columns]) -> Columns:

@@ -25,12 +25,12 @@ from typing import Any
 
 import bentoml
 import numpy as np
-import pandas as pd
 from bentoml.exceptions import ServiceUnavailable
 
 from gitops_ml.config import Params, load_params
-from gitops_ml.pipeline.interface import score_frame
+from gitops_ml.pipeline.interface import ColumnScorer, column_scorer
 from gitops_ml.serving.batching import Batcher, Columns
+from gitops_ml.serving.latency_metrics import record_call
 from gitops_ml.serving.middleware import JsonBodyOnly
 from gitops_ml.serving.schema import request_model, response_model
 from gitops_ml.serving.store import MODEL_NAME, PARAMS_FILE, ModelStoreError, stored_files
@@ -81,15 +81,17 @@ class PredictionService:
     def __init__(self) -> None:
         """Start loading the model in the background; ``/readyz`` answers 503 until it is loaded."""
         self._model: Any = None
+        self._score: ColumnScorer | None = None
         self._error: BaseException | None = None
         self._loaded = threading.Event()
         self._threshold = PARAMS.evaluate.threshold
-        self._batcher = Batcher(self._scores, PARAMS.serving.max_batch_size)
+        self._batcher = Batcher(self._scores, PARAMS.serving.max_batch_size, on_call=record_call)
         threading.Thread(target=self._load, name="load-model", daemon=True).start()
 
     def _load(self) -> None:
         try:
             _, self._model = stored_files(MODEL_DIR)  # skops with the explicit trusted-types list
+            self._score = column_scorer(self._model, PARAMS.schema)  # logs which scoring path serves
             logger.info("loaded model %s (version %s)", MODEL.tag, MODEL_VERSION)
         except BaseException as exc:  # reported by /livez and /readyz, and in the log
             self._error = exc
@@ -107,9 +109,9 @@ class PredictionService:
 
     def _scores(self, columns: Columns) -> np.ndarray:
         """Positive-class probabilities for the rows of ``columns`` (called by the batcher in a thread)."""
-        frame = pd.DataFrame(columns)
-        BATCH_ROWS.observe(len(frame))
-        return score_frame(self._model, frame, PARAMS.schema)
+        assert self._score is not None  # the batcher is only called once the model is loaded
+        BATCH_ROWS.observe(len(next(iter(columns.values()), ())))
+        return self._score(columns)
 
     @bentoml.api(route="/predict", input_spec=PredictRequest, output_spec=PredictResponse)
     async def predict(self, records: list[Any]) -> PredictResponse:
