@@ -60,7 +60,9 @@ def model(request: pytest.FixtureRequest, pipeline_project: Path, params: Params
     if name == params.train.estimator.value:
         return load_model(pipeline_project / "models" / "model.skops")  # the one `dvc repro` trained
     train = pd.read_parquet(pipeline_project / "artifacts" / "train.parquet")
-    fitted = build_model(params.schema, TrainParams(estimator=name, **({name: SMALLER[name]} if name in SMALLER else {})))
+    fitted = build_model(
+        params.schema, TrainParams(estimator=name, **({name: SMALLER[name]} if name in SMALLER else {}))
+    )
     fitted.fit(model_frame(train, params.schema), train[params.schema.target].to_numpy())
     return load_model(save_model(fitted, tmp_path_factory.mktemp(name) / "model.skops"))
 

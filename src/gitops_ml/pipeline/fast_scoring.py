@@ -230,9 +230,7 @@ def _category_block(steps: Any, columns: tuple[str, ...]) -> _CategoryBlock:
         _require(not any(_is_nan(label) or label is None for label in labels), "a category is NaN")
         positions.append({label: start + i for i, label in enumerate(labels)})
         start += len(labels)
-    return _CategoryBlock(
-        columns=columns, fills=tuple(imputer.statistics_), positions=tuple(positions), width=start
-    )
+    return _CategoryBlock(columns=columns, fills=tuple(imputer.statistics_), positions=tuple(positions), width=start)
 
 
 def _blocks(preprocess: Any, schema: SchemaParams) -> tuple[Block, ...]:
@@ -309,12 +307,16 @@ def probe_columns(scorer: FastScorer, rows: int = PROBE_ROWS) -> dict[str, list[
             centre = block.mean if block.mean is not None else block.fill
             spread = block.scale if block.scale is not None else np.ones_like(centre)
             for j, name in enumerate(block.columns):
-                cycle = [None, float(block.fill[j]), *(float(centre[j] + k * spread[j]) for k in (-2, -0.5, 0, 1, 3))]
+                cycle: list[Any] = [
+                    None,
+                    float(block.fill[j]),
+                    *(float(centre[j] + k * spread[j]) for k in (-2, -0.5, 0, 1, 3)),
+                ]
                 columns[name] = [cycle[i % len(cycle)] for i in range(rows)]
         else:
             for name, position in zip(block.columns, block.positions, strict=True):
-                cycle = [None, "\x00unknown-category", *position]
-                columns[name] = [cycle[i % len(cycle)] for i in range(rows)]
+                labels: list[Any] = [None, "\x00unknown-category", *position]
+                columns[name] = [labels[i % len(labels)] for i in range(rows)]
     return columns
 
 

@@ -36,6 +36,7 @@ from gitops_ml.serving.schema import request_model, response_model
 from gitops_ml.serving.store import MODEL_NAME, PARAMS_FILE, ModelStoreError, stored_files
 
 logger = logging.getLogger("gitops_ml.serving")
+logging.getLogger("gitops_ml").setLevel(logging.INFO)  # BentoML leaves the root at WARNING: show our INFO lines
 SERVICE_NAME = "gitops-ml-service"
 
 
