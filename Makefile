@@ -289,10 +289,12 @@ rehearse: install image-deps ## Run ci, pr-comment and release workflows with ac
 
 # --- benchmarks ---
 # Figures for the README's Performance section: serving (BentoML vs mlflow models serve vs in-process), pipeline (dvc repro vs a
-# bare script at 10k/100k/1M rows) and the pull-request loop. Runs in temporary copies under benchmarks/work/;
-# load goes to 127.0.0.1 only, bounded in requests and seconds. QUICK=1 checks the harness in about two minutes.
+# bare script at 10k/100k/1M rows), the pull-request loop, and latency (open-loop Poisson load at fixed rates against
+# the three). Runs in temporary copies under benchmarks/work/; load goes to 127.0.0.1 only, bounded in requests and
+# seconds. QUICK=1 checks the harness with small sizes; ONLY=latency (comma-separated names) runs a subset.
 QUICK ?=
+ONLY ?=
 
 .PHONY: bench
-bench: install ## Run the benchmarks (QUICK=1: small sizes); tables and charts in benchmarks/results/
-	$(RUN) python -m benchmarks.run $(if $(QUICK),--quick)
+bench: install ## Run the benchmarks (QUICK=1: small sizes, ONLY=a,b: a subset); tables and charts in benchmarks/results/
+	$(RUN) python -m benchmarks.run $(if $(QUICK),--quick) $${ONLY:+--only "$$ONLY"}

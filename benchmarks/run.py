@@ -1,4 +1,4 @@
-"""Run the benchmarks: ``python -m benchmarks.run [--quick] [--only pipeline,pr_loop,serving]``.
+"""Run the benchmarks: ``python -m benchmarks.run [--quick] [--only pipeline,pr_loop,serving,latency]``.
 
 ``make bench`` runs them all at full size; ``make bench QUICK=1`` runs small sizes in under two minutes (to
 check the harness, not to quote). Each benchmark prints its table and writes ``benchmarks/results/<name>.json``,
@@ -19,7 +19,7 @@ from typing import Any
 from benchmarks.common import RESULTS, BenchError, machine
 from benchmarks.report import write_outputs
 
-BENCHMARKS = ("pipeline", "pr_loop", "serving")
+BENCHMARKS = ("pipeline", "pr_loop", "serving", "latency")
 QUICK_ROWS = 5_000
 """Rows of sample data in a quick run (the serving benchmark reuses the pipeline benchmark's trained project)."""
 
@@ -47,6 +47,10 @@ def runner(name: str, quick: bool) -> Callable[[], dict[str, Any]]:
         from benchmarks import serving
 
         return lambda: serving.bench(quick=quick, say=_say, rows=QUICK_ROWS if quick else 10_000)
+    if name == "latency":
+        from benchmarks import latency
+
+        return lambda: latency.bench(quick=quick, say=_say, rows=QUICK_ROWS if quick else 10_000)
     raise ValueError(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}")
 
 
