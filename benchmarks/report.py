@@ -262,7 +262,8 @@ def latency_markdown(result: dict[str, Any]) -> str:
         ],
     )
     rows = []
-    for c in sorted(result["cells"], key=lambda c: (c["records"], c["server"], c["rate"])):
+    order = list(SERVER_LABELS)
+    for c in sorted(result["cells"], key=lambda c: (c["records"], order.index(c["server"]), c["rate"])):
         if c["skipped"]:
             rows.append([SERVER_LABELS[c["server"]], str(c["records"]), str(c["rate"]), *["skipped"] * 4, "n/a"])
             continue

@@ -119,3 +119,23 @@ def test_a_failing_observer_does_not_stop_the_scoring() -> None:
         return [float(s) for s in await batcher({"x": [1.0]})] + [float(s) for s in await batcher({"x": [2.0]})]
 
     assert asyncio.run(scenario()) == [10.0, 20.0]
+
+
+def test_small_batches_run_in_the_event_loop_and_larger_ones_in_a_thread() -> None:
+    threads: list[tuple[int, int]] = []  # (rows, thread id) per call
+
+    def model(columns: Columns) -> np.ndarray:
+        threads.append((len(columns["x"]), threading.get_ident()))
+        return np.array(columns["x"], dtype=float) * 10
+
+    async def scenario() -> tuple[int, list[list[float]]]:
+        batcher = Batcher(model, max_batch_size=10)
+        batcher.inline_max_rows = 2
+        small = await batcher({"x": [1.0, 2.0]})
+        large = await batcher({"x": [1.0, 2.0, 3.0]})
+        return threading.get_ident(), [list(small), list(large)]
+
+    loop_thread, results = asyncio.run(scenario())
+    assert results == [[10.0, 20.0], [10.0, 20.0, 30.0]]
+    assert threads[0] == (2, loop_thread)
+    assert threads[1][0] == 3 and threads[1][1] != loop_thread

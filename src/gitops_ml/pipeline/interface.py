@@ -63,6 +63,9 @@ class ColumnScorer:
     score: Callable[[Mapping[str, Sequence[Any]]], np.ndarray]
     path: str
     """Which path serves, in words: ``fast: ...`` or ``generic: <why the fast path does not apply>``."""
+    quick_call_max_rows: int = 0
+    """Calls of at most this many rows take well under a millisecond, so a caller may make them without handing
+    them to a thread (0: no such promise)."""
 
     def __call__(self, columns: Mapping[str, Sequence[Any]]) -> np.ndarray:
         """Scores of the rows of ``columns`` (None or NaN for a missing value), equal to :func:`score_frame`'s."""
@@ -91,7 +94,7 @@ def column_scorer(model: Any, schema: SchemaParams) -> ColumnScorer:
             reason = f"compiling the fast path failed ({type(exc).__name__}: {exc})"
         else:
             logger.info("scoring path: fast: %s", scorer.path)
-            return ColumnScorer(scorer, f"fast: {scorer.path}")
+            return ColumnScorer(scorer, f"fast: {scorer.path}", scorer.quick_call_max_rows)
     logger.warning("scoring path: generic (score_frame on a DataFrame per call): %s", reason)
 
     def generic(columns: Mapping[str, Sequence[Any]]) -> np.ndarray:

@@ -8,6 +8,10 @@ cross-request part: at most one model call runs per worker; while it runs, new r
 the queued records (up to ``serving.max_batch_size`` records per call, never splitting a request) go into one
 call. An idle worker predicts at once, so a lone request waits for nothing.
 
+A model call runs in a worker thread, so a long one does not hold up the event loop; a batch of at most
+:attr:`Batcher.inline_max_rows` rows runs in the event loop itself, because handing a sub-millisecond call to a
+thread and back costs more than the call (a thread wake-up each way, and the two threads trading the GIL).
+
 Each call can be reported to an ``on_call`` observer (the service's latency metrics): how long each of its
 requests waited in the queue (from entering the batcher to the model call starting in its thread) and how long
 the call itself took.
@@ -43,6 +47,7 @@ class CallTiming:
     """One model call: each served request's wait in the queue, the call's own time, and its rows (seconds)."""
 
     queue_waits_s: list[float]
+    """From each request entering the batcher until the call started (in its thread, or inline)."""
     call_s: float
     rows: int
     failed: bool
@@ -65,6 +70,9 @@ class Batcher:
         self._queue: list[_Job] = []
         self._draining = False
         self._task: asyncio.Task[None] | None = None
+        self.inline_max_rows = 0
+        """Batches of at most this many rows are scored in the event loop, larger ones in a thread (0: always a
+        thread). Set it only for a model whose calls that size take well under a millisecond."""
         self.calls = 0
         """Model calls made so far (for metrics and tests)."""
 
@@ -95,8 +103,12 @@ class Batcher:
                 merged = jobs[0].columns if len(jobs) == 1 else _concat([job.columns for job in jobs])
                 timed: list[float] = []  # [start, end] of the call, taken in its thread
                 failed = False
+                inline = sum(job.rows for job in jobs) <= self.inline_max_rows
                 try:
-                    scores = await anyio.to_thread.run_sync(self._timed_predict, merged, timed)
+                    if inline:
+                        scores = self._timed_predict(merged, timed)
+                    else:
+                        scores = await anyio.to_thread.run_sync(self._timed_predict, merged, timed)
                 except Exception as exc:  # hand the error to every caller of this batch, keep serving
                     failed = True
                     for job in jobs:
@@ -111,6 +123,8 @@ class Batcher:
                     if not job.future.done():  # a caller that went away has a cancelled future
                         job.future.set_result(scores[start : start + job.rows])
                     start += job.rows
+                if inline:
+                    await asyncio.sleep(0)  # let the callers answer and new requests queue before the next call
         finally:
             self._draining = False
 

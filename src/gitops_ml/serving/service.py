@@ -93,6 +93,7 @@ class PredictionService:
         try:
             _, self._model = stored_files(MODEL_DIR)  # skops with the explicit trusted-types list
             self._score = column_scorer(self._model, PARAMS.schema)  # logs which scoring path serves
+            self._batcher.inline_max_rows = self._score.quick_call_max_rows  # no thread hand-over for tiny calls
             logger.info("loaded model %s (version %s)", MODEL.tag, MODEL_VERSION)
         except BaseException as exc:  # reported by /livez and /readyz, and in the log
             self._error = exc
