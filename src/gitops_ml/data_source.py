@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from gitops_ml.config import Params
 from gitops_ml.errors import DataSourceError
@@ -20,23 +21,31 @@ def _dvc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["dvc", *args], cwd=cwd, capture_output=True, text=True, check=False)
 
 
-def data_is_current(dvc_file: Path, cwd: Path) -> bool:
+def data_is_current(dvc_file: Path, cwd: Path, repo: Any = None) -> bool:
     """True when the workspace data hashes to what ``dvc_file`` records, whether or not it is cached.
 
     ``dvc status`` cannot tell "different" from "not in cache" when the recorded directory manifest is not in
     the cache (a fresh clone), so this hashes the workspace the way ``dvc add`` would, without writing.
+    ``repo``: an open ``dvc.repo.Repo`` of ``cwd`` to use (opening one parses the DVC files again).
     """
     from dvc.repo import Repo
+
+    if repo is None:
+        with Repo(str(cwd)) as opened:
+            return _data_is_current(opened, dvc_file, cwd)
+    return _data_is_current(repo, dvc_file, cwd)
+
+
+def _data_is_current(repo: Any, dvc_file: Path, cwd: Path) -> bool:
     from dvc_data.hashfile.build import build
 
-    with Repo(str(cwd)) as repo:
-        stage = next(s for s in repo.index.stages if Path(s.path).resolve() == (cwd / dvc_file).resolve())
-        for out in stage.outs:
-            if not out.exists:
-                return False
-            _, _, obj = build(repo.cache.local, out.fs_path, out.fs, "md5", ignore=out.dvcignore, dry_run=True)
-            if obj.hash_info.value != out.hash_info.value:
-                return False
+    stage = next(s for s in repo.index.stages if Path(s.path).resolve() == (cwd / dvc_file).resolve())
+    for out in stage.outs:
+        if not out.exists:
+            return False
+        _, _, obj = build(repo.cache.local, out.fs_path, out.fs, "md5", ignore=out.dvcignore, dry_run=True)
+        if obj.hash_info.value != out.hash_info.value:
+            return False
     return True
 
 

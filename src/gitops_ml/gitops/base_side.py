@@ -33,7 +33,7 @@ from gitops_ml.config import ProjectParams
 from gitops_ml.errors import CompareError
 from gitops_ml.gitops.compare import Side
 from gitops_ml.gitops.dvc_settings import read_dvc_settings
-from gitops_ml.io import read_json
+from gitops_ml.io import load_yaml, read_json
 
 OUTPUT_TIMEOUT_S = 3600
 
@@ -53,7 +53,7 @@ class Outputs:
 def _test_set_id(root: Path) -> str:
     lock = root / "dvc.lock"
     if lock.exists():
-        stages = (yaml.safe_load(lock.read_text(encoding="utf-8")) or {}).get("stages", {})
+        stages = (load_yaml(lock.read_text(encoding="utf-8")) or {}).get("stages", {})
         for out in stages.get("split", {}).get("outs", []):
             if out.get("path") == str(paths.TEST) and out.get("md5"):
                 return str(out["md5"])
@@ -112,7 +112,7 @@ def read_outputs(root: Path) -> Outputs:
     missing = [str(p.relative_to(root)) for p in needed if not p.exists()]
     if missing:
         raise CompareError(f"{root}: pipeline outputs missing ({', '.join(missing)}); run `make repro` first")
-    params = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8")) or {}
+    params = load_yaml((root / "params.yaml").read_text(encoding="utf-8")) or {}
     predictions = pd.read_parquet(root / paths.PREDICTIONS)
     side = Side(
         metrics=read_json(root / paths.METRICS),
@@ -177,30 +177,28 @@ def base_outputs(repo: Path, commit: str, say: Callable[[str], None] = print) ->
         if local_config.exists():
             shutil.copy2(local_config, path / ".dvc" / "config.local")  # credentials of the remote, if any
         _share_cache_and_remote(path, cache, remote)
-        say(f"base {commit[:12]}: checking out what the DVC cache holds")
-        _dvc_checkout(path, pull_from=remote[0] if remote else None, say=lambda m: say(f"base {commit[:12]}: {m}"))
-        if not _data_is_current(path):
-            _run(["gitops-ml", "ensure-data"], path, env)  # BASE's own way of making its data
         params_text = (path / "params.yaml").read_text(encoding="utf-8")
         _disable_tracking(path / "params.yaml")
-        say(f"base {commit[:12]}: dvc repro (stages already run are restored from the run-cache)")
-        _dvc_repro(path, pull=bool(remote), pythonpath=str(path / "src"))
+        with _dvc_repo(path, pythonpath=str(path / "src")) as dvc_repo:  # one Repo: each parses the DVC files
+            say(f"base {commit[:12]}: checking out what the DVC cache holds")
+            with suppress(Exception):  # what is still missing is made by ensure-data and dvc repro below
+                dvc_repo.checkout(allow_missing=True)
+            if remote:
+                say(f"base {commit[:12]}: pulling from DVC remote '{remote[0]}'")
+                with suppress(Exception):
+                    dvc_repo.pull(allow_missing=True)
+            if not _data_is_current(path, dvc_repo):
+                _run(["gitops-ml", "ensure-data"], path, env)  # BASE's own way of making its data
+            say(f"base {commit[:12]}: dvc repro (stages already run are restored from the run-cache)")
+            try:
+                dvc_repo.reproduce(pull=bool(remote))
+            except Exception as exc:  # DVC's errors, a failed stage: one message naming the base side
+                cause = f"{exc}: {exc.__cause__}" if exc.__cause__ else str(exc)
+                raise CompareError(
+                    f"dvc repro failed for the base side (in {path}): {type(exc).__name__}: {cause}"
+                ) from None
         (path / "params.yaml").write_text(params_text, encoding="utf-8")
         return read_outputs(path)
-
-
-def _dvc_checkout(path: Path, pull_from: str | None, say: Callable[[str], None]) -> None:
-    """``dvc checkout --allow-missing`` (then ``dvc pull --allow-missing`` from a remote), failures ignored: what
-    is still missing afterwards is made by ``ensure-data`` and ``dvc repro``."""
-    from dvc.repo import Repo
-
-    with chdir(path), Repo(str(path)) as repo:  # DVC resolves its targets against the working directory
-        with suppress(Exception):
-            repo.checkout(allow_missing=True)
-        if pull_from:
-            say(f"pulling from DVC remote '{pull_from}'")
-            with suppress(Exception):
-                repo.pull(allow_missing=True)
 
 
 @contextmanager
@@ -218,31 +216,29 @@ def _environment(**values: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _dvc_repro(path: Path, pull: bool, pythonpath: str) -> None:
-    """``dvc repro [--pull]`` in ``path``; its stage commands run BASE's code (``pythonpath`` first)."""
+@contextmanager
+def _dvc_repo(path: Path, pythonpath: str) -> Iterator[Any]:
+    """DVC's ``Repo`` of the worktree, opened from inside it (DVC resolves targets against the working directory),
+    with ``pythonpath`` first on the ``PYTHONPATH`` of the stage commands it starts (BASE's own code)."""
     from dvc.repo import Repo
 
-    try:
-        with _environment(PYTHONPATH=pythonpath), chdir(path), Repo(str(path)) as repo:
-            repo.reproduce(pull=pull)
-    except Exception as exc:  # DVC's errors, a failed stage: one message naming the base side, no traceback
-        cause = f"{exc}: {exc.__cause__}" if exc.__cause__ else str(exc)
-        raise CompareError(f"dvc repro failed for the base side (in {path}): {type(exc).__name__}: {cause}") from None
+    with _environment(PYTHONPATH=pythonpath), chdir(path), Repo(str(path)) as repo:
+        yield repo
 
 
-def _data_is_current(path: Path) -> bool:
+def _data_is_current(path: Path, dvc_repo: Any) -> bool:
     """Whether the worktree's ``data/`` already matches its ``data.dvc`` (typically restored from the cache)."""
     from gitops_ml.data_source import data_is_current
 
     try:
-        return (path / paths.DATA_DVC).exists() and data_is_current(paths.DATA_DVC, path)
+        return (path / paths.DATA_DVC).exists() and data_is_current(paths.DATA_DVC, path, dvc_repo)
     except Exception:  # an unusual BASE layout: let BASE's own ensure-data decide
         return False
 
 
 def _disable_tracking(params_file: Path) -> None:
     """Don't log BASE's run to MLflow (it is not a stage dependency, so DVC's view of the stages is unchanged)."""
-    raw = yaml.safe_load(params_file.read_text(encoding="utf-8"))
+    raw = load_yaml(params_file.read_text(encoding="utf-8"))
     if isinstance(raw, dict) and isinstance(raw.get("tracking"), dict):
         raw["tracking"]["enabled"] = False
         params_file.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
