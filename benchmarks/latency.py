@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,7 +29,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import WORK, bench_env, load_average, sh
+from benchmarks.common import ROOT, WORK, bench_env, load_average, sh
 from benchmarks.openloop import OpenLoopResult, poisson_schedule, run_http, run_open_loop
 from benchmarks.serving import (
     SERVER_ENV,
@@ -213,6 +214,9 @@ def bench(quick: bool, say: Callable[[str], None] = print, rows: int = 10_000) -
     logs = WORK / "latency" / "logs"
 
     home = WORK / "latency" / "bentoml-home"
+    shutil.rmtree(home, ignore_errors=True)  # a fresh model and bento store each run
+    # The project may be a copy left by an earlier run: the bento must carry this working tree's service code.
+    shutil.copytree(ROOT / "src", project / "src", dirs_exist_ok=True)
     env = bench_env({"BENTOML_HOME": str(home)} | SERVER_ENV)
     say("latency: building the bento (gitops-ml build-bento)")
     tag = sh(["gitops-ml", "build-bento"], project, env).strip().splitlines()[-1]

@@ -4,7 +4,9 @@ In a temporary project (git repository with its own DVC cache): the base pipelin
 ``main``; a branch changes one training param; then ``make report BASE=main`` is measured as a whole, its
 process tree sampled. The head pipeline's own compute is the wall time of the stage processes that ran in the
 project itself (train and evaluate, which the param feeds); everything else is what the report loop adds:
-DVC's checks, the base side (a git worktree restored from the DVC cache) and building the report.
+DVC's checks, the base side (a git worktree restored from the DVC cache) and building the report. The branch
+carries the ``dvc.lock`` of its author's own run (made in a clone, see :func:`developer_lock`), as a pull request
+does: ``make report`` refuses a stale one.
 """
 
 from __future__ import annotations

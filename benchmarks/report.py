@@ -205,7 +205,10 @@ def pr_loop_markdown(result: dict[str, Any]) -> str:
         [f"head pipeline's own compute ({stages})", f"{result['head_compute_s']:.1f}"],
         ["everything else (the loop's overhead)", f"{result['overhead_s']:.1f}"],
         ["  of which `gitops-ml report`", f"{result['report_command_s']:.1f}"],
-        ["    of which the base side (worktree, restore from cache)", f"{result['base_side_s']:.1f}"],
+        [
+            "    of which the base side (worktree, restore from cache)",
+            f"{result['base_side_s']:.1f}" if result["base_side_s"] else "in the report's process",
+        ],
     ]
     target = result["target"]
     text = _md_table(["step", "seconds"], rows)

@@ -10,7 +10,8 @@ call. An idle worker predicts at once, so a lone request waits for nothing.
 
 A model call runs in a worker thread, so a long one does not hold up the event loop; a batch of at most
 :attr:`Batcher.inline_max_rows` rows runs in the event loop itself, because handing a sub-millisecond call to a
-thread and back costs more than the call (a thread wake-up each way, and the two threads trading the GIL).
+thread and back costs more than the call (a thread wake-up each way, and the two threads trading the GIL: about
+60 µs per call on an idle machine, milliseconds on a busy one).
 
 Each call can be reported to an ``on_call`` observer (the service's latency metrics): how long each of its
 requests waited in the queue (from entering the batcher to the model call starting in its thread) and how long
