@@ -1,9 +1,10 @@
 """Run the benchmarks: ``python -m benchmarks.run [--quick] [--only pipeline,pr_loop,serving,latency]``.
 
-``make bench`` runs them all at full size; ``make bench QUICK=1`` runs small sizes in under two minutes (to
-check the harness, not to quote). Each benchmark prints its table and writes ``benchmarks/results/<name>.json``,
-``.md`` and ``.png`` (``<name>-quick.*`` for quick runs). Everything runs in temporary project copies under
-``benchmarks/work/``; every load test targets 127.0.0.1 and is bounded in requests and time.
+``make bench`` runs them all at full size; ``make bench QUICK=1`` runs small sizes in a few minutes (to check the
+harness, not to quote); ``make bench ONLY=latency`` runs a subset. Each benchmark prints its table and writes
+``benchmarks/results/<name>.json``, ``.md`` and ``.png`` (``<name>-quick.*`` for quick runs). Everything runs in
+temporary project copies under ``benchmarks/work/``; every load test targets 127.0.0.1 and is bounded in requests
+and time.
 """
 
 from __future__ import annotations

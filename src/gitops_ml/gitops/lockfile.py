@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -21,7 +22,7 @@ LOCK_FILE = "dvc.lock"
 FIX = "run `make run` (or `dvc repro`) and commit dvc.lock"
 
 
-def stage_recipe(lock_text: str | dict, stage: str = "train") -> dict | None:
+def stage_recipe(lock_text: str | dict[str, Any], stage: str = "train") -> dict[str, Any] | None:
     """What a stage was run from in a ``dvc.lock`` (text, or its parsed stages): its deps (paths and hashes) and
     params; None if absent."""
     entry = (_stages(lock_text) if isinstance(lock_text, str) else lock_text).get(stage)
@@ -31,7 +32,7 @@ def stage_recipe(lock_text: str | dict, stage: str = "train") -> dict | None:
     return {"deps": deps, "params": entry.get("params") or {}}
 
 
-def _stages(lock_text: str) -> dict:
+def _stages(lock_text: str) -> dict[str, Any]:
     try:
         stages = (load_yaml(lock_text) or {}).get("stages") or {}
     except (yaml.YAMLError, AttributeError):
