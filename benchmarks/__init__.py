@@ -1,1 +1,1 @@
-"""Benchmarks of the template: serving, pipeline overhead, pull-request loop (`make bench`; README, Performance)."""
+"""Benchmarks of the template: serving, pipeline overhead, pull-request loop (`make bench`; docs/performance.md)."""

@@ -3,7 +3,7 @@
 It reads the same CSV, splits it the same way (stratified, same seed and test size), fits the same sklearn
 Pipeline (preprocessing + the estimator named in params.yaml) and scores it on the test set. It does none of
 the template's extra work: no data contract, no parquet hand-offs between stages, no bootstrap intervals, no
-plot data, no permutation importance, no MLflow run, no DVC bookkeeping.
+plot data, no permutation importance, no MLflow run, no drift reference, no DVC bookkeeping.
 
 Run it from a project directory: ``python benchmarks/bare_script.py [params.yaml]``. It prints one JSON line.
 """

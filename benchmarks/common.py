@@ -158,7 +158,8 @@ def measure(cmd: Sequence[str], cwd: Path, env: dict[str, str] | None = None, ti
                     seen = processes.get(p.pid)
                     if seen is None:
                         seen = processes[p.pid] = ProcessSample(cmdline, cwd, now, now, rss)
-                    seen.cmdline, seen.cwd = cmdline, cwd
+                    if cmdline:  # an exited, not yet reaped process (a zombie) has none: keep what was seen
+                        seen.cmdline, seen.cwd = cmdline, cwd
                     seen.last_s, seen.peak_rss = now, max(seen.peak_rss, rss)
                     total += rss
                 except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):

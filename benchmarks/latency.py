@@ -43,6 +43,7 @@ from benchmarks.serving import (
 )
 from gitops_ml.config import Params, load_params
 from gitops_ml.pipeline.interface import ColumnScorer, column_scorer, score_frame
+from gitops_ml.serving.prediction_log import ENV_VAR as PREDICTION_LOG_ENV
 
 RATES = (25, 50, 100, 200, 400)
 RECORD_SIZES = (1, 20)
@@ -51,7 +52,7 @@ GIVE_UP_FACTOR = 10
 """A rate whose p99 is this many times the limit (or with over 10% errors) skips the higher rates."""
 SERVERS = ("bentoml", "mlflow", "in_process")
 REQUEST_SECONDS = "bentoml_service_request_duration_seconds"
-QUEUE_SECONDS = "gitops_ml_queue_wait_seconds"
+QUEUE_SECONDS = "gitops_ml_batch_queue_wait_seconds"
 CALL_SECONDS = "gitops_ml_model_call_seconds"
 CALL_RECORDS = "gitops_ml_model_call_records"
 
@@ -221,7 +222,9 @@ def bench(quick: bool, say: Callable[[str], None] = print, rows: int = 10_000) -
     shutil.rmtree(home, ignore_errors=True)  # a fresh model and bento store each run
     # The project may be a copy left by an earlier run: the bento must carry this working tree's service code.
     shutil.copytree(ROOT / "src", project / "src", dirs_exist_ok=True)
-    env = bench_env({"BENTOML_HOME": str(home)} | SERVER_ENV)
+    log = WORK / "latency" / "prediction-log"  # logging on, as by default
+    shutil.rmtree(log, ignore_errors=True)
+    env = bench_env({"BENTOML_HOME": str(home), PREDICTION_LOG_ENV: str(log)} | SERVER_ENV)
     say("latency: building the bento (gitops-ml build-bento)")
     tag = sh(["gitops-ml", "build-bento"], project, env).strip().splitlines()[-1]
     port = free_port()

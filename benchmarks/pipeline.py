@@ -22,8 +22,17 @@ from typing import Any
 
 from benchmarks.common import ROOT, WORK, Measured, bench_env, copy_project, load_average, measure, use_sample_rows
 
-STAGES = ("validate", "split", "train", "evaluate")
-STAGE_PATTERN = re.compile(r"gitops-ml (\w+)")
+STAGES = ("validate", "split", "train", "evaluate", "drift_reference")
+STAGE_PATTERN = re.compile(r"gitops-ml ([a-z][\w-]*)")
+"""A ``gitops-ml`` command in a command line; its stage is the command with ``-`` read as ``_`` (:func:`stage_of`)."""
+
+
+def stage_of(cmdline: str) -> str | None:
+    """The ``gitops-ml`` command in ``cmdline`` as a stage name (``drift-reference`` -> ``drift_reference``)."""
+    match = STAGE_PATTERN.search(cmdline)
+    return match.group(1).replace("-", "_") if match else None
+
+
 MB = 2**20
 
 
@@ -31,10 +40,9 @@ def stage_breakdown(run: Measured) -> dict[str, dict[str, float]]:
     """Wall time and peak RSS of each stage process seen while ``dvc repro`` ran."""
     stages: dict[str, dict[str, float]] = {}
     for sample in run.processes.values():
-        match = STAGE_PATTERN.search(sample.cmdline)
-        if not match or match.group(1) not in STAGES:
+        name = stage_of(sample.cmdline)
+        if name not in STAGES:
             continue
-        name = match.group(1)
         seen = stages.setdefault(name, {"start_s": sample.first_s, "end_s": sample.last_s, "peak_rss_mb": 0.0})
         seen["start_s"] = min(seen["start_s"], sample.first_s)
         seen["end_s"] = max(seen["end_s"], sample.last_s)
@@ -72,7 +80,7 @@ def run_bare(project: Path) -> dict[str, Any]:
     load = load_average()
     script = ROOT / "benchmarks" / "bare_script.py"
     # The same OpenMP wait policy the package sets for the pipeline (gitops_ml/__init__.py), so the ratio
-    # measures the template's overhead, not the thread policy (the README's Performance section shows that effect).
+    # measures the template's overhead, not the thread policy (docs/performance.md shows that effect).
     env = bench_env({"PYTHONPATH": str(ROOT / "src"), "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "passive")})
     run = measure(["python", str(script)], project, env=env)
     parts = json.loads(run.stdout.strip().splitlines()[-1])

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import WORK, Measured, copy_project, measure, sh, use_sample_rows
-from benchmarks.pipeline import STAGE_PATTERN, STAGES
+from benchmarks.pipeline import STAGES, stage_of
 
 TARGET_OVERHEAD_S = 5.0
 
@@ -66,11 +66,11 @@ def breakdown(run: Measured, project: Path) -> dict[str, Any]:
             base_start = sample.first_s if base_start is None else min(base_start, sample.first_s)
             base_end = sample.last_s if base_end is None else max(base_end, sample.last_s)
             continue
-        match = STAGE_PATTERN.search(sample.cmdline)
-        if match and Path(sample.cwd) == project:
-            if match.group(1) in STAGES:
-                head[match.group(1)] = max(head.get(match.group(1), 0.0), span)
-            elif match.group(1) == "report":
+        name = stage_of(sample.cmdline)
+        if name and Path(sample.cwd) == project:
+            if name in STAGES:
+                head[name] = max(head.get(name, 0.0), span)
+            elif name == "report":
                 report_s = max(report_s, span)
     head_compute = sum(head.values())
     venv = str(Path(sys.executable).parent) + "/"

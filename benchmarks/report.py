@@ -1,8 +1,8 @@
 """Turning benchmark results into what people read: a Markdown table and a PNG chart per benchmark.
 
 Each benchmark writes ``benchmarks/results/<name>.json`` (everything measured), ``<name>.md`` (the table that
-the README's Performance section quotes) and ``<name>.png``. Quick runs use ``<name>-quick.*`` so they never
-overwrite the full results that the README quotes.
+docs/performance.md quotes) and ``<name>.png``. Quick runs use ``<name>-quick.*`` so they never
+overwrite the full results that docs/performance.md quotes.
 """
 
 from __future__ import annotations
@@ -18,7 +18,13 @@ import matplotlib.pyplot as plt
 
 from gitops_ml.io import atomic_write, write_json
 
-STAGE_COLOURS = {"validate": "#4c72b0", "split": "#55a868", "train": "#c44e52", "evaluate": "#8172b2"}
+STAGE_COLOURS = {
+    "validate": "#4c72b0",
+    "split": "#55a868",
+    "train": "#c44e52",
+    "evaluate": "#8172b2",
+    "drift_reference": "#937860",
+}
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
@@ -81,9 +87,7 @@ def pipeline_markdown(result: dict[str, Any]) -> str:
         ],
         totals,
     )
-    text += "\n" + _md_table(
-        ["rows", "validate", "split", "train", "evaluate", "DVC between stages", "bare script's fit"], stages
-    )
+    text += "\n" + _md_table(["rows", *STAGE_COLOURS, "DVC between stages", "bare script's fit"], stages)
     fit, target = result["memory_fit"], result["target"]
     text += (
         f"\nPeak memory of the pipeline ≈ {fit['fixed_mb']:.0f} MB + {fit['mb_per_100k_rows']:.1f} MB per 100k rows "
@@ -194,6 +198,76 @@ def serving_chart(result: dict[str, Any], path: Path) -> None:
     _save(fig, path)
 
 
+# --- prediction log ---
+
+
+PREDICTION_LOG_HEADER = [
+    "records/request", "log", "requests/s", "records/s", "p50 ms", "p99 ms", "server CPU ms/request",
+    "each run, requests/s", "requests/s change", "CPU change",
+]  # fmt: skip
+
+
+def prediction_log_markdown(result: dict[str, Any]) -> str:
+    """Throughput with the prediction log off and on, per request size, and the loss."""
+    rows = []
+    for records, size in result["sizes"].items():
+        for mode in ("off", "on"):
+            rows.append(
+                [
+                    records,
+                    mode,
+                    f"{size[f'requests_per_s_{mode}']:.0f}",
+                    f"{size[f'records_per_s_{mode}']:.0f}",
+                    f"{size[f'p50_ms_{mode}']:.1f}",
+                    f"{size[f'p99_ms_{mode}']:.1f}",
+                    f"{size[f'server_cpu_ms_per_request_{mode}']:.2f}",
+                    " / ".join(f"{r['requests_per_s']:.0f}" for r in size["runs"][mode]),
+                    f"{-size['loss']:+.1%}" if mode == "on" else "",
+                    f"{size['cpu_cost']:+.1%}" if mode == "on" else "",
+                ]
+            )
+    text = _md_table(PREDICTION_LOG_HEADER, rows)
+    log, target = result["log"], result["target"]
+    text += (
+        f"\nMedians over the runs. Concurrency {result['concurrency']}, {result['workers']} worker(s) per server, "
+        f"{result['repeats']} alternating runs of at most {result['max_seconds_per_run']:.0f} s per cell. "
+        f"The logging server scored {log['scored']} records, wrote {log['written']} ({log['lines']} lines on "
+        f"disk) and dropped {log['dropped']}.\n"
+        f"Target: at most {target['limit']:.0%} fewer requests/s with the log on: at worst "
+        f"{target['worst_loss']:.1%} fewer, {'met' if target['met'] else 'missed'}. Server CPU per request with the "
+        f"log on: at worst {target['worst_cpu_cost']:+.1%}.\n"
+        f"In process, the writer thread spends {result['writer_cpu_us_per_record']:.1f} microseconds of CPU per "
+        f"record (building its line and writing it){_share_of_server(result)}.\n"
+    )
+    return text
+
+
+def _share_of_server(result: dict[str, Any]) -> str:
+    """The writer's CPU per record as a share of the server's CPU per record with the log off, per request size."""
+    shares = []
+    for records, size in result["sizes"].items():
+        server_us = size["server_cpu_ms_per_request_off"] * 1000 / int(records)
+        if server_us:
+            shares.append(f"{result['writer_cpu_us_per_record'] / server_us:.1%} at {records} record(s)/request")
+    return f": {', '.join(shares)} of the server's CPU per record with the log off" if shares else ""
+
+
+def prediction_log_chart(result: dict[str, Any], path: Path) -> None:
+    """Median requests/s with the log off and on, one pair of bars per request size."""
+    sizes = list(result["sizes"])
+    fig, ax = plt.subplots(figsize=(7, 4))
+    width = 0.38
+    for offset, mode, colour in ((-width / 2, "off", "#4c72b0"), (width / 2, "on", "#c44e52")):
+        values = [result["sizes"][s][f"requests_per_s_{mode}"] for s in sizes]
+        ax.bar([i + offset for i in range(len(sizes))], values, width, label=f"prediction log {mode}", color=colour)
+    ax.set_xticks(range(len(sizes)), [f"{s} record(s)/request" for s in sizes])
+    ax.set_ylabel("requests/s (median)")
+    ax.set_title(f"Prediction log cost at concurrency {result['concurrency']}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+
+
 # --- pull-request loop ---
 
 
@@ -224,7 +298,11 @@ def pr_loop_chart(result: dict[str, Any], path: Path) -> None:
     timeline = result["timeline"]
     fig, ax = plt.subplots(figsize=(12, 0.35 * len(timeline) + 1.5))
     for i, step in enumerate(timeline):
-        colour = "#c44e52" if any(f"gitops-ml {s}" in step["command"] for s in STAGE_COLOURS) else "#4c72b0"
+        colour = (
+            "#c44e52"
+            if any(f"gitops-ml {s.replace('_', '-')}" in step["command"] for s in STAGE_COLOURS)
+            else "#4c72b0"
+        )
         if step["where"] == "base worktree":
             colour = "#55a868"
         ax.barh(i, step["seconds"], left=step["start_s"], color=colour)
@@ -342,12 +420,74 @@ def latency_chart(result: dict[str, Any], path: Path) -> None:
     _save(fig, path)
 
 
+# --- drift check ---
+
+
+def drift_markdown(result: dict[str, Any]) -> str:
+    """False-alarm rates, then the detection rate of each shift, then the command's wall time."""
+    alarms = [
+        [
+            str(a["window_rows"]),
+            str(a["windows"]),
+            f"{a['rate']:.1%}",
+            ", ".join(f"{name} {count}" for name, count in a["by_feature"].items()) or "none",
+        ]
+        for a in result["false_alarms"]
+    ]
+    text = _md_table(["window rows", "unshifted windows", "false-alarm rate", "features named (windows)"], alarms)
+    detections = [
+        [
+            d["shift"],
+            f"`{d['feature']}` {d['label']}",
+            f"{d['rate']:.0%}",
+            f"{d['flagged_rate']:.0%}",
+            f"{d['other_features_per_window']:.2f}",
+        ]
+        for d in result["detection"]
+    ]
+    first = result["detection"][0] if result["detection"] else {"windows": 0, "window_rows": 0}
+    text += f"\nShifted windows ({first['windows']} per row, {first['window_rows']} rows each):\n\n"
+    text += _md_table(
+        ["shift", "size", "detected (feature named)", "drift flagged", "other features named per window"], detections
+    )
+    target, command = result["target"], result["command"]
+    text += (
+        f"\nReference: {result['reference_rows']} training rows; windows drawn with replacement from "
+        f"{result['test_rows']} test rows. Target: at most {target['limit']:.0%} false alarms at "
+        f"{target['window_rows']} rows (the smallest window accepted): {target['rate']:.1%}, "
+        f"{'met' if target['met'] else 'missed'}.\n"
+        f"One check in process: {result['in_process_check_ms']:.0f} ms. `gitops-ml drift` on {command['records']} "
+        f"logged records ({command['files']} gzipped JSON Lines files): {command['wall_s']:.1f} s wall.\n"
+    )
+    return text
+
+
+def drift_chart(result: dict[str, Any], path: Path) -> None:
+    """Detection rate against shift size, one panel per kind of shift, with the false-alarm rate."""
+    kinds = list(dict.fromkeys(d["shift"] for d in result["detection"]))
+    fig, axes = plt.subplots(1, max(1, len(kinds)), figsize=(3.2 * max(1, len(kinds)), 3.6), squeeze=False)
+    alarm = result["target"]["rate"]
+    for ax, kind in zip(axes[0], kinds, strict=False):
+        rows = [d for d in result["detection"] if d["shift"] == kind]
+        ax.plot(range(len(rows)), [d["rate"] for d in rows], "o-", label="detected")
+        ax.axhline(alarm, color="#c44e52", linestyle="--", label=f"false alarms {alarm:.1%}")
+        ax.set_xticks(range(len(rows)), [d["label"] for d in rows], rotation=30, fontsize=7, ha="right")
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_title(f"{kind} ({rows[0]['feature']})", fontsize=8)
+    axes[0][0].set_ylabel("share of windows")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    _save(fig, path)
+
+
 # --- registry of benchmarks: name -> (markdown, chart) ---
 
 RENDERERS: dict[str, tuple[Callable[[dict[str, Any]], str], Callable[[dict[str, Any], Path], None]]] = {
     "pipeline": (pipeline_markdown, pipeline_chart),
     "serving": (serving_markdown, serving_chart),
     "pr_loop": (pr_loop_markdown, pr_loop_chart),
+    "prediction_log": (prediction_log_markdown, prediction_log_chart),
+    "drift": (drift_markdown, drift_chart),
     "latency": (latency_markdown, latency_chart),
 }
 

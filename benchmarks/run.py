@@ -1,4 +1,4 @@
-"""Run the benchmarks: ``python -m benchmarks.run [--quick] [--only pipeline,pr_loop,serving,latency]``.
+"""Run the benchmarks: ``python -m benchmarks.run [--quick] [--only pipeline,pr_loop,serving,prediction_log,...]``.
 
 ``make bench`` runs them all at full size; ``make bench QUICK=1`` runs small sizes in a few minutes (to check the
 harness, not to quote); ``make bench ONLY=latency`` runs a subset. Each benchmark prints its table and writes
@@ -20,7 +20,7 @@ from typing import Any
 from benchmarks.common import RESULTS, BenchError, machine
 from benchmarks.report import write_outputs
 
-BENCHMARKS = ("pipeline", "pr_loop", "serving", "latency")
+BENCHMARKS = ("pipeline", "pr_loop", "serving", "prediction_log", "drift", "latency")
 QUICK_ROWS = 5_000
 """Rows of sample data in a quick run (the serving benchmark reuses the pipeline benchmark's trained project)."""
 
@@ -48,6 +48,14 @@ def runner(name: str, quick: bool) -> Callable[[], dict[str, Any]]:
         from benchmarks import serving
 
         return lambda: serving.bench(quick=quick, say=_say, rows=QUICK_ROWS if quick else 10_000)
+    if name == "prediction_log":
+        from benchmarks import prediction_log
+
+        return lambda: prediction_log.bench(quick=quick, say=_say, rows=QUICK_ROWS if quick else 10_000)
+    if name == "drift":
+        from benchmarks import drift
+
+        return lambda: drift.bench(quick=quick, say=_say)
     if name == "latency":
         from benchmarks import latency
 

@@ -32,6 +32,7 @@ from benchmarks.common import WORK, BenchError, bench_env, copy_project, sh, use
 from benchmarks.loadgen import run_load
 from gitops_ml.config import ColumnType, Params, load_params
 from gitops_ml.pipeline.interface import model_frame
+from gitops_ml.serving.prediction_log import ENV_VAR as PREDICTION_LOG_ENV
 
 READY_TIMEOUT_S = 180
 RECORD_SIZES = (1, 100)
@@ -234,7 +235,9 @@ def bench(quick: bool, say: Callable[[str], None] = print, rows: int = 10_000) -
 
     home = WORK / "serving" / "bentoml-home"
     shutil.rmtree(home, ignore_errors=True)  # a fresh model and bento store each run
-    env = bench_env({"BENTOML_HOME": str(home)} | SERVER_ENV)
+    log = WORK / "serving" / "prediction-log"  # logging on, as by default (the prediction_log benchmark: its cost)
+    shutil.rmtree(log, ignore_errors=True)
+    env = bench_env({"BENTOML_HOME": str(home), PREDICTION_LOG_ENV: str(log)} | SERVER_ENV)
     say("serving: building the bento (gitops-ml build-bento)")
     tag = sh(["gitops-ml", "build-bento"], project, env).strip().splitlines()[-1]
     port = free_port()

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from gitops_ml import params_yaml
-from tests.conftest import make_project, project_env, run
 from tests.support.own_data import numeric_table
+from tests.support.projects import make_project, project_env, run
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "gitops_ml"
@@ -28,7 +28,8 @@ PIPELINE_COMMANDS = frozenset({"validate", "split", "train", "evaluate", "init_d
 
 def machinery_files() -> list[Path]:
     """Every module of the machinery. config.py is not one: it builds ``train:`` from the estimator registry."""
-    files = [*SRC.glob("gitops/*.py"), *SRC.glob("serving/*.py"), *(ROOT / "benchmarks").glob("*.py")]
+    files = [*SRC.glob("gitops/*.py"), *SRC.glob("serving/*.py"), *SRC.glob("monitoring/*.py")]
+    files += (ROOT / "benchmarks").glob("*.py")
     files += [path for path in SRC.glob("*.py") if path.name != "config.py"]
     return sorted(files)
 
@@ -79,6 +80,7 @@ def test_the_import_check_sees_every_form_of_import() -> None:
 def test_machinery_reaches_the_pipeline_only_through_the_interface() -> None:
     files = machinery_files()
     assert SRC / "gitops" / "gate_commands.py" in files and SRC / "serving" / "service.py" in files
+    assert SRC / "monitoring" / "reference.py" in files
     offending = {
         str(path.relative_to(ROOT)): found
         for path in files
@@ -126,7 +128,7 @@ def test_a_project_without_the_sample_generator_runs_the_cli_the_stages_and_the_
     assert run(["gitops-ml", "ensure-data"], project, env).returncode == 0  # data/ now matches data.dvc
 
     repro = run(["dvc", "repro"], project, env)
-    assert ran_stages(repro.stdout) == ["validate", "split", "train", "evaluate"]
+    assert ran_stages(repro.stdout) == ["validate", "split", "train", "evaluate", "drift_reference"]
     confusion = (project / "reports" / "plots" / "confusion.csv").read_text().splitlines()
     assert confusion[0] == "actual,predicted"
     assert {value for line in confusion[1:] for value in line.split(",")} <= {"converted", "not converted"}

@@ -72,6 +72,14 @@ def test_unknown_key_names_its_path() -> None:
     assert "train.estimater: unknown key" in message
 
 
+def test_the_python_name_of_the_schema_section_is_not_a_key() -> None:
+    raw = copy.deepcopy(RAW)
+    raw["schema_"] = raw.pop("schema")
+    message = error_of(raw)
+    assert "schema_: unknown key" in message
+    assert "schema: required key is missing" in message
+
+
 def test_wrong_type_names_path_and_value() -> None:
     message = error_of(edited(train__seed="forty-two"))
     assert "train.seed" in message and "integer" in message and "'forty-two'" in message
@@ -180,3 +188,16 @@ def test_target_classes_are_two_values_of_one_kind(positive: object, negative: o
 def test_target_rate_bounds_must_be_ordered() -> None:
     message = error_of(edited(schema__min_target_rate=0.3, schema__max_target_rate=0.2))
     assert "min_target_rate (0.3) is greater than max_target_rate (0.2)" in message
+
+
+def test_monitor_thresholds_load_and_a_null_switches_one_off() -> None:
+    params = parse_params(edited(monitor__thresholds__ks=None))
+    assert params.monitor.thresholds.ks is None
+    assert params.monitor.thresholds.psi == RAW["monitor"]["thresholds"]["psi"]
+    assert params.monitor.min_window_rows == RAW["monitor"]["min_window_rows"]
+
+
+def test_monitor_thresholds_must_be_positive() -> None:
+    assert "monitor.thresholds.psi: Input should be greater than 0" in error_of(edited(monitor__thresholds__psi=0))
+    assert "monitor.thresholds.kl: unknown key" in error_of(edited(monitor__thresholds__kl=0.1))
+    assert "monitor.min_window_rows" in error_of(edited(monitor__min_window_rows=10))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gitops_ml import params_yaml
-from tests.conftest import make_project, run
+from tests.support.projects import make_project, run
 
 pytestmark = pytest.mark.slow
 

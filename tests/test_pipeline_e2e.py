@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import run
+from tests.support.projects import run
 
 pytestmark = pytest.mark.slow
 
@@ -87,14 +87,14 @@ def test_mlflow_run_was_logged_with_model_and_tags(pipeline_project: Path) -> No
     assert "skops" in mlmodel and "signature" in mlmodel
 
 
-def test_param_change_reruns_only_train_and_evaluate(project: Path) -> None:
+def test_param_change_reruns_only_train_and_what_reads_the_model(project: Path) -> None:
     run(["gitops-ml", "ensure-data"], project)
     run(["dvc", "repro"], project)
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["train"]["hist_gradient_boosting"]["max_iter"] = 60
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     result = run(["dvc", "repro"], project, env=None)
-    assert ran_stages(result.stdout) == ["train", "evaluate"]
+    assert ran_stages(result.stdout) == ["train", "evaluate", "drift_reference"]
 
 
 def test_the_fixture_projects_dvc_lock_is_current(pipeline_project: Path) -> None:

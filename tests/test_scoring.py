@@ -13,7 +13,6 @@ from gitops_ml.scoring import (
     bootstrap_metrics,
     compute_metrics,
     confidence_intervals,
-    finite_or_none,
 )
 
 Y = np.array([0, 0, 0, 1, 1, 0, 1, 0])
@@ -55,13 +54,6 @@ def test_bootstrap_is_seeded_and_brackets_the_estimate() -> None:
 def test_paired_difference_of_a_model_with_itself_is_zero() -> None:
     samples = bootstrap_metrics(Y, S, 0.5, n_resamples=20, seed=0, other_scores=S)
     assert all(sample[name] == 0 or math.isnan(sample[name]) for sample in samples for name in METRIC_NAMES)
-
-
-def test_finite_or_none() -> None:
-    assert finite_or_none(1) == 1.0
-    assert finite_or_none(float("nan")) is None
-    assert finite_or_none("x") is None
-    assert finite_or_none(None) is None
 
 
 def test_weighted_scorer_agrees_with_sklearn_with_unit_and_integer_weights() -> None:

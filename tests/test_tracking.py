@@ -11,8 +11,8 @@ import pytest
 from gitops_ml.config import load_params
 from gitops_ml.errors import TrackingError
 from gitops_ml.tracking import check_reachable, flatten, log_run, tracking_uri
-from tests.conftest import free_port
 from tests.support.fixture_project import FIXTURE_PARAMS
+from tests.support.processes import free_port
 
 
 @pytest.mark.slow

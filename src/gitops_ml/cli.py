@@ -10,13 +10,18 @@ BentoML) when they run, so ``gitops-ml --help`` and every command start fast. No
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import typer
 
 from gitops_ml import pipeline_commands as pipeline
 from gitops_ml.cli_support import clean_errors
+from gitops_ml.deploy import commands as deploy
+from gitops_ml.gitops import deploy_commands as deploy_flow
 from gitops_ml.gitops import gate_commands as release
 from gitops_ml.gitops import github_commands as github
 from gitops_ml.gitops import report_commands as pull_requests
+from gitops_ml.monitoring import commands as monitoring
 from gitops_ml.serving import commands as serving
 
 app = typer.Typer(
@@ -27,7 +32,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-COMMANDS = {
+COMMANDS: dict[str, list[Callable[..., None]]] = {
     "Pipeline": [
         pipeline.init_data,
         pipeline.sample_data,
@@ -56,7 +61,22 @@ COMMANDS = {
         release.image_ref,
         release.smoke_test,
     ],
-    "Serving": [serving.model_version, serving.import_model, serving.build_bento, serving.bento_context],
+    "Serving": [
+        serving.model_version,
+        serving.import_model,
+        serving.build_bento,
+        serving.bento_context,
+        serving.token,
+        serving.tls_cert,
+    ],
+    "Deploy": [
+        deploy.deploy_check,
+        deploy_flow.deploy_pr,
+        deploy_flow.promote_env,
+        deploy_flow.rollback,
+        deploy_flow.sync_champion,
+    ],
+    "Monitoring": [monitoring.drift_reference, monitoring.drift],
 }
 
 for panel, commands in COMMANDS.items():

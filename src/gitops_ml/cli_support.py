@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -20,18 +20,19 @@ out = Console()
 
 EXPECTED_ERRORS: tuple[type[Exception], ...] = (ProjectError, FileNotFoundError)
 ParamsOption = Annotated[Path, typer.Option("--params", help="The params file.")]
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def clean_errors(command: F) -> F:
+def clean_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Report the project's expected errors as one red paragraph and exit 1."""
 
     @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
         except EXPECTED_ERRORS as exc:
             console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper

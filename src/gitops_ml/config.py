@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import (
@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from gitops_ml.errors import ConfigError
+from gitops_ml.metric_names import MetricName
 from gitops_ml.pipeline.estimators import DEFAULT_ESTIMATOR, ESTIMATORS, EstimatorParams
 
 DEFAULT_PARAMS_PATH = Path("params.yaml")
@@ -175,6 +176,7 @@ class SplitParams(StrictModel):
 
 
 # One enum member per registered estimator (pipeline/estimators.py), e.g. Estimator.HIST_GRADIENT_BOOSTING.
+# misc: mypy types only enums whose members it can read; these come from the registry at run time.
 Estimator = StrEnum("Estimator", {name.upper(): name for name in ESTIMATORS})  # type: ignore[misc]
 Estimator.__doc__ = "The estimators ``train.estimator`` may name (the registry in ``pipeline/estimators.py``)."
 
@@ -182,13 +184,14 @@ Estimator.__doc__ = "The estimators ``train.estimator`` may name (the registry i
 class _TrainBase(StrictModel):
     """Which estimator to fit, its seed, and (fields added from the registry) the hyperparameters of each."""
 
-    estimator: Estimator = Estimator(DEFAULT_ESTIMATOR)  # type: ignore[valid-type]
+    estimator: Estimator = Estimator(DEFAULT_ESTIMATOR)
     seed: int = 42
 
     @property
     def estimator_params(self) -> EstimatorParams:
         """The chosen estimator's hyperparameters model (its ``build(seed)`` makes the classifier)."""
-        return getattr(self, self.estimator.value)
+        chosen: EstimatorParams = getattr(self, self.estimator.value)  # the fields are made from the registry
+        return chosen
 
     @property
     def hyperparameters(self) -> dict[str, Any]:
@@ -197,6 +200,7 @@ class _TrainBase(StrictModel):
 
 
 # ``train:``: estimator, seed and one section per registered estimator, defaults applying to a section left out.
+# call-overload: create_model's overloads cannot type fields passed as **kwargs, here built from the registry.
 TrainParams = create_model(
     "TrainParams",
     __base__=_TrainBase,
@@ -221,9 +225,6 @@ class EvaluateParams(StrictModel):
     bootstrap: BootstrapParams = BootstrapParams()
 
 
-MetricName = Literal["roc_auc", "average_precision", "f1", "precision", "recall", "accuracy", "log_loss"]
-
-
 class GateParams(StrictModel):
     """Rules a candidate model must pass to replace the released one (the champion)."""
 
@@ -234,6 +235,31 @@ class GateParams(StrictModel):
     require_significant: bool = False
 
 
+class PredictionLogParams(StrictModel):
+    """The service's prediction log (``serving.prediction_log``; format and knobs in docs/prediction-log.md).
+
+    Each scored record (the schema's ids and features, score, label, model version, request id, timestamp) is
+    written as one JSON line, off the request path: a bounded queue per worker process feeds a writer thread, and
+    when the queue is full records are dropped and counted, never waited for. ``GITOPS_ML_PREDICTION_LOG``
+    overrides ``location`` at run time (``off`` turns the log off).
+    """
+
+    enabled: bool = True
+    location: str = Field(default="logs/predictions", min_length=1)
+    """A local directory (a relative one is taken from where the server was started), or an fsspec URL such as
+    ``s3://bucket/predictions`` or ``gs://...`` to which each closed file is uploaded."""
+    sample_rate: float = Field(default=1.0, gt=0, le=1)
+    """Share of scored records written (each record kept with this probability)."""
+    max_file_mb: float = Field(default=64, gt=0)
+    """A file is closed (and uploaded, for a URL) once it holds this many megabytes..."""
+    max_file_minutes: float = Field(default=60, gt=0)
+    """...or once it has been open this long, whichever comes first."""
+    compress: bool = False
+    """Gzip closed files (``.jsonl.gz``)."""
+    queue_records: int = Field(default=10_000, ge=1)
+    """Records waiting for the writer, per worker process; beyond this, records are dropped and counted."""
+
+
 class ServingParams(StrictModel):
     """Limits and sizing of the prediction service (see ``src/gitops_ml/serving/``)."""
 
@@ -242,6 +268,8 @@ class ServingParams(StrictModel):
     """Most records per model call when queued requests are batched together (a larger request runs alone)."""
     workers: int = Field(default=1, ge=1, le=64)
     """Server worker processes, each with its own copy of the model."""
+    prediction_log: PredictionLogParams = PredictionLogParams()
+    """Where and how much of the scored traffic is recorded (the drift check's input)."""
 
 
 class TrackingParams(StrictModel):
@@ -251,6 +279,45 @@ class TrackingParams(StrictModel):
     experiment: str = ProjectParams.model_fields["name"].default
     """MLflow experiment (and registered model) name; when params.yaml leaves it out, ``project.name``."""
     default_uri: str = "sqlite:///mlflow.db"
+
+
+DriftThreshold = Annotated[float | None, Field(gt=0)]
+
+
+class DriftThresholds(StrictModel):
+    """Distances at which a feature (or the predicted score) counts as drifted; ``None`` switches a check off.
+
+    Distances, not p-values: on a large window a test finds a negligible change "significant", while a distance
+    measures how large the change is, whatever the window's size. The defaults keep the false-alarm rate of a whole
+    check (every feature and the score) under 5% on unshifted windows of 500 rows, the default
+    ``min_window_rows`` (``make bench``'s drift benchmark measures it); a smaller window is noisier.
+    """
+
+    psi: DriftThreshold = 0.1
+    """Population stability index over the reference's quantile bins (numbers) or the categories; by the usual
+    rule of thumb below 0.1 is stable, 0.1-0.2 a moderate and above 0.2 a large shift."""
+    wasserstein: DriftThreshold = 0.2
+    """Earth mover's distance between the numbers, in units of the reference's standard deviation."""
+    ks: DriftThreshold = 0.15
+    """Kolmogorov-Smirnov statistic: the largest gap between the two cumulative distributions (0-1)."""
+    jensen_shannon: DriftThreshold = 0.15
+    """Jensen-Shannon distance (base 2, 0-1) between the category shares."""
+    missing_rate: DriftThreshold = 0.05
+    """Change of the share of missing values, in absolute terms (0.05 = five percentage points)."""
+    unseen_share: DriftThreshold = 0.005
+    """Share of a category column's values that the reference never had."""
+
+
+class MonitorParams(StrictModel):
+    """The drift check (``gitops-ml drift``): the smallest window it judges and its thresholds."""
+
+    min_window_rows: int = Field(default=500, ge=50)
+    """A smaller window is refused: its distances are mostly sampling noise."""
+    bins: int = Field(default=10, ge=2, le=100)
+    """Quantile bins of the reference for a number's PSI and the report's charts."""
+    score: bool = True
+    """Also check the predicted score (the window's ``score``, or the model's score of the window)."""
+    thresholds: DriftThresholds = DriftThresholds()
 
 
 class Params(StrictModel):
@@ -265,8 +332,7 @@ class Params(StrictModel):
     gate: GateParams = GateParams()
     serving: ServingParams = ServingParams()
     tracking: TrackingParams = TrackingParams()
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    monitor: MonitorParams = MonitorParams()
 
     @model_validator(mode="before")
     @classmethod
@@ -281,14 +347,13 @@ class Params(StrictModel):
         return raw
 
     @cached_property
-    def schema(self) -> SchemaParams:  # type: ignore[override]
+    def schema(self) -> SchemaParams:  # type: ignore[override]  # replaces pydantic's deprecated schema() method
         """The data contract (``schema:`` in params.yaml)."""
         return self.schema_
 
 
 def _format_error(error: Any) -> str:
-    path = ".".join(str(part) for part in error["loc"] if part != "schema_") or "(top level)"
-    path = path.replace("schema_", "schema")
+    path = ".".join(str(part) for part in error["loc"]) or "(top level)"  # by alias: `schema`, as the file says
     kind = error["type"]
     if kind == "extra_forbidden":
         return f"  {path}: unknown key; remove it or fix its spelling"

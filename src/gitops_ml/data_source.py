@@ -11,7 +11,6 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from gitops_ml.config import Params
 from gitops_ml.errors import DataSourceError
@@ -21,38 +20,22 @@ def _dvc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["dvc", *args], cwd=cwd, capture_output=True, text=True, check=False)
 
 
-def data_is_current(dvc_file: Path, cwd: Path, repo: Any = None) -> bool:
+def data_is_current(dvc_file: Path, cwd: Path) -> bool:
     """True when the workspace data hashes to what ``dvc_file`` records, whether or not it is cached.
 
     ``dvc status`` cannot tell "different" from "not in cache" when the recorded directory manifest is not in
-    the cache (a fresh clone), so this hashes the workspace the way ``dvc add`` would, without writing.
-    ``repo``: an open ``dvc.repo.Repo`` of ``cwd`` to use (opening one parses the DVC files again).
+    the cache (a fresh clone), so this hashes the workspace the way ``dvc add`` would, without writing
+    (:mod:`gitops_ml.adapters.dvc_workspace`).
     """
-    from dvc.repo import Repo
+    from gitops_ml.adapters.dvc_workspace import workspace_matches
 
-    if repo is None:
-        with Repo(str(cwd)) as opened:
-            return _data_is_current(opened, dvc_file, cwd)
-    return _data_is_current(repo, dvc_file, cwd)
-
-
-def _data_is_current(repo: Any, dvc_file: Path, cwd: Path) -> bool:
-    from dvc_data.hashfile.build import build
-
-    stage = next(s for s in repo.index.stages if Path(s.path).resolve() == (cwd / dvc_file).resolve())
-    for out in stage.outs:
-        if not out.exists:
-            return False
-        _, _, obj = build(repo.cache.local, out.fs_path, out.fs, "md5", ignore=out.dvcignore, dry_run=True)
-        if obj.hash_info.value != out.hash_info.value:
-            return False
-    return True
+    return workspace_matches(dvc_file, cwd)
 
 
 def _no_remote_has(dvc_file: Path) -> str:
     return (
         f"{dvc_file} records data that no configured DVC remote has, and the DVC cache does not hold it either. "
-        f"Connect the remote that holds it (README: 'Connect a DVC remote') and run `dvc pull` "
+        f"Connect the remote that holds it (docs/remotes.md) and run `dvc pull` "
         f"(in CI: set the DVC_REMOTE_URL variable). There is no sample to fall back on: data.sample is not set."
     )
 
@@ -89,7 +72,7 @@ def ensure_data(params: Params, dvc_file: Path, cwd: Path, say: Callable[[str], 
         data_path.unlink()  # leave nothing behind that the next run would mistake for edited data
         raise DataSourceError(
             f"{dvc_file} records data that no configured DVC remote has, and the built-in sample does not "
-            f"match it. Connect the remote that holds it (README: 'Connect a DVC remote') and run `dvc pull`, "
+            f"match it. Connect the remote that holds it (docs/remotes.md) and run `dvc pull`, "
             f"or track the sample again with `dvc add {Path(params.data.path).parent}`."
         )
     _dvc("commit", "--force", str(dvc_file), cwd=cwd)  # puts the regenerated data in the cache for `dvc push`

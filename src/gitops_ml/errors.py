@@ -42,3 +42,52 @@ class InitDataError(ProjectError, ValueError):
 
 class CompareError(ProjectError, RuntimeError):
     """The two sides of a pull-request report cannot be compared (a missing output, an unknown git ref)."""
+
+
+class GitError(ProjectError, RuntimeError):
+    """A git command the project needs failed (not a repository, an unknown commit, a worktree it cannot add)."""
+
+
+class ChampionError(ProjectError, RuntimeError):
+    """The champion's model cannot be found, reproduced or trusted."""
+
+
+class ReleaseError(ProjectError, RuntimeError):
+    """The release cannot be recorded (the gate said no, the gate report is stale, git refused)."""
+
+
+class ArtifactError(ProjectError, ValueError):
+    """The pull-request artifact is missing a file or fails a check; the message names which and why."""
+
+
+class CommentError(ProjectError, RuntimeError):
+    """The comment cannot be posted: bad run metadata, no matching pull request, or an ambiguous one."""
+
+
+class ImageUploadError(ProjectError, RuntimeError):
+    """``cml asset publish`` is missing, failed, or printed something other than an https URL."""
+
+
+class GitHubError(ProjectError, RuntimeError):
+    """A GitHub API call failed; the message names the call, the status and GitHub's own message."""
+
+
+class GitHubReleaseError(ProjectError, RuntimeError):
+    """The release cannot be made: a bad tag, a tag missing from the checkout, or missing release notes."""
+
+
+class ModelStoreError(ProjectError, ValueError):
+    """The model cannot be imported into, or found in, the BentoML model store."""
+
+
+class PrivateApiError(ProjectError, RuntimeError):
+    """A library no longer offers the private API one of the adapters in :mod:`gitops_ml.adapters` relies on."""
+
+
+class DriftInputError(ProjectError, ValueError):
+    """The drift check cannot judge the window (unreadable, too small, columns missing or of the wrong type);
+    nothing was written."""
+
+
+class DeployError(ProjectError, RuntimeError):
+    """A promotion, rollback or deploy pull request cannot be made (unknown environment or version, push failed)."""

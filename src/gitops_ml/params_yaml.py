@@ -66,7 +66,9 @@ def dump(doc: CommentedMap) -> str:
 def _reads_back(text: str) -> bool:
     """True when both YAML readers the project uses (PyYAML 1.1 and ruamel/DVC 1.2) read ``text`` as itself."""
     try:
-        return yaml.safe_load(text) == text and YAML(typ="safe", pure=True).load(text) == text
+        pyyaml: object = yaml.safe_load(text)
+        ruamel: object = YAML(typ="safe", pure=True).load(text)
+        return pyyaml == text and ruamel == text
     except Exception:  # not even valid YAML as a plain scalar: quote it
         return False
 
@@ -120,7 +122,8 @@ def _after_line(container: Any, key: Any, slot: int) -> str:
     token = items[slot] if items else None
     if token is None or "\n" not in token.value:
         return ""
-    own, following = token.value.split("\n", 1)
+    text: str = token.value
+    own, following = text.split("\n", 1)
     if own.strip():
         token.value = own + "\n"
     else:
@@ -161,13 +164,15 @@ def set_value(
         if comment is not None:
             parent.yaml_add_eol_comment(comment, key, column=column)
         if _is_block(value) and position < len(keys):
-            _attach_after(*_last_entry(value), "\n")
+            container, last, slot = _last_entry(value)
+            _attach_after(container, last, slot, "\n")
         return
     old = parent[key]
     following = _after_line(*(_last_entry(old) if _is_block(old) else (parent, key, _MAP_SLOT)))
     parent[key] = value
     if following:
-        _attach_after(*(_last_entry(value) if _is_block(value) else (parent, key, _MAP_SLOT)), following)
+        container, last, slot = _last_entry(value) if _is_block(value) else (parent, key, _MAP_SLOT)
+        _attach_after(container, last, slot, following)
 
 
 def remove(parent: CommentedMap, key: str) -> None:
@@ -187,4 +192,5 @@ def remove(parent: CommentedMap, key: str) -> None:
     index = keys.index(key)
     neighbour = keys[index - 1] if index > 0 else next(reversed(parent))
     value = parent[neighbour]
-    _attach_after(*(_last_entry(value) if _is_block(value) else (parent, neighbour, _MAP_SLOT)), following)
+    container, last, slot = _last_entry(value) if _is_block(value) else (parent, neighbour, _MAP_SLOT)
+    _attach_after(container, last, slot, following)

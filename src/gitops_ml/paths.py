@@ -14,3 +14,6 @@ METRICS = REPORTS / "metrics.json"
 METRICS_CI = REPORTS / "metrics_ci.json"
 PREDICTIONS = REPORTS / "predictions.parquet"
 PLOTS = REPORTS / "plots"
+DRIFT_REFERENCE = Path("artifacts/drift_reference.parquet")
+DRIFT_JSON = REPORTS / "drift.json"
+DRIFT_MD = REPORTS / "drift.md"

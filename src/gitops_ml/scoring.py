@@ -7,7 +7,7 @@ same thing everywhere. :data:`HIGHER_IS_BETTER` says which way each metric point
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -20,7 +20,7 @@ def compute_metrics(y_true: np.ndarray, scores: np.ndarray, threshold: float) ->
     A metric undefined on this sample (e.g. ROC AUC with one class only) is NaN, never an exception.
     """
     # Imported here, not at the top: every `gitops-ml` command imports this module (through the gate), and
-    # sklearn.metrics pulls in scipy and most of scikit-learn, about 2 s per process (README, Performance).
+    # sklearn.metrics pulls in scipy and most of scikit-learn, about 2 s per process (docs/performance.md).
     from sklearn.metrics import (
         accuracy_score,
         average_precision_score,
@@ -97,7 +97,7 @@ class WeightedScorer:
         }
 
 
-def bootstrap_weights(n_rows: int, n_resamples: int, seed: int):
+def bootstrap_weights(n_rows: int, n_resamples: int, seed: int) -> Iterator[np.ndarray]:
     """Yield ``n_resamples`` arrays of row weights (draw counts); the same arguments give the same draws."""
     rng = np.random.default_rng(seed)
     for _ in range(n_resamples):
@@ -144,12 +144,3 @@ def confidence_intervals(samples: list[dict[str, float]], confidence: float) -> 
                 "high": float(np.percentile(values, 100 - tail)),
             }
     return out
-
-
-def finite_or_none(value: Any) -> float | None:
-    """``value`` as a float, or None when it is missing or not finite (JSON has no NaN)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None

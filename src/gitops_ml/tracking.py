@@ -8,7 +8,6 @@ hanging in MLflow's retries.
 from __future__ import annotations
 
 import os
-import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -20,6 +19,8 @@ from sklearn.pipeline import Pipeline
 from gitops_ml.config import Params
 from gitops_ml.errors import TrackingError
 from gitops_ml.model_io import TRUSTED_TYPES
+from gitops_ml.values import flatten
+from gitops_ml.vcs import head_or_unknown
 
 HEALTH_TIMEOUT_S = 5.0
 
@@ -46,29 +47,11 @@ def check_reachable(uri: str, timeout: float = HEALTH_TIMEOUT_S) -> None:
         ) from None
 
 
-def git_commit(cwd: Path | None = None) -> str:
-    """The checked-out commit, or ``unknown`` outside a git repository."""
-    result = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=cwd, check=False)
-    return result.stdout.strip() if result.returncode == 0 else "unknown"
-
-
 def model_requirements() -> list[str]:
     """What loading the logged model needs, pinned to this environment (skips MLflow's slow inference)."""
     from importlib.metadata import version
 
     return [f"{name}=={version(name)}" for name in ("scikit-learn", "skops", "numpy", "pandas", "scipy")]
-
-
-def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` → ``{"a.b": 1}``, the way MLflow params and DVC param diffs name nested keys."""
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat |= flatten(value, f"{name}.")
-        else:
-            flat[name] = value
-    return flat
 
 
 def log_run(
@@ -98,7 +81,7 @@ def log_run(
         with mlflow.start_run() as run:
             mlflow.set_tags(
                 {
-                    "git_commit": git_commit(),
+                    "git_commit": head_or_unknown(),
                     "data_md5": data_md5,
                     "stage": "evaluate",
                     "estimator": params.train.estimator.value,
@@ -117,7 +100,8 @@ def log_run(
                 input_example=input_example,
                 pip_requirements=model_requirements(),
             )
-            return run.info.run_id
+            run_id: str = run.info.run_id
+            return run_id
     except TrackingError:
         raise
     except Exception as exc:  # MLflow wraps transport and store errors in many types

@@ -13,11 +13,13 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from benchmarks.common import BenchError, Measured, ProcessSample, machine, measure
 from benchmarks.loadgen import run_load
 
-from benchmarks import pipeline, pr_loop, report, run
+from benchmarks import drift, pipeline, pr_loop, report, run
 from tests.support.fixture_project import FIXTURE_PARAMS
 
 
@@ -168,10 +170,50 @@ def _fake_results() -> dict[str, dict]:
             "timeline": [{"start_s": 0.0, "seconds": 20.0, "where": "project", "command": "make report"}],
             "target": {"overhead_s": 7.0, "limit_s": 5.0, "met": False},
         },
+        "drift": facts
+        | {
+            "reference_rows": 15_000,
+            "test_rows": 5_000,
+            "thresholds": {},
+            "false_alarms": [{"window_rows": 500, "windows": 200, "alarms": 1, "rate": 0.005, "by_feature": {"x": 1}}],
+            "detection": [
+                {
+                    "shift": s.name,
+                    "feature": s.feature,
+                    "size": z,
+                    "label": s.label(z),
+                    "window_rows": 500,
+                    "windows": 25,
+                    "detected": 20,
+                    "rate": 0.8,
+                    "flagged_rate": 0.84,
+                    "other_features_per_window": 0.04,
+                }
+                for s in drift.SHIFTS
+                for z in s.sizes
+            ],
+            "in_process_check_ms": 150.0,
+            "command": {"records": 5000, "files": 5, "wall_s": 9.5, "stdout": "drift=false"},
+            "target": {"window_rows": 500, "windows": 200, "rate": 0.005, "limit": 0.05, "met": True},
+        },
     }
 
 
-@pytest.mark.parametrize("name", ["pipeline", "serving", "pr_loop"])
+# The verdict lines each report must print for _fake_results(): the pipeline target applies only to a full run, the
+# fake servers all answer 10 requests/s (BentoML no faster than MLflow, as fast as in process), and the fake PR
+# loop's overhead (7 s) is above its 5 s limit.
+VERDICTS = {
+    "pipeline": ["(Quick run: the 1.3x target is judged at 1M rows by the full run.)"],
+    "serving": [
+        "BentoML 1.00x the requests/s of MLflow (need >= 1.5x), p99 9 ms vs 9 ms: missed.",
+        "BentoML at 100% of in-process records/s (need >= 50%): met.",
+    ],
+    "pr_loop": ["Target: at most 5 s beyond the head pipeline's compute: 7.0 s, missed."],
+    "drift": ["Target: at most 5% false alarms at 500 rows (the smallest window accepted): 0.5%, met."],
+}
+
+
+@pytest.mark.parametrize("name", ["pipeline", "serving", "pr_loop", "drift"])
 def test_reports_write_json_table_and_chart(name: str, tmp_path: Path) -> None:
     result = _fake_results()[name]
     if name == "serving":
@@ -183,7 +225,76 @@ def test_reports_write_json_table_and_chart(name: str, tmp_path: Path) -> None:
     assert json.loads(path.read_text()) == result
     assert (tmp_path / f"{name}-quick.md").read_text().startswith("| ")
     assert (tmp_path / f"{name}-quick.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "missed" in table or "met" in table or "Quick run" in table
+    for verdict in VERDICTS[name]:
+        assert verdict in table
+
+
+def _log_runs(off: list[float], on: list[float], records: int = 1) -> dict:
+    def run_of(rps: float) -> dict:
+        return {"requests": 100, "errors": 0, "requests_per_s": rps, "records_per_s": rps * records,
+                "p50_ms": 5.0, "p99_ms": 9.0, "duration_s": 1.0, "first_error": None,
+                "server_cpu_ms_per_request": 100 / rps}  # fmt: skip
+
+    return {"off": {records: [run_of(v) for v in off]}, "on": {records: [run_of(v) for v in on]}}
+
+
+def test_prediction_log_loss_compares_medians() -> None:
+    from benchmarks.prediction_log import summarize
+
+    small = summarize(_log_runs(off=[100, 300, 200], on=[190, 50, 195]))
+    assert small["sizes"]["1"]["requests_per_s_off"] == 200
+    assert small["sizes"]["1"]["requests_per_s_on"] == 190
+    assert small["sizes"]["1"]["loss"] == pytest.approx(0.05)
+    assert small["target"]["met"]
+    assert not summarize(_log_runs(off=[200, 200, 200], on=[189, 189, 189]))["target"]["met"]
+
+
+def test_prediction_log_report(tmp_path: Path) -> None:
+    from benchmarks.prediction_log import summarize
+
+    runs = _log_runs(off=[200, 210, 190], on=[195, 185, 200])
+    hundred = _log_runs(off=[20, 21], on=[20, 19], records=100)
+    for mode in ("off", "on"):
+        runs[mode] |= hundred[mode]
+    result = {"machine": machine(), "finished": "2026-01-01 00:00 UTC", "concurrency": 32, "workers": 1,
+              "repeats": 3, "max_seconds_per_run": 2.0, "log": {"scored": 10, "written": 10, "dropped": 0,
+              "lines": 10}, "writer_cpu_us_per_record": 4.0, **summarize(runs)}  # fmt: skip
+    path, table = report.write_outputs("prediction_log", result, tmp_path, quick=True)
+    assert json.loads(path.read_text()) == result
+    assert "| 100 | on | 20 | 1950 | 5.0 | 9.0 | 5.13 | 20 / 19 | -4.9% | +5.1% |" in table
+    assert "at worst 4.9% fewer, met" in table
+    assert "log on: at worst +5.1%" in table
+    assert "4.0 microseconds of CPU per record" in table
+    assert "0.8% at 1 record(s)/request, 8.2% at 100 record(s)/request" in table  # 4 us of 500 us, of 48.8 us
+    assert (tmp_path / "prediction_log-quick.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_stage_of_reads_hyphenated_commands_as_stage_names() -> None:
+    assert pipeline.stage_of("python /venv/bin/gitops-ml drift-reference") == "drift_reference"
+    assert pipeline.stage_of("/venv/bin/python /venv/bin/gitops-ml train --params p.yaml") == "train"
+    assert pipeline.stage_of("python dvc repro") is None
+
+
+def test_drift_shifts_change_only_their_feature() -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "amount": rng.lognormal(3, 1, 2000),
+            "customer_tenure_days": rng.integers(0, 3000, 2000).astype(float),
+            "channel": rng.choice(["in_store", "online"], 2000),
+            "merchant_category": rng.choice(["grocery", "fuel"], 2000),
+            "distance_from_home_km": rng.random(2000),
+        }
+    )
+    for shift in drift.SHIFTS:
+        size = shift.sizes[-1]
+        changed = shift.apply(frame, size, np.random.default_rng(1))
+        untouched = [c for c in frame.columns if c != shift.feature]
+        pd.testing.assert_frame_equal(changed[untouched], frame[untouched])
+        assert not changed[shift.feature].equals(frame[shift.feature]), shift.name
+    assert drift.SHIFTS[0].apply(frame, 2.0, rng)["amount"].sum() == pytest.approx(2 * frame["amount"].sum())
+    missing = drift.SHIFTS[-1].apply(frame, 0.1, np.random.default_rng(2))["distance_from_home_km"].isna().mean()
+    assert 0.07 < missing < 0.13
 
 
 def test_run_refuses_an_unknown_benchmark() -> None:

@@ -10,15 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gitops_ml.gitops.champion import (
-    ChampionError,
-    cache_path,
-    file_md5,
-    from_cache,
-    locked_md5,
-    tags_at,
-)
-from tests.conftest import run
+from gitops_ml.errors import ChampionError
+from gitops_ml.gitops.champion import champion_tag, deployed_release, from_cache, locked_md5, next_release_tag, tags_at
+from gitops_ml.vcs import cache_path, file_md5
+from tests.support.projects import run
 
 MODEL_MD5 = "0" * 32
 
@@ -95,3 +90,55 @@ def test_from_cache_checks_the_hash(repo, tmp_path):
     stored.write_bytes(b"tampered")
     with pytest.raises(ChampionError, match="corrupted"):
         from_cache(repo, "model-v1", good, tmp_path / "bad.skops")
+
+
+# --- the champion rule: production's overlay names the champion -------------------------------------------------
+
+
+def add_production_overlay(repo: Path, version: str | None) -> None:
+    """Give ``repo`` the template's production overlay, declaring ``version`` (None: the ``unreleased`` placeholder)."""
+    import shutil
+
+    from gitops_ml.deploy.overlay import DeployedImage, write_overlay
+    from tests.support.fixture_project import ROOT
+
+    overlay = repo / "deploy" / "overlays" / "production"
+    overlay.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "deploy" / "overlays" / "production" / "kustomization.yaml", overlay)
+    if version:
+        write_overlay(overlay, DeployedImage("ghcr.io/octo/template", "sha256:" + "b" * 64, version))
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", f"production: {version or 'unreleased'}"], repo)
+
+
+def test_without_a_production_deployment_the_newest_tag_is_the_champion(repo):
+    run(["git", "commit", "-q", "--allow-empty", "-m", "two"], repo)
+    run(["git", "tag", "model-v2"], repo)
+    assert champion_tag(repo) == "model-v2"  # no overlay at all
+    add_production_overlay(repo, None)
+    assert deployed_release(repo) is None
+    assert champion_tag(repo) == "model-v2"  # the placeholder `unreleased`
+    assert next_release_tag(repo) == "model-v3"
+
+
+def test_the_champion_is_the_version_production_declares(repo):
+    run(["git", "commit", "-q", "--allow-empty", "-m", "two"], repo)
+    run(["git", "tag", "model-v2"], repo)
+    add_production_overlay(repo, "model-v1")
+    assert deployed_release(repo) == "model-v1"
+    assert champion_tag(repo) == "model-v1"
+    assert next_release_tag(repo) == "model-v3"  # the next number stays newest + 1 after a rollback
+
+
+def test_a_production_version_without_its_tag_is_an_error(repo):
+    add_production_overlay(repo, "model-v7")
+    with pytest.raises(ChampionError, match=r"declares model-v7, but .* no git tag model-v7.*git fetch --tags"):
+        champion_tag(repo)
+
+
+def test_a_malformed_production_overlay_is_an_error_not_a_fallback(repo):
+    add_production_overlay(repo, "model-v1")
+    path = repo / "deploy" / "overlays" / "production" / "kustomization.yaml"
+    path.write_text(path.read_text().replace("digest:", "newTag: latest\n    digest:"))
+    with pytest.raises(ChampionError, match=r"cannot tell which model production runs: .*newTag"):
+        champion_tag(repo)

@@ -10,8 +10,9 @@ import yaml
 from gitops_ml.config import GateParams, SchemaParams
 from gitops_ml.gitops.contract import changes_since, contract_changes, schema_at
 from gitops_ml.gitops.gate import decide
+from gitops_ml.gitops.gate_report import GateReport
 from gitops_ml.gitops.release import release_notes
-from tests.conftest import run
+from tests.support.projects import run
 
 SCHEMA = {
     "target": "label",
@@ -75,7 +76,14 @@ def test_a_new_model_line_is_judged_on_the_floors_only():
 
 
 def test_the_release_notes_name_the_changes():
-    gate = {"release": True, "champion_tag": "model-v1", "contract_changes": ["column `x` added"], "reasons": []}
+    gate = GateReport(
+        release=True,
+        commit="a" * 40,
+        rules=GateParams(),
+        champion_tag="model-v1",
+        contract_changes=["column `x` added"],
+        reasons=[],
+    )
     notes = release_notes("model-v2", gate)
     assert "as a new model line (the data contract changed since **model-v1**" in notes
     assert "## Data contract changes\n\n- column `x` added" in notes

@@ -18,10 +18,12 @@ import pytest
 import yaml
 
 from gitops_ml.config import load_params
-from gitops_ml.gitops.champion import ChampionError, cache_path, locked_md5, materialise, release_tags
+from gitops_ml.errors import ChampionError
+from gitops_ml.gitops.champion import locked_md5, materialise, release_tags
 from gitops_ml.model_io import load_model
 from gitops_ml.pipeline.evaluate import predict_scores
-from tests.conftest import make_project, project_env, run
+from gitops_ml.vcs import cache_path
+from tests.support.projects import make_project, project_env, run
 
 pytestmark = pytest.mark.slow
 
@@ -284,3 +286,60 @@ def test_champion_alias_points_at_the_release(flow, mlflow_server):
 def test_champion_alias_is_skipped_without_a_server(flow):
     result = run(["gitops-ml", "set-champion-alias"], flow["repo"])
     assert "is not an MLflow server" in result.stderr
+
+
+def test_the_gate_champion_follows_production_through_promotion_and_rollback(flow, tmp_path):
+    """publish -> staging PR -> merge -> production PR -> merge -> the gate's champion is production's release;
+    rollback to model-v1 by PR -> merge -> the champion is model-v1 again and the next release is model-v3."""
+    from tests.support.github_stub import GitHubStub
+
+    origin, repo = tmp_path / "origin.git", tmp_path / "repo"
+    run(["git", "clone", "-q", "--bare", str(flow["origin"]), str(origin)], tmp_path)  # flow's origin stays as is
+    run(["git", "clone", "-q", str(origin), str(repo)], tmp_path)
+    run(["dvc", "cache", "dir", "--local", str(tmp_path / "cache")], repo)
+    run(["dvc", "pull", "-q"], repo)  # model-v2's outputs: the candidate and the test set
+    state = {
+        "repository": "octo/template",
+        "tokens": {"t": "github-actions[bot]"},
+        "releases": [{"id": 1, "tag_name": "model-v1"}, {"id": 2, "tag_name": "model-v2"}],
+    }
+    digests = {"model-v1": "sha256:" + "1" * 64, "model-v2": "sha256:" + "2" * 64}
+    with GitHubStub(state) as stub:
+        env = project_env({"GITHUB_REPOSITORY": "octo/template", "GITHUB_TOKEN": "t", "GITHUB_API_URL": stub.url})
+
+        def gitops(*args: str) -> None:
+            run(["gitops-ml", *args], repo, env=env)
+
+        def merge(branch: str) -> None:
+            run(["git", "fetch", "-q", "origin"], repo)
+            run(["git", "merge", "-q", "--no-ff", "-m", f"Merge {branch}", f"origin/{branch}"], repo)
+            run(["git", "push", "-q", "origin", "main"], repo)
+            with stub.lock:  # GitHub closes a merged pull request
+                for pull in stub.state["pulls"]:
+                    pull["state"] = "closed" if pull["head_ref"] == branch else pull["state"]
+
+        def gate() -> dict:
+            run(["gitops-ml", "gate"], repo)
+            return json.loads((repo / "reports/gate.json").read_text())
+
+        for version in ("model-v1", "model-v2"):
+            gitops("deploy-pr", "--env", "staging", "--image", f"ghcr.io/octo/template@{digests[version]}",
+                   "--model-version", version)  # fmt: skip
+            merge(f"deploy/staging/{version}")
+            gitops("promote-env", "--env", "production")
+            merge(f"deploy/production/{version}")
+        assert len([c for c in stub.writes() if c.method == "POST"]) == 4  # four pull requests opened
+        production = gate()
+        assert production["champion_tag"] == "model-v2"
+        assert production["release"] is False  # the same model as production's
+        gitops("sync-champion")
+        assert stub.state["latest_release"] == "model-v2"
+
+        gitops("rollback", "--to", "model-v1")
+        merge("deploy/production/model-v1")
+        rolled_back = gate()
+        assert rolled_back["champion_tag"] == "model-v1"
+        assert rolled_back["release"] is True, rolled_back["reasons"]  # model-v2's model beats model-v1's
+        assert rolled_back["tag"] == "model-v3"  # newest + 1, never a reused number
+        gitops("sync-champion")
+        assert stub.state["latest_release"] == "model-v1"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from gitops_ml.gitops.github_api import GitHub, GitHubError
-from tests.conftest import free_port
 from tests.support.github_stub import GitHubStub
+from tests.support.processes import free_port
 
 REPO = "octo/template"
 

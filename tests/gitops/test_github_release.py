@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from gitops_ml.deploy.overlay import DeployedImage, write_overlay
 from gitops_ml.gitops.github_api import GitHub
 from gitops_ml.gitops.github_release import GitHubReleaseError, publish_release
-from tests.conftest import VENV_BIN, project_env, run
+from tests.support.fixture_project import ROOT
 from tests.support.github_stub import GitHubStub
+from tests.support.projects import VENV_BIN, project_env, run
 
 REPO = "octo/template"
 STATE = {"repository": REPO, "tokens": {"t": "github-actions[bot]"}, "releases": [{"id": 1, "tag_name": "model-v1"}]}
@@ -49,7 +52,22 @@ def test_the_release_is_created_once(repo: Path):
             "draft": False,
             "prerelease": False,
             "target_commitish": head(repo),
+            "make_latest": "true",  # no production deployment yet: the newest release is the champion
         }
+        assert stub.state["latest_release"] == "model-v2"
+
+
+def test_a_release_is_not_marked_latest_while_production_runs_another(repo: Path):
+    production = repo / "deploy" / "overlays" / "production"
+    production.mkdir(parents=True)
+    shutil.copy(ROOT / "deploy" / "overlays" / "production" / "kustomization.yaml", production)
+    write_overlay(production, DeployedImage("ghcr.io/octo/template", "sha256:" + "a" * 64, "model-v1"))
+    run(["git", "tag", "model-v1", "HEAD"], repo)
+    notes = repo / "reports" / "release_notes.md"
+    with GitHubStub(STATE) as stub, GitHub(REPO, "t", stub.url) as api:
+        publish_release(api, repo, "model-v2", notes, say=lambda _: None)
+        assert [c.body["make_latest"] for c in stub.writes()] == ["false"]
+        assert "latest_release" not in stub.state
 
 
 def test_an_existing_release_is_left_alone_even_without_notes(tmp_path: Path):

@@ -9,8 +9,8 @@ import yaml
 
 from gitops_ml.errors import StaleLockError
 from gitops_ml.gitops.lockfile import require_current_lock, stage_recipe, stale_stages
-from tests.conftest import run
 from tests.gitops.test_champion import lock
+from tests.support.projects import run
 
 
 def add_stage(text: str, name: str, param: int) -> str:

@@ -13,9 +13,9 @@ from gitops_ml.gitops.artifact import ArtifactError, pr_metadata
 from gitops_ml.gitops.github_api import GitHub
 from gitops_ml.gitops.pr_comment import COMMENT_MARKER, CommentError, TriggeringRun, post_pr_comment
 from gitops_ml.io import write_json
-from tests.conftest import VENV_BIN
 from tests.gitops.test_report import sample_report
 from tests.support.github_stub import GitHubStub
+from tests.support.projects import VENV_BIN
 
 REPO = "octo/template"
 BOT = "github-actions[bot]"

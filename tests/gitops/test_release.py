@@ -7,19 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from gitops_ml.config import ProjectParams
+from gitops_ml.config import GateParams, ProjectParams
+from gitops_ml.errors import ReleaseError
 from gitops_ml.gitops.champion import latest_release_tag, next_release_tag, release_tags, tag_number
+from gitops_ml.gitops.gate_report import GateReport
 from gitops_ml.gitops.release import (
-    ReleaseError,
     approved_tag,
-    commit_of,
     image_name,
     promote,
     push_tag,
     release_notes,
     tag_is_done,
 )
-from tests.conftest import project_env, run
+from gitops_ml.vcs import commit_of
+from tests.support.projects import project_env, run
 
 
 @pytest.fixture
@@ -37,14 +38,15 @@ def head(repo: Path) -> str:
     return run(["git", "rev-parse", "HEAD"], repo).stdout.strip()
 
 
-def gate_json(repo: Path, release: bool = True, tag: str = "model-v1") -> dict:
-    return {
-        "release": release,
-        "tag": tag if release else None,
-        "commit": head(repo),
-        "reasons": ["PASS: fine"] if release else ["FAIL: primary metric average_precision ties"],
-        "candidate": {"average_precision": 0.5},
-    }
+def gate_json(repo: Path, release: bool = True, tag: str = "model-v1") -> GateReport:
+    return GateReport(
+        release=release,
+        tag=tag if release else None,
+        commit=head(repo),
+        rules=GateParams(),
+        reasons=["PASS: fine"] if release else ["FAIL: primary metric average_precision ties"],
+        candidate={"average_precision": 0.5},
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -122,7 +124,7 @@ def test_a_tag_that_is_not_next_is_refused(repo):
     with pytest.raises(ReleaseError, match=r"model-v3 is not the next release tag \(model-v1 is\)"):
         tag_is_done(repo, "model-v3")
     with pytest.raises(ReleaseError, match="names no release tag"):
-        approved_tag(repo, gate_json(repo) | {"tag": "v1"})
+        approved_tag(repo, gate_json(repo).model_copy(update={"tag": "v1"}))
 
 
 def test_promote_refuses_when_the_gate_said_no(repo):
@@ -160,16 +162,18 @@ def test_push_tag_reaches_the_remote(repo, tmp_path):
 
 
 def test_release_notes_first_release():
-    gate = {
-        "release": True,
-        "commit": "abc",
-        "reasons": ["PASS: first release: no released model (model-v* tag) yet, so only the floors apply"],
-        "candidate": {"roc_auc": 0.9, "average_precision": None},
-        "champion": None,
-        "champion_tag": None,
-        "test_rows": 1000,
-        "rules": {"primary_metric": "average_precision", "min_improvement": 0.002},
-    }
+    gate = GateReport.model_validate(
+        {
+            "release": True,
+            "commit": "abc",
+            "reasons": ["PASS: first release: no released model (model-v* tag) yet, so only the floors apply"],
+            "candidate": {"roc_auc": 0.9, "average_precision": None},
+            "champion": None,
+            "champion_tag": None,
+            "test_rows": 1000,
+            "rules": {"primary_metric": "average_precision", "min_improvement": 0.003},
+        }
+    )
     notes = release_notes("model-v1", gate, {"estimator": "dummy", "features": ["amount"], "train_rows": 3})
     assert notes.startswith("# model-v1\n")
     assert "as the first release" in notes
@@ -177,6 +181,8 @@ def test_release_notes_first_release():
     assert "| average_precision | n/a |" in notes
     assert "Estimator: `dummy`" in notes
     assert "Intended use: not stated (set `project.intended_use` in params.yaml)" in notes
+    assert "- Primary metric: `average_precision`, minimal improvement 0.003" in notes
+    assert "(1000 rows)" in notes
 
 
 def test_release_notes_model_card_quotes_the_project():
@@ -188,7 +194,7 @@ def test_release_notes_model_card_quotes_the_project():
         limitations="Trained on 2024 accounts only.",
         owner="retention-ml@example.com",
     )
-    gate = {"release": True, "commit": "abc", "reasons": [], "candidate": {}, "rules": {}}
+    gate = GateReport(release=True, commit="abc", reasons=[], rules=GateParams())
     notes = release_notes("model-v1", gate, {"estimator": "dummy"}, project)
     assert "- Model: `churn`" in notes
     assert "- Intended use: Rank accounts for the retention team's calls." in notes  # folded onto one line

@@ -8,7 +8,7 @@ import pytest
 
 from gitops_ml.errors import ReleaseGuardError
 from gitops_ml.gitops.release_guard import ReleaseTrigger, check_trigger
-from tests.conftest import project_env, run
+from tests.support.projects import project_env, run
 
 PASSED_PUSH = ReleaseTrigger(
     event="workflow_run",

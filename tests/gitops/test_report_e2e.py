@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import make_project, run
+from tests.support.projects import make_project, run
 
 pytestmark = pytest.mark.slow
 

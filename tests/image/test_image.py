@@ -5,6 +5,10 @@ and its container context exported, as the release's publish job does. The image
 engine (tests/support/docker_engine.py) with BuildKit, pushed to a local registry, removed locally and then run
 by digest with ``--pull always``, through the same ``make smoke-image`` the release runs. Run with
 ``make image-test`` (the first run bootstraps the base image, later runs reuse build/image-test/).
+
+The container is also run with authentication on, as the Kubernetes overlays run it: the tokens file mounted
+read-only at /etc/gitops-ml/tokens/ (where the Secret goes), or the tokens in GITOPS_ML_TOKENS; the same
+roles-by-endpoints matrix and malformed headers as tests/serving/test_auth_http.py are checked against it.
 """
 
 from __future__ import annotations
@@ -27,12 +31,21 @@ from gitops_ml.config import load_params
 from gitops_ml.model_io import load_model
 from gitops_ml.pipeline.features import model_frame
 from gitops_ml.serving.schema import example_record
-from tests.conftest import free_port, project_env, run
+from tests.support.auth_matrix import (
+    AuthTokens,
+    leaked_tokens,
+    make_tokens,
+    malformed_header_failures,
+    matrix_failures,
+)
 from tests.support.docker_engine import DockerEngine, LocalRegistry, ensure_base_image, progress, push_by_digest
+from tests.support.processes import free_port
+from tests.support.projects import project_env, run
 
 pytestmark = [pytest.mark.image, pytest.mark.timeout(1800)]
 
 MODEL_VERSION = "model-v1"
+TOKENS_MOUNT = "/etc/gitops-ml/tokens"  # where the overlays mount the Secret gitops-ml-tokens
 BUILD_TIMEOUT_S = 1800
 READY_TIMEOUT_S = 120
 
@@ -121,10 +134,12 @@ def smoke_image(image: PushedImage, **env: str) -> subprocess.CompletedProcess:
 
 
 @contextlib.contextmanager
-def running_container(engine: DockerEngine, ref: str) -> Iterator[tuple[str, str]]:
-    """``docker run --pull always --network host -e PORT=<free port> ref``; yields (container id, base URL)."""
+def running_container(engine: DockerEngine, ref: str, *options: str) -> Iterator[tuple[str, str]]:
+    """``docker run --pull always --network host -e PORT=<free port> [options] ref``; yields (container id, URL)."""
     port = free_port()
-    started = engine.docker("run", "--detach", "--pull", "always", "--network", "host", "-e", f"PORT={port}", ref)
+    started = engine.docker(
+        "run", "--detach", "--pull", "always", "--network", "host", "-e", f"PORT={port}", *options, ref
+    )
     container = started.stdout.strip().splitlines()[-1]
     try:
         yield container, f"http://127.0.0.1:{port}"
@@ -177,7 +192,10 @@ def test_container_serves_the_trained_model(image: PushedImage, engine: DockerEn
     with running_container(engine, image.ref) as (container, url):
         wait_ready(url, engine, container)
         answer = httpx.post(f"{url}/predict", json={"records": [record]}, timeout=30)
+        logs = engine.docker("logs", container)
     assert answer.status_code == 200, answer.text
+    warnings = [line for line in (logs.stdout + logs.stderr).splitlines() if "authentication is off" in line]
+    assert len(warnings) == 1, logs.stdout + logs.stderr  # auth is off by default, said once
     body = answer.json()
     assert body["model_version"] == MODEL_VERSION
     assert body["predictions"][0]["probability"] == pytest.approx(expected, abs=1e-9)
@@ -195,3 +213,73 @@ def test_smoke_image_refuses_a_reference_that_is_not_a_digest(image: PushedImage
     result = smoke_image(image, IMAGE_REF=image.ref.split("@")[0] + ":latest")
     assert result.returncode != 0
     assert "IMAGE_REF must be <image>@sha256:<digest>" in result.stderr
+
+
+@pytest.fixture
+def tokens(tmp_path: Path) -> AuthTokens:
+    """One token per role in ``<tmp>/tokens/tokens`` (the folder is mounted as the Secret would be)."""
+    return make_tokens(tmp_path / "tokens")
+
+
+def predict_body(image: PushedImage) -> dict[str, object]:
+    return {"records": [example_record(load_params(image.project / "params.yaml").schema)]}
+
+
+def test_container_enforces_roles_with_a_mounted_tokens_file(
+    image: PushedImage, engine: DockerEngine, tokens: AuthTokens
+) -> None:
+    options = (
+        "-e", "GITOPS_ML_AUTH=on",
+        "-e", f"GITOPS_ML_TOKENS_FILE={TOKENS_MOUNT}/tokens",
+        "-v", f"{tokens.file.parent}:{TOKENS_MOUNT}:ro",
+    )  # fmt: skip
+    body = predict_body(image)
+    with running_container(engine, image.ref, *options) as (container, url):
+        wait_ready(url, engine, container)  # the probes need no token
+        matrix = matrix_failures(url, tokens, body)
+        malformed = malformed_header_failures(url, tokens, body)
+        logs = engine.docker("logs", container)
+    output = logs.stdout + logs.stderr
+    assert matrix == []
+    assert malformed == []
+    assert leaked_tokens(output, tokens) == []
+    assert "status=401" in output  # the denied requests were logged, without their tokens
+    assert "authentication is off" not in output
+
+
+def test_container_takes_tokens_from_the_environment(
+    image: PushedImage, engine: DockerEngine, tokens: AuthTokens
+) -> None:
+    inline = tokens.file.read_text(encoding="utf-8")
+    body = predict_body(image)
+    with running_container(engine, image.ref, "-e", "GITOPS_ML_AUTH=on", "-e", f"GITOPS_ML_TOKENS={inline}") as (
+        container,
+        url,
+    ):
+        wait_ready(url, engine, container)
+        anonymous = httpx.post(f"{url}/predict", json=body, timeout=30)
+        metrics = httpx.get(f"{url}/metrics", headers=tokens.header("metrics"), timeout=30)
+        predict = httpx.post(f"{url}/predict", json=body, headers=tokens.header("predict"), timeout=30)
+    assert (anonymous.status_code, metrics.status_code, predict.status_code) == (401, 200, 200)
+
+
+def test_container_refuses_to_start_with_a_bad_tokens_file(
+    image: PushedImage, engine: DockerEngine, tmp_path: Path
+) -> None:
+    folder = tmp_path / "secret"
+    folder.mkdir(mode=0o755)
+    (folder / "tokens").write_text(f"predict sha256:{'0' * 64}\nwriter sha256:{'1' * 64}\n", encoding="utf-8")
+    (folder / "tokens").chmod(0o644)
+    result = engine.docker(
+        "run", "--rm", "--pull", "always", "--network", "host", "-e", f"PORT={free_port()}",
+        "-e", "GITOPS_ML_AUTH=on", "-e", f"GITOPS_ML_TOKENS_FILE={TOKENS_MOUNT}/tokens",
+        "-v", f"{folder}:{TOKENS_MOUNT}:ro", image.ref,
+        check=False, timeout=READY_TIMEOUT_S,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-3000:]
+    assert (
+        f"error: tokens file {TOKENS_MOUNT}/tokens (GITOPS_ML_TOKENS_FILE) line 2: unknown role (the first field)"
+        in output
+    )
+    assert "Traceback" not in output

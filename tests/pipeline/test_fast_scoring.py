@@ -108,7 +108,13 @@ def test_the_tree_walk_sends_missing_values_where_the_classifier_does(
     """The imputer leaves no NaN for the trees, so the walk's missing-value branch is checked on a matrix with gaps."""
     model = load_model(pipeline_project / "models" / "model.skops")
     walk = fast_scoring.compile_scorer(model, params.schema).tree_walk
-    assert walk is not None, "the fixture project trains a HistGradientBoostingClassifier"
+    import sklearn
+
+    assert walk is not None, (
+        f"scikit-learn {sklearn.__version__}: the HistGradientBoostingClassifier's trees were not compiled; "
+        "check the private attributes fast_scoring._tree_walk reads (_predictors, _baseline_prediction, _loss, "
+        "_preprocessor, the predictors' nodes)"
+    )
     x = model[0].transform(model_frame(test_split.iloc[:200], params.schema))
     x[np.random.default_rng(0).random(x.shape) < 0.3] = np.nan
     np.testing.assert_array_equal(walk(x), model[-1].predict_proba(x)[:, 1])

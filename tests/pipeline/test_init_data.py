@@ -1,14 +1,11 @@
-"""`gitops-ml init-data`: own data of two shapes goes through init-data and `dvc repro` in a temporary project; every
-bad input gets one clear message and writes nothing; a second adoption needs --force; a failed write is undone."""
+"""`gitops-ml init-data`: every bad input gets one clear message and writes nothing; a second adoption needs
+--force; a failed write is undone. Own data of two shapes through init-data, `make run`, the gate and the service:
+tests/test_fork.py."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -17,18 +14,11 @@ from gitops_ml.cli import app
 from gitops_ml.config import load_params, parse_params
 from gitops_ml.pipeline import init_data as init_data_module
 from gitops_ml.pipeline.infer_contract import MIN_ROWS
-from gitops_ml.serving.schema import request_model
-from tests.conftest import make_project, run
-from tests.support.own_data import customer_table, numeric_table
+from tests.support.own_data import numeric_table
+from tests.support.projects import make_project, run
+from tests.support.tree import snapshot
 
 runner = CliRunner()
-
-
-def snapshot(root: Path) -> dict[str, str]:
-    """Hash of every file of the project (and git's index), to prove a refused command wrote nothing."""
-    files = [p for p in root.rglob("*") if p.is_file() and ".git" not in p.relative_to(root).parts[:1]]
-    files.append(root / ".git" / "index")
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
 def invoke(project: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str]:
@@ -166,98 +156,3 @@ def test_a_failed_write_is_undone(project: Path, inputs: Path, monkeypatch: pyte
         init_data_module.init_data(inputs / "numeric.csv", "converted", project)
     assert snapshot(project) == before
     assert not list(project.glob(".init-data-*"))
-
-
-def _untouched_sections(text: str) -> dict:
-    raw = yaml.safe_load(text)
-    raw["gate"].pop("floors")
-    return {key: value for key, value in raw.items() if key not in ("project", "data", "schema")}
-
-
-def _next_commands(stdout: str) -> list[str]:
-    return [line.strip() for line in stdout.split("Next:")[1].strip().splitlines()]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    ("shape", "file_name", "target"),
-    [("numeric", "signups.csv", "converted"), ("customers", "customers.parquet", "churn")],
-)
-def test_own_data_goes_through_init_data_and_dvc_repro(
-    shape: str, file_name: str, target: str, tmp_path: Path, dvc_cache: Path
-) -> None:
-    project = make_project(tmp_path / "project", dvc_cache)
-    run(["gitops-ml", "ensure-data"], project)  # the fork's first `make run` materialized the sample
-    frame = numeric_table() if shape == "numeric" else customer_table()
-    source = tmp_path / "incoming" / file_name
-    source.parent.mkdir()
-    if source.suffix == ".csv":
-        frame.to_csv(source, index=False)
-    else:
-        frame.to_parquet(source, index=False)
-    old_text = (project / "params.yaml").read_text()
-    old_dvc = (project / "data.dvc").read_text()
-
-    result = run(["gitops-ml", "init-data", str(source), "--target", target], project)
-
-    assert sorted(p.name for p in (project / "data").iterdir()) == [file_name]  # the sample left the pipeline
-    assert "removed from data/: data/transactions.csv" in result.stdout
-    assert (project / "data.dvc").read_text() != old_dvc
-    text = (project / "params.yaml").read_text()
-    assert _untouched_sections(text) == _untouched_sections(old_text)
-    for comment in (line for line in old_text.splitlines() if line.startswith("#")):
-        assert comment in text  # the file's own comments stay
-    params = load_params(project / "params.yaml")
-    assert params.data.path == Path("data") / file_name
-    assert params.data.sample is None
-    assert params.schema.target == target
-    assert params.project.name == source.stem
-    assert params.tracking.experiment == source.stem
-    assert _next_commands(result.stdout) == [
-        "make run",
-        f'git add data.dvc params.yaml dvc.lock .gitignore && git commit -m "Own data: {file_name}"',
-    ]
-
-    run(["dvc", "repro"], project)
-
-    summary = json.loads((project / "reports" / "data_summary.json").read_text())
-    assert summary["rows"] == len(frame)
-    metrics = json.loads((project / "reports" / "metrics.json").read_text())
-    for metric, floor in params.gate.floors.items():
-        assert metrics[metric] >= floor, f"{metric} {metrics[metric]} is below the floor {floor} init-data set"
-    test = pd.read_parquet(project / "artifacts" / "test.parquet")
-    _, request = request_model(params)  # the service's contract takes every hold-out row as a pandas client sends it
-    rows = test[[*params.schema.ids, *params.schema.feature_names]]
-    records = json.loads(json.dumps(rows.astype(object).where(rows.notna(), None).to_dict(orient="records")))
-    request.model_validate_json(json.dumps({"records": records[: params.serving.max_records]}))
-
-    if shape == "customers":
-        assert params.schema.ids == ["customer_id"]
-        assert test["customer_id"].notna().all()
-        assert (params.schema.positive_class, params.schema.negative_class) == ("yes", "no")
-        assert (params.project.positive_label, params.project.negative_label) == ("yes", "no")
-        _commit_then_adopt_again(project, result.stdout, source)
-
-
-def _commit_then_adopt_again(project: Path, init_stdout: str, source: Path) -> None:
-    """The printed commit leaves nothing behind; adopting again needs --force; --force relabels, keeps the rest."""
-    run(["bash", "-c", _next_commands(init_stdout)[1]], project)
-    assert run(["git", "status", "--porcelain"], project).stdout == ""
-    run(["gitops-ml", "check-lock"], project)  # dvc.lock as committed records what `dvc repro` made
-
-    before = snapshot(project)
-    refused = run(["gitops-ml", "init-data", str(source), "--target", "churn"], project, check=False)
-    assert refused.returncode == 1
-    message = " ".join(refused.stderr.split())
-    assert "already has data of its own (data.path: data/customers.parquet, schema.target: churn" in message
-    assert "--force" in message
-    assert snapshot(project) == before
-
-    text = (project / "params.yaml").read_text().replace('"TODO: set project.owner in params.yaml"', "churn team")
-    (project / "params.yaml").write_text(text)
-    run(["gitops-ml", "init-data", str(source), "--target", "churn", "--force", "--positive", "no"], project)
-    params = load_params(project / "params.yaml")
-    assert (params.schema.positive_class, params.schema.negative_class) == ("no", "yes")
-    assert (params.project.positive_label, params.project.negative_label) == ("no", "yes")
-    assert params.project.owner == "churn team"  # a later adoption keeps what the team wrote
-    assert re.search(r"min_target_rate: 0\.\d+", (project / "params.yaml").read_text())

@@ -105,8 +105,8 @@ except ConfigError as exc:
 
 def test_an_estimator_added_in_the_registry_alone_is_selectable_and_typed(tmp_path: Path) -> None:
     """Adding an estimator is one class in pipeline/estimators.py: params.yaml can then choose and configure it."""
-    from tests.conftest import project_env, run
     from tests.support.fixture_project import FIXTURE_PARAMS
+    from tests.support.projects import project_env, run
 
     script = tmp_path / "add_estimator.py"
     script.write_text(ADD_AN_ESTIMATOR)

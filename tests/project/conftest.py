@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gitops_ml.config import Params, load_params
-from tests.conftest import ROOT, make_project, run
+from tests.support.projects import ROOT, make_project, run
 
 
 @pytest.fixture(scope="session")

@@ -25,9 +25,9 @@ from typing import Any
 
 import yaml
 
-from tests.conftest import project_env, run
 from tests.support.act_runner import PROJECT_UV, ActRun, RunnerMachine, run_act
 from tests.support.github_stub import GitHubStub
+from tests.support.projects import project_env, run
 
 WORKFLOW_TOKEN = "ghs_rehearsal_workflow_token"
 READ_ONLY_TOKEN = "ghs_rehearsal_read_only_token"  # what a fork's pull_request run gets

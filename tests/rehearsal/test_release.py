@@ -8,13 +8,16 @@ local registry (tags and digests), in origin (git tags), on GitHub (Releases) an
     B  docs-only merge        -> not released (the gate ties)
     C  better model, but its service is broken  -> the smoke test fails: nothing moves
     D  better model, service fixed -> run fails at the GitHub Release (API outage); re-running it finishes model-v2
-    then: re-runs of the old runs of C and A publish nothing; rollback to model-v1; dispatch from a branch refused.
+    then: re-runs of the old runs of C and A publish nothing; dispatch from a branch refused; the deploy flow:
+    staging PRs (opened by A's and D's publish) merged -> deploy.yml promotes each to production by PR -> merged
+    -> sync-champion marks its Release latest; rollback to model-v1 by PR -> merged -> model-v1 is latest again.
 
 ci runs only its ``pipeline`` job here (see test_pull_requests.py for why).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,13 +30,13 @@ from tests.support.github_stub import GitHubStub
 
 from .checks import expect_released, registry_has, registry_tags, releases, writes
 from .conftest import REPOSITORY, docker_machine, new_stub
-from .hosting import Clone, HostedRepo, Run
+from .hosting import Clone, HostedRepo, Run, git
 
 pytestmark = [pytest.mark.rehearsal, pytest.mark.timeout(3600)]
 
 ZERO = "0" * 40
 SERVICE = "src/gitops_ml/serving/service.py"
-PREDICT = "    async def predict(self, records: list[Any]) -> PredictResponse:\n"
+PREDICT = "    async def predict(self, records: list[Any]) -> BaseModel:\n"
 BETTER_MODEL = ("learning_rate: 0.1", "learning_rate: 0.05")  # raises average precision well past the gate's margin
 
 
@@ -175,7 +178,13 @@ def test_a_merge_that_releases_publishes_by_digest_then_tags(world: World, step_
     assert (attestation["subject_name"], attestation["subject_digest"]) == (world.image, digest)
     release = releases(world.github)["model-v1"]
     assert "model-v1" in release["body"] and release["author"]["login"] == "github-actions[bot]"
-    assert [m for m, _, _ in writes(world.github)] == ["POST"], "one write: the Release"
+    assert [(m, p) for m, p, _ in writes(world.github)] == [
+        ("POST", f"/repos/{REPOSITORY}/releases"),
+        ("POST", f"/repos/{REPOSITORY}/pulls"),
+    ], "two writes: the Release, then the staging deploy pull request"
+    assert world.repo.head("refs/heads/deploy/staging/model-v1"), "the staging branch was pushed"
+    [pull] = world.github.state["pulls"]
+    assert (pull["head_ref"], pull["title"]) == ("deploy/staging/model-v1", "Deploy model-v1 to staging")
     names = job_order(step_a.release, "publish")
     smoke, retag = (
         names.index("Smoke test the pushed image by digest"),
@@ -218,7 +227,9 @@ def test_a_rerun_of_the_same_run_finishes_its_release(world: World, step_d: Step
     expect_released(world.repo, world.github, rerun, "model-v2", step_d.commit)
     tags = world.snapshot()["registry"]
     assert tags["model-v2"] == tags[step_d.commit] == tags["latest"] != tags["model-v1"]
-    assert [m for m, _, _ in writes(world.github)].count("POST") == 2, "one Release per model, no duplicate"
+    posted = [p for m, p, _ in writes(world.github) if m == "POST"]
+    assert posted.count(f"/repos/{REPOSITORY}/releases") == 2, "one Release per model, no duplicate"
+    assert world.repo.head("refs/heads/deploy/staging/model-v2"), "the rerun opened the staging PR of model-v2"
 
 
 def test_a_rerun_does_not_move_a_published_release_tag(world: World, step_d: Step) -> None:
@@ -244,20 +255,6 @@ def test_a_rerun_of_an_old_run_after_a_newer_release_publishes_nothing(world: Wo
     assert world.snapshot() == before
 
 
-def test_rollback_repoints_latest_to_an_earlier_release(world: World, step_a: Step, step_d: Step) -> None:
-    before = world.snapshot()
-    run = world.repo.dispatch_run("rollback", "release.yml", inputs={"rollback_to": "model-v1"},
-                                  variables=world.variables).act  # fmt: skip
-    run.expect_success()
-    run.expect(run.job_results() == {"rollback": "success"}, "only the rollback job runs")
-    tags = world.snapshot()["registry"]
-    assert tags["latest"] == before["registry"]["model-v1"], "latest now names model-v1's image"
-    assert {k: v for k, v in tags.items() if k != "latest"} == {
-        k: v for k, v in before["registry"].items() if k != "latest"
-    }
-    assert world.snapshot()["git tags"] == before["git tags"]
-
-
 def test_dispatch_from_another_branch_is_refused(world: World, step_d: Step) -> None:
     dev = world.repo.clone("branch")
     dev.append("README.md", "\nAn experiment.\n")
@@ -268,7 +265,56 @@ def test_dispatch_from_another_branch_is_refused(world: World, step_d: Step) -> 
                                    variables=world.variables).act  # fmt: skip
     gate.expect_failure("gate", "Refuse anything but a passing ci run")
     gate.expect("default branch" in gate.text(), "the refusal says releases come from the default branch")
-    rollback = world.repo.dispatch_run("rollback-branch", "release.yml", branch="experiment",
-                                       inputs={"rollback_to": "model-v1"}, variables=world.variables).act  # fmt: skip
-    rollback.expect_failure("rollback", "Refuse a rollback dispatched from another branch")
+    rollback = world.repo.dispatch_run("rollback-branch", "deploy.yml", branch="experiment",
+                                       inputs={"action": "rollback", "to": "model-v1"}).act  # fmt: skip
+    rollback.expect_failure("pull-request", "Refuse a dispatch from another branch")
     assert world.snapshot() == before
+
+
+MERGES = itertools.count(1)
+
+
+def merge_pull(world: World, branch: str, theirs: bool = False) -> tuple[str, str]:
+    """Merge ``branch`` into main as GitHub's merge button does (the PR is closed); return (before, after)."""
+    dev = world.repo.clone(f"merge-{next(MERGES)}-{branch.replace('/', '-')}")
+    before = git("rev-parse", "HEAD", cwd=dev.path)
+    git("fetch", "--quiet", "origin", cwd=dev.path)
+    strategy = ["-X", "theirs"] if theirs else []  # a stale staging PR, as if its bot had rebased it
+    git("merge", "--quiet", "--no-ff", *strategy, "-m", f"Merge {branch}", f"origin/{branch}", cwd=dev.path)
+    after = dev.push("main")
+    with world.github.lock:
+        for pull in world.github.state["pulls"]:
+            if pull["head_ref"] == branch:
+                pull["state"] = "closed"
+    return before, after
+
+
+def promote_and_sync(world: World, name: str, version: str) -> Run:
+    """Dispatch deploy.yml's promote, merge its production PR, run deploy.yml for that push (sync-champion)."""
+    promote = world.repo.dispatch_run(f"promote-{name}", "deploy.yml", inputs={"action": "promote", "to": ""}).act
+    promote.expect_success()
+    before, after = merge_pull(world, f"deploy/production/{version}")
+    sync = world.repo.push_run(f"sync-{name}", "deploy.yml", before, after, job="sync-champion")
+    sync.act.expect_success()
+    return sync
+
+
+def test_promotion_and_rollback_are_pull_requests(world: World, step_a: Step, step_d: Step) -> None:
+    images_before = world.snapshot()["registry"]
+    merge_pull(world, "deploy/staging/model-v1")
+    promote_and_sync(world, "v1", "model-v1")
+    assert world.github.state["latest_release"] == "model-v1"
+    merge_pull(world, "deploy/staging/model-v2", theirs=True)
+    promote_and_sync(world, "v2", "model-v2")
+    assert world.github.state["latest_release"] == "model-v2"
+    rollback = world.repo.dispatch_run("rollback-v1", "deploy.yml", inputs={"action": "rollback", "to": "model-v1"})
+    rollback.act.expect_success()
+    pull = world.github.state["pulls"][-1]
+    assert (pull["head_ref"], pull["state"], pull["title"]) == (
+        "deploy/production/model-v1", "open", "Deploy model-v1 to production"
+    )  # fmt: skip
+    assert images_before["model-v1"] in pull["body"], "the rollback goes back to model-v1's published digest"
+    before, after = merge_pull(world, "deploy/production/model-v1")
+    world.repo.push_run("sync-rollback", "deploy.yml", before, after, job="sync-champion").act.expect_success()
+    assert world.github.state["latest_release"] == "model-v1"
+    assert world.snapshot()["registry"] == images_before, "no image tag moved: deploys are git changes only"

@@ -11,9 +11,9 @@ import yaml
 
 from gitops_ml.io import read_json
 from gitops_ml.serving.store import MODEL_NAME
-from tests.conftest import ROOT, run
-from tests.serving.conftest import BuiltBento
 from tests.support.lock_pins import image_environment, locked_for_image, pin_drift
+from tests.support.projects import ROOT, run
+from tests.support.serving import BuiltBento
 
 
 def test_bentofile_pins_match_uv_lock() -> None:

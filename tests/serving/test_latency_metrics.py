@@ -8,10 +8,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gitops_ml.config import Params
-from tests.serving.conftest import Server, to_records
+from tests.support.serving import Server, to_records
 
 pytestmark = pytest.mark.slow
-HISTOGRAMS = ("gitops_ml_queue_wait_seconds", "gitops_ml_model_call_seconds")
+HISTOGRAMS = ("gitops_ml_batch_queue_wait_seconds", "gitops_ml_model_call_seconds")
 
 
 def histogram_totals(text: str, name: str) -> tuple[float, float]:

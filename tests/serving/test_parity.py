@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from gitops_ml.config import ColumnType, Params
-from tests.serving.conftest import BuiltBento, Server
+from tests.support.serving import BuiltBento, Server
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run
-from tests.serving.conftest import BuiltBento
+from tests.support.projects import run
+from tests.support.serving import BuiltBento
 
 pytestmark = pytest.mark.slow
 

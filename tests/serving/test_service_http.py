@@ -17,7 +17,7 @@ import pytest
 from gitops_ml.config import Params
 from gitops_ml.model_io import load_model
 from gitops_ml.pipeline.features import model_frame
-from tests.serving.conftest import BuiltBento, Server, to_records
+from tests.support.serving import BuiltBento, Server, to_records
 
 pytestmark = pytest.mark.slow
 
@@ -224,7 +224,7 @@ def test_metrics_count_requests_and_latencies(server: Server, records: list[dict
 
 
 def test_schema_driven_fuzzing_finds_no_server_error(server: Server, tmp_path: Path) -> None:
-    from tests.conftest import run
+    from tests.support.projects import run
 
     result = run(
         [
@@ -266,7 +266,7 @@ def test_release_smoke_test_passes_against_the_running_service(
     server: Server, records: list[dict[str, Any]], built_bento: BuiltBento
 ) -> None:
     """The command the release workflow runs against the pushed image, here against the bento it is built from."""
-    from tests.conftest import run
+    from tests.support.projects import run
 
     version = post(server, {"records": records[:1]}).json()["model_version"]
     smoke = ["gitops-ml", "smoke-test", "--url", server.url, "--timeout", "30", "--expect-version"]

@@ -10,7 +10,7 @@ import yaml
 
 from gitops_ml.io import read_json
 from gitops_ml.serving.store import MODEL_NAME, ModelStoreError, model_version, sanitize_version
-from tests.conftest import project_env, run
+from tests.support.projects import project_env, run
 
 
 @pytest.mark.parametrize(

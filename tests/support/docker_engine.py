@@ -46,7 +46,7 @@ from types import TracebackType
 
 import httpx
 
-from tests.conftest import free_port
+from tests.support.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_WORKDIR = ROOT / "build" / "image-test"

@@ -14,6 +14,10 @@ Endpoints (GitHub REST semantics, including ``per_page``/``page`` and a ``Link``
   (stricter than GitHub, where a maintainer's token may edit anyone's comment: code must pick its own comment)
 - ``GET   /repos/{o}/{r}/releases/tags/{tag}`` → 200 or 404
 - ``POST  /repos/{o}/{r}/releases`` ``{"tag_name", "name", "body", ...}`` → 201, or 422 when the tag has a release
+  (a release made with ``make_latest`` "true", the default, becomes ``state["latest_release"]``)
+- ``PATCH /repos/{o}/{r}/releases/{id}`` ``{"make_latest": "true"}`` → 200; the release becomes the latest
+- ``POST  /repos/{o}/{r}/pulls`` ``{"title", "head", "base", "body"}`` → 201, or 422 when ``head`` has an open PR
+- ``PATCH /repos/{o}/{r}/pulls/{n}`` ``{"title", "body", "state"}`` → 200
 
 A missing or unknown token answers 401 on every endpoint; a repository other than the seeded one, or any other
 path, answers 404. Every request is recorded (also the refused ones) as a :class:`Call`. Bodies over GitHub's
@@ -280,11 +284,14 @@ class GitHubStub:
         rest = match["rest"]
         routes = (
             ("GET", r"/pulls", self._list_pulls),
+            ("POST", r"/pulls", self._create_pull),
+            ("PATCH", r"/pulls/(\d+)", self._update_pull),
             ("GET", r"/issues/(\d+)/comments", self._list_comments),
             ("POST", r"/issues/(\d+)/comments", self._create_comment),
             ("PATCH", r"/issues/comments/(\d+)", self._update_comment),
             ("GET", r"/releases/tags/([^/]+)", self._get_release),
             ("POST", r"/releases", self._create_release),
+            ("PATCH", r"/releases/(\d+)", self._update_release),
         )
         for verb, pattern, action in routes:
             found = re.fullmatch(pattern, rest)
@@ -343,6 +350,33 @@ class GitHubStub:
         if "base" in query:
             pulls = [p for p in pulls if p.get("base_ref", "main") == query["base"]]
         return self._page(f"/repos/{self.state['repository']}/pulls", query, [self._pull_json(p) for p in pulls])
+
+    def _create_pull(self, body: Any, **_: Any) -> _Reply:
+        if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in ("title", "head", "base")):
+            raise _HttpError(422, "Validation Failed: title, head and base are required")
+        owner = self.state["repository"].split("/")[0]
+        head_repo, branch = self.state["repository"], body["head"]
+        if ":" in branch:
+            owner_given, branch = branch.split(":", 1)
+            head_repo = f"{owner_given}/{self.state['repository'].split('/')[1]}"
+        open_same = [p for p in self.state["pulls"] if p["head_ref"] == branch and p.get("state", "open") == "open"]
+        if open_same and head_repo.split("/")[0].lower() == owner.lower():
+            raise _HttpError(422, f"Validation Failed: A pull request already exists for {owner}:{branch}.")
+        number = max([0, *(int(p["number"]) for p in self.state["pulls"]), *(int(n) for n in self.state["issues"])]) + 1
+        pull = {
+            "number": number, "head_repo": head_repo, "head_ref": branch, "head_sha": body.get("head_sha", ""),
+            "base_ref": body["base"], "state": "open", "title": body["title"], "body": body.get("body") or "",
+        }  # fmt: skip
+        self.state["pulls"].append(pull)
+        return _Reply(201, self._pull_json(pull))
+
+    def _update_pull(self, number: str, body: Any, **_: Any) -> _Reply:
+        pull = next((p for p in self.state["pulls"] if int(p["number"]) == int(number)), None)
+        if pull is None:
+            raise _HttpError(404, "Not Found")
+        if isinstance(body, dict):
+            pull.update({k: body[k] for k in ("title", "body", "state") if k in body})
+        return _Reply(200, self._pull_json(pull))
 
     def _issue(self, number: str) -> int:
         known = {int(p["number"]) for p in self.state["pulls"]} | {int(n) for n in self.state["issues"]}
@@ -433,7 +467,19 @@ class GitHubStub:
             "created_at": _now(),
         }
         self.state["releases"].append(release)
+        if body.get("make_latest", "true") == "true" and not release["draft"] and not release["prerelease"]:
+            self.state["latest_release"] = release["tag_name"]
         return _Reply(201, self._release_json(release))
+
+    def _update_release(self, release_id: str, body: Any, **_: Any) -> _Reply:
+        release = next((r for r in self.state["releases"] if int(r["id"]) == int(release_id)), None)
+        if release is None:
+            raise _HttpError(404, "Not Found")
+        if not isinstance(body, dict) or body.get("make_latest", "true") not in ("true", "false", "legacy"):
+            raise _HttpError(422, "Validation Failed: make_latest must be 'true', 'false' or 'legacy'")
+        if body.get("make_latest") == "true":
+            self.state["latest_release"] = release["tag_name"]
+        return _Reply(200, self._release_json(release))
 
 
 def _token(header: str | None) -> str | None:

@@ -10,8 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, free_port, stop
 from tests.support.github_stub import GitHubStub
+from tests.support.processes import free_port, stop
+from tests.support.projects import ROOT
 
 REPO = "octo/template"
 SHA = "1" * 40

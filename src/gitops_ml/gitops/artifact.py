@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from gitops_ml.errors import ProjectError
+from gitops_ml.errors import ArtifactError
 
 if TYPE_CHECKING:  # the report model imports pandas: only when an artifact is validated
     from gitops_ml.gitops.report import Report
@@ -27,10 +27,6 @@ REPORT_MD = "report.md"
 MAX_FILE_BYTES = 5_000_000
 _PR_NUMBER = re.compile(r"^[1-9][0-9]{0,9}$")
 _SHA = re.compile(r"^[0-9a-f]{40}$")
-
-
-class ArtifactError(ProjectError, ValueError):
-    """The artifact is missing a file or fails a check; the message names which and why."""
 
 
 @dataclass(frozen=True)

@@ -6,18 +6,16 @@ at this repository's cache (so the run-cache and every cached output are shared)
 ``dvc repro`` there with BASE's own code on ``PYTHONPATH`` and reads what it wrote. An unchanged base is
 restored from the run-cache in seconds. The worktree is always removed, even on failure.
 
-DVC's checkout, pull and repro run in this process, through DVC's Python API: a ``dvc`` subprocess costs about a
-second of start-up each, most of the base side's time when everything is restored from the cache. Stages that do
-run are still separate processes started by DVC, with BASE's code first on their ``PYTHONPATH``.
+DVC's checkout, pull and repro run in this process, through DVC's Python API, in one ``Repo``: a ``dvc`` subprocess
+costs about a second of start-up each, most of the base side's time when everything is restored from the cache.
+Stages that do run are still separate processes started by DVC, with BASE's code first on their ``PYTHONPATH``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import chdir, contextmanager, suppress
 from dataclasses import dataclass
@@ -30,10 +28,11 @@ import yaml
 
 from gitops_ml import paths
 from gitops_ml.config import ProjectParams
-from gitops_ml.errors import CompareError
+from gitops_ml.errors import CompareError, GitError
 from gitops_ml.gitops.compare import Side
-from gitops_ml.gitops.dvc_settings import read_dvc_settings
+from gitops_ml.gitops.dvc_settings import DvcSettings, read_dvc_settings
 from gitops_ml.io import load_yaml, read_json
+from gitops_ml.vcs import file_md5, worktree
 
 OUTPUT_TIMEOUT_S = 3600
 
@@ -59,7 +58,7 @@ def _test_set_id(root: Path) -> str:
                 return str(out["md5"])
     test = root / paths.TEST
     if test.exists():
-        return hashlib.md5(test.read_bytes(), usedforsecurity=False).hexdigest()
+        return file_md5(test)
     return "unknown"
 
 
@@ -151,54 +150,47 @@ def _share_cache_and_remote(path: Path, cache: Path, remote: tuple[str, str] | N
             conf["remote"].setdefault(remote[0], {})["url"] = remote[1]
 
 
-@contextmanager
-def worktree(repo: Path, commit: str) -> Iterator[Path]:
-    """A detached worktree of ``commit`` in a temporary directory, removed (and pruned) afterwards."""
-    tmp = Path(tempfile.mkdtemp(prefix="gitops-ml-base-"))
-    path = tmp / "base"
-    env = dict(os.environ)
-    _run(["git", "worktree", "add", "--quiet", "--detach", str(path), commit], repo, env)
-    try:
-        yield path
-    finally:
-        _run(["git", "worktree", "remove", "--force", str(path)], repo, env, check=False)
-        shutil.rmtree(tmp, ignore_errors=True)
-        _run(["git", "worktree", "prune"], repo, env, check=False)
-
-
 def base_outputs(repo: Path, commit: str, say: Callable[[str], None] = print) -> Outputs:
     """Run (or restore) BASE's pipeline in a temporary worktree sharing this repo's DVC cache; read its outputs."""
     repo = repo.resolve()
     settings = read_dvc_settings(repo)
+    try:
+        with worktree(repo, commit, prefix="gitops-ml-base-") as path:
+            return _reproduce(path, repo, commit, settings, say)
+    except GitError as exc:
+        raise CompareError(f"the base side cannot be checked out: {exc}") from None
+
+
+def _reproduce(path: Path, repo: Path, commit: str, settings: DvcSettings, say: Callable[[str], None]) -> Outputs:
+    """Bring BASE's data into its worktree at ``path``, run ``dvc repro`` there with BASE's code, read the outputs."""
     cache, remote = settings.cache, settings.remote
-    with worktree(repo, commit) as path:
-        env = dict(os.environ) | {"PYTHONPATH": str(path / "src")}  # BASE's own pipeline code
-        local_config = repo / ".dvc" / "config.local"
-        if local_config.exists():
-            shutil.copy2(local_config, path / ".dvc" / "config.local")  # credentials of the remote, if any
-        _share_cache_and_remote(path, cache, remote)
-        params_text = (path / "params.yaml").read_text(encoding="utf-8")
-        _disable_tracking(path / "params.yaml")
-        with _dvc_repo(path, pythonpath=str(path / "src")) as dvc_repo:  # one Repo: each parses the DVC files
-            say(f"base {commit[:12]}: checking out what the DVC cache holds")
-            with suppress(Exception):  # what is still missing is made by ensure-data and dvc repro below
-                dvc_repo.checkout(allow_missing=True)
-            if remote:
-                say(f"base {commit[:12]}: pulling from DVC remote '{remote[0]}'")
-                with suppress(Exception):
-                    dvc_repo.pull(allow_missing=True)
-            if not _data_is_current(path, dvc_repo):
-                _run(["gitops-ml", "ensure-data"], path, env)  # BASE's own way of making its data
-            say(f"base {commit[:12]}: dvc repro (stages already run are restored from the run-cache)")
-            try:
-                dvc_repo.reproduce(pull=bool(remote))
-            except Exception as exc:  # DVC's errors, a failed stage: one message naming the base side
-                cause = f"{exc}: {exc.__cause__}" if exc.__cause__ else str(exc)
-                raise CompareError(
-                    f"dvc repro failed for the base side (in {path}): {type(exc).__name__}: {cause}"
-                ) from None
-        (path / "params.yaml").write_text(params_text, encoding="utf-8")
-        return read_outputs(path)
+    env = dict(os.environ) | {"PYTHONPATH": str(path / "src")}  # BASE's own pipeline code
+    local_config = repo / ".dvc" / "config.local"
+    if local_config.exists():
+        shutil.copy2(local_config, path / ".dvc" / "config.local")  # credentials of the remote, if any
+    _share_cache_and_remote(path, cache, remote)
+    params_text = (path / "params.yaml").read_text(encoding="utf-8")
+    _disable_tracking(path / "params.yaml")
+    with _dvc_repo(path, pythonpath=str(path / "src")) as dvc_repo:
+        say(f"base {commit[:12]}: checking out what the DVC cache holds")
+        with suppress(Exception):  # what is still missing is made by ensure-data and dvc repro below
+            dvc_repo.checkout(allow_missing=True)
+        if remote:
+            say(f"base {commit[:12]}: pulling from DVC remote '{remote[0]}'")
+            with suppress(Exception):
+                dvc_repo.pull(allow_missing=True)
+        if not _data_is_current(path):
+            _run(["gitops-ml", "ensure-data"], path, env)  # BASE's own way of making its data
+        say(f"base {commit[:12]}: dvc repro (stages already run are restored from the run-cache)")
+        try:
+            dvc_repo.reproduce(pull=bool(remote))
+        except Exception as exc:  # DVC's errors, a failed stage: one message naming the base side, no traceback
+            cause = f"{exc}: {exc.__cause__}" if exc.__cause__ else str(exc)
+            raise CompareError(
+                f"dvc repro failed for the base side (in {path}): {type(exc).__name__}: {cause}"
+            ) from None
+    (path / "params.yaml").write_text(params_text, encoding="utf-8")
+    return read_outputs(path)
 
 
 @contextmanager
@@ -226,12 +218,12 @@ def _dvc_repo(path: Path, pythonpath: str) -> Iterator[Any]:
         yield repo
 
 
-def _data_is_current(path: Path, dvc_repo: Any) -> bool:
+def _data_is_current(path: Path) -> bool:
     """Whether the worktree's ``data/`` already matches its ``data.dvc`` (typically restored from the cache)."""
     from gitops_ml.data_source import data_is_current
 
     try:
-        return (path / paths.DATA_DVC).exists() and data_is_current(paths.DATA_DVC, path, dvc_repo)
+        return (path / paths.DATA_DVC).exists() and data_is_current(paths.DATA_DVC, path)
     except Exception:  # an unusual BASE layout: let BASE's own ensure-data decide
         return False
 

@@ -1,4 +1,11 @@
-"""The champion: the model of the newest ``model-vN`` git tag, materialised as a file to score.
+"""The champion: the model production runs, materialised as a file to score.
+
+**The champion rule.** The champion is the model version that ``deploy/overlays/production`` declares (its
+``app.kubernetes.io/version`` label, :func:`gitops_ml.deploy.overlay.read_overlay`): promotion and rollback are
+pull requests to that file, so after their merge the gate compares candidates with what production runs. Before
+the first production deployment (the overlay holds the placeholder ``unreleased``), and in a project without a
+production overlay, it is the newest ``model-vN`` tag. The next release's tag is always the newest tag + 1, so a
+rollback to ``model-v1`` never makes the next release reuse ``model-v2``.
 
 The model file is looked up, in order, in the local DVC cache (by the md5 that the tag's ``dvc.lock`` records),
 in the DVC remote (``dvc get . models/model.skops --rev <tag>``), and as a last resort reproduced from the tag
@@ -9,13 +16,11 @@ differs from ``dvc.lock`` is a corrupted baseline: :class:`ChampionError`, and t
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +28,9 @@ from pathlib import Path
 import yaml
 
 from gitops_ml import paths
-from gitops_ml.errors import ProjectError
+from gitops_ml.errors import ChampionError, GitError, ProjectError
 from gitops_ml.gitops.dvc_settings import read_dvc_settings
+from gitops_ml.vcs import cache_path, file_at, file_md5, git, worktree
 
 TAG_PREFIX = "model-v"
 TAG_PATTERN = re.compile(r"^model-v([1-9][0-9]*)$")
@@ -42,10 +48,6 @@ def tool_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return os.environ | {"PATH": path} | (extra or {})
 
 
-class ChampionError(ProjectError, RuntimeError):
-    """The champion's model cannot be found, reproduced or trusted."""
-
-
 @dataclass(frozen=True)
 class Champion:
     """A released model materialised at ``path``; ``source`` is ``cache``, ``remote`` or ``reproduced``."""
@@ -56,10 +58,6 @@ class Champion:
     md5: str
 
 
-def _git(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False, env=env)
-
-
 def tag_number(tag: str) -> int | None:
     """N of a ``model-vN`` tag, or None for any other name."""
     match = TAG_PATTERN.match(tag)
@@ -68,7 +66,7 @@ def tag_number(tag: str) -> int | None:
 
 def release_tags(repo: Path) -> list[str]:
     """Every ``model-vN`` tag of ``repo``, oldest (smallest N) first."""
-    result = _git("tag", "--list", f"{TAG_PREFIX}*", cwd=repo)
+    result = git("tag", "--list", f"{TAG_PREFIX}*", cwd=repo)
     if result.returncode != 0:
         raise ChampionError(f"{repo} is not a git repository: {result.stderr.strip()}")
     tags = [t for t in result.stdout.split() if tag_number(t) is not None]
@@ -81,6 +79,42 @@ def latest_release_tag(repo: Path) -> str | None:
     return tags[-1] if tags else None
 
 
+PRODUCTION = "production"
+"""The environment whose overlay names the champion."""
+
+
+def deployed_release(repo: Path, environment: str = PRODUCTION) -> str | None:
+    """The ``model-vN`` that ``deploy/overlays/<environment>`` of ``repo`` declares; None before its first release
+    (the ``unreleased`` placeholder) or when the project has no such overlay. A malformed overlay is a
+    :class:`ChampionError` (the gate must not silently fall back to another model)."""
+    from gitops_ml.deploy.overlay import OVERLAYS_DIR, read_overlay
+
+    overlay = repo / OVERLAYS_DIR / environment
+    if not overlay.is_dir():
+        return None
+    try:
+        image = read_overlay(overlay)
+    except ProjectError as exc:
+        raise ChampionError(f"cannot tell which model {environment} runs: {exc}") from None
+    return image.model_version if image.released else None
+
+
+def champion_tag(repo: Path) -> str | None:
+    """The champion's release tag: the version production declares, else the newest ``model-vN`` tag, else None.
+
+    A production overlay naming a version that has no git tag here is a :class:`ChampionError` (fix the overlay
+    or fetch the tags: ``git fetch --tags``)."""
+    deployed = deployed_release(repo)
+    if deployed is None:
+        return latest_release_tag(repo)
+    if deployed not in release_tags(repo):
+        raise ChampionError(
+            f"deploy/overlays/{PRODUCTION} declares {deployed}, but this repository has no git tag {deployed}: "
+            "fetch the tags (`git fetch --tags`, or `fetch-depth: 0` in actions/checkout) or fix the overlay"
+        )
+    return deployed
+
+
 def next_release_tag(repo: Path) -> str:
     """The tag the next release gets: ``model-v(N+1)``, or ``model-v1``."""
     latest = latest_release_tag(repo)
@@ -89,26 +123,17 @@ def next_release_tag(repo: Path) -> str:
 
 def tags_at(repo: Path, rev: str = "HEAD") -> list[str]:
     """The ``model-vN`` tags that point at ``rev``."""
-    result = _git("tag", "--points-at", rev, cwd=repo)
+    result = git("tag", "--points-at", rev, cwd=repo)
     return sorted((t for t in result.stdout.split() if tag_number(t) is not None), key=lambda t: tag_number(t) or 0)
-
-
-def file_md5(path: Path) -> str:
-    """md5 of a file's bytes, the hash DVC records."""
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def locked_md5(repo: Path, rev: str, out: Path = paths.MODEL) -> str:
     """The md5 that ``dvc.lock`` at ``rev`` records for the output ``out``."""
-    shown = _git("show", f"{rev}:dvc.lock", cwd=repo)
-    if shown.returncode != 0:
-        raise ChampionError(f"{rev} has no dvc.lock, so its model cannot be located: {shown.stderr.strip()}")
+    text = file_at(repo, rev, "dvc.lock")
+    if text is None:
+        raise ChampionError(f"{rev} has no dvc.lock, so its model cannot be located")
     try:
-        lock = yaml.safe_load(shown.stdout) or {}
+        lock = yaml.safe_load(text) or {}
         for stage in (lock.get("stages") or {}).values():
             for entry in stage.get("outs") or []:
                 if Path(entry["path"]) == out:
@@ -124,11 +149,6 @@ def dvc_cache_dir(repo: Path) -> Path:
         return read_dvc_settings(repo).cache
     except Exception as exc:  # DVC raises its own types for a missing or broken repository
         raise ChampionError(f"cannot read the DVC settings of {repo}: {exc}") from None
-
-
-def cache_path(cache: Path, md5: str) -> Path:
-    """Where DVC 3 keeps the file with hash ``md5`` in ``cache``."""
-    return cache / "files" / "md5" / md5[:2] / md5[2:]
 
 
 def _checked(path: Path, md5: str, tag: str, source: str) -> Champion:
@@ -167,12 +187,8 @@ def from_remote(repo: Path, tag: str, md5: str, dest: Path) -> Champion | None:
 def reproduce(repo: Path, tag: str, dest: Path, say: Callable[[str], None] = print) -> Champion:
     """Rebuild the champion with ``dvc repro train`` in a temporary worktree of ``tag``, using the tag's code."""
     cache = dvc_cache_dir(repo)
-    with tempfile.TemporaryDirectory(prefix="champion-") as tmp:
-        tree = Path(tmp) / "tree"
-        added = _git("worktree", "add", "--detach", str(tree), tag, cwd=repo)
-        if added.returncode != 0:
-            raise ChampionError(f"cannot check out {tag} to reproduce its model: {added.stderr.strip()}")
-        try:
+    try:
+        with worktree(repo, tag, prefix="champion-") as tree:
             env = tool_env({"PYTHONPATH": str(tree / "src")})  # the tag's code, not this checkout's
             steps = (
                 [tool("dvc"), "cache", "dir", "--local", str(cache)],
@@ -188,9 +204,8 @@ def reproduce(repo: Path, tag: str, dest: Path, say: Callable[[str], None] = pri
                         f"reproducing {tag} failed at `{Path(cmd[0]).name} {' '.join(cmd[1:])}`: " + " / ".join(tail)
                     )
             shutil.copyfile(tree / paths.MODEL, dest)
-        finally:
-            _git("worktree", "remove", "--force", str(tree), cwd=repo)
-            _git("worktree", "prune", cwd=repo)
+    except GitError as exc:  # the worktree could not be added: the gate refuses, it does not crash
+        raise ChampionError(f"cannot check out {tag} to reproduce its model: {exc}") from None
     return Champion(tag=tag, path=dest, source="reproduced", md5=file_md5(dest))
 
 

@@ -14,7 +14,6 @@ contains 0. When the test sets differ (the data or the split changed), the two u
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,23 +23,13 @@ import numpy as np
 
 from gitops_ml.config import BootstrapParams, GateParams, SchemaParams
 from gitops_ml.errors import CompareError
-from gitops_ml.gitops.gate import GateDecision, better_by, decide
-from gitops_ml.metric_names import HIGHER_IS_BETTER, METRIC_NAMES
-from gitops_ml.scoring import bootstrap_metrics, confidence_intervals, finite_or_none
+from gitops_ml.gitops.gate import GateDecision, better_by, decide, signed_lower_bound
+from gitops_ml.metric_names import HIGHER_IS_BETTER, METRIC_NAMES, MetricName
+from gitops_ml.scoring import bootstrap_metrics, confidence_intervals
+from gitops_ml.values import finite_or_none, flatten
+from gitops_ml.vcs import commit_of, git_stdout
 
 Verdict = Literal["better", "worse", "unchanged", "n/a"]
-
-
-def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` → ``{"a.b": 1}``; lists stay values."""
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            flat |= flatten(value, f"{name}.")
-        else:
-            flat[name] = value
-    return flat
 
 
 def _show(value: Any) -> str | None:
@@ -88,37 +77,24 @@ def data_diff(base: Mapping[str, Any] | None, head: Mapping[str, Any]) -> dict[s
     }
 
 
-def _git(repo: Path, *args: str) -> str:
-    result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise CompareError(f"git {' '.join(args)} failed in {repo}: {result.stderr.strip()}")
-    return result.stdout
-
-
 def resolve_ref(repo: Path, ref: str) -> str:
     """The commit SHA of ``ref``; a clear error when it does not exist (e.g. not fetched in CI)."""
-    result = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
+    commit = commit_of(repo, ref)
+    if commit is None:
         raise CompareError(
             f"BASE '{ref}' is not a commit in {repo}: pass an existing branch, tag or SHA "
             "(make report BASE=<ref>); in CI, fetch it first (checkout with fetch-depth: 0)"
         )
-    return result.stdout.strip()
+    return commit
 
 
 def code_changes(repo: Path, base_ref: str, under: str = "src") -> list[dict[str, str]]:
     """Files under ``under/`` that differ between ``base_ref`` and the working tree (untracked ones included)."""
     changes = []
-    for line in _git(repo, "diff", "--name-status", "--no-renames", base_ref, "--", under).splitlines():
+    for line in git_stdout("diff", "--name-status", "--no-renames", base_ref, "--", under, cwd=repo).splitlines():
         status, _, path = line.partition("\t")
         changes.append({"status": {"A": "added", "D": "deleted"}.get(status[:1], "modified"), "path": path})
-    for path in _git(repo, "ls-files", "--others", "--exclude-standard", "--", under).splitlines():
+    for path in git_stdout("ls-files", "--others", "--exclude-standard", "--", under, cwd=repo).splitlines():
         changes.append({"status": "added", "path": path})
     return sorted(changes, key=lambda c: c["path"])
 
@@ -134,7 +110,7 @@ class Side:
     test_set_id: str  # hash of the test rows (from dvc.lock); equal ids mean a paired comparison is valid
 
 
-def _verdict(name: str, delta: float | None, low: float | None, high: float | None) -> Verdict:
+def _verdict(name: MetricName, delta: float | None, low: float | None, high: float | None) -> Verdict:
     if delta is None:
         return "n/a"
     if delta == 0 or (low is not None and high is not None and low <= 0 <= high):
@@ -143,9 +119,10 @@ def _verdict(name: str, delta: float | None, low: float | None, high: float | No
 
 
 def _overlap(a: Mapping[str, float | None], b: Mapping[str, float | None]) -> bool | None:
-    if None in (a.get("low"), a.get("high"), b.get("low"), b.get("high")):
+    a_low, a_high, b_low, b_high = a.get("low"), a.get("high"), b.get("low"), b.get("high")
+    if a_low is None or a_high is None or b_low is None or b_high is None:
         return None
-    return a["low"] <= b["high"] and b["low"] <= a["high"]  # type: ignore[operator]
+    return a_low <= b_high and b_low <= a_high
 
 
 def can_pair(base: Side, head: Side) -> bool:
@@ -204,12 +181,10 @@ def compare_metrics(base: Side, head: Side, boot: BootstrapParams) -> tuple[list
     return rows, paired
 
 
-def improvement_lower_bound(rows: list[dict[str, Any]], primary: str) -> float | None:
+def improvement_lower_bound(rows: list[dict[str, Any]], primary: MetricName) -> float | None:
     """Lower bound of the paired improvement of ``primary``, signed so that > 0 is better (None if unpaired)."""
     row = next(r for r in rows if r["name"] == primary)
-    if row["low"] is None or row["high"] is None:
-        return None
-    return row["low"] if HIGHER_IS_BETTER[primary] else -row["high"]
+    return signed_lower_bound(primary, row["low"], row["high"])
 
 
 def merge_verdict(
@@ -224,11 +199,11 @@ def merge_verdict(
     With ``contract_changes`` (the data contract differs from the base's), the head starts a new model line and,
     as the release gate does, is judged on the floors only.
     """
-    pick = {name: finite_or_none(head_metrics.get(name)) for name in METRIC_NAMES}
+    pick: dict[str, float | None] = {name: finite_or_none(head_metrics.get(name)) for name in METRIC_NAMES}
     if contract_changes:
         new_line = f"new model line: the data contract changed since the base ({'; '.join(contract_changes)})"
         return decide(pick, None, rules, None, new_line)
-    champion = {name: finite_or_none(base_metrics.get(name)) for name in METRIC_NAMES}
+    champion: dict[str, float | None] = {name: finite_or_none(base_metrics.get(name)) for name in METRIC_NAMES}
     return decide(pick, champion, rules, improvement_lower_bound=lower_bound)
 
 

@@ -9,7 +9,6 @@ the release notes name every change.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from gitops_ml.config import SchemaParams
+from gitops_ml.vcs import file_at
 
 
 def contract_changes(champion: SchemaParams, candidate: SchemaParams) -> list[str]:
@@ -51,11 +51,11 @@ def _shown(value: Any) -> str:
 
 def schema_at(repo: Path, rev: str) -> SchemaParams | None:
     """The ``schema:`` section of ``params.yaml`` at ``rev``, or None when it is missing or unreadable."""
-    shown = subprocess.run(["git", "show", f"{rev}:params.yaml"], cwd=repo, capture_output=True, text=True, check=False)
-    if shown.returncode != 0:
+    text = file_at(repo, rev, "params.yaml")
+    if text is None:
         return None
     try:
-        section = (yaml.safe_load(shown.stdout) or {}).get("schema")
+        section = (yaml.safe_load(text) or {}).get("schema")
         return SchemaParams.model_validate(section)
     except (yaml.YAMLError, AttributeError, ValidationError):
         return None

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_ml.config import GateParams
-from gitops_ml.metric_names import HIGHER_IS_BETTER
+from gitops_ml.metric_names import HIGHER_IS_BETTER, MetricName
+from gitops_ml.values import finite_or_none
 
 PASSED = "PASS"
 FAILED = "FAIL"
@@ -40,28 +41,30 @@ class GateDecision:
         }
 
 
-def _number(value: Any) -> float | None:
-    """``value`` as a finite float, or None when missing, NaN, infinite or not a number (bools are not numbers)."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _clean(metrics: Mapping[str, Any]) -> dict[str, float | None]:
-    return {str(name): _number(value) for name, value in metrics.items()}
+    return {str(name): finite_or_none(value) for name, value in metrics.items()}
 
 
 def _fmt(value: float) -> str:
     return f"{value:.4f}"
 
 
-def better_by(name: str, candidate: float, champion: float) -> float:
+def better_by(name: MetricName, candidate: float, champion: float) -> float:
     """How much better ``candidate`` is than ``champion`` on metric ``name`` (> 0 is better, either direction)."""
     return candidate - champion if HIGHER_IS_BETTER[name] else champion - candidate
+
+
+def signed_lower_bound(name: MetricName, low: float | None, high: float | None) -> float | None:
+    """The lower bound of the improvement on metric ``name``, signed so that > 0 is better; None when unknown.
+
+    ``low``/``high`` bound the paired difference (candidate - champion). For a lower-is-better metric the
+    improvement is that difference negated, so its lower bound is ``-high``.
+    """
+    return finite_or_none(low) if HIGHER_IS_BETTER[name] else _negated(finite_or_none(high))
+
+
+def _negated(value: float | None) -> float | None:
+    return None if value is None else -value
 
 
 @dataclass
@@ -129,7 +132,7 @@ def _check_guards(
 
 def _check_significance(lower: float | None, rules: GateParams, checks: _Checks) -> None:
     name = rules.primary_metric
-    bound = _number(lower)
+    bound = finite_or_none(lower)
     if bound is None:
         checks.add(False, f"require_significant: no bootstrap lower bound of the {name} improvement; no release")
     else:

@@ -1,6 +1,7 @@
 """CLI commands of the release: ``gitops-ml gate``, ``promote``, ``release-notes``, ``set-champion-alias``.
 
-``gate`` scores the candidate (``models/model.skops``) and the champion (the newest ``model-vN`` tag's model)
+``gate`` scores the candidate (``models/model.skops``) and the champion (the release production runs, as
+``deploy/overlays/production`` declares it; before the first production deployment the newest ``model-vN`` tag)
 on the same current test set, applies :func:`gitops_ml.gitops.gate.decide` and writes ``reports/gate.json``.
 It exits 0 whether or not the model is released (the decision is data); in GitHub Actions it also writes
 ``release=true|false`` and ``tag=model-vN`` to ``$GITHUB_OUTPUT`` and the reasons to the job summary.
@@ -10,122 +11,102 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
 from gitops_ml import paths
 from gitops_ml.cli_support import ParamsOption, console, out
 from gitops_ml.config import Params, load_params
-from gitops_ml.gitops.champion import (
-    ChampionError,
-    file_md5,
-    latest_release_tag,
-    materialise,
-    next_release_tag,
-    tags_at,
-)
+from gitops_ml.errors import ChampionError, ReleaseError
+from gitops_ml.gitops.champion import champion_tag as find_champion_tag
+from gitops_ml.gitops.champion import deployed_release, latest_release_tag, materialise, next_release_tag, tags_at
 from gitops_ml.gitops.contract import changes_since
+from gitops_ml.gitops.gate import FAILED, decide, refuse, signed_lower_bound
+from gitops_ml.gitops.gate_report import GateFacts, GateReport, read_gate_report, write_gate_report
 from gitops_ml.gitops.lockfile import FIX as LOCK_FIX
 from gitops_ml.gitops.lockfile import require_current_lock, stale_stages
-from gitops_ml.gitops.release import (
-    ReleaseError,
-    approved_tag,
-    commit_of,
-    head_commit,
-    is_ancestor,
-    push_tag,
-    tag_is_done,
-)
+from gitops_ml.gitops.release import approved_tag, push_tag, tag_is_done
 from gitops_ml.gitops.release import promote as promote_head
 from gitops_ml.gitops.release import release_notes as render_release_notes
-from gitops_ml.io import atomic_write, read_json, write_json
-
-if TYPE_CHECKING:
-    from gitops_ml.gitops.gate import GateDecision
+from gitops_ml.io import atomic_write, read_json
+from gitops_ml.values import finite_or_none
+from gitops_ml.vcs import append_step_summary, file_md5, head_commit, is_ancestor, write_github_outputs
 
 GATE_JSON = paths.REPORTS / "gate.json"
 RELEASE_NOTES = paths.REPORTS / "release_notes.md"
 
 
-def score_models(params: Params, candidate: Path, champion: Path | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Scores:
+    """Both models' metrics on the current test set, and the bootstrap lower bound of the improvement."""
+
+    candidate: dict[str, float | None]
+    champion: dict[str, float | None] | None
+    lower_bound: float | None
+    test_rows: int
+
+
+def score_models(params: Params, candidate: Path, champion: Path | None) -> Scores:
     """Metrics of both models on the current test set and the bootstrap lower bound of the improvement."""
     import numpy as np
     import pandas as pd
 
-    from gitops_ml.metric_names import HIGHER_IS_BETTER
     from gitops_ml.model_io import load_model
     from gitops_ml.pipeline.interface import score_frame
-    from gitops_ml.scoring import (
-        bootstrap_metrics,
-        compute_metrics,
-        confidence_intervals,
-        finite_or_none,
-    )
+    from gitops_ml.scoring import bootstrap_metrics, compute_metrics, confidence_intervals
 
     test = pd.read_parquet(paths.TEST)
     y_true = test[params.schema.target].to_numpy(dtype=np.int64)
     threshold = params.evaluate.threshold
     cand_scores = score_frame(load_model(candidate), test, params.schema)
-    result: dict[str, Any] = {
-        "candidate": {k: finite_or_none(v) for k, v in compute_metrics(y_true, cand_scores, threshold).items()},
-        "champion": None,
-        "lower_bound": None,
-        "test_rows": len(test),
-    }
+    cand = {k: finite_or_none(v) for k, v in compute_metrics(y_true, cand_scores, threshold).items()}
     if champion is None:
-        return result
+        return Scores(candidate=cand, champion=None, lower_bound=None, test_rows=len(test))
     champ_scores = score_frame(load_model(champion), test, params.schema)
-    result["champion"] = {k: finite_or_none(v) for k, v in compute_metrics(y_true, champ_scores, threshold).items()}
+    champ = {k: finite_or_none(v) for k, v in compute_metrics(y_true, champ_scores, threshold).items()}
     boot = params.evaluate.bootstrap
     diffs = bootstrap_metrics(y_true, cand_scores, threshold, boot.n_resamples, boot.seed, other_scores=champ_scores)
-    bounds = confidence_intervals(diffs, boot.confidence)[params.gate.primary_metric]
-    # the interval is of (candidate - champion); for a lower-is-better metric the improvement is its negation
-    low = bounds["low"] if HIGHER_IS_BETTER[params.gate.primary_metric] else -bounds["high"]
-    result["lower_bound"] = finite_or_none(low)
-    return result
+    primary = params.gate.primary_metric
+    bounds = confidence_intervals(diffs, boot.confidence)[primary]
+    lower = signed_lower_bound(primary, bounds["low"], bounds["high"])
+    return Scores(candidate=cand, champion=champ, lower_bound=lower, test_rows=len(test))
 
 
-def run_gate(repo: Path, params: Params) -> dict[str, Any]:
+def run_gate(repo: Path, params: Params) -> GateReport:
     """Decide whether the candidate releases; return the content of ``reports/gate.json``."""
-    from gitops_ml.gitops.gate import FAILED, decide, refuse  # imports numpy: only when the gate runs
-
     commit = head_commit(repo)
-    champion_tag = latest_release_tag(repo)
-    extra: dict[str, Any] = {
-        "commit": commit,
-        "champion_tag": champion_tag,
-        "champion_source": None,
-        "tag": None,
-        "rules": params.gate.model_dump(mode="json"),
-        "improvement_lower_bound": None,
-        "test_rows": None,
-        "candidate_md5": None,
-        "contract_changes": [],
-    }
-    decision: GateDecision
-    if champion_tag and not is_ancestor(repo, commit_of(repo, champion_tag), commit):
-        decision = refuse(
-            f"the newest release {champion_tag} is not in the history of {commit[:12]}: this run is for an older "
-            "commit and publishes nothing"
+    newest = latest_release_tag(repo)
+    try:
+        champion_tag = find_champion_tag(repo)
+    except ChampionError as exc:
+        return GateReport.of(refuse(str(exc)), GateFacts(commit=commit, rules=params.gate, champion_tag=None))
+    facts = GateFacts(commit=commit, rules=params.gate, champion_tag=champion_tag)
+    if newest and not is_ancestor(repo, f"refs/tags/{newest}", commit):
+        return GateReport.of(
+            refuse(
+                f"the newest release {newest} is not in the history of {commit[:12]}: this run is for an "
+                "older commit and publishes nothing"
+            ),
+            facts,
         )
-        return decision.to_json() | extra
     for needed, what in ((paths.MODEL, "candidate model"), (paths.TEST, "test set")):
         if not (repo / needed).is_file():
-            decision = refuse(f"no {what} at {needed}; run `dvc repro` (or `make repro`) first")
-            return decision.to_json() | extra
-    extra["candidate_md5"] = file_md5(repo / paths.MODEL)
+            return GateReport.of(refuse(f"no {what} at {needed}; run `dvc repro` (or `make repro`) first"), facts)
+    facts.candidate_md5 = file_md5(repo / paths.MODEL)
     stale = stale_stages(repo)
     if stale:
-        decision = refuse(
-            f"dvc.lock at HEAD does not record how the outputs were made (stale stages: {', '.join(stale)}): "
-            f"{LOCK_FIX}, so that the release tag can reproduce its model"
+        return GateReport.of(
+            refuse(
+                f"dvc.lock at HEAD does not record how the outputs were made (stale stages: {', '.join(stale)}): "
+                f"{LOCK_FIX}, so that the release tag can reproduce its model"
+            ),
+            facts,
         )
-        return decision.to_json() | extra
     changes = changes_since(repo, champion_tag, params.schema) if champion_tag else []
-    extra["contract_changes"] = changes
+    facts.contract_changes = changes
     new_line = f"new model line: the data contract changed since {champion_tag} ({'; '.join(changes)})"
     with tempfile.TemporaryDirectory(prefix="gate-") as tmp:
         champion_path: Path | None = None
@@ -133,36 +114,29 @@ def run_gate(repo: Path, params: Params) -> dict[str, Any]:
             try:
                 found = materialise(repo, champion_tag, Path(tmp) / "champion.skops", say=console.print)
             except ChampionError as exc:
-                return refuse(f"champion {champion_tag} unavailable: {exc}").to_json() | extra
-            champion_path, extra["champion_source"] = found.path, found.source
+                return GateReport.of(refuse(f"champion {champion_tag} unavailable: {exc}"), facts)
+            champion_path, facts.champion_source = found.path, found.source
         try:
             scored = score_models(params, repo / paths.MODEL, champion_path)
         except Exception as exc:  # a model that loads but cannot score this test set must block, not crash
-            return refuse(f"scoring failed ({type(exc).__name__}: {exc}); no release").to_json() | extra
-    decision = decide(
-        scored["candidate"], scored["champion"], params.gate, scored["lower_bound"], new_line if changes else None
-    )
-    extra |= {"improvement_lower_bound": scored["lower_bound"], "test_rows": scored["test_rows"]}
+            return GateReport.of(refuse(f"scoring failed ({type(exc).__name__}: {exc}); no release"), facts)
+    decision = decide(scored.candidate, scored.champion, params.gate, scored.lower_bound, new_line if changes else None)
+    facts.improvement_lower_bound, facts.test_rows = scored.lower_bound, scored.test_rows
     released_as = tags_at(repo, "HEAD")
     if released_as:  # a rerun of the release workflow for a commit already released publishes nothing
         already = f"{FAILED}: commit {commit[:12]} is already released as {released_as[-1]}; nothing new to publish"
         decision = replace(decision, release=False, reasons=[already, *decision.reasons])
     if decision.release:
-        extra["tag"] = next_release_tag(repo)
-    return decision.to_json() | extra
+        facts.tag = next_release_tag(repo)
+    return GateReport.of(decision, facts)
 
 
-def _github_outputs(gate: dict[str, Any]) -> None:
+def _github_outputs(gate: GateReport) -> None:
     """In GitHub Actions: step outputs ``release``, ``tag`` and ``commit``, and the reasons in the job summary."""
-    if output := os.environ.get("GITHUB_OUTPUT"):
-        with Path(output).open("a", encoding="utf-8") as handle:
-            release = "true" if gate["release"] else "false"
-            handle.write(f"release={release}\ntag={gate.get('tag') or ''}\ncommit={gate['commit']}\n")
-    if summary := os.environ.get("GITHUB_STEP_SUMMARY"):
-        verdict = f"releases as **{gate['tag']}**" if gate["release"] else "does **not** release"
-        lines = [f"## Release gate: the candidate {verdict}", "", *[f"- {r}" for r in gate["reasons"]], ""]
-        with Path(summary).open("a", encoding="utf-8") as handle:
-            handle.write("\n".join(lines) + "\n")
+    write_github_outputs({"release": "true" if gate.release else "false", "tag": gate.tag or "", "commit": gate.commit})
+    verdict = f"releases as **{gate.tag}**" if gate.release else "does **not** release"
+    lines = [f"## Release gate: the candidate {verdict}", "", *[f"- {r}" for r in gate.reasons], ""]
+    append_step_summary("\n".join(lines) + "\n")
 
 
 def gate(
@@ -173,11 +147,11 @@ def gate(
     params = load_params(params_path)
     with console.status("scoring the candidate against the champion"):
         result = run_gate(Path.cwd(), params)
-    write_json(output, result)
+    write_gate_report(output, result)
     _github_outputs(result)
-    for reason in result["reasons"]:
+    for reason in result.reasons:
         console.print(f"  {reason}", highlight=False, markup=False)
-    verdict = f"release as {result['tag']}" if result["release"] else "no release"
+    verdict = f"release as {result.tag}" if result.release else "no release"
     out.print(f"gate: {verdict} (wrote {output})", highlight=False)
 
 
@@ -201,7 +175,7 @@ def release_check(
     if not gate_path.is_file():
         raise ReleaseError(f"{gate_path} not found; the gate job's `candidate` artifact must be downloaded first")
     repo = Path.cwd()
-    tag = approved_tag(repo, read_json(gate_path))
+    tag = approved_tag(repo, read_gate_report(gate_path))
     state = "already recorded; finishing its release" if tag_is_done(repo, tag) else "free and next"
     out.print(f"release {tag} of {head_commit(repo)[:12]}: {state}", highlight=False)
 
@@ -214,7 +188,7 @@ def promote(
     """Tag HEAD as the next model-vN when reports/gate.json says release; refuse otherwise; idempotent."""
     if not gate_path.is_file():
         raise ReleaseError(f"{gate_path} not found; run `make gate` first")
-    done = promote_head(Path.cwd(), read_json(gate_path), say=console.print)
+    done = promote_head(Path.cwd(), read_gate_report(gate_path), say=console.print)
     if push:
         push_tag(Path.cwd(), done.tag, remote, os.environ.get("GITHUB_TOKEN"))
         console.print(f"pushed {done.tag} to {remote}")
@@ -231,12 +205,12 @@ def release_notes(
     if not gate_path.is_file():
         raise FileNotFoundError(f"{gate_path} not found; run `make gate` first")
     project = load_params(params_path).project
-    gate_json = read_json(gate_path)
+    gate_report = read_gate_report(gate_path)
     at_head = tags_at(Path.cwd(), "HEAD")
-    tag = tag or gate_json.get("tag") or (at_head[-1] if at_head else "unreleased")
+    tag = tag or gate_report.tag or (at_head[-1] if at_head else "unreleased")
     info = read_json(paths.MODEL_INFO) if paths.MODEL_INFO.is_file() else None
     with atomic_write(output) as tmp:
-        tmp.write_text(render_release_notes(tag, gate_json, info, project), encoding="utf-8")
+        tmp.write_text(render_release_notes(tag, gate_report, info, project), encoding="utf-8")
     out.print(f"wrote {output} for {tag}")
 
 
@@ -257,6 +231,14 @@ def set_champion_alias(
     tag = tag or (at_head[-1] if at_head else None)
     if tag is None:
         raise ReleaseError("HEAD has no model-vN tag; run `make promote` first or pass --tag")
+    production = deployed_release(Path.cwd())
+    if production is not None and production != tag:  # the champion rule: the alias follows production
+        version = set_champion(params, uri, tag, paths.MODEL, paths.TEST, alias=False)
+        out.print(
+            f"MLflow model '{params.tracking.experiment}' version {version} registered ({tag}); @champion stays "
+            f"on {production}, which production runs (sync-champion moves it after a production merge)"
+        )
+        return
     version = set_champion(params, uri, tag, paths.MODEL, paths.TEST)
     out.print(f"MLflow model '{params.tracking.experiment}' version {version} is now @champion ({tag})")
 
@@ -283,7 +265,5 @@ def image_ref(
     from gitops_ml.gitops.release import image_name
 
     name = image_name(registry, repository)
-    if output := os.environ.get("GITHUB_OUTPUT"):
-        with Path(output).open("a", encoding="utf-8") as handle:
-            handle.write(f"image={name}\n")
+    write_github_outputs({"image": name})
     out.print(name, highlight=False)

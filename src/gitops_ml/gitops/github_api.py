@@ -1,6 +1,6 @@
 """A small client for the few GitHub REST calls the workflows make: find a PR, comment on it, record a release.
 
-Written here rather than taken from a GitHub SDK because the project needs six calls, and a thin layer over
+Written here rather than taken from a GitHub SDK because the project needs a handful of calls, and a thin layer over
 httpx (already installed) keeps every request visible: base URL from ``GITHUB_API_URL`` (so tests and rehearsals
 point it at a local stand-in), token from ``GITHUB_TOKEN``, ``Link: rel="next"`` pagination, timeouts, and
 every failure turned into a :class:`GitHubError` that names the call and the status GitHub answered.
@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from gitops_ml.errors import ProjectError
+from gitops_ml.errors import GitHubError
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -25,10 +25,6 @@ PER_PAGE = 100
 MAX_PAGES = 1_000  # 100,000 items: far past any real PR, a stop for a server that never ends its pagination
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-
-
-class GitHubError(ProjectError, RuntimeError):
-    """A GitHub API call failed; the message names the call, the status and GitHub's own message."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +37,7 @@ class PullRequest:
     head_sha: str
     base_ref: str
     state: str
+    html_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,7 +121,7 @@ class GitHub:
         return response
 
     def _paginate(self, what: str, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        url: str | None = path
+        url = path
         query: dict[str, Any] | None = {**params, "per_page": PER_PAGE}
         for _ in range(MAX_PAGES):
             response = self._request(what, "GET", url, params=query)
@@ -132,11 +129,12 @@ class GitHub:
             if not isinstance(items, list):
                 raise GitHubError(f"{what}: expected a JSON list from GET {url}, got {type(items).__name__}")
             yield from items
-            url = response.links.get("next", {}).get("url")
-            if not url:
+            next_url: str | None = response.links.get("next", {}).get("url")
+            if not next_url:
                 return
-            if not url.startswith(self.api_url + "/"):  # never send the token to another host
-                raise GitHubError(f"{what}: the next page is on another host ({url}); refusing to follow it")
+            if not next_url.startswith(self.api_url + "/"):  # never send the token to another host
+                raise GitHubError(f"{what}: the next page is on another host ({next_url}); refusing to follow it")
+            url = next_url
             query = None  # the next link carries the query
         raise GitHubError(f"{what}: more than {MAX_PAGES} pages from GET {path}; stopping")
 
@@ -176,6 +174,20 @@ class GitHub:
         response = self._request(f"update comment {comment_id}", "PATCH", path, json={"body": body})
         return _comment(response.json())
 
+    def create_pull(self, title: str, head: str, base: str, body: str) -> PullRequest:
+        """Open a pull request from branch ``head`` of this repository into ``base``."""
+        payload = {"title": title, "head": head, "base": base, "body": body}
+        response = self._request(
+            f"open a pull request from {head}", "POST", self._repo_path("/pulls"), ok=(201,), json=payload
+        )
+        return _pull(response.json())
+
+    def update_pull(self, number: int, title: str, body: str) -> PullRequest:
+        """Replace the title and body of pull request ``number``."""
+        path = self._repo_path(f"/pulls/{int(number)}")
+        response = self._request(f"update pull request #{number}", "PATCH", path, json={"title": title, "body": body})
+        return _pull(response.json())
+
     # --- releases ------------------------------------------------------------------------------------------------
 
     def release_by_tag(self, tag: str) -> Release | None:
@@ -184,14 +196,26 @@ class GitHub:
         response = self._request(f"look up the release of {tag}", "GET", path, ok=(200, 404))
         return None if response.status_code == 404 else _release(response.json())
 
-    def create_release(self, tag: str, name: str, body: str, target_commitish: str | None = None) -> Release:
-        """Publish a release of the existing tag ``tag`` (``target_commitish`` only matters if the tag is missing)."""
-        payload: dict[str, Any] = {"tag_name": tag, "name": name, "body": body, "draft": False, "prerelease": False}
+    def create_release(
+        self, tag: str, name: str, body: str, target_commitish: str | None = None, make_latest: bool = True
+    ) -> Release:
+        """Publish a release of the existing tag ``tag`` (``target_commitish`` only matters if the tag is missing);
+        ``make_latest=False`` leaves the repository's latest release where it is."""
+        payload: dict[str, Any] = {
+            "tag_name": tag, "name": name, "body": body, "draft": False, "prerelease": False,
+            "make_latest": "true" if make_latest else "false",
+        }  # fmt: skip
         if target_commitish:
             payload["target_commitish"] = target_commitish
         response = self._request(
             f"create the release {tag}", "POST", self._repo_path("/releases"), ok=(201,), json=payload
         )
+        return _release(response.json())
+
+    def mark_latest(self, release_id: int) -> Release:
+        """Mark release ``release_id`` as the repository's latest release."""
+        path = self._repo_path(f"/releases/{int(release_id)}")
+        response = self._request(f"mark release {release_id} latest", "PATCH", path, json={"make_latest": "true"})
         return _release(response.json())
 
 
@@ -224,6 +248,7 @@ def _pull(data: Any) -> PullRequest:
         head_sha=str(_field(data, "head", "sha")),
         base_ref=str(_field(data, "base", "ref")),
         state=str(_field(data, "state")),
+        html_url=str(data.get("html_url", "")),
     )
 
 

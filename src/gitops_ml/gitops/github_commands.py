@@ -22,7 +22,7 @@ RELEASE_NOTES = paths.REPORTS / "release_notes.md"
 
 def _required(value: str | None, name: str) -> str:
     if not value:
-        from gitops_ml.gitops.pr_comment import CommentError
+        from gitops_ml.errors import CommentError
 
         raise CommentError(f"{name} is not set: pr-comment.yml passes it from github.event.workflow_run in env")
     return value
@@ -57,9 +57,9 @@ def post_pr_comment(
     cml: Annotated[Path, typer.Option(envvar="CML_BIN", help="The CML executable (make cml-install).")] = DEFAULT_CML,
 ) -> None:
     """Create or update the one report comment on the pull request of the triggering ci run (pr-comment.yml)."""
+    from gitops_ml.errors import ImageUploadError
     from gitops_ml.gitops.github_api import GitHub
     from gitops_ml.gitops.pr_comment import TriggeringRun, cml_images, post_pr_comment
-    from gitops_ml.gitops.report_images import ImageUploadError
 
     run = TriggeringRun(
         head_sha=_required(run_head_sha, "RUN_HEAD_SHA"),

@@ -4,6 +4,9 @@ Idempotent: when the tag already has a release, nothing is changed, so a rerun o
 publishes nothing new. The tag must exist in this checkout (``make promote`` made it): its commit is sent as
 ``target_commitish``, so even if the tag had not reached GitHub yet, GitHub would create it at that commit and
 never at the default branch's head.
+
+The release is marked latest only before the first production deployment: afterwards the latest Release is the
+one production runs, moved by ``gitops-ml sync-champion`` after each merge to ``deploy/overlays/production``.
 """
 
 from __future__ import annotations
@@ -13,15 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops_ml.errors import ProjectError
-from gitops_ml.gitops.github_api import GitHub, GitHubError, Release
+from gitops_ml.errors import GitHubError, GitHubReleaseError
+from gitops_ml.gitops.champion import deployed_release
+from gitops_ml.gitops.github_api import GitHub, Release
+from gitops_ml.vcs import commit_of
 
 RELEASE_TAG = re.compile(r"^model-v[1-9][0-9]*$")
 RELEASE_BODY_LIMIT = 125_000  # GitHub refuses longer release bodies
-
-
-class GitHubReleaseError(ProjectError, RuntimeError):
-    """The release cannot be made: a bad tag, a tag missing from the checkout, or missing release notes."""
 
 
 @dataclass(frozen=True)
@@ -34,14 +35,10 @@ class Published:
 
 def tag_commit(repo: Path, tag: str) -> str:
     """The commit SHA of the local tag ``tag``; a clear error when it does not exist."""
-    from gitops_ml.gitops.release import ReleaseError, commit_of
-
-    try:
-        return commit_of(repo, f"refs/tags/{tag}")
-    except ReleaseError:
-        raise GitHubReleaseError(
-            f"tag {tag} does not exist in {repo}: run `make promote` first (it creates the tag)"
-        ) from None
+    commit = commit_of(repo, f"refs/tags/{tag}")
+    if commit is None:
+        raise GitHubReleaseError(f"tag {tag} does not exist in {repo}: run `make promote` first (it creates the tag)")
+    return commit
 
 
 def read_notes(path: Path) -> str:
@@ -64,8 +61,11 @@ def publish_release(api: GitHub, repo: Path, tag: str, notes: Path, say: Callabl
         return Published(existing, created=False)
     commit = tag_commit(repo, tag)
     body = read_notes(notes)
+    production = deployed_release(repo)
+    if production is not None:
+        say(f"production runs {production}: {tag} is not marked latest until production runs it (sync-champion)")
     try:
-        release = api.create_release(tag, name=tag, body=body, target_commitish=commit)
+        release = api.create_release(tag, name=tag, body=body, target_commitish=commit, make_latest=production is None)
     except GitHubError:
         raced = api.release_by_tag(tag)  # another run made it between the look-up and the create
         if raced is None:

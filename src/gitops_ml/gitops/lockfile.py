@@ -9,7 +9,6 @@ ask the same question through :func:`stale_stages`, so a pull request that CI le
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import yaml
 
 from gitops_ml.errors import StaleLockError
 from gitops_ml.io import load_yaml
+from gitops_ml.vcs import file_at
 
 LOCK_FILE = "dvc.lock"
 FIX = "run `make run` (or `dvc repro`) and commit dvc.lock"
@@ -42,8 +42,7 @@ def _stages(lock_text: str) -> dict[str, Any]:
 
 def committed_lock(repo: Path) -> str | None:
     """The text of ``dvc.lock`` at HEAD, or None when HEAD has none."""
-    shown = subprocess.run(["git", "show", f"HEAD:{LOCK_FILE}"], cwd=repo, capture_output=True, text=True, check=False)
-    return shown.stdout if shown.returncode == 0 else None
+    return file_at(repo, "HEAD", LOCK_FILE)
 
 
 def stale_stages(repo: Path) -> list[str]:

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from gitops_ml.errors import ProjectError
-from gitops_ml.gitops.artifact import ArtifactError, validate_artifact
+from gitops_ml.errors import ArtifactError, CommentError
+from gitops_ml.gitops.artifact import validate_artifact
 from gitops_ml.gitops.github_api import Comment, GitHub, check_repository
 from gitops_ml.gitops.report import GITHUB_COMMENT_LIMIT, Report, comment_length, render_capped
 
@@ -52,10 +52,6 @@ _SHA = re.compile(r"^[0-9a-f]{40}$")
 _BRANCH = re.compile(r"^[^\x00-\x20\x7f~^:?*\[\\]{1,255}$")  # what git allows in a ref name, roughly
 _RUN_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]+)?/[A-Za-z0-9._~/%-]*$")
 _MARGIN = 200  # UTF-16 units kept free below GitHub's limit
-
-
-class CommentError(ProjectError, RuntimeError):
-    """The comment cannot be posted: bad run metadata, no matching pull request, or an ambiguous one."""
 
 
 @dataclass(frozen=True)
@@ -196,7 +192,8 @@ def cml_images(cml: Path, repository_url: str, say: Callable[[str], None] = prin
     An upload that fails leaves a note in the comment instead of the images (the Mermaid charts show the same
     data), so an image host that is down never costs the pull request its report.
     """
-    from gitops_ml.gitops.report_images import ImageUploadError, image_section, publish_with_cml, render_images
+    from gitops_ml.errors import ImageUploadError
+    from gitops_ml.gitops.report_images import image_section, publish_with_cml, render_images
 
     def make(report: Report) -> str:
         with tempfile.TemporaryDirectory(prefix="gitops-ml-charts-") as folder:

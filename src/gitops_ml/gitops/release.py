@@ -7,26 +7,22 @@ rerunning a release run finishes it and rerunning an old one publishes nothing.
 
 from __future__ import annotations
 
-import base64
 import os
 import re
-import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitops_ml.config import ProjectParams
-from gitops_ml.errors import ProjectError
+from gitops_ml.config import Params, ProjectParams
+from gitops_ml.errors import ReleaseError
 from gitops_ml.gitops.champion import next_release_tag, release_tags, tag_number
+from gitops_ml.gitops.gate_report import GateReport
 from gitops_ml.metric_names import METRIC_NAMES
+from gitops_ml.vcs import commit_of, git, github_push_env, head_commit, head_or_unknown
 
 DEFAULT_IDENTITY = {"GIT_COMMITTER_NAME": "gitops-ml", "GIT_COMMITTER_EMAIL": "gitops-ml@users.noreply.github.com"}
-
-
-class ReleaseError(ProjectError, RuntimeError):
-    """The release cannot be recorded (the gate said no, the gate report is stale, git refused)."""
 
 
 @dataclass(frozen=True)
@@ -37,58 +33,32 @@ class Promotion:
     created: bool
 
 
-def _git(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False, env=env)
-
-
-def head_commit(repo: Path) -> str:
-    """The full SHA of HEAD."""
-    result = _git("rev-parse", "HEAD", cwd=repo)
-    if result.returncode != 0:
-        raise ReleaseError(f"{repo} is not a git repository with a commit: {result.stderr.strip()}")
-    return result.stdout.strip()
-
-
 def _git_env(repo: Path) -> dict[str, str]:
     """The environment for ``git tag -a``: a fallback committer identity when none is configured (CI)."""
     env = dict(os.environ)
-    if _git("var", "GIT_COMMITTER_IDENT", cwd=repo).returncode != 0:
+    if git("var", "GIT_COMMITTER_IDENT", cwd=repo).returncode != 0:
         env |= DEFAULT_IDENTITY
     return env
 
 
-def tag_message(gate: Mapping[str, Any], tag: str) -> str:
+def tag_message(gate: GateReport, tag: str) -> str:
     """Annotation of the release tag: the primary change and the candidate's metrics."""
-    cand = gate.get("candidate") or {}
-    shown = ", ".join(f"{k}={v:.4f}" for k, v in cand.items() if isinstance(v, int | float))
-    return f"{tag}\n\nReleased by the gate for {gate.get('commit', 'HEAD')}.\nMetrics: {shown}\n"
+    shown = ", ".join(f"{k}={v:.4f}" for k, v in gate.candidate.items() if v is not None)
+    return f"{tag}\n\nReleased by the gate for {gate.commit}.\nMetrics: {shown}\n"
 
 
-def commit_of(repo: Path, rev: str) -> str:
-    """The full SHA of the commit ``rev`` (a tag or branch) points at."""
-    result = _git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", cwd=repo)
-    if result.returncode != 0:
-        raise ReleaseError(f"{rev} is not a commit of {repo}")
-    return result.stdout.strip()
-
-
-def is_ancestor(repo: Path, older: str, newer: str) -> bool:
-    """Whether commit ``older`` is in the history of ``newer`` (or is it)."""
-    return _git("merge-base", "--is-ancestor", older, newer, cwd=repo).returncode == 0
-
-
-def approved_tag(repo: Path, gate: Mapping[str, Any]) -> str:
+def approved_tag(repo: Path, gate: GateReport) -> str:
     """The tag ``gate`` (reports/gate.json) released HEAD as; :class:`ReleaseError` when it did not release HEAD."""
-    if gate.get("release") is not True:
-        reasons = "; ".join(r for r in gate.get("reasons", []) if str(r).startswith("FAIL")) or "no reasons given"
+    if not gate.release:
+        reasons = "; ".join(gate.failures()) or "no reasons given"
         raise ReleaseError(f"reports/gate.json says no release, so nothing is promoted ({reasons})")
     head = head_commit(repo)
-    if gate.get("commit") != head:
+    if gate.commit != head:
         raise ReleaseError(
-            f"reports/gate.json was written for commit {gate.get('commit')}, but HEAD is {head}; "
+            f"reports/gate.json was written for commit {gate.commit}, but HEAD is {head}; "
             "run `make gate` on this commit first"
         )
-    tag = str(gate.get("tag") or "")
+    tag = gate.tag or ""
     if tag_number(tag) is None:
         raise ReleaseError(f"reports/gate.json names no release tag (tag: {tag!r}); run `make gate` again")
     return tag
@@ -107,7 +77,7 @@ def tag_is_done(repo: Path, tag: str) -> bool:
         raise ReleaseError(f"{tag!r} is not a release tag (model-vN)")
     existing = release_tags(repo)
     if tag in existing:
-        marked = commit_of(repo, tag)
+        marked = commit_of(repo, tag) or "(none: not a commit)"
         if marked == head:
             return True
         raise ReleaseError(
@@ -126,7 +96,7 @@ def tag_is_done(repo: Path, tag: str) -> bool:
     return False
 
 
-def promote(repo: Path, gate: Mapping[str, Any], say: Callable[[str], None] = print) -> Promotion:
+def promote(repo: Path, gate: GateReport, say: Callable[[str], None] = print) -> Promotion:
     """Tag HEAD with the tag the gate decided, when ``gate`` (reports/gate.json) says release; refuse otherwise.
 
     Idempotent: when HEAD already carries that tag nothing is created. Refuses when a newer release exists.
@@ -136,7 +106,7 @@ def promote(repo: Path, gate: Mapping[str, Any], say: Callable[[str], None] = pr
     if tag_is_done(repo, tag):
         say(f"{head[:12]} is already released as {tag}; nothing to do")
         return Promotion(tag=tag, created=False)
-    made = _git("tag", "-a", tag, "-m", tag_message(gate, tag), "HEAD", cwd=repo, env=_git_env(repo))
+    made = git("tag", "-a", tag, "-m", tag_message(gate, tag), "HEAD", cwd=repo, env=_git_env(repo))
     if made.returncode != 0:
         raise ReleaseError(f"`git tag {tag}` failed: {made.stderr.strip()}")
     say(f"tagged {head[:12]} as {tag}")
@@ -147,15 +117,7 @@ def push_tag(repo: Path, tag: str, remote: str = "origin", token: str | None = N
     """Push ``tag`` to ``remote``; with ``token`` (GitHub), authenticate by header, never in the URL or argv."""
     if tag_number(tag) is None:
         raise ReleaseError(f"{tag!r} is not a release tag (model-vN)")
-    env = dict(os.environ)
-    if token:
-        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-        env |= {
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": "http.https://github.com/.extraheader",
-            "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
-        }
-    pushed = _git("push", remote, f"refs/tags/{tag}:refs/tags/{tag}", cwd=repo, env=env)
+    pushed = git("push", remote, f"refs/tags/{tag}:refs/tags/{tag}", cwd=repo, env=github_push_env(token))
     if pushed.returncode != 0:
         raise ReleaseError(f"pushing {tag} to {remote} failed: {pushed.stderr.strip()}")
 
@@ -164,11 +126,10 @@ def _value(value: Any) -> str:
     return "n/a" if not isinstance(value, int | float) or isinstance(value, bool) else f"{value:.4f}"
 
 
-def metrics_table(gate: Mapping[str, Any]) -> str:
+def metrics_table(gate: GateReport) -> str:
     """Markdown table of the candidate's and the champion's metrics on the same test set."""
-    cand = gate.get("candidate") or {}
-    champ = gate.get("champion")
-    champ_name = gate.get("champion_tag") or "champion"
+    cand, champ = gate.candidate, gate.champion
+    champ_name = gate.champion_tag or "champion"
     lines = [
         f"| metric | candidate | {champ_name} |" if champ is not None else "| metric | candidate |",
         "|---|---:|---:|" if champ is not None else "|---|---:|",
@@ -189,7 +150,7 @@ def _stated(text: str, key: str) -> str:
 
 def release_notes(
     tag: str,
-    gate: Mapping[str, Any],
+    gate: GateReport,
     model_info: Mapping[str, Any] | None = None,
     project: ProjectParams | None = None,
 ) -> str:
@@ -199,25 +160,25 @@ def release_notes(
     """
     info = model_info or {}
     project = project or ProjectParams()
-    verdict = "released" if gate.get("release") else "not released"
-    champion = gate.get("champion_tag")
-    changes = gate.get("contract_changes") or []
+    verdict = "released" if gate.release else "not released"
+    champion = gate.champion_tag
+    changes = gate.contract_changes
     if champion and changes:
         against = f"as a new model line (the data contract changed since **{champion}**, so on the floors only)"
     elif champion:
         against = f"against the previous release **{champion}**"
     else:
         against = "as the first release"
-    rules = gate.get("rules") or {}
+    rules = gate.rules
     parts = [
         f"# {tag}",
         "",
-        f"Model **{verdict}** by the gate for commit `{gate.get('commit', 'unknown')}`, judged {against} "
-        f"on the same test set ({gate.get('test_rows', 'n/a')} rows).",
+        f"Model **{verdict}** by the gate for commit `{gate.commit}`, judged {against} "
+        f"on the same test set ({'n/a' if gate.test_rows is None else gate.test_rows} rows).",
         "",
         "## Gate",
         "",
-        *[f"- {reason}" for reason in gate.get("reasons", [])],
+        *[f"- {reason}" for reason in gate.reasons],
         "",
         *(["## Data contract changes", "", *[f"- {change}" for change in changes], ""] if changes else []),
         "## Metrics",
@@ -237,9 +198,8 @@ def release_notes(
         f"- Target: `{info.get('target', 'unknown')}`",
         f"- Training rows: {info.get('train_rows', 'unknown')}",
         f"- scikit-learn: {info.get('sklearn_version', 'unknown')}",
-        f"- Model file md5 (DVC): `{gate.get('candidate_md5', 'unknown')}`",
-        f"- Primary metric: `{rules.get('primary_metric', 'unknown')}`, "
-        f"minimal improvement {rules.get('min_improvement', 'n/a')}",
+        f"- Model file md5 (DVC): `{gate.candidate_md5 or 'unknown'}`",
+        f"- Primary metric: `{rules.primary_metric}`, minimal improvement {rules.min_improvement}",
         "",
         "Trained on the data tracked by `data.dvc` at this commit; its metrics hold only for data like it.",
         "",
@@ -247,19 +207,25 @@ def release_notes(
     return "\n".join(parts)
 
 
-def set_champion(params: Any, uri: str, tag: str, model_path: Path, test_path: Path) -> str:
-    """Register ``model_path`` as a version of the MLflow model ``tracking.experiment``, alias it ``champion``.
+def set_champion(
+    params: Params, uri: str, tag: str, model_path: Path | Callable[[], Path], test_path: Path, alias: bool = True
+) -> str:
+    """Register ``model_path`` as a version of the MLflow model ``tracking.experiment``, alias it ``champion``
+    (unless ``alias`` is False: registered only).
 
-    Idempotent: a version already tagged ``release_tag=<tag>`` is reused instead of registering a new one.
+    Idempotent: a version already tagged ``release_tag=<tag>`` is reused instead of registering a new one, and
+    then ``model_path`` and ``test_path`` are not read (``model_path`` may be a function that makes the file, called
+    only when the version must be registered).
     Returns the model version now behind the alias. Errors become :class:`~gitops_ml.tracking.TrackingError`.
     """
     import mlflow
     import pandas as pd
     from mlflow import MlflowClient
 
+    from gitops_ml.errors import TrackingError
     from gitops_ml.model_io import TRUSTED_TYPES, load_model
     from gitops_ml.pipeline.interface import model_frame
-    from gitops_ml.tracking import TrackingError, check_reachable, git_commit
+    from gitops_ml.tracking import check_reachable
 
     check_reachable(uri)
     name = params.tracking.experiment
@@ -270,11 +236,11 @@ def set_champion(params: Any, uri: str, tag: str, model_path: Path, test_path: P
         if existing:
             version = str(existing[0].version)
         else:
-            model = load_model(model_path)
+            model = load_model(model_path if isinstance(model_path, Path) else model_path())
             example = model_frame(pd.read_parquet(test_path).head(5), params.schema)
             mlflow.set_experiment(params.tracking.experiment)
             with mlflow.start_run(run_name=f"release {tag}"):
-                mlflow.set_tags({"release_tag": tag, "git_commit": git_commit(), "stage": "release"})
+                mlflow.set_tags({"release_tag": tag, "git_commit": head_or_unknown(), "stage": "release"})
                 info = mlflow.sklearn.log_model(
                     model,
                     name="model",
@@ -285,7 +251,8 @@ def set_champion(params: Any, uri: str, tag: str, model_path: Path, test_path: P
                 )
             version = str(info.registered_model_version)
             client.set_model_version_tag(name, version, "release_tag", tag)
-        client.set_registered_model_alias(name, "champion", version)
+        if alias:
+            client.set_registered_model_alias(name, "champion", version)
         return version
     except TrackingError:
         raise
@@ -306,7 +273,7 @@ def image_name(registry: str, repository: str) -> str:
     return f"{registry}/{repository}"
 
 
-def smoke_check(url: str, params: Any, expect_version: str | None, timeout: float) -> str:
+def smoke_check(url: str, params: Params, expect_version: str | None, timeout: float) -> str:
     """``/readyz`` 200 within ``timeout`` seconds, then one valid ``/predict`` answer; raise :class:`ReleaseError`."""
     import httpx
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 import numpy as np
 import pandas as pd
@@ -31,17 +31,16 @@ from gitops_ml.gitops.compare import (
     merge_verdict,
     params_diff,
 )
-from gitops_ml.metric_names import METRIC_NAMES
+from gitops_ml.metric_names import METRIC_NAMES, MetricName
 
 GITHUB_COMMENT_LIMIT = 65_536
 COMMENT_BUDGET = GITHUB_COMMENT_LIMIT - 2_000  # room for the comment's marker, image links and notes
 CURVE_GRID = tuple(round(x, 2) for x in np.linspace(0, 1, 21))
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 Text = Annotated[str, Field(max_length=2_000)]
 Sha = Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")]
 Unit = Annotated[float, Field(ge=0, le=1)]
-MetricName = Literal["roc_auc", "average_precision", "f1", "precision", "recall", "accuracy", "log_loss"]
 
 
 class _Model(BaseModel):
@@ -181,7 +180,7 @@ def build_report(
         base_commit=base_commit,
         head_commit=head_commit,
         head_dirty=head_dirty,
-        params=[ParamChange(**c) for c in params_diff(base.params, head.params)],
+        params=[ParamChange.model_validate(c) for c in params_diff(base.params, head.params)],
         data=DataDiff.model_validate(data_diff(base.data_summary, head.data_summary)),
         code=[CodeChange.model_validate(c) for c in code],
         metrics=[MetricRow.model_validate(r) for r in rows],

@@ -7,7 +7,6 @@ The comment itself is posted by ``post-pr-comment`` (:mod:`~gitops_ml.gitops.git
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +17,7 @@ from gitops_ml.cli_support import console
 from gitops_ml.errors import CompareError
 from gitops_ml.gitops.artifact import PR_FILE, REPORT_JSON, REPORT_MD
 from gitops_ml.io import atomic_write, write_json
+from gitops_ml.vcs import append_step_summary, git_stdout
 
 DEFAULT_OUT = Path("reports/pr")
 
@@ -69,13 +69,7 @@ def report(
     head = read_outputs(repo)
     # Committed work is labelled as such: untracked files are not the head's, and dvc.lock (which `make repro`
     # may rewrite and DVC's autostage stage) is judged by `make check-lock`, not by its bytes.
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!dvc.lock"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    dirty = git_stdout("status", "--porcelain", "--untracked-files=no", "--", ".", ":!dvc.lock", cwd=repo).strip()
     base_side = base_outputs(repo, base_commit, say=console.print)
     result = build_report(base, base_commit, head_commit, bool(dirty), base_side, head, code_changes(repo, base))
     write_json(out_dir / REPORT_JSON, result.model_dump(mode="json"))
@@ -90,13 +84,10 @@ def job_summary(
 ) -> None:
     """Append a Markdown file to the GitHub job summary ($GITHUB_STEP_SUMMARY), or print it outside Actions."""
     text = path.read_text(encoding="utf-8")
-    target = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not target:
+    if append_step_summary(text):
+        console.print(f"appended {path} to the job summary")
+    else:
         typer.echo(text, nl=False)
-        return
-    with Path(target).open("a", encoding="utf-8") as handle:
-        handle.write(text)
-    console.print(f"appended {path} to the job summary")
 
 
 def ci_remote(

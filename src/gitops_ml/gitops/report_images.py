@@ -14,23 +14,24 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from gitops_ml.errors import ProjectError
+from gitops_ml.errors import ImageUploadError
 from gitops_ml.gitops.report import CURVE_GRID, CurvePair, Report
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 CML_TIMEOUT_S = 120
 _URL_UNSAFE = re.compile(r"[\s()<>\[\]`'\"\\]")
 
 
-class ImageUploadError(ProjectError, RuntimeError):
-    """``cml asset publish`` is missing, failed, or printed something other than an https URL."""
-
-
 IMAGE_NAMES = {"roc": "ROC curve", "precision_recall": "Precision-recall curve", "deltas": "Metric change"}
 
 
-def _curve(ax, pair: CurvePair, x_label: str, y_label: str, title: str) -> None:
+def _curve(ax: Axes, pair: CurvePair, x_label: str, y_label: str, title: str) -> None:
     ax.plot(CURVE_GRID, pair.base, label="base", color="#888888", linestyle="--")
     ax.plot(CURVE_GRID, pair.head, label="head", color="#1f77b4")
     ax.set(xlabel=x_label, ylabel=y_label, title=title, xlim=(0, 1), ylim=(0, 1.02))
@@ -54,18 +55,17 @@ def render_images(report: Report, out_dir: Path) -> dict[str, Path]:
         fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
         _curve(ax, pair, x_label, y_label, IMAGE_NAMES[name])
         written[name] = _save(fig, out_dir / f"{name}.png")
-    rows = [row for row in report.metrics if row.delta is not None]
+    deltas = [(row.name, row.delta, row.higher_is_better) for row in report.metrics if row.delta is not None]
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
-    better = [(row.delta > 0) == row.higher_is_better for row in rows]
-    ax.barh([row.name for row in rows], [row.delta for row in rows],
-            color=["#2ca02c" if good else "#d62728" for good in better])  # fmt: skip
+    ax.barh([name for name, _, _ in deltas], [delta for _, delta, _ in deltas],
+            color=["#2ca02c" if (delta > 0) == up else "#d62728" for _, delta, up in deltas])  # fmt: skip
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set(title=f"{IMAGE_NAMES['deltas']} (head - base)", xlabel="delta")
     written["deltas"] = _save(fig, out_dir / "deltas.png")
     return written
 
 
-def _save(fig, path: Path) -> Path:
+def _save(fig: Figure, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig.tight_layout()

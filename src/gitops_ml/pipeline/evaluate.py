@@ -27,7 +27,8 @@ from gitops_ml.io import atomic_write, write_json
 from gitops_ml.model_io import load_model
 from gitops_ml.pipeline.features import model_frame
 from gitops_ml.pipeline.interface import score_frame
-from gitops_ml.scoring import bootstrap_metrics, compute_metrics, confidence_intervals, finite_or_none
+from gitops_ml.scoring import bootstrap_metrics, compute_metrics, confidence_intervals
+from gitops_ml.values import finite_or_none
 
 MAX_CURVE_POINTS = 200
 IMPORTANCE_SAMPLE_ROWS = 2000

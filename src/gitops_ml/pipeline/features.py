@@ -46,7 +46,7 @@ def preprocessor(schema: SchemaParams) -> ColumnTransformer:
             (
                 "encode",
                 OneHotEncoder(
-                    categories=[[*schema.columns[c].categories, MISSING_CATEGORY] for c in categorical],  # type: ignore[misc]
+                    categories=[[*(schema.columns[c].categories or []), MISSING_CATEGORY] for c in categorical],
                     handle_unknown="ignore",
                     sparse_output=False,
                     dtype=np.float64,

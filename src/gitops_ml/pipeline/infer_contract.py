@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,7 +107,7 @@ class InferredContract:
         return {"roc_auc": ROC_AUC_FLOOR, "average_precision": _round4(self.target.rate, math.floor)}
 
 
-def _round4(value: float, direction: Any) -> float:
+def _round4(value: float, direction: Callable[[float], int]) -> float:
     """``value`` rounded to 4 decimals with ``math.floor`` or ``math.ceil`` (3 * 0.05 is 0.15, not 0.1501)."""
     return direction(round(value * 10_000, 6)) / 10_000
 
@@ -145,6 +146,7 @@ def infer_target(column: pd.Series, positive: str | None = None) -> TargetFacts:
         )
     raw = [_plain(v) for v in counts.index]
     classes: dict[TargetValue, int]
+    chosen: TargetValue
     if pd.api.types.is_bool_dtype(column.dtype):
         classes = {bool(v): int(n) for v, n in zip(raw, counts, strict=True)}
         chosen, reason = True, "true is positive"
@@ -155,7 +157,7 @@ def infer_target(column: pd.Series, positive: str | None = None) -> TargetFacts:
                 "recode it, or write the two classes as labels"
             )
         classes = {int(v): int(n) for v, n in zip(raw, counts, strict=True)}
-        chosen, reason = max(classes), "the larger number is positive"  # type: ignore[type-var]
+        chosen, reason = max(int(v) for v in classes), "the larger number is positive"
     else:
         classes = {str(v): int(n) for v, n in zip(raw, counts, strict=True)}
         labels = [str(v) for v in classes]
@@ -184,7 +186,7 @@ def _name_has_id_word(name: str) -> bool:
 
 def _is_text(column: pd.Series) -> bool:
     if isinstance(column.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(column.dtype):
-        return column.dropna().map(lambda v: isinstance(v, str)).all()
+        return bool(column.dropna().map(lambda v: isinstance(v, str)).all())
     return False
 
 
@@ -245,8 +247,8 @@ def _feature(column: pd.Series, values: pd.Series) -> tuple[ColumnSpec | None, s
             return None, f"text with {len(distinct)} distinct values (more than {CATEGORY_CAP} categories)"
         note = f"{len(distinct)} categories observed{missing}"
         return ColumnSpec(type=ColumnType.CATEGORY, nullable=nullable, categories=distinct), note
-    kind = type(values.iloc[0]).__name__
-    return None, f"holds {kind} values, not numbers, booleans or text: derive features from it"
+    held = type(values.iloc[0]).__name__
+    return None, f"holds {held} values, not numbers, booleans or text: derive features from it"
 
 
 def check_field_names(names: list[str], ids: list[str], all_columns: list[str]) -> None:

@@ -53,7 +53,8 @@ def build_model(schema: SchemaParams, params: TrainParams) -> Any:
 
 def score_frame(model: Any, frame: pd.DataFrame, schema: SchemaParams) -> np.ndarray:
     """Positive-class probability of each row of ``frame`` (raw or validated rows) under the fitted ``model``."""
-    return model.predict_proba(model_frame(frame, schema))[:, 1]
+    scores: np.ndarray = model.predict_proba(model_frame(frame, schema))[:, 1]  # the model is untyped (sklearn)
+    return scores
 
 
 @dataclass(frozen=True)
@@ -119,4 +120,5 @@ def sample_writer() -> Callable[[Path, int, int], Path]:
             "Remove `sample:` from the data: section of params.yaml (the data then comes from the DVC cache or "
             "remote), or restore the file from the template."
         ) from None
-    return module.write_sample
+    write_sample: Callable[[Path, int, int], Path] = module.write_sample
+    return write_sample

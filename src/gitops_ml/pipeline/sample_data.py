@@ -2,7 +2,7 @@
 
 The output is byte-for-byte reproducible for a given (rows, seed) and library versions pinned in ``uv.lock``,
 so a fresh clone without a DVC remote regenerates exactly the file whose hash ``data.dvc`` records.
-Replace it with your own data by following "Bring your own data" in the README.
+Replace it with your own data by following docs/own-data.md (`make init-data`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ COUNTRIES = {
 FRAUD_INTERCEPT = -4.5
 
 
-def _draw_category(rng: np.random.Generator, table: dict[str, tuple[float, float]], n: int):
+def _draw_category(
+    rng: np.random.Generator, table: dict[str, tuple[float, float]], n: int
+) -> tuple[np.ndarray, np.ndarray]:
     names = np.array(list(table))
     shares = np.array([share for share, _ in table.values()])
     index = rng.choice(len(names), size=n, p=shares / shares.sum())
@@ -115,7 +117,8 @@ def generate_transactions(rows: int, seed: int) -> pd.DataFrame:
 def _hour_profile() -> np.ndarray:
     hours = np.arange(24)
     weights = 0.3 + np.exp(-((hours - 13) ** 2) / 30.0) + 0.5 * np.exp(-((hours - 19) ** 2) / 8.0)
-    return weights / weights.sum()
+    profile: np.ndarray = weights / weights.sum()
+    return profile
 
 
 def write_sample(path: Path, rows: int, seed: int) -> Path:

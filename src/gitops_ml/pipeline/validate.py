@@ -7,7 +7,6 @@ check, with the number of bad rows, and nothing is written.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +19,7 @@ from pandera.errors import SchemaErrors
 from gitops_ml.config import ColumnSpec, ColumnType, SchemaParams
 from gitops_ml.errors import DataContractError
 from gitops_ml.io import atomic_write, write_json
+from gitops_ml.vcs import file_md5
 
 # Accepted spellings of a boolean; 1/0 as numbers are covered by True/False (equal hashes).
 BOOL_SPELLINGS: dict[object, bool] = {True: True, False: False} | {
@@ -192,11 +192,12 @@ def read_table(path: Path, dtype_backend: Literal["numpy_nullable"] | None = Non
     :class:`DataContractError`.
     """
     parquet = path.suffix.lower() in PARQUET_SUFFIXES
-    extra = {"dtype_backend": dtype_backend} if dtype_backend else {}
     try:
         if parquet:
-            return pd.read_parquet(path, **extra)
-        return pd.read_csv(path, engine="pyarrow", **extra)
+            return pd.read_parquet(path, dtype_backend=dtype_backend) if dtype_backend else pd.read_parquet(path)
+        if dtype_backend:
+            return pd.read_csv(path, engine="pyarrow", dtype_backend=dtype_backend)
+        return pd.read_csv(path, engine="pyarrow")
     except Exception as exc:  # pyarrow raises several unrelated types for malformed files
         kind = "parquet" if parquet else "CSV"
         raise DataContractError(f"{path} is not a readable {kind} file: {exc}") from None
@@ -213,10 +214,9 @@ def read_raw(path: Path) -> pd.DataFrame:
 
 def data_summary(frame: pd.DataFrame, schema: SchemaParams, raw_path: Path) -> dict[str, Any]:
     """Facts about the validated data that reports compare between branches: size, balance, nulls, hash."""
-    digest = hashlib.md5(raw_path.read_bytes(), usedforsecurity=False).hexdigest()
     return {
         "path": str(raw_path),
-        "md5": digest,
+        "md5": file_md5(raw_path),
         "rows": len(frame),
         "positives": int(frame[schema.target].sum()),
         "positive_rate": round(float(frame[schema.target].mean()), 6),

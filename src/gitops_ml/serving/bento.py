@@ -70,16 +70,17 @@ def export_context(tag: str, out_dir: Path | str) -> Path:
     ``out_dir`` is replaced as a whole, and only once the context is complete. Returns the Dockerfile's path.
     """
     import bentoml
-    from bentoml._internal.container import construct_containerfile  # what `bentoml containerize` runs
+
+    from gitops_ml.adapters.bentoml_container import build_context
 
     out_dir = Path(out_dir)
     bento = bentoml.bentos.get(tag)
     staging = out_dir.with_name(f".{out_dir.name}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        with construct_containerfile(bento, enable_buildkit=True) as (context_dir, dockerfile):
+        with build_context(bento) as (context_dir, dockerfile):
             shutil.copytree(context_dir, staging)
-            relative = Path(dockerfile).resolve().relative_to(Path(context_dir).resolve())
+            relative = dockerfile.resolve().relative_to(context_dir.resolve())
         shutil.rmtree(out_dir, ignore_errors=True)
         staging.replace(out_dir)
     finally:

@@ -1,4 +1,5 @@
-"""CLI commands of the service: model version, model store import, bento build and container context export.
+"""CLI commands of the service: model version, model store import, bento build, container context export,
+bearer tokens and a local TLS certificate.
 
 Each prints its result as the last line on stdout (progress goes to stderr), so a workflow can capture it.
 """
@@ -13,6 +14,7 @@ from typing import Annotated
 import typer
 
 from gitops_ml.cli_support import console
+from gitops_ml.serving.tokens import Role, hash_line, new_token
 
 
 @contextlib.contextmanager
@@ -84,3 +86,40 @@ def bento_context(
     with _store_errors():
         dockerfile = export_context(tag, out_dir)
     typer.echo(str(dockerfile))
+
+
+def token(
+    role: Annotated[Role, typer.Option("--role", help="What the token may do (admin: everything).")],
+) -> None:
+    """Create a bearer token: print it once, then its line for the tokens file (or the Secret gitops-ml-tokens)."""
+    secret = new_token()
+    console.print(
+        f"[bold]token of role {role.value}[/] (shown once: give it to the client or store it in a secret manager; "
+        "it is not stored anywhere):",
+        highlight=False,
+        soft_wrap=True,
+    )
+    typer.echo(secret)
+    console.print(
+        "[bold]its hash line[/] (append it to the file named by GITOPS_ML_TOKENS_FILE, or to key `tokens` of "
+        "the Kubernetes Secret gitops-ml-tokens; the service reads it at start-up):",
+        highlight=False,
+        soft_wrap=True,
+    )
+    typer.echo(hash_line(secret, role))
+
+
+def tls_cert(
+    directory: Annotated[Path, typer.Option("--dir", help="Folder of the certificate and key.")] = Path("build/tls"),
+) -> None:
+    """Create (once) a self-signed certificate for localhost and 127.0.0.1; print the certificate's path."""
+    from gitops_ml.serving.tls import ensure_certificate
+
+    pair, created = ensure_certificate(directory)
+    console.print(
+        f"{'created' if created else 'reusing'} {pair.cert} and {pair.key}; clients trust it with "
+        f"`curl --cacert {pair.cert}`",
+        highlight=False,
+        soft_wrap=True,
+    )
+    typer.echo(str(pair.cert))

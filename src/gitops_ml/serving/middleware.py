@@ -39,7 +39,8 @@ class JsonBodyOnly:
 
 
 def _content_type(scope: Scope) -> str:
-    for name, value in scope.get("headers", ()):
+    headers: Iterable[tuple[bytes, bytes]] = scope.get("headers", ())
+    for name, value in headers:
         if name.lower() == b"content-type":
             return value.decode("latin-1")
     return ""

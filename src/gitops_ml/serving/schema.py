@@ -58,7 +58,7 @@ def _field_type(spec: ColumnSpec) -> Any:
 def example_value(spec: ColumnSpec) -> Any:
     """A plausible value of a column, used for the OpenAPI example."""
     if spec.type is ColumnType.CATEGORY:
-        return (spec.categories or [None])[0]
+        return spec.categories[0] if spec.categories else None
     if spec.type is ColumnType.BOOL:
         return True
     value: float = 12 if spec.type is ColumnType.INT else 42.5
@@ -144,7 +144,7 @@ def response_model(schema: SchemaParams) -> tuple[type[Prediction], type[Predict
         "PredictResponse",
         __base__=PredictResponse,
         __doc__=PredictResponse.__doc__,
-        predictions=(list[prediction], ...),  # type: ignore[valid-type]
+        predictions=(list[prediction], ...),  # type: ignore[valid-type]  # a class made at run time
     )
     return prediction, response
 
@@ -162,7 +162,7 @@ def request_model(params: Params) -> tuple[type[BaseModel], type[BaseModel]]:
         ),
         __doc__=f"Between 1 and {limit} records to score (serving.max_records).",
         records=(
-            list[record],  # type: ignore[valid-type]
+            list[record],  # type: ignore[valid-type]  # a class made at run time is no type to mypy
             Field(min_length=1, max_length=limit, description=f"Records to score, 1 to {limit}."),
         ),
     )

@@ -6,7 +6,9 @@ is the data contract the model was trained on, and a built bento (or its contain
 working directory. Bad input is refused by the generated pydantic model with HTTP 400 naming the field.
 
 Endpoints: ``/predict``, and BentoML's ``/livez``, ``/readyz`` (503 until the model is loaded), ``/metrics``
-(Prometheus: request counts and latencies, plus the model-call histogram below) and ``/docs.json`` (OpenAPI).
+(Prometheus: request counts and latencies, plus the service's own in ``metrics.py``) and ``/docs.json`` (OpenAPI).
+Each scored record also goes to the prediction log (``prediction_log.py``), off the request path.
+With ``GITOPS_ML_AUTH=on`` every endpoint but the probes needs a bearer token with a role (docs/auth.md).
 """
 
 from __future__ import annotations
@@ -26,18 +28,46 @@ from typing import Any
 import bentoml
 import numpy as np
 from bentoml.exceptions import ServiceUnavailable
+from pydantic import BaseModel
 
 from gitops_ml.config import Params, load_params
+from gitops_ml.errors import ModelStoreError
 from gitops_ml.pipeline.interface import ColumnScorer, column_scorer
+from gitops_ml.serving.auth import SERVICE_POLICY, BearerAuth
+from gitops_ml.serving.auth_config import AUTH_OFF_WARNING, AuthConfigError, AuthSettings, load_auth_settings
 from gitops_ml.serving.batching import Batcher, Columns
-from gitops_ml.serving.latency_metrics import record_call
+from gitops_ml.serving.metrics import ServiceMetrics
 from gitops_ml.serving.middleware import JsonBodyOnly
+from gitops_ml.serving.openapi_security import DocumentBearerScheme
+from gitops_ml.serving.prediction_log import start_prediction_log
 from gitops_ml.serving.schema import request_model, response_model
-from gitops_ml.serving.store import MODEL_NAME, PARAMS_FILE, ModelStoreError, stored_files
+from gitops_ml.serving.store import MODEL_NAME, PARAMS_FILE, stored_files
 
 logger = logging.getLogger("gitops_ml.serving")
 logging.getLogger("gitops_ml").setLevel(logging.INFO)  # BentoML leaves the root at WARNING: show our INFO lines
 SERVICE_NAME = "gitops-ml-service"
+
+
+def _auth_settings() -> AuthSettings:
+    """The authentication settings from the environment; a bad one stops the server with one message.
+
+    ``SystemExit`` rather than the error itself: BentoML's loader would print a page of its own frames above the
+    message. The first server process (worker 1) says once whether auth is on; the CLI process and the other
+    workers import this module too, and ``bentoml build`` imports it without serving anything.
+    """
+    try:
+        settings = load_auth_settings(os.environ)
+    except AuthConfigError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    if bentoml.server_context.worker_index == 1:
+        if settings.tokens is None:
+            logger.warning(AUTH_OFF_WARNING)
+        else:
+            logger.info("authentication on: %d token(s) from %s", len(settings.tokens), settings.source)
+    return settings
+
+
+AUTH = _auth_settings()
 
 
 def _model_tag() -> str:
@@ -61,11 +91,7 @@ _COLUMNS: dict[str, str] = {name: field.alias or name for name, field in Record.
 FEATURES = {name: column for name, column in _COLUMNS.items() if column in PARAMS.schema.columns}
 IDS = {name: column for name, column in _COLUMNS.items() if column in PARAMS.schema.ids}  # attribute -> column
 
-BATCH_ROWS = bentoml.metrics.Histogram(
-    name="gitops_ml_model_call_records",
-    documentation="Records per model call (more than one request's records when requests were batched).",
-    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048),
-)
+METRICS = ServiceMetrics(MODEL_VERSION, PARAMS.schema.negative_class, PARAMS.schema.positive_class)
 
 
 @bentoml.service(
@@ -86,7 +112,10 @@ class PredictionService:
         self._error: BaseException | None = None
         self._loaded = threading.Event()
         self._threshold = PARAMS.evaluate.threshold
-        self._batcher = Batcher(self._scores, PARAMS.serving.max_batch_size, on_call=record_call)
+        self._batcher = Batcher(
+            self._scores, PARAMS.serving.max_batch_size, METRICS.observe_queue_wait, METRICS.observe_call_time
+        )
+        self._log = start_prediction_log(PARAMS, MODEL_VERSION, FEATURES, IDS, METRICS)
         threading.Thread(target=self._load, name="load-model", daemon=True).start()
 
     def _load(self) -> None:
@@ -101,6 +130,12 @@ class PredictionService:
         finally:
             self._loaded.set()
 
+    @bentoml.on_shutdown  # type: ignore[untyped-decorator]  # bentoml types its decorators loosely
+    def close_prediction_log(self) -> None:
+        """Write what the prediction log still holds and close its file (uploading it, for a URL)."""
+        if self._log is not None:
+            self._log.close()
+
     def __is_ready__(self) -> bool:
         """Ready once the model is loaded."""
         return self._loaded.is_set() and self._error is None
@@ -112,16 +147,20 @@ class PredictionService:
     def _scores(self, columns: Columns) -> np.ndarray:
         """Positive-class probabilities for the rows of ``columns`` (called by the batcher in a thread)."""
         assert self._score is not None  # the batcher is only called once the model is loaded
-        BATCH_ROWS.observe(len(next(iter(columns.values()), ())))
-        return self._score(columns)
+        scores = self._score(columns)
+        METRICS.observe_model_call(scores, self._threshold)
+        return scores
 
-    @bentoml.api(route="/predict", input_spec=PredictRequest, output_spec=PredictResponse)
-    async def predict(self, records: list[Any]) -> PredictResponse:
+    # untyped-decorator: bentoml.api types input_spec/output_spec as its IODescriptor, yet takes any pydantic model.
+    @bentoml.api(route="/predict", input_spec=PredictRequest, output_spec=PredictResponse)  # type: ignore[untyped-decorator]
+    async def predict(self, records: list[Any]) -> BaseModel:
         """Score 1 to ``serving.max_records`` records; predictions come back in the same order."""
         if not self.__is_ready__():
             raise ServiceUnavailable("the model is not loaded yet; retry when /readyz answers 200")
         columns = {column: [getattr(record, name) for record in records] for name, column in FEATURES.items()}
         scores = await self._batcher(columns)
+        if self._log is not None:
+            self._log.record(records, scores)
         threshold = self._threshold
         predictions = [
             Prediction(
@@ -134,4 +173,9 @@ class PredictionService:
         return PredictResponse(predictions=predictions, model_version=MODEL_VERSION)
 
 
-PredictionService.add_asgi_middleware(JsonBodyOnly, paths=("/predict",))
+# The first middleware added is the outermost: authentication runs before anything reads the request.
+# attr-defined: bentoml types @service(...) with a Protocol mypy cannot apply; at run time this is a bentoml Service.
+if AUTH.tokens is not None:
+    PredictionService.add_asgi_middleware(BearerAuth, tokens=AUTH.tokens, policy=SERVICE_POLICY)  # type: ignore[attr-defined]
+    PredictionService.add_asgi_middleware(DocumentBearerScheme, policy=SERVICE_POLICY)  # type: ignore[attr-defined]
+PredictionService.add_asgi_middleware(JsonBodyOnly, paths=("/predict",))  # type: ignore[attr-defined]

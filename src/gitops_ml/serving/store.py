@@ -16,26 +16,22 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gitops_ml import paths
 from gitops_ml.config import DEFAULT_PARAMS_PATH, Params, load_params
-from gitops_ml.errors import ProjectError
+from gitops_ml.errors import ModelStoreError
 from gitops_ml.io import read_json
 from gitops_ml.model_io import load_model
+from gitops_ml.vcs import git, head_or_unknown, short_head
 
 MODEL_NAME = "gitops-ml-classifier"
 """Name of the model in the BentoML model store (the service packs ``MODEL_NAME:latest`` at build time)."""
 MODEL_FILE = "model.skops"
 PARAMS_FILE = "params.yaml"
 TAG_PART_MAX = 63
-
-
-class ModelStoreError(ProjectError, ValueError):
-    """The model cannot be imported into, or found in, the BentoML model store."""
 
 
 def sanitize_version(raw: str) -> str:
@@ -47,28 +43,15 @@ def sanitize_version(raw: str) -> str:
     return text
 
 
-def _git(args: list[str], cwd: Path) -> str | None:
-    try:
-        result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
-    except FileNotFoundError:  # no git installed
-        return None
-    return result.stdout.strip() if result.returncode == 0 and result.stdout.strip() else None
-
-
-def git_commit(cwd: Path | str = ".") -> str:
-    """The full commit of HEAD, or ``unknown`` outside a git repository."""
-    return _git(["rev-parse", "HEAD"], Path(cwd)) or "unknown"
-
-
 def model_version(cwd: Path | str = ".", override: str | None = None) -> str:
     """The model version: ``override``, else the ``model-v*`` tag on HEAD, else ``dev-<short sha>`` (sanitized)."""
     if override:
         return sanitize_version(override)
-    cwd = Path(cwd)
-    tag = _git(["describe", "--tags", "--match", "model-v*", "--exact-match"], cwd)
+    described = git("describe", "--tags", "--match", "model-v*", "--exact-match", cwd=cwd)
+    tag = described.stdout.strip() if described.returncode == 0 else ""
     if tag:
         return sanitize_version(tag)
-    short = _git(["rev-parse", "--short=7", "HEAD"], cwd)
+    short = short_head(cwd)
     return sanitize_version(f"dev-{short}" if short else "dev")
 
 
@@ -100,7 +83,7 @@ def read_card(root: Path, version: str) -> ModelCard:
         for name, value in raw_metrics.items()
         if isinstance(value, int | float) and not isinstance(value, bool) and not name.startswith("test_")
     }
-    return ModelCard(version=version, git_commit=git_commit(root), data_md5=str(summary["md5"]), metrics=metrics)
+    return ModelCard(version=version, git_commit=head_or_unknown(root), data_md5=str(summary["md5"]), metrics=metrics)
 
 
 def import_model(root: Path | str = ".", version: str | None = None, params_path: Path | str | None = None) -> str:

@@ -1,0 +1,167 @@
+"""The whole comparison on constructed data: an unshifted window passes, each kind of shift is flagged on the
+shifted feature only, thresholds switch checks on and off, and the report survives its JSON round trip."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gitops_ml.config import ColumnSpec, ColumnType, DriftThresholds, MonitorParams, SchemaParams
+from gitops_ml.io import dump_json
+from gitops_ml.monitoring.drift import MAX_CATEGORIES, SCORE_NAME, DriftReport, PreparedReference, compare
+from gitops_ml.monitoring.reference import SCORE_COLUMN
+from gitops_ml.monitoring.window import RawWindow, check_window
+
+SCHEMA = SchemaParams(
+    target="y",
+    columns={
+        "amount": ColumnSpec(type=ColumnType.FLOAT, nullable=True),
+        "count": ColumnSpec(type=ColumnType.INT),
+        "channel": ColumnSpec(type=ColumnType.CATEGORY, categories=["web", "shop", "phone"]),
+        "flag": ColumnSpec(type=ColumnType.BOOL),
+    },
+)
+MONITOR = MonitorParams()
+
+
+def rows(n: int, seed: int) -> pd.DataFrame:
+    """Raw rows as a window holds them, from one fixed distribution."""
+    rng = np.random.default_rng(seed)
+    amount = rng.lognormal(3, 1, n)
+    amount[rng.random(n) < 0.05] = np.nan
+    return pd.DataFrame(
+        {
+            "amount": amount,
+            "count": rng.poisson(2, n),
+            "channel": rng.choice(["web", "shop", "phone"], size=n, p=[0.6, 0.3, 0.1]),
+            "flag": rng.random(n) < 0.5,
+        }
+    )
+
+
+def scores_of(frame: pd.DataFrame) -> np.ndarray:
+    """A fixed stand-in for a model: the score rises with the amount and the count."""
+    z = -4 + 0.01 * frame["amount"].fillna(20).to_numpy() + 0.3 * frame["count"].to_numpy()
+    return 1 / (1 + np.exp(-z))
+
+
+@pytest.fixture(scope="module")
+def reference() -> PreparedReference:
+    train = rows(10_000, seed=1)
+    frame = check_window(RawWindow(train, "train", 1), SCHEMA, 1).features
+    frame[SCORE_COLUMN] = scores_of(train)
+    return PreparedReference(frame, SCHEMA, MONITOR.bins, "reference.parquet")
+
+
+def check(
+    reference: PreparedReference,
+    frame: pd.DataFrame,
+    monitor: MonitorParams = MONITOR,
+    scores: np.ndarray | None = None,
+) -> DriftReport:
+    window = check_window(RawWindow(frame, "window.csv", 1), SCHEMA, monitor.min_window_rows)
+    return compare(reference, window, monitor, scores_of(frame) if scores is None else scores, "window")
+
+
+def crossed(report: DriftReport, name: str) -> set[str]:
+    feature = next(f for f in [*report.features, report.score] if f is not None and f.name == name)
+    return {c.statistic for c in feature.crossed}
+
+
+def test_an_unshifted_window_does_not_drift(reference: PreparedReference) -> None:
+    report = check(reference, rows(1000, seed=2))
+    assert report.drift is False and report.drifted == []
+    assert all(not f.drift and f.crossed == [] for f in report.features)
+    assert report.score is not None and not report.score.drift
+    assert [f.name for f in report.features] == ["amount", "count", "channel", "flag"]
+    assert [f.kind for f in report.features] == ["numeric", "numeric", "category", "category"]
+
+
+def test_larger_amounts_drift_on_amount_and_the_score(reference: PreparedReference) -> None:
+    frame = rows(1000, seed=3)
+    frame["amount"] *= 2
+    report = check(reference, frame)
+    assert report.drifted == ["amount", SCORE_NAME]
+    assert {"psi", "wasserstein", "ks"} <= crossed(report, "amount")
+    amount = report.features[0]
+    assert amount.wasserstein is not None and amount.wasserstein > 0.2
+    assert amount.missing_change == pytest.approx(amount.missing_window - amount.missing_reference, abs=1e-6)
+
+
+def test_a_new_category_is_flagged_and_named(reference: PreparedReference) -> None:
+    frame = rows(1000, seed=4)
+    frame.loc[:49, "channel"] = "kiosk"
+    report = check(reference, frame)
+    assert report.drifted == ["channel"]
+    channel = report.features[2]
+    assert "unseen_share" in crossed(report, "channel")
+    assert channel.unseen_share == pytest.approx(0.05)
+    assert [(u.category, u.count) for u in channel.unseen] == [("kiosk", 50)]
+    assert channel.unseen_total == 50
+    assert channel.histogram.labels == ["web", "shop", "phone", "kiosk"]
+
+
+def test_more_missing_values_drift_on_the_missing_share_alone(reference: PreparedReference) -> None:
+    frame = rows(1000, seed=5)
+    frame.loc[frame.index[:200], "amount"] = np.nan
+    report = check(reference, frame)
+    assert report.drifted == ["amount"]
+    assert crossed(report, "amount") == {"missing_rate"}
+    assert report.features[0].missing_change > 0.15
+
+
+def test_a_changed_mix_of_a_boolean_drifts(reference: PreparedReference) -> None:
+    frame = rows(1000, seed=6)
+    frame["flag"] = np.arange(1000) % 10 != 0  # 90% true instead of 50%
+    report = check(reference, frame)
+    assert report.drifted == ["flag"]
+    assert {"psi", "jensen_shannon"} <= crossed(report, "flag")
+    assert sorted(report.features[3].histogram.labels) == ["false", "true"]
+
+
+def test_the_score_drifts_on_its_own(reference: PreparedReference) -> None:
+    frame = rows(1000, seed=7)
+    report = check(reference, frame, scores=np.clip(scores_of(frame) * 3, 0, 1))
+    assert report.drifted == [SCORE_NAME]
+    assert report.score is not None and report.score.drift
+    assert report.window.score_source == "window"
+
+
+def test_thresholds_switched_off_are_not_checked(reference: PreparedReference) -> None:
+    frame = rows(1000, seed=8)
+    frame["amount"] *= 3
+    off = DriftThresholds(
+        psi=None, wasserstein=None, ks=None, jensen_shannon=None, missing_rate=None, unseen_share=None
+    )
+    report = check(reference, frame, MonitorParams(thresholds=off))
+    assert report.drift is False
+    assert report.features[0].psi is not None and report.features[0].psi > 0.5  # still measured and reported
+    only_ks = MonitorParams(thresholds=off.model_copy(update={"ks": 0.15}))
+    assert crossed(check(reference, frame, only_ks), "amount") == {"ks"}
+
+
+def test_the_report_survives_its_json_round_trip(reference: PreparedReference) -> None:
+    frame = rows(1000, seed=9)
+    frame.loc[:9, "channel"] = ["a|b", "`tick`", "x" * 500, *["new"] * 7]
+    report = check(reference, frame)
+    text = dump_json(report.model_dump(mode="json"))
+    again = DriftReport.model_validate_json(text)
+    assert again == report
+    data = json.loads(text)
+    assert data["drift"] is True and data["window"]["rows"] == 1000
+    assert data["thresholds"]["psi"] == MONITOR.thresholds.psi
+    assert data["reference"] == {"path": "reference.parquet", "rows": 10_000}
+    assert max(len(u["category"]) for u in data["features"][2]["unseen"]) <= 60  # long values are shortened
+
+
+def test_many_categories_are_summed_into_one_bar(reference: PreparedReference) -> None:
+    frame = rows(1000, seed=10)
+    frame["channel"] = [f"c{i % 40}" for i in range(1000)]
+    channel = check(reference, frame).features[2]
+    assert len(channel.histogram.labels) == MAX_CATEGORIES
+    assert channel.histogram.labels[-1].endswith("others)")
+    assert sum(channel.histogram.window) == pytest.approx(1.0, abs=1e-4)
+    assert channel.unseen_total == 1000 and len(channel.unseen) == 10

@@ -1,0 +1,173 @@
+"""Reading a window (prediction logs, globs, CSV, parquet) and checking it against the schema: every problem is one
+message naming the file, line or column."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gitops_ml.config import ColumnSpec, ColumnType, SchemaParams
+from gitops_ml.errors import DriftInputError
+from gitops_ml.monitoring.window import Window, check_window, read_window
+
+SCHEMA = SchemaParams(
+    target="y",
+    ids=["id"],
+    columns={
+        "amount": ColumnSpec(type=ColumnType.FLOAT, nullable=True),
+        "count": ColumnSpec(type=ColumnType.INT),
+        "channel": ColumnSpec(type=ColumnType.CATEGORY, categories=["web", "shop"]),
+        "flag": ColumnSpec(type=ColumnType.BOOL),
+    },
+)
+
+
+def features(i: int) -> dict[str, Any]:
+    return {"amount": 10.0 + i, "count": i % 5, "channel": "web" if i % 3 else "shop", "flag": i % 2 == 0}
+
+
+def record(i: int, **changes: Any) -> dict[str, Any]:
+    body = {
+        "timestamp": f"2026-03-0{1 + i % 3}T12:00:00Z",
+        "request_id": f"r{i}",
+        "model_version": "model-v2",
+        "score": 0.01 * (i % 100),
+        "label": 0,
+        "ids": {"id": i},
+        "features": features(i),
+    }
+    return body | changes
+
+
+def write_log(path: Path, records: list[dict[str, Any]], tail: str = "") -> Path:
+    text = "".join(json.dumps(r) + "\n" for r in records) + tail
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.name.endswith(".gz"):
+        with gzip.open(path, "wt", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def checked(path: Path | str, min_rows: int = 1) -> Window:
+    return check_window(read_window(str(path), SCHEMA.columns), SCHEMA, min_rows)
+
+
+def refused(path: Path | str, min_rows: int = 1) -> str:
+    with pytest.raises(DriftInputError) as error:
+        checked(path, min_rows)
+    return str(error.value)
+
+
+def test_a_directory_of_plain_and_gzipped_logs_is_one_window(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    write_log(logs / "predictions-20260301T000000-1.jsonl", [record(i) for i in range(30)])
+    write_log(logs / "predictions-20260302T000000-1.jsonl.gz", [record(i) for i in range(30, 50)])
+    (logs / "notes.txt").write_text("not a log")  # a directory's other files are not part of the window
+    window = checked(logs)
+    assert window.rows == 50 and window.files == 2 and window.skipped_lines == 0
+    assert window.features.columns.tolist() == ["amount", "count", "channel", "flag"]
+    assert window.features["amount"].tolist() == [10.0 + i for i in range(50)]
+    assert window.features["flag"].tolist() == [1.0 if i % 2 == 0 else 0.0 for i in range(50)]
+    assert window.features["channel"].iloc[0] == "shop"
+    assert window.score is not None and window.score[:3].tolist() == [0.0, 0.01, 0.02]
+    assert window.model_versions == ["model-v2"]
+    assert window.first_timestamp == "2026-03-01T12:00:00+00:00"
+    assert window.last_timestamp == "2026-03-03T12:00:00+00:00"
+
+
+def test_a_glob_picks_the_files_it_matches(tmp_path: Path) -> None:
+    write_log(tmp_path / "predictions-a.jsonl", [record(i) for i in range(10)])
+    write_log(tmp_path / "predictions-b.jsonl", [record(i) for i in range(5)])
+    write_log(tmp_path / "other.jsonl", [record(i) for i in range(7)])
+    assert checked(tmp_path / "predictions-*.jsonl").rows == 15
+
+
+def test_the_record_being_written_is_skipped_and_counted(tmp_path: Path) -> None:
+    path = write_log(tmp_path / "live.jsonl", [record(i) for i in range(10)], tail='{"timestamp": "2026-03-01T1')
+    window = checked(path)
+    assert window.rows == 10 and window.skipped_lines == 1
+
+
+def test_a_malformed_record_names_its_file_and_line(tmp_path: Path) -> None:
+    path = write_log(tmp_path / "bad.jsonl", [record(0)], tail="{oops\n" + json.dumps(record(2)) + "\n")
+    message = refused(path)
+    assert f"{path}:2: not a JSON record" in message
+    no_features = write_log(tmp_path / "nofeatures.jsonl", [record(0), {"score": 0.5}])
+    assert f"{no_features}:2: a prediction-log record needs a 'features' object" in refused(no_features)
+
+
+def test_csv_and_parquet_windows_with_and_without_a_score(tmp_path: Path) -> None:
+    frame = pd.DataFrame([features(i) for i in range(20)])
+    frame.to_csv(tmp_path / "window.csv", index=False)
+    csv = checked(tmp_path / "window.csv")
+    assert csv.rows == 20 and csv.score is None and csv.model_versions == []
+    frame.assign(score=np.linspace(0, 1, 20), model_version="model-v3").to_parquet(tmp_path / "window.parquet")
+    parquet = checked(tmp_path / "window.parquet")
+    assert parquet.score is not None and parquet.score[-1] == 1.0
+    assert parquet.model_versions == ["model-v3"]
+    assert parquet.features["flag"].tolist() == csv.features["flag"].tolist()
+
+
+def test_boolean_spellings_and_null_values_are_accepted(tmp_path: Path) -> None:
+    spellings = ["true", "False", 1, 0, "1", True]
+    records = [record(i, features=features(i) | {"flag": f, "amount": None}) for i, f in enumerate(spellings)]
+    window = checked(write_log(tmp_path / "w.jsonl", records))
+    assert window.features["flag"].tolist() == [1.0, 0.0, 1.0, 0.0, 1.0, 1.0]
+    assert window.features["amount"].isna().all()
+
+
+def test_values_outside_the_schema_are_drift_not_errors(tmp_path: Path) -> None:
+    records = [record(i, features=features(i) | {"channel": "kiosk", "amount": -1e6}) for i in range(5)]
+    window = checked(write_log(tmp_path / "w.jsonl", records))
+    assert window.features["channel"].tolist() == ["kiosk"] * 5
+    assert window.features["amount"].tolist() == [-1e6] * 5
+
+
+def test_wrong_types_are_refused_column_by_column(tmp_path: Path) -> None:
+    records = [record(i) for i in range(10)]
+    records[3]["features"]["amount"] = "lots"
+    records[4]["features"]["count"] = True
+    records[5]["features"]["flag"] = "maybe"
+    records[6]["features"]["channel"] = {"nested": 1}
+    records[7]["score"] = 1.5
+    message = refused(write_log(tmp_path / "w.jsonl", records))
+    assert "values of the wrong type for schema.columns in params.yaml" in message
+    assert "amount: 1 value(s) is not a finite number: 'lots'" in message
+    assert "count: 1 value(s) is not a finite number: True" in message
+    assert "flag: 1 value(s) is not a boolean (true/false or 1/0): 'maybe'" in message
+    assert "channel: 1 value(s) is not a category value (text): {'nested': 1}" in message
+    assert "score: 1 value(s) are not a probability in [0, 1]: 1.5" in message
+
+
+def test_missing_feature_columns_are_named(tmp_path: Path) -> None:
+    pd.DataFrame([features(i) for i in range(5)]).drop(columns=["count", "flag"]).to_csv(tmp_path / "w.csv")
+    message = refused(tmp_path / "w.csv")
+    assert "lacks feature column(s) count, flag of schema.columns in params.yaml" in message
+
+
+def test_a_window_under_the_minimum_is_refused(tmp_path: Path) -> None:
+    path = write_log(tmp_path / "w.jsonl", [record(i) for i in range(9)])
+    message = refused(path, min_rows=10)
+    assert "has 9 record(s); monitor.min_window_rows in params.yaml requires at least 10" in message
+
+
+def test_unreadable_and_absent_windows(tmp_path: Path) -> None:
+    assert "does not exist" in refused(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    assert "holds no files" in refused(tmp_path / "empty")
+    assert "matches no files" in refused(tmp_path / "*.jsonl")
+    (tmp_path / "w.txt").write_text("hello")
+    assert "unknown kind of file" in refused(tmp_path / "w.txt")
+    (tmp_path / "broken.parquet").write_bytes(b"not parquet at all")
+    assert "broken.parquet: cannot be read as parquet" in refused(tmp_path / "broken.parquet")
+    (tmp_path / "broken.jsonl.gz").write_bytes(b"not gzip")
+    assert "broken.jsonl.gz: cannot be read as a prediction log" in refused(tmp_path / "broken.jsonl.gz")
+    assert "cannot open the window 'nope://x'" in refused("nope://x")

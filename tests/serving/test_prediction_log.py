@@ -1,0 +1,163 @@
+"""The prediction log's lines (schema fields only), its settings and overrides, and its sampling."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from gitops_ml.config import Params, PredictionLogParams, load_params, parse_params
+from gitops_ml.serving.log_lines import ScoredBatch
+from gitops_ml.serving.log_writer import BackgroundWriter
+from gitops_ml.serving.prediction_log import (
+    ENV_VAR,
+    LogSettings,
+    PredictionLog,
+    log_settings,
+    open_sink,
+    resolve_location,
+    start_prediction_log,
+)
+from tests.support.fixture_project import FIXTURE_PARAMS
+from tests.support.serving import make_records, record_parts
+
+KEYS = {"timestamp", "request_id", "model_version", "score", "label", "ids", "features"}
+
+
+@pytest.fixture(scope="module")
+def params() -> Params:
+    return load_params(FIXTURE_PARAMS)
+
+
+def test_a_relative_location_is_taken_from_where_the_server_was_started(tmp_path: Path) -> None:
+    started = {"PWD": str(tmp_path)}
+    assert resolve_location("logs/predictions", started) == str(tmp_path / "logs" / "predictions")
+    assert resolve_location("/var/log/p", started) == "/var/log/p"
+    assert resolve_location("s3://bucket/p", started) == "s3://bucket/p"
+    assert resolve_location("p", {"PWD": "relative/pwd"}) == str(Path.cwd() / "p")  # not a usable PWD: the cwd
+    assert resolve_location("p", {"PWD": str(tmp_path / "gone")}) == str(Path.cwd() / "p")
+    assert resolve_location("p", {}) == str(Path.cwd() / "p")
+
+
+def test_settings_follow_params_and_the_environment_overrides_them(tmp_path: Path) -> None:
+    defaults = PredictionLogParams()
+    here = {"PWD": str(tmp_path)}
+    default_location = str(tmp_path / "logs" / "predictions")
+    assert log_settings(defaults, here) == LogSettings(location=default_location, max_bytes=64 * 2**20)
+    assert log_settings(defaults, {ENV_VAR: "off"}) is None
+    assert log_settings(defaults, {ENV_VAR: " OFF "}) is None
+    assert log_settings(defaults, {ENV_VAR: "/var/log/p"}).location == "/var/log/p"  # type: ignore[union-attr]
+    assert log_settings(defaults, {ENV_VAR: "s3://b/p"}).location == "s3://b/p"  # type: ignore[union-attr]
+    disabled = PredictionLogParams(enabled=False)
+    assert log_settings(disabled, here) is None
+    assert log_settings(disabled, here | {ENV_VAR: "on"}).location == default_location  # type: ignore[union-attr]
+    assert log_settings(disabled, {ENV_VAR: "/data/p"}).location == "/data/p"  # type: ignore[union-attr]
+    tuned = PredictionLogParams(max_file_mb=0.5, max_file_minutes=2, sample_rate=0.1, compress=True)
+    assert log_settings(tuned, here) == LogSettings(
+        location=default_location, sample_rate=0.1, max_bytes=2**19, max_seconds=120, compress=True
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("sample_rate", 0, "serving.prediction_log.sample_rate"),
+        ("sample_rate", 1.5, "serving.prediction_log.sample_rate"),
+        ("max_file_mb", 0, "serving.prediction_log.max_file_mb"),
+        ("queue_records", 0, "serving.prediction_log.queue_records"),
+        ("path", "x", "serving.prediction_log.path: unknown key"),
+    ],
+)
+def test_bad_settings_name_the_key(params: Params, key: str, value: object, message: str) -> None:
+    raw = params.model_dump(by_alias=True, mode="json", exclude_defaults=False)
+    raw["serving"]["prediction_log"][key] = value
+    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
+        parse_params(raw)
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> None:
+        self.text += text
+
+    def seconds_until_due(self) -> float | None:
+        return None
+
+    def rotate_if_due(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def sampled(rate: float, count: int, seed: int) -> list[int]:
+    """Which of ``count`` records (numbered by their score) a log with ``rate`` keeps."""
+    sink = ListSink()
+    writer: BackgroundWriter[ScoredBatch] = BackgroundWriter(
+        sink, lambda b: "".join(f"{int(s)}\n" for s in b.scores), 10**6
+    )
+    log = PredictionLog(writer, rate, random.Random(seed))
+    for start in range(0, count, 100):
+        log.record(list(range(start, start + 100)), [float(i) for i in range(start, start + 100)], "r")
+    log.close()
+    return [int(line) for line in sink.text.split()]
+
+
+def test_sampling_keeps_each_record_with_the_sample_rate() -> None:
+    assert sampled(1.0, 1000, seed=1) == list(range(1000))
+    kept = sampled(0.25, 4000, seed=7)
+    assert kept == sorted(set(kept))  # a subset, in order, no duplicates
+    # Binomial(4000, 0.25): mean 1000, sd 27.4; the seeded draw must fall well inside six sd.
+    assert 835 < len(kept) < 1165
+    assert sampled(0.25, 4000, seed=8) != kept
+
+
+def test_record_never_raises(params: Params, caplog: pytest.LogCaptureFixture) -> None:
+    sink = ListSink()
+    writer: BackgroundWriter[ScoredBatch] = BackgroundWriter(sink, lambda b: "x\n", 10)
+    log = PredictionLog(writer, 0.5, random.Random(0))
+    log.record([1, 2, 3], [], "r")  # more records than scores: sampling indexes past the scores
+    log.record([1, 2, 3], [], "r")
+    log.close()
+    errors = [r for r in caplog.records if "cannot queue records" in r.getMessage()]
+    assert len(errors) == 1
+
+
+def test_the_service_log_writes_schema_lines_to_the_configured_directory(params: Params, tmp_path: Path) -> None:
+    _, features, ids = record_parts(params)
+    location = tmp_path / "predictions"
+    log = start_prediction_log(params, "model-v1", features, ids, environ={ENV_VAR: str(location)})
+    assert log is not None
+    records = make_records(params, 4)
+    log.record(records[:3], [0.1, 0.6, 0.2], "req-1")
+    log.record(records[3:], [0.9], "req-2")
+    log.close()
+    (path,) = location.iterdir()
+    entries = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(e["request_id"], e["score"], e["label"]) for e in entries] == [
+        ("req-1", 0.1, 0),
+        ("req-1", 0.6, 1),
+        ("req-1", 0.2, 0),
+        ("req-2", 0.9, 1),
+    ]
+    assert [e["ids"]["transaction_id"] for e in entries] == ["t-0", "t-1", "t-2", "t-3"]
+
+
+def test_the_service_log_is_off_when_configured_off(params: Params) -> None:
+    _, features, ids = record_parts(params)
+    assert start_prediction_log(params, "v", features, ids, environ={ENV_VAR: "off"}) is None
+
+
+def test_open_sink_picks_files_or_fsspec(tmp_path: Path) -> None:
+    from gitops_ml.serving.log_sinks import FsspecSink, RotatingFileSink
+
+    assert isinstance(open_sink(LogSettings(location=str(tmp_path))), RotatingFileSink)
+    remote = open_sink(LogSettings(location="memory://p"))
+    assert isinstance(remote, FsspecSink)
+    assert remote.spool.is_dir() and not any(remote.spool.iterdir())
+    remote.close()  # nothing to upload; the spool it made goes
+    assert not remote.spool.exists()
