@@ -145,7 +145,7 @@ class PredictionService:
         return self._error is None
 
     def _scores(self, columns: Columns) -> np.ndarray:
-        """Positive-class probabilities for the rows of ``columns`` (called by the batcher in a thread)."""
+        """Positive-class probabilities for the rows of ``columns`` (called by the batcher: in a thread, or inline)."""
         assert self._score is not None  # the batcher is only called once the model is loaded
         scores = self._score(columns)
         METRICS.observe_model_call(scores, self._threshold)
