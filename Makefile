@@ -148,7 +148,8 @@ deploy-check: install ## Render every kustomization under deploy/, validate each
 	$(RUN) gitops-ml deploy-check
 
 # --- pull requests ---
-# `make report BASE=<ref>` compares the working tree with BASE (default main) and writes reports/pr/report.{md,json}.
+# `make report BASE=<ref>` compares the working tree with BASE (default main) and writes reports/pr/report.{md,json};
+# like `make check-lock`, it refuses a dvc.lock at HEAD that does not record the outputs (checked in-process).
 # BASE's side runs in a temporary git worktree that shares this repo's DVC cache and run-cache.
 
 .PHONY: check-lock
@@ -156,7 +157,7 @@ check-lock: install ## Fail when dvc.lock at HEAD does not record the outputs `m
 	$(RUN) gitops-ml check-lock
 
 .PHONY: report
-report: repro check-lock ## Compare the working tree's model with BASE (default main): reports/pr/report.md and report.json
+report: repro ## Compare the working tree's model with BASE (default main): reports/pr/report.md and report.json
 	$(RUN) gitops-ml report --base "$(BASE)"
 
 .PHONY: lint-workflows
@@ -375,11 +376,13 @@ rehearse: install image-deps ## Run ci, pr-comment and release workflows with ac
 
 # --- benchmarks ---
 # Figures for docs/performance.md: serving (BentoML vs mlflow models serve vs in-process), pipeline (dvc repro vs a
-# bare script at 10k/100k/1M rows), the pull-request loop and the prediction log's cost (on vs off at concurrency 32).
-# Runs in temporary copies under benchmarks/work/; load goes to 127.0.0.1 only, bounded in requests and seconds.
-# QUICK=1 checks the harness in about two minutes.
+# bare script at 10k/100k/1M rows), the pull-request loop, the prediction log's cost (on vs off at concurrency 32)
+# and latency (open-loop Poisson load at fixed rates; docs/performance-latency.md). Runs in temporary copies under
+# benchmarks/work/; load goes to 127.0.0.1 only, bounded in requests and seconds. QUICK=1 checks the harness at small
+# sizes; ONLY=latency (comma-separated names) runs a subset.
 QUICK ?=
+ONLY ?=
 
 .PHONY: bench
-bench: install ## Run the benchmarks (QUICK=1: small sizes); tables and charts in benchmarks/results/
-	$(RUN) python -m benchmarks.run $(if $(QUICK),--quick)
+bench: install ## Run the benchmarks (QUICK=1: small sizes, ONLY=a,b: a subset); tables and charts in benchmarks/results/
+	$(RUN) python -m benchmarks.run $(if $(QUICK),--quick) $${ONLY:+--only "$$ONLY"}

@@ -4,7 +4,9 @@ In a temporary project (git repository with its own DVC cache): the base pipelin
 ``main``; a branch changes one training param; then ``make report BASE=main`` is measured as a whole, its
 process tree sampled. The head pipeline's own compute is the wall time of the stage processes that ran in the
 project itself (train and evaluate, which the param feeds); everything else is what the report loop adds:
-DVC's checks, the base side (a git worktree restored from the DVC cache) and building the report.
+DVC's checks, the base side (a git worktree restored from the DVC cache) and building the report. The branch
+carries the ``dvc.lock`` of its author's own run (made in a clone, see :func:`developer_lock`), as a pull request
+does: ``make report`` refuses a stale one.
 """
 
 from __future__ import annotations
@@ -31,6 +33,26 @@ def change_param(params_file: Path) -> str:
     new = max(1, int(match.group(2)) * 3 // 4)
     params_file.write_text(text[: match.start(2)] + str(new) + text[match.end(2) :], encoding="utf-8")
     return f"train.hist_gradient_boosting.max_iter: {match.group(2)} -> {new}"
+
+
+def developer_lock(project: Path, cache: Path, where: Path) -> str:
+    """The ``dvc.lock`` that ``dvc repro`` writes for ``project``'s HEAD, made in a clone with a copy of ``cache``.
+
+    A pull request carries the dvc.lock of its author's own run (``make report`` refuses a stale one, through
+    ``check-lock``); making it in a clone with a *copy* of the cache keeps the head's outputs out of the measured
+    project's cache, so ``make report`` there computes the head's stages as CI would.
+    """
+    shutil.rmtree(where, ignore_errors=True)
+    where.mkdir(parents=True)
+    clone = where / "project"
+    sh(["git", "clone", "-q", str(project), str(clone)], where)
+    shutil.copytree(cache, where / "dvc-cache")
+    sh(["dvc", "cache", "dir", "--local", str(where / "dvc-cache")], clone)
+    sh(["dvc", "checkout", "--allow-missing", "--quiet"], clone)
+    sh(["dvc", "repro"], clone)
+    lock = (clone / "dvc.lock").read_text(encoding="utf-8")
+    shutil.rmtree(where, ignore_errors=True)
+    return lock
 
 
 def breakdown(run: Measured, project: Path) -> dict[str, Any]:
@@ -91,6 +113,10 @@ def bench(rows: int, say: Callable[[str], None] = print) -> dict[str, Any]:
     sh(["git", "checkout", "-qb", "params-change"], project)
     change = change_param(project / "params.yaml")
     sh(["git", "commit", "-qam", f"params: {change}"], project)
+    say("pr_loop: the developer's own run of the change (in a clone), for the dvc.lock a pull request commits")
+    lock = developer_lock(project, cache, WORK / "pr_loop" / f"{rows}" / "developer")
+    (project / "dvc.lock").write_text(lock, encoding="utf-8")
+    sh(["git", "commit", "-qam", "dvc.lock of the change"], project)
     say(f"pr_loop: make report BASE=main after {change}")
     # `-o install RUN=`: use this virtualenv (first on PATH) instead of creating one in the copy.
     run = measure(["make", "-o", "install", "report", "BASE=main", "RUN="], project)

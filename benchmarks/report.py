@@ -279,7 +279,10 @@ def pr_loop_markdown(result: dict[str, Any]) -> str:
         [f"head pipeline's own compute ({stages})", f"{result['head_compute_s']:.1f}"],
         ["everything else (the loop's overhead)", f"{result['overhead_s']:.1f}"],
         ["  of which `gitops-ml report`", f"{result['report_command_s']:.1f}"],
-        ["    of which the base side (worktree, restore from cache)", f"{result['base_side_s']:.1f}"],
+        [
+            "    of which the base side (worktree, restore from cache)",
+            f"{result['base_side_s']:.1f}" if result["base_side_s"] else "in the report's process",
+        ],
     ]
     target = result["target"]
     text = _md_table(["step", "seconds"], rows)
@@ -309,6 +312,110 @@ def pr_loop_chart(result: dict[str, Any], path: Path) -> None:
     ax.set_xlabel("seconds since `make report` started (red: head stages, green: base worktree)")
     ax.set_title(f"make report BASE=main: {result['wall_s']:.1f} s, head compute {result['head_compute_s']:.1f} s")
     ax.set_xlim(0, result["wall_s"] * 1.6)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+# --- latency ---
+
+
+def _ms(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
+
+
+def latency_markdown(result: dict[str, Any]) -> str:
+    """Model call before/after, the held rates, every cell with the service's breakdown, then the goals."""
+    calls = result["model_call"]
+    text = _md_table(
+        ["model call", "1 record p50 ms", "1 record p99 ms", "20 records p50 ms", "20 records p99 ms"],
+        [
+            [label, *(f"{calls[key][n][q]:.2f}" for n in ("1", "20") for q in ("p50_ms", "p99_ms"))]
+            for key, label in (("generic", "generic (DataFrame + ColumnTransformer)"), ("fast", "fast path"))
+        ],
+    )
+    text += f"\nFast path: {calls['path']}.\n\n"
+    limit = result["p99_limit_ms"]
+    text += _md_table(
+        ["server", f"highest rate with p99 <= {limit:.0f} ms, 1 record", "20 records"],
+        [
+            [SERVER_LABELS[server], *(f"{held[n]}/s" if held[n] else "none" for n in ("1", "20"))]
+            for server, held in result["headline"].items()
+        ],
+    )
+    rows = []
+    order = list(SERVER_LABELS)
+    for c in sorted(result["cells"], key=lambda c: (c["records"], order.index(c["server"]), c["rate"])):
+        if c["skipped"]:
+            rows.append([SERVER_LABELS[c["server"]], str(c["records"]), str(c["rate"]), *["skipped"] * 4, "n/a"])
+            continue
+        parts = c.get("breakdown")
+        split = (
+            f"{parts['http_and_validation_ms']:.1f} / {parts['queue_wait_ms']:.1f} / {parts['model_call_ms']:.1f} / "
+            f"{parts['outside_server_ms']:.1f}"
+            if parts
+            else "n/a"
+        )
+        rows.append(
+            [
+                SERVER_LABELS[c["server"]],
+                str(c["records"]),
+                str(c["rate"]),
+                f"{c['p50_ms']:.1f}",
+                f"{c['p95_ms']:.1f}",
+                f"{c['p99_ms']:.1f}",
+                f"{c['errors']}/{c['requests']}",
+                split,
+            ]
+        )
+    text += "\n" + _md_table(
+        [
+            "server",
+            "records/request",
+            "rate /s",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "errors",
+            "mean ms: HTTP+validation / queue / model / outside the server",
+        ],
+        rows,
+    )
+    t = result["targets"]
+    model, at_100, ratio = (
+        t["model_call_1_record_ms"],
+        t["p99_at_100_per_s_1_record_ms"],
+        t["held_rate_vs_mlflow_1_record"],
+    )
+    text += (
+        f"\nOpen loop, Poisson arrivals, {result['seconds_per_rate']:.0f} s per rate, latency from the scheduled send "
+        f"time; {result['workers']} worker(s) per server. A rate missed by far skips the higher ones.\n"
+        f"Goal: 1-record model call <= {model['limit']} ms: {model['value']:.2f} ms, "
+        f"{'met' if model['met'] else 'missed'}.\n"
+        f"Goal: p99 <= {at_100['limit']:.0f} ms at 100 requests/s of 1 record: {_ms(at_100['value'])} ms, "
+        f"{'met' if at_100['met'] else 'missed'}.\n"
+        f"Goal: held rate >= {ratio['limit']:.0f}x MLflow's (1 record): {ratio['value']:.1f}x ({ratio['how']}), "
+        f"{'met' if ratio['met'] else 'missed'}.\n"
+    )
+    return text
+
+
+def latency_chart(result: dict[str, Any], path: Path) -> None:
+    """p99 against the offered rate, one line per server, 1-record and 20-record requests."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for ax, records in zip(axes, (1, 20), strict=True):
+        for server, label in SERVER_LABELS.items():
+            cells = sorted(
+                (c for c in result["cells"] if c["server"] == server and c["records"] == records and not c["skipped"]),
+                key=lambda c: c["rate"],
+            )
+            ax.plot([c["rate"] for c in cells], [c["p99_ms"] for c in cells], "o-", label=label)
+        ax.axhline(result["p99_limit_ms"], color="#999999", linestyle="--", label=f"{result['p99_limit_ms']:.0f} ms")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("offered rate (requests/s, Poisson)")
+        ax.set_ylabel("p99 latency (ms)")
+        ax.set_title(f"{records}-record requests, open loop")
+        ax.legend(fontsize=8)
     fig.tight_layout()
     _save(fig, path)
 
@@ -381,6 +488,7 @@ RENDERERS: dict[str, tuple[Callable[[dict[str, Any]], str], Callable[[dict[str, 
     "pr_loop": (pr_loop_markdown, pr_loop_chart),
     "prediction_log": (prediction_log_markdown, prediction_log_chart),
     "drift": (drift_markdown, drift_chart),
+    "latency": (latency_markdown, latency_chart),
 }
 
 

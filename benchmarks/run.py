@@ -1,9 +1,10 @@
-"""Run the benchmarks: ``python -m benchmarks.run [--quick] [--only pipeline,pr_loop,serving,prediction_log]``.
+"""Run the benchmarks: ``python -m benchmarks.run [--quick] [--only pipeline,pr_loop,serving,prediction_log,...]``.
 
-``make bench`` runs them all at full size; ``make bench QUICK=1`` runs small sizes in under two minutes (to
-check the harness, not to quote). Each benchmark prints its table and writes ``benchmarks/results/<name>.json``,
-``.md`` and ``.png`` (``<name>-quick.*`` for quick runs). Everything runs in temporary project copies under
-``benchmarks/work/``; every load test targets 127.0.0.1 and is bounded in requests and time.
+``make bench`` runs them all at full size; ``make bench QUICK=1`` runs small sizes in a few minutes (to check the
+harness, not to quote); ``make bench ONLY=latency`` runs a subset. Each benchmark prints its table and writes
+``benchmarks/results/<name>.json``, ``.md`` and ``.png`` (``<name>-quick.*`` for quick runs). Everything runs in
+temporary project copies under ``benchmarks/work/``; every load test targets 127.0.0.1 and is bounded in requests
+and time.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from benchmarks.common import RESULTS, BenchError, machine
 from benchmarks.report import write_outputs
 
-BENCHMARKS = ("pipeline", "pr_loop", "serving", "prediction_log", "drift")
+BENCHMARKS = ("pipeline", "pr_loop", "serving", "prediction_log", "drift", "latency")
 QUICK_ROWS = 5_000
 """Rows of sample data in a quick run (the serving benchmark reuses the pipeline benchmark's trained project)."""
 
@@ -55,6 +56,10 @@ def runner(name: str, quick: bool) -> Callable[[], dict[str, Any]]:
         from benchmarks import drift
 
         return lambda: drift.bench(quick=quick, say=_say)
+    if name == "latency":
+        from benchmarks import latency
+
+        return lambda: latency.bench(quick=quick, say=_say, rows=QUICK_ROWS if quick else 10_000)
     raise ValueError(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}")
 
 

@@ -1,4 +1,4 @@
-"""Small file helpers shared by every stage: atomic writes and JSON in one stable format."""
+"""Small file helpers shared by every stage: atomic writes, JSON in one stable format, fast YAML reading."""
 
 from __future__ import annotations
 
@@ -49,3 +49,11 @@ def write_json(path: Path | str, data: Any) -> Path:
 def read_json(path: Path | str) -> Any:
     """Read a JSON file written by :func:`write_json`."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load(text)``, with libyaml's C parser when PyYAML has it (about ten times faster: the
+    pull-request report reads ``dvc.lock`` and ``params.yaml`` several times)."""
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 (a safe loader)

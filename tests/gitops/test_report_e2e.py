@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,3 +129,43 @@ def test_branch_that_renames_the_classes(repo: Path):
     assert sum(head.values()) == metrics["test_rows"]
     assert head["tp"] + head["fn"] == metrics["test_positives"]
     assert "positive: `caught`, negative: `NA`" in (repo / "reports/pr/report.md").read_text()
+
+
+def test_a_dvc_lock_that_does_not_record_the_outputs_is_refused(repo: Path):
+    _branch(repo, "uncommitted-lock")
+    params = repo / "params.yaml"
+    params.write_text(params.read_text().replace("max_leaf_nodes: 31", "max_leaf_nodes: 15"))
+    _commit(repo, "change a param, forget to commit the dvc.lock of its run")
+    result = run(["make", "-o", "install", "report", "BASE=main", "RUN="], repo, check=False)
+    run(["git", "checkout", "-q", "--", "dvc.lock"], repo)
+    said = " ".join(result.stderr.split())  # the message may be wrapped to the terminal's width
+    assert result.returncode != 0
+    stale = re.search(r"stale stages: ([^)]*)\)", said)
+    assert stale and {"train", "evaluate"} <= set(stale.group(1).split(", ")), said
+    assert "commit dvc.lock" in said
+    assert "Traceback" not in said
+
+
+def test_the_base_side_makes_what_the_cache_does_not_hold(tmp_path: Path):
+    """Nothing of BASE is in the cache, not even its data: BASE's ensure-data regenerates the sample in the
+    worktree and its stages run there, with BASE's code, giving main's metrics again."""
+    cache = tmp_path / "cache"
+    project = make_project(tmp_path / "project", cache)
+    params = project / "params.yaml"
+    text = params.read_text().replace("enabled: true", "enabled: false").replace("rows: 20000", "rows: 2500")
+    params.write_text(text.replace("n_resamples: 200", "n_resamples: 20"))
+    run(["gitops-ml", "sample-data"], project)  # the 2,500-row sample, as ensure-data would regenerate it
+    run(["dvc", "add", "-q", "data"], project)
+    run(["dvc", "repro", "-q"], project)
+    _commit(project, "main: pipeline run")
+    base_metrics = json.loads((project / "reports/metrics.json").read_text())
+    shutil.rmtree(cache)  # forget every output, the run-cache and the data
+    run(["git", "checkout", "-qb", "change"], project)
+    params.write_text(params.read_text().replace("max_leaf_nodes: 31", "max_leaf_nodes: 15"))
+    run(["dvc", "repro", "-q"], project)
+    _commit(project, "smaller trees")
+    report = _make_report(project)
+    base = {m["name"]: m["base"] for m in report["metrics"]}
+    assert base["roc_auc"] == pytest.approx(base_metrics["roc_auc"])
+    assert base["average_precision"] == pytest.approx(base_metrics["average_precision"])
+    assert report["params"] and report["params"][0]["key"] == "train.hist_gradient_boosting.max_leaf_nodes"

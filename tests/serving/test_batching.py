@@ -124,3 +124,57 @@ def test_a_failing_wait_callback_does_not_strand_requests() -> None:
         return list(await batcher({"x": [1.0, 2.0]}))
 
     assert asyncio.run(scenario()) == [10.0, 20.0]
+
+
+def test_each_call_reports_its_time_and_the_requests_it_served(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr("gitops_ml.serving.batching.time.perf_counter", clock)
+
+    async def scenario() -> list[tuple[float, int]]:
+        calls: list[tuple[float, int]] = []
+        model = GatedModel()
+        batcher = Batcher(model, max_batch_size=10, on_call=lambda seconds, requests: calls.append((seconds, requests)))
+        first = asyncio.ensure_future(batcher({"x": [1.0]}))
+        await _wait_until_busy(model)
+        queued = [asyncio.ensure_future(batcher({"x": [float(i)]})) for i in (2, 3)]
+        await asyncio.sleep(0)
+        clock.now = 103.5  # the first call ends 3.5 s after it started; the next one takes no clock time
+        model.gate.set()
+        await first
+        await asyncio.gather(*queued)
+        return calls
+
+    assert asyncio.run(scenario()) == [(3.5, 1), (0.0, 2)]
+
+
+def test_a_failing_call_callback_does_not_strand_requests() -> None:
+    def broken(seconds: float, requests: int) -> None:
+        raise RuntimeError("metric backend down")
+
+    async def scenario() -> list[float]:
+        model = GatedModel()
+        model.gate.set()
+        batcher = Batcher(model, max_batch_size=10, on_call=broken)
+        return list(await batcher({"x": [1.0, 2.0]})) + list(await batcher({"x": [3.0]}))
+
+    assert asyncio.run(scenario()) == [10.0, 20.0, 30.0]
+
+
+def test_small_batches_run_in_the_event_loop_and_larger_ones_in_a_thread() -> None:
+    threads: list[tuple[int, int]] = []  # (rows, thread id) per call
+
+    def model(columns: Columns) -> np.ndarray:
+        threads.append((len(columns["x"]), threading.get_ident()))
+        return np.array(columns["x"], dtype=float) * 10
+
+    async def scenario() -> tuple[int, list[list[float]]]:
+        batcher = Batcher(model, max_batch_size=10)
+        batcher.inline_max_rows = 2
+        small = await batcher({"x": [1.0, 2.0]})
+        large = await batcher({"x": [1.0, 2.0, 3.0]})
+        return threading.get_ident(), [list(small), list(large)]
+
+    loop_thread, results = asyncio.run(scenario())
+    assert results == [[10.0, 20.0], [10.0, 20.0, 30.0]]
+    assert threads[0] == (2, loop_thread)
+    assert threads[1][0] == 3 and threads[1][1] != loop_thread

@@ -28,6 +28,7 @@ def test_every_series_is_exposed_at_zero_before_traffic(registry: CollectorRegis
     assert value(registry, "gitops_ml_prediction_score_count", model_version="model-v2") == 0
     assert value(registry, "gitops_ml_model_call_records_count") == 0
     assert value(registry, "gitops_ml_batch_queue_wait_seconds_count") == 0
+    assert value(registry, "gitops_ml_model_call_seconds_count") == 0
     assert value(registry, "gitops_ml_prediction_log_written_records_total") == 0
     for reason in (QUEUE_FULL, WRITE_ERROR):
         assert value(registry, "gitops_ml_prediction_log_dropped_records_total", reason=reason) == 0
@@ -59,6 +60,16 @@ def test_queue_wait_and_log_counts(registry: CollectorRegistry) -> None:
     assert value(registry, "gitops_ml_prediction_log_written_records_total") == 7
     assert value(registry, "gitops_ml_prediction_log_dropped_records_total", reason=QUEUE_FULL) == 4
     assert value(registry, "gitops_ml_prediction_log_dropped_records_total", reason=WRITE_ERROR) == 1
+
+
+def test_a_model_call_time_is_counted_once_per_request_it_served(registry: CollectorRegistry) -> None:
+    metrics = ServiceMetrics("v", 0, 1, registry)
+    metrics.observe_call_time(0.0004, requests=3)  # one call that served three queued requests
+    metrics.observe_call_time(0.02, requests=1)
+    assert value(registry, "gitops_ml_model_call_seconds_count") == 4
+    assert value(registry, "gitops_ml_model_call_seconds_sum") == pytest.approx(0.0212)
+    assert value(registry, "gitops_ml_model_call_seconds_bucket", le="0.0005") == 3
+    assert value(registry, "gitops_ml_model_call_seconds_bucket", le="0.01") == 3
 
 
 def test_class_names() -> None:

@@ -15,15 +15,17 @@ from typing import Any
 import yaml
 
 from gitops_ml.errors import StaleLockError
+from gitops_ml.io import load_yaml
 from gitops_ml.vcs import file_at
 
 LOCK_FILE = "dvc.lock"
 FIX = "run `make run` (or `dvc repro`) and commit dvc.lock"
 
 
-def stage_recipe(lock_text: str, stage: str = "train") -> dict[str, Any] | None:
-    """What a stage was run from in a ``dvc.lock`` text: its deps (paths and hashes) and params; None if absent."""
-    entry = _stages(lock_text).get(stage)
+def stage_recipe(lock_text: str | dict[str, Any], stage: str = "train") -> dict[str, Any] | None:
+    """What a stage was run from in a ``dvc.lock`` (text, or its parsed stages): its deps (paths and hashes) and
+    params; None if absent."""
+    entry = (_stages(lock_text) if isinstance(lock_text, str) else lock_text).get(stage)
     if not isinstance(entry, dict):
         return None
     deps = sorted((str(d.get("path")), str(d.get("md5"))) for d in entry.get("deps") or [])
@@ -32,7 +34,7 @@ def stage_recipe(lock_text: str, stage: str = "train") -> dict[str, Any] | None:
 
 def _stages(lock_text: str) -> dict[str, Any]:
     try:
-        stages = (yaml.safe_load(lock_text) or {}).get("stages") or {}
+        stages = (load_yaml(lock_text) or {}).get("stages") or {}
     except (yaml.YAMLError, AttributeError):
         return {}
     return stages if isinstance(stages, dict) else {}
@@ -46,9 +48,9 @@ def committed_lock(repo: Path) -> str | None:
 def stale_stages(repo: Path) -> list[str]:
     """Stages whose recipe in the working tree's ``dvc.lock`` differs from HEAD's (all of them if either is absent)."""
     workspace = repo / LOCK_FILE
-    current = workspace.read_text(encoding="utf-8") if workspace.is_file() else ""
-    committed = committed_lock(repo) or ""
-    names = sorted(set(_stages(current)) | set(_stages(committed)))
+    current = _stages(workspace.read_text(encoding="utf-8") if workspace.is_file() else "")
+    committed = _stages(committed_lock(repo) or "")  # each parsed once: dvc.lock is long, YAML parsing is slow
+    names = sorted(set(current) | set(committed))
     if not names:
         return ["(every stage: no dvc.lock)"]
     stale = []

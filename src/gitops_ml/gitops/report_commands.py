@@ -49,10 +49,15 @@ def report(
         str | None, typer.Option(envvar="PR_HEAD_SHA", help="Pull-request head SHA to record in pr.json (CI).")
     ] = None,
 ) -> None:
-    """Compare the working tree's pipeline outputs with BASE's; write the PR report (Markdown and JSON)."""
+    """Compare the working tree's pipeline outputs with BASE's; write the PR report (Markdown and JSON).
+
+    Refuses outputs that ``dvc status`` calls out of date, and a ``dvc.lock`` at HEAD that does not record them
+    (the ``check-lock`` question).
+    """
     from gitops_ml.gitops.artifact import pr_metadata
     from gitops_ml.gitops.base_side import base_outputs, read_outputs
     from gitops_ml.gitops.compare import code_changes, resolve_ref
+    from gitops_ml.gitops.lockfile import require_current_lock
     from gitops_ml.gitops.report import build_report, render_capped
 
     repo = Path.cwd()
@@ -60,6 +65,7 @@ def report(
     base_commit = resolve_ref(repo, base)
     head_commit = resolve_ref(repo, "HEAD")
     _head_is_current(repo)
+    require_current_lock(repo)  # what `make check-lock` asks, here in-process (a process costs a second)
     head = read_outputs(repo)
     # Committed work is labelled as such: untracked files are not the head's, and dvc.lock (which `make repro`
     # may rewrite and DVC's autostage stage) is judged by `make check-lock`, not by its bytes.

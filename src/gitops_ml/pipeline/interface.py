@@ -7,6 +7,8 @@ estimators) are the team's to rewrite as long as these functions keep their mean
 - :func:`model_frame`: the raw rows -> the frame the model takes (the schema's feature columns, typed);
 - :func:`build_model`: the unfitted model (preprocessing + the ``train.estimator`` classifier);
 - :func:`score_frame`: a fitted model's positive-class probability for each raw row;
+- :func:`column_scorer`: the same scores from raw columns (the service's model call), built once per loaded model:
+  the fast path of ``pipeline/fast_scoring.py`` when it recognises the model, else :func:`score_frame`;
 - :func:`sample_writer`: the optional built-in sample generator (``pipeline/sample_data.py``), a plug-in that
   ``data.sample`` in params.yaml switches on; the project works without the file;
 - :func:`data_files`, :func:`windows_dir`, :func:`data_file_suffixes`, :func:`check_window`: the raw data as the
@@ -17,7 +19,9 @@ estimators) are the team's to rewrite as long as these functions keep their mean
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,8 +34,10 @@ from gitops_ml.pipeline.features import model_frame
 
 __all__ = [
     "SAMPLE_MODULE",
+    "ColumnScorer",
     "build_model",
     "check_window",
+    "column_scorer",
     "data_file_suffixes",
     "data_files",
     "model_frame",
@@ -44,6 +50,8 @@ if TYPE_CHECKING:
     from gitops_ml.pipeline.validate import WindowCheck
 
 SAMPLE_MODULE = "gitops_ml.pipeline.sample_data"
+FAST_SCORING_MODULE = "gitops_ml.pipeline.fast_scoring"
+logger = logging.getLogger(__name__)
 
 
 def build_model(schema: SchemaParams, params: TrainParams) -> Any:
@@ -57,6 +65,53 @@ def score_frame(model: Any, frame: pd.DataFrame, schema: SchemaParams) -> np.nda
     """Positive-class probability of each row of ``frame`` (raw or validated rows) under the fitted ``model``."""
     scores: np.ndarray = model.predict_proba(model_frame(frame, schema))[:, 1]  # the model is untyped (sklearn)
     return scores
+
+
+@dataclass(frozen=True)
+class ColumnScorer:
+    """``scorer(columns)``: the positive-class probability of each row of raw columns (feature name -> values)."""
+
+    score: Callable[[Mapping[str, Sequence[Any]]], np.ndarray]
+    path: str
+    """Which path serves, in words: ``fast: ...`` or ``generic: <why the fast path does not apply>``."""
+    quick_call_max_rows: int = 0
+    """Calls of at most this many rows take well under a millisecond, so a caller may make them without handing
+    them to a thread (0: no such promise)."""
+
+    def __call__(self, columns: Mapping[str, Sequence[Any]]) -> np.ndarray:
+        """Scores of the rows of ``columns`` (None or NaN for a missing value), equal to :func:`score_frame`'s."""
+        return self.score(columns)
+
+
+def column_scorer(model: Any, schema: SchemaParams) -> ColumnScorer:
+    """The scorer of raw columns for ``model``, compiled once: call it per batch; logs once which path serves.
+
+    The fast path (``pipeline/fast_scoring.py``) skips the per-call DataFrame and ColumnTransformer and gives the
+    same scores; a model it does not recognise (changed preprocessing, or the module deleted) is scored through
+    :func:`score_frame` on a DataFrame built from the columns.
+    """
+    try:
+        fast = importlib.import_module(FAST_SCORING_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name != FAST_SCORING_MODULE:
+            raise
+        reason = "src/gitops_ml/pipeline/fast_scoring.py is not in this project"
+    else:
+        try:
+            scorer = fast.compile_scorer(model, schema)
+        except fast.UnrecognisedModel as exc:
+            reason = f"the fast path does not recognise the model ({exc})"
+        except Exception as exc:  # a fault in the optional fast path must not stop the model from serving
+            reason = f"compiling the fast path failed ({type(exc).__name__}: {exc})"
+        else:
+            logger.info("scoring path: fast: %s", scorer.path)
+            return ColumnScorer(scorer, f"fast: {scorer.path}", scorer.quick_call_max_rows)
+    logger.warning("scoring path: generic (score_frame on a DataFrame per call): %s", reason)
+
+    def generic(columns: Mapping[str, Sequence[Any]]) -> np.ndarray:
+        return score_frame(model, pd.DataFrame({name: list(values) for name, values in columns.items()}), schema)
+
+    return ColumnScorer(generic, f"generic: {reason}")
 
 
 def sample_writer() -> Callable[[Path, int, int], Path]:

@@ -32,7 +32,7 @@ def class_name(value: Any) -> str:
 
 
 class ServiceMetrics:
-    """Score distribution, predictions per label, model-call size, queue wait and the prediction log's counts."""
+    """Score distribution, predictions per label, model-call size and time, queue wait, the prediction log's counts."""
 
     def __init__(
         self,
@@ -51,6 +51,12 @@ class ServiceMetrics:
         self.queue_wait = Histogram(
             "gitops_ml_batch_queue_wait_seconds",
             "Seconds a request waited for a busy model before its model call started.",
+            buckets=WAIT_BUCKETS,
+            registry=registry,
+        )
+        self.call_time = Histogram(
+            "gitops_ml_model_call_seconds",
+            "Seconds of the model call that scored a request, one observation per request it served.",
             buckets=WAIT_BUCKETS,
             registry=registry,
         )
@@ -96,6 +102,10 @@ class ServiceMetrics:
     def observe_queue_wait(self, seconds: float) -> None:
         """Record how long one request waited for the model."""
         self.queue_wait.observe(seconds)
+
+    def observe_call_time(self, seconds: float, requests: int) -> None:
+        """Record one model call's duration for each of the ``requests`` it served (so the mean is per request)."""
+        observe_many(self.call_time, np.full(requests, seconds, dtype=np.float64))
 
     def count_logged(self, records: int) -> None:
         """Count records written to the prediction log."""

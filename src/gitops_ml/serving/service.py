@@ -27,13 +27,12 @@ from typing import Any
 
 import bentoml
 import numpy as np
-import pandas as pd
 from bentoml.exceptions import ServiceUnavailable
 from pydantic import BaseModel
 
 from gitops_ml.config import Params, load_params
 from gitops_ml.errors import ModelStoreError
-from gitops_ml.pipeline.interface import score_frame
+from gitops_ml.pipeline.interface import ColumnScorer, column_scorer
 from gitops_ml.serving.auth import SERVICE_POLICY, BearerAuth
 from gitops_ml.serving.auth_config import AUTH_OFF_WARNING, AuthConfigError, AuthSettings, load_auth_settings
 from gitops_ml.serving.batching import Batcher, Columns
@@ -45,6 +44,7 @@ from gitops_ml.serving.schema import request_model, response_model
 from gitops_ml.serving.store import MODEL_NAME, PARAMS_FILE, stored_files
 
 logger = logging.getLogger("gitops_ml.serving")
+logging.getLogger("gitops_ml").setLevel(logging.INFO)  # BentoML leaves the root at WARNING: show our INFO lines
 SERVICE_NAME = "gitops-ml-service"
 
 
@@ -108,16 +108,21 @@ class PredictionService:
     def __init__(self) -> None:
         """Start loading the model in the background; ``/readyz`` answers 503 until it is loaded."""
         self._model: Any = None
+        self._score: ColumnScorer | None = None
         self._error: BaseException | None = None
         self._loaded = threading.Event()
         self._threshold = PARAMS.evaluate.threshold
-        self._batcher = Batcher(self._scores, PARAMS.serving.max_batch_size, METRICS.observe_queue_wait)
+        self._batcher = Batcher(
+            self._scores, PARAMS.serving.max_batch_size, METRICS.observe_queue_wait, METRICS.observe_call_time
+        )
         self._log = start_prediction_log(PARAMS, MODEL_VERSION, FEATURES, IDS, METRICS)
         threading.Thread(target=self._load, name="load-model", daemon=True).start()
 
     def _load(self) -> None:
         try:
             _, self._model = stored_files(MODEL_DIR)  # skops with the explicit trusted-types list
+            self._score = column_scorer(self._model, PARAMS.schema)  # logs which scoring path serves
+            self._batcher.inline_max_rows = self._score.quick_call_max_rows  # no thread hand-over for tiny calls
             logger.info("loaded model %s (version %s)", MODEL.tag, MODEL_VERSION)
         except BaseException as exc:  # reported by /livez and /readyz, and in the log
             self._error = exc
@@ -140,8 +145,9 @@ class PredictionService:
         return self._error is None
 
     def _scores(self, columns: Columns) -> np.ndarray:
-        """Positive-class probabilities for the rows of ``columns`` (called by the batcher in a thread)."""
-        scores = score_frame(self._model, pd.DataFrame(columns), PARAMS.schema)
+        """Positive-class probabilities for the rows of ``columns`` (called by the batcher: in a thread, or inline)."""
+        assert self._score is not None  # the batcher is only called once the model is loaded
+        scores = self._score(columns)
         METRICS.observe_model_call(scores, self._threshold)
         return scores
 
