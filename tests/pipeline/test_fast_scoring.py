@@ -112,8 +112,7 @@ def test_the_tree_walk_sends_missing_values_where_the_classifier_does(
 
     assert walk is not None, (
         f"scikit-learn {sklearn.__version__}: the HistGradientBoostingClassifier's trees were not compiled; "
-        "check the private attributes fast_scoring._tree_walk reads (_predictors, _baseline_prediction, _loss, "
-        "_preprocessor, the predictors' nodes)"
+        "check the private attributes src/gitops_ml/adapters/sklearn_trees.py reads"
     )
     x = model[0].transform(model_frame(test_split.iloc[:200], params.schema))
     x[np.random.default_rng(0).random(x.shape) < 0.3] = np.nan

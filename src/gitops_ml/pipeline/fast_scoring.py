@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from gitops_ml.adapters.sklearn_trees import groups_infrequent, hgb_trees
 from gitops_ml.config import ColumnType, SchemaParams
 
 Columns = Mapping[str, Sequence[Any]]
@@ -229,7 +230,7 @@ def _category_block(steps: Any, columns: tuple[str, ...]) -> _CategoryBlock:
     _require(imputer.strategy == "constant" and not imputer.add_indicator, "the category imputer is not constant")
     _require(_is_nan(imputer.missing_values), "the category imputer does not take NaN for missing")
     _require(encoder.handle_unknown == "ignore", "the encoder does not ignore unknown categories")
-    _require(encoder.drop_idx_ is None and not encoder._infrequent_enabled, "the encoder drops or groups categories")
+    _require(encoder.drop_idx_ is None and not groups_infrequent(encoder), "the encoder drops or groups categories")
     _require(not encoder.sparse_output and np.dtype(encoder.dtype) == np.float64, "the encoder's output is not dense")
     positions: list[dict[Any, int]] = []
     start = 0
@@ -275,19 +276,15 @@ def _tree_walk(classifier: Any) -> _TreeWalk | None:
 
     if type(classifier) is not HistGradientBoostingClassifier:
         return None
-    try:  # private attributes of scikit-learn: a release that renames them keeps the classifier's own path
-        if classifier.n_trees_per_iteration_ != 1 or classifier._preprocessor is not None:
-            return None
-        trees = [iteration[0] for iteration in classifier._predictors]
-        nodes = np.concatenate([tree.nodes for tree in trees])
-        baseline = np.asarray(classifier._baseline_prediction, dtype=np.float64).ravel()
-        probabilities = classifier._loss.predict_proba
-    except AttributeError:
+    fitted = hgb_trees(classifier)  # None when scikit-learn keeps its trees elsewhere: the classifier's own path
+    if fitted is None:
         return None
-    if nodes["is_categorical"].any() or baseline.size != 1:
+    trees = fitted.nodes
+    nodes = np.concatenate(trees)
+    if nodes["is_categorical"].any():
         return None
-    starts = np.cumsum([0, *(len(tree.nodes) for tree in trees)])[:-1].astype(np.intp)
-    offset = np.repeat(starts, [len(tree.nodes) for tree in trees])
+    starts = np.cumsum([0, *(len(tree) for tree in trees)])[:-1].astype(np.intp)
+    offset = np.repeat(starts, [len(tree) for tree in trees])
     leaf = nodes["is_leaf"].astype(bool)
     index = np.arange(len(nodes), dtype=np.intp)
     left = np.where(leaf, index, nodes["left"].astype(np.intp) + offset)
@@ -302,8 +299,8 @@ def _tree_walk(classifier: Any) -> _TreeWalk | None:
         children=children,
         value=nodes["value"].astype(np.float64),
         depth=int(nodes["depth"].max()),
-        baseline=float(baseline[0]),
-        probabilities=probabilities,
+        baseline=fitted.baseline,
+        probabilities=fitted.predict_proba,
     )
 
 
