@@ -178,7 +178,6 @@ def test_many_categories_are_summed_into_one_bar(reference: PreparedReference) -
     assert channel.unseen_total == 1000 and len(channel.unseen) == 10
 
 
-
 def test_the_report_records_which_model_it_compared_with(reference: PreparedReference) -> None:
     window = check_window(RawWindow(rows(1000, seed=11), "window.csv", 1), SCHEMA, MONITOR.min_window_rows)
     origin = ReferenceOrigin(
