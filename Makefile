@@ -199,15 +199,17 @@ cml-install: ## Install CML 0.20.6 into .cml/ from its locked dependencies (npm 
 
 # --- monitoring ---
 # `make drift CURRENT=<window>` compares a window of predictions (a directory or glob of prediction-log files,
-# *.jsonl / *.jsonl.gz, or a CSV/parquet file with the feature columns) with the training reference that the DVC
-# stage drift_reference writes (`make repro` first makes or restores it), under the thresholds in params.yaml
-# (monitor:). It writes reports/drift.json and reports/drift.md and exits 0 whether or not it found drift (bad
-# input: 1, nothing written). CURRENT is read from the environment inside the recipe, never spliced into it.
+# *.jsonl / *.jsonl.gz, or a CSV/parquet file with the feature columns) with the training reference and model of
+# the release that served it (AGAINST=auto: the release the window names, else the one deploy/overlays/production
+# runs, else the working tree; or AGAINST=workspace|model-vN|<git revision>), under the thresholds in params.yaml
+# (monitor:). `make repro` first keeps the working tree's reference current for when it is the one chosen. It writes
+# reports/drift.json and reports/drift.md and exits 0 whether or not it found drift (bad input: 1, nothing
+# written). CURRENT and AGAINST are read from the environment inside the recipe, never spliced into it.
 .PHONY: drift
-drift: install ## Check a window for drift against the training reference: CURRENT=dir|glob|file.csv|file.parquet
-	@[[ -n "$${CURRENT:-}" ]] || { echo "usage: make drift CURRENT=path (a prediction-log directory or glob, or a CSV/parquet file)" >&2; exit 1; }
+drift: install ## Check a window for drift against the model that served it: CURRENT=dir|glob|file [AGAINST=auto|workspace|model-vN|rev]
+	@[[ -n "$${CURRENT:-}" ]] || { echo "usage: make drift CURRENT=path (a prediction-log directory or glob, or a CSV/parquet file) [AGAINST=auto|workspace|model-vN|<git revision>]" >&2; exit 1; }
 	$(MAKE) repro
-	$(RUN) gitops-ml drift --current "$$CURRENT"
+	$(RUN) gitops-ml drift --current "$$CURRENT" --against "$${AGAINST:-auto}"
 
 # --- release ---
 # The merge loop (.github/workflows/release.yml). `make gate` writes reports/gate.json; `make promote` tags HEAD

@@ -379,6 +379,19 @@ def parse_params(raw: Any, source: str = "params.yaml") -> Params:
         raise ConfigError(f"{source} is invalid ({exc.error_count()} problem(s)):\n{lines}") from None
 
 
+def parse_schema(raw: Any, source: str) -> SchemaParams:
+    """Validate the ``schema:`` section alone (``raw``: a whole params.yaml document, e.g. another commit's, which
+    the rest of this version's :class:`Params` need not accept); raise :class:`ConfigError` naming each bad key."""
+    section = raw.get("schema") if isinstance(raw, dict) else None
+    if not isinstance(section, dict):
+        raise ConfigError(f"{source}: has no schema section (a mapping under `schema:`)")
+    try:
+        return SchemaParams.model_validate(section)
+    except ValidationError as exc:
+        lines = "\n".join(_format_error(err | {"loc": ("schema", *err["loc"])}) for err in exc.errors())
+        raise ConfigError(f"{source}: schema is invalid ({exc.error_count()} problem(s)):\n{lines}") from None
+
+
 def load_params(path: Path | str = DEFAULT_PARAMS_PATH) -> Params:
     """Read and validate ``params.yaml``; raise :class:`ConfigError` with the key path on any problem."""
     path = Path(path)

@@ -48,6 +48,10 @@ class GitError(ProjectError, RuntimeError):
     """A git command the project needs failed (not a repository, an unknown commit, a worktree it cannot add)."""
 
 
+class MaterialiseError(ProjectError, RuntimeError):
+    """A commit's pipeline outputs cannot be made in a temporary worktree (no checkout, or its ``dvc repro`` failed)."""
+
+
 class ChampionError(ProjectError, RuntimeError):
     """The champion's model cannot be found, reproduced or trusted."""
 

@@ -221,6 +221,7 @@ def test_the_same_report_without_a_run_id_is_recognised(tmp_path: Path):
     one = read_findings(folder / "drift.json", folder / "drift.md")
     assert one == read_findings(folder / "drift.json", folder / "drift.md")
     assert one.report_id.startswith("sha256-") and (one.rows, one.model_version) == (800, "model-v1")
+    assert one.compared_with == "model-v1"
 
 
 def test_a_huge_report_is_cut_to_fit_with_its_chart_closed():

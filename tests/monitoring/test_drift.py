@@ -8,10 +8,18 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from gitops_ml.config import ColumnSpec, ColumnType, DriftThresholds, MonitorParams, SchemaParams
 from gitops_ml.io import dump_json
-from gitops_ml.monitoring.drift import MAX_CATEGORIES, SCORE_NAME, DriftReport, PreparedReference, compare
+from gitops_ml.monitoring.drift import (
+    MAX_CATEGORIES,
+    SCORE_NAME,
+    DriftReport,
+    PreparedReference,
+    ReferenceOrigin,
+    compare,
+)
 from gitops_ml.monitoring.reference import SCORE_COLUMN
 from gitops_ml.monitoring.window import RawWindow, check_window
 
@@ -153,7 +161,10 @@ def test_the_report_survives_its_json_round_trip(reference: PreparedReference) -
     data = json.loads(text)
     assert data["drift"] is True and data["window"]["rows"] == 1000
     assert data["thresholds"]["psi"] == MONITOR.thresholds.psi
-    assert data["reference"] == {"path": "reference.parquet", "rows": 10_000}
+    assert data["reference"] == {
+        "path": "reference.parquet", "rows": 10_000, "chosen_by": "workspace", "commit": None, "model_version": None,
+        "read_from": "workspace", "note": None,
+    }  # fmt: skip
     assert max(len(u["category"]) for u in data["features"][2]["unseen"]) <= 60  # long values are shortened
 
 
@@ -165,3 +176,16 @@ def test_many_categories_are_summed_into_one_bar(reference: PreparedReference) -
     assert channel.histogram.labels[-1].endswith("others)")
     assert sum(channel.histogram.window) == pytest.approx(1.0, abs=1e-4)
     assert channel.unseen_total == 1000 and len(channel.unseen) == 10
+
+
+def test_the_report_records_which_model_it_compared_with(reference: PreparedReference) -> None:
+    window = check_window(RawWindow(rows(1000, seed=11), "window.csv", 1), SCHEMA, MONITOR.min_window_rows)
+    origin = ReferenceOrigin(
+        chosen_by="window", commit="a" * 40, model_version="model-v1", read_from="cache", note="why not"
+    )
+    report = compare(reference, window, MONITOR, None, "off", origin)
+    assert report.reference.model_dump(exclude={"path", "rows"}) == origin.model_dump()
+    with pytest.raises(ValidationError, match="commit"):  # a commit is 40 lowercase hex digits, nothing else
+        ReferenceOrigin(chosen_by="window", commit="HEAD", model_version=None, read_from="cache")
+    with pytest.raises(ValidationError, match="chosen_by"):
+        ReferenceOrigin(chosen_by="newest", commit=None, model_version=None, read_from="cache")  # type: ignore[arg-type]

@@ -83,3 +83,41 @@ def test_charts_are_capped(reference: PreparedReference) -> None:
 def test_rendering_is_deterministic(reference: PreparedReference, seed: int) -> None:
     report = check(reference, rows(1000, seed=seed))
     assert render(report) == render(DriftReport.model_validate_json(report.model_dump_json()))
+
+
+@pytest.mark.parametrize(
+    ("origin", "line"),
+    [
+        (
+            {"chosen_by": "window", "commit": "0123456789ab" + "c" * 28, "model_version": "model-v1",
+             "read_from": "cache", "note": None},
+            "**Compared with `model-v1` (commit `0123456789ab`)**, the release the window's records name: 10000 "
+            "training rows (`reference.parquet`, from the DVC cache).",
+        ),
+        (
+            {"chosen_by": "production", "commit": "d" * 40, "model_version": "model-v3", "read_from": "worktree",
+             "note": "the window's records name no model version; production runs model-v3"},
+            "**Compared with `model-v3` (commit `dddddddddddd`)**, the release deploy/overlays/production runs: "
+            "10000 training rows (`reference.parquet`, from a temporary worktree). Why: the window's records name "
+            "no model version; production runs model-v3.",
+        ),
+        (
+            {"chosen_by": "workspace", "commit": "e" * 40, "model_version": None, "read_from": "workspace",
+             "note": "no release yet\nsecond line"},
+            "**Compared with the working tree (HEAD: commit `eeeeeeeeeeee`)**, the working tree: 10000 training rows "
+            "(`reference.parquet`, from the working tree). Why: no release yet\ufffdsecond line.",
+        ),
+        (
+            {"chosen_by": "workspace", "commit": None, "model_version": None, "read_from": "workspace", "note": None},
+            "**Compared with the working tree**, the working tree: 10000 training rows (`reference.parquet`, from "
+            "the working tree).",
+        ),
+    ],
+)  # fmt: skip
+def test_the_header_says_which_model_the_window_was_compared_with(
+    reference: PreparedReference, origin: dict[str, str | None], line: str
+) -> None:
+    report = check(reference, rows(1000, seed=2))
+    changed = DriftReport.model_validate(report.model_dump() | {"reference": report.reference.model_dump() | origin})
+    lines = render(changed).splitlines()
+    assert lines[4] == line  # right under the verdict

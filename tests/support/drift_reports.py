@@ -37,7 +37,7 @@ def drift_report(drift: bool, drifted: tuple[str, ...] = (), rows: int = 800, ch
             "histogram": {"labels": ["a", "b"], "reference": [0.5, 0.5], "window": [0.5, 0.5]},
         })  # fmt: skip
     return {
-        "schema_version": 1,
+        "schema_version": 2,
         "drift": drift,
         "drifted": list(drifted),
         "checked_at": checked_at or "2026-11-24T06:17:00Z",
@@ -52,7 +52,15 @@ def drift_report(drift: bool, drifted: tuple[str, ...] = (), rows: int = 800, ch
             "model_versions": ["model-v1"],
             "score_source": "window",
         },
-        "reference": {"path": "artifacts/drift_reference.parquet", "rows": 15000},
+        "reference": {
+            "path": "artifacts/drift_reference.parquet of model-v1 (0123456789ab)",
+            "rows": 15000,
+            "chosen_by": "window",
+            "commit": "0123456789ab" + "c" * 28,
+            "model_version": "model-v1",
+            "read_from": "cache",
+            "note": None,
+        },
         "thresholds": {
             "min_window_rows": 500,
             "bins": 10,

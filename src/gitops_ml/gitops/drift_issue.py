@@ -62,6 +62,9 @@ class Findings:
     rows: int | None = None
     checked_at: str | None = None
     model_version: str | None = None
+    compared_with: str | None = None
+    """The release (or, for an unreleased commit, the short commit) whose training data the window was compared
+    with: drift.json's ``reference.model_version`` or ``reference.commit``."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,15 @@ def read_findings(json_path: Path, md_path: Path, report_id: str | None = None) 
         rows=rows,
         checked_at=_text(data.get("checked_at")),
         model_version=_text(data.get("model_version")),
+        compared_with=_compared_with(data.get("reference")),
     )
+
+
+def _compared_with(reference: object) -> str | None:
+    if not isinstance(reference, dict):
+        return None
+    commit = _text(reference.get("commit"))
+    return _text(reference.get("model_version")) or (commit[:12] if commit else None)
 
 
 def _text(value: object) -> str | None:
@@ -146,6 +157,8 @@ def _facts(findings: Findings, run_url: str | None) -> str:
         parts.append(f"{findings.rows} records")
     if findings.model_version:
         parts.append(f"model {_code(findings.model_version)}")
+    if findings.compared_with:
+        parts.append(f"compared with {_code(findings.compared_with)}")
     if findings.checked_at:
         parts.append(f"checked {findings.checked_at}")
     facts = f" ({', '.join(parts)})" if parts else ""

@@ -41,33 +41,63 @@ def drift(
             show_default=False,
         ),
     ],
+    against: Annotated[
+        str,
+        typer.Option(
+            "--against",
+            help="Which model's training data and model to compare with: auto (the release the window names, else "
+            "the one deploy/overlays/production runs, else the working tree), workspace (the working tree's files), "
+            "a release model-vN or a git revision.",
+        ),
+    ] = "auto",
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Where drift.json and drift.md go.")] = paths.REPORTS,
     reference_path: Annotated[
-        Path, typer.Option("--reference", help="The training reference (DVC stage drift_reference).")
+        Path, typer.Option("--reference", help="The working tree's training reference (DVC stage drift_reference).")
     ] = paths.DRIFT_REFERENCE,
     model_path: Annotated[
-        Path, typer.Option("--model", help="Scores a window that has no score column.")
+        Path, typer.Option("--model", help="The working tree's model; scores a window that has no score column.")
     ] = paths.MODEL,
     fail_on_drift: Annotated[
         bool, typer.Option(help=f"Exit {DRIFT_EXIT_CODE} when drift is found (default: exit 0 either way).")
     ] = False,
     params_path: ParamsOption = Path("params.yaml"),
 ) -> None:
-    """Compare a window of predictions with the training reference: reports/drift.json and drift.md."""
+    """Compare a window of predictions with the training data of the model that served it: reports/drift.json, .md.
+
+    The thresholds (``monitor:``) are the working tree's params.yaml's; the reference, the model and the schema are
+    those of the chosen commit (:mod:`gitops_ml.monitoring.against`).
+    """
     from gitops_ml.io import atomic_write, dump_json
-    from gitops_ml.monitoring.drift import PreparedReference, compare, window_scores
+    from gitops_ml.monitoring.against import choose
+    from gitops_ml.monitoring.drift import PreparedReference, ReferenceOrigin, compare, window_scores
     from gitops_ml.monitoring.reference import read_reference
+    from gitops_ml.monitoring.reference_source import commit_schema, label_of, reference_files
     from gitops_ml.monitoring.render import render
-    from gitops_ml.monitoring.window import check_window, read_window
+    from gitops_ml.monitoring.window import check_window, model_versions, read_window
 
     params = load_params(params_path)
-    monitor, schema = params.monitor, params.schema
+    monitor, repo = params.monitor, Path.cwd()
     with console.status(f"reading the window {current}"):
-        window = check_window(read_window(current, schema.columns), schema, monitor.min_window_rows)
-        reference = PreparedReference(read_reference(reference_path, schema), schema, monitor.bins, str(reference_path))
-    with console.status(f"comparing {window.rows} records with {reference.rows} training rows"):
-        scores, source = window_scores(window, monitor, model_path, schema)
-        report = compare(reference, window, monitor, scores, source)
+        raw = read_window(current, params.schema.columns)
+        versions = model_versions(raw.frame)
+        choice = choose(repo, against, versions[0] if versions else None, reference_path)
+        schema = commit_schema(repo, choice, params.schema)
+        window = check_window(raw, schema, monitor.min_window_rows)
+    compared_with = "the working tree" if choice.working_tree else label_of(choice)
+    console.print(f"drift: comparing with {compared_with} (chosen by {choice.chosen_by})")
+    need_model = monitor.score and window.score is None
+    with reference_files(
+        repo, choice, reference=reference_path, model=model_path, need_model=need_model, say=console.print
+    ) as files:
+        with console.status(f"reading the drift reference of {compared_with}"):
+            reference = PreparedReference(read_reference(files.reference, schema), schema, monitor.bins, files.label)
+        with console.status(f"comparing {window.rows} records with {reference.rows} training rows"):
+            scores, source = window_scores(window, monitor, files.model, schema)
+    origin = ReferenceOrigin(
+        chosen_by=choice.chosen_by, commit=choice.commit, model_version=choice.model_version,
+        read_from=files.read_from, note=choice.note,
+    )  # fmt: skip
+    report = compare(reference, window, monitor, scores, source, origin)
     json_text, markdown = dump_json(report.model_dump(mode="json")), render(report)
     json_path, md_path = out_dir / paths.DRIFT_JSON.name, out_dir / paths.DRIFT_MD.name
     with atomic_write(json_path) as json_tmp, atomic_write(md_path) as md_tmp:  # both or neither

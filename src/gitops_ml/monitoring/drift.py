@@ -22,10 +22,13 @@ from threadpoolctl import threadpool_limits
 from gitops_ml.config import ColumnType, DriftThresholds, MonitorParams, SchemaParams
 from gitops_ml.errors import DriftInputError
 from gitops_ml.monitoring import statistics as stats
+from gitops_ml.monitoring.against import ChosenBy
 from gitops_ml.monitoring.reference import SCORE_COLUMN
+from gitops_ml.monitoring.reference_source import ReadFrom
 from gitops_ml.monitoring.window import Window
 
-SCHEMA_VERSION: Literal[1] = 1
+SCHEMA_VERSION: Literal[2] = 2
+"""2: the reference says what it is (the commit, release and choice it came from)."""
 SCORE_NAME = "predicted score"
 MAX_CATEGORIES = 20
 """Categories kept in a feature's histogram (the rest are summed into one bar), so a report stays small."""
@@ -33,6 +36,7 @@ MAX_UNSEEN = 10
 LABEL_LENGTH = 60
 
 Text = Annotated[str, Field(max_length=2_000)]
+CommitSha = Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")]
 Unit = Annotated[float, Field(ge=0, le=1)]
 Statistic = Literal["psi", "wasserstein", "ks", "jensen_shannon", "missing_rate", "unseen_share"]
 NUMERIC_STATISTICS: tuple[Statistic, ...] = ("psi", "wasserstein", "ks", "missing_rate")
@@ -95,9 +99,34 @@ class WindowFacts(_Model):
     score_source: Literal["window", "model", "off"]
 
 
+class ReferenceOrigin(_Model):
+    """Which model's reference the window was compared with, and why (``gitops-ml drift --against``)."""
+
+    chosen_by: ChosenBy
+    """``window`` (the window's model version), ``production`` (the overlay's release), ``workspace`` (the working
+    tree, or HEAD when it has no reference) or ``explicit`` (``--against``)."""
+    commit: CommitSha | None
+    """The commit whose outputs were used (for the working tree: its HEAD; None outside git)."""
+    model_version: Text | None
+    """That commit's release ``model-vN``, when it is one."""
+    read_from: ReadFrom
+    """Where the files were: the working tree, the DVC cache, or a temporary worktree that made them."""
+    note: Text | None = None
+    """Why ``auto`` went past the window's and production's release, when it did."""
+
+
+WORKING_TREE = ReferenceOrigin(chosen_by="workspace", commit=None, model_version=None, read_from="workspace")
+"""The origin of a reference given as a file (the benchmarks, tests without git history)."""
+
+
 class ReferenceFacts(_Model):
     path: Text
     rows: int = Field(ge=0)
+    chosen_by: ChosenBy
+    commit: CommitSha | None
+    model_version: Text | None
+    read_from: ReadFrom
+    note: Text | None
 
 
 class Thresholds(_Model):
@@ -114,7 +143,7 @@ class Thresholds(_Model):
 class DriftReport(_Model):
     """The body of ``reports/drift.json``."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[2] = SCHEMA_VERSION
     drift: bool
     drifted: list[Text]
     """Names of the drifted features, then ``predicted score`` when the score drifted."""
@@ -308,10 +337,12 @@ def compare(
     monitor: MonitorParams,
     scores: np.ndarray | None,
     score_source: Literal["window", "model", "off"],
+    origin: ReferenceOrigin = WORKING_TREE,
 ) -> DriftReport:
     """The drift report of ``window`` against ``reference`` under ``monitor``'s thresholds.
 
     ``scores`` are the window's predicted scores (its own, or the model's of it), None when the score is not checked.
+    ``origin`` says which model's reference it is.
     """
     thresholds = monitor.thresholds
     # Each statistic is a few small vector operations: BLAS threads waking up for each cost 1000 times the work
@@ -335,7 +366,7 @@ def compare(
             model_versions=window.model_versions[:100],
             score_source=score_source if scores is not None else "off",
         ),
-        reference=ReferenceFacts(path=str(reference.path), rows=reference.rows),
+        reference=ReferenceFacts(path=str(reference.path), rows=reference.rows, **origin.model_dump(mode="python")),
         thresholds=Thresholds(
             min_window_rows=monitor.min_window_rows, bins=monitor.bins, **thresholds.model_dump(mode="python")
         ),

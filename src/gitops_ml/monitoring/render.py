@@ -175,8 +175,37 @@ def _window_line(report: DriftReport) -> str:
     }[w.score_source]
     return (
         f"Window {code_span(w.source)}: {w.rows} records from {w.files} file(s){period}{skipped}; model version(s): "
-        f"{versions}. Reference: {report.reference.rows} training rows ({code_span(report.reference.path)}). "
-        f"Predicted score: {score}."
+        f"{versions}. Predicted score: {score}."
+    )
+
+
+CHOSEN_BY = {
+    "window": "the release the window's records name",
+    "production": "the release deploy/overlays/production runs",
+    "workspace": "the working tree",
+    "explicit": "chosen with `--against`",
+}
+READ_FROM = {"workspace": "the working tree", "cache": "the DVC cache", "worktree": "a temporary worktree"}
+
+
+def compared_with(report: DriftReport) -> str:
+    """Which model the window was compared with, in a few words: ``model-v1 (commit 0123456789ab)``."""
+    ref = report.reference
+    commit = f"commit {code_span(ref.commit[:12])}" if ref.commit else "no commit (not a git repository)"
+    if ref.model_version:
+        return f"{code_span(ref.model_version)} ({commit})"
+    if ref.chosen_by == "workspace" and ref.read_from == "workspace":
+        return f"the working tree (HEAD: {commit})" if ref.commit else "the working tree"
+    return commit
+
+
+def reference_line(report: DriftReport) -> str:
+    """The header's second line: which model's training data the window was compared with, and why."""
+    ref = report.reference
+    why = f" Why: {one_line(ref.note)}." if ref.note else ""
+    return (
+        f"**Compared with {compared_with(report)}**, {CHOSEN_BY[ref.chosen_by]}: {ref.rows} training rows "
+        f"({code_span(ref.path)}, from {READ_FROM[ref.read_from]}).{why}"
     )
 
 
@@ -194,6 +223,8 @@ def render(report: DriftReport) -> str:
         "## Drift check",
         "",
         summary_line(report),
+        "",
+        reference_line(report),
         "",
         _window_line(report),
         "",

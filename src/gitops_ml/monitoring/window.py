@@ -267,7 +267,7 @@ def check_window(raw: RawWindow, schema: SchemaParams, min_rows: int) -> Window:
         source=raw.source,
         files=raw.files,
         skipped_lines=raw.skipped_lines,
-        model_versions=_model_versions(frame),
+        model_versions=model_versions(frame),
         first_timestamp=_timestamp(frame, min),
         last_timestamp=_timestamp(frame, max),
     )
@@ -287,7 +287,8 @@ def _scores(frame: pd.DataFrame, problems: list[str]) -> np.ndarray | None:
     return values.to_numpy(dtype=np.float64)
 
 
-def _model_versions(frame: pd.DataFrame) -> list[str]:
+def model_versions(frame: pd.DataFrame) -> list[str]:
+    """The model versions a raw window's records name, the most frequent first."""
     column = frame.get("__model_version__")
     if column is None:
         return []
