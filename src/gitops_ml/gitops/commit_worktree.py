@@ -12,7 +12,7 @@ check, which compares a window with the release that served it (:mod:`gitops_ml.
 DVC's checkout, pull and repro run in this process, through DVC's Python API, in one ``Repo``: a ``dvc`` subprocess
 costs about a second of start-up each, most of the base side's time when everything is restored from the cache.
 Stages that do run are still separate processes started by DVC, with the commit's code first on their
-``PYTHONPATH``.
+``PYTHONPATH``. DVC never asks a question here (:func:`no_dvc_questions`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, chdir, contextmanager, suppress
 from pathlib import Path
@@ -135,12 +136,32 @@ def _environment(**values: str) -> Iterator[None]:
 
 
 @contextmanager
+def no_dvc_questions() -> Iterator[None]:
+    """Inside the block, DVC's yes/no questions are answered "no" at once instead of waiting for a person.
+
+    DVC asks when its output is a terminal, which it is in a developer's shell and in a workflow step run by act
+    (a pseudo-terminal): for example "Missing cache for directory ... Would you like to continue?" when a stage's
+    run-cache entry names outputs that neither the cache nor the remote holds. Nobody is there to answer for a
+    temporary worktree, and "no" is what DVC does without a terminal (GitHub's runners): the entry is not used and
+    the stage runs. Standard input reads end-of-file for the block, which DVC's prompt takes as "no"; DVC's
+    Python API has no switch for this.
+    """
+    saved = sys.stdin
+    with Path(os.devnull).open(encoding="utf-8") as nothing:
+        sys.stdin = nothing
+        try:
+            yield
+        finally:
+            sys.stdin = saved
+
+
+@contextmanager
 def _dvc_repo(path: Path, pythonpath: str) -> Iterator[Any]:
     """DVC's ``Repo`` of the worktree, opened from inside it (DVC resolves targets against the working directory),
     with ``pythonpath`` first on the ``PYTHONPATH`` of the stage commands it starts (the commit's own code)."""
     from dvc.repo import Repo
 
-    with _environment(PYTHONPATH=pythonpath), chdir(path), Repo(str(path)) as repo:
+    with no_dvc_questions(), _environment(PYTHONPATH=pythonpath), chdir(path), Repo(str(path)) as repo:
         yield repo
 
 
