@@ -20,6 +20,7 @@ import os
 # on a busy 2-core machine. Export OMP_NUM_THREADS before `bentoml serve` to change it.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import gc
 import logging
 import threading
 from pathlib import Path
@@ -123,6 +124,10 @@ class PredictionService:
             _, self._model = stored_files(MODEL_DIR)  # skops with the explicit trusted-types list
             self._score = column_scorer(self._model, PARAMS.schema)  # logs which scoring path serves
             self._batcher.inline_max_rows = self._score.quick_call_max_rows  # no thread hand-over for tiny calls
+            # The ~235k objects of the imports and the model live as long as the process: leave them out of the
+            # garbage collector's full collections, which otherwise pause every request for ~95 ms now and then
+            # (the p99 of the latency benchmark, docs/performance-latency.md).
+            gc.freeze()
             logger.info("loaded model %s (version %s)", MODEL.tag, MODEL_VERSION)
         except BaseException as exc:  # reported by /livez and /readyz, and in the log
             self._error = exc
