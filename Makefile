@@ -371,10 +371,11 @@ image-test: install image-deps ## Build the image, push it to a local registry, 
 # `make rehearse` runs the real .github/workflows files with act on this machine: third-party actions replaced by
 # local stand-ins (tests/rehearsal/standins), GitHub's API by a recording stand-in, a local bare repository as
 # origin, and for the release a real Docker engine and registry. act's logs: build/rehearsal/logs/<test>/.
-# REHEARSE_TEMPLATE=HEAD rehearses the last commit instead of the working tree.
+# REHEARSE_TEMPLATE=HEAD rehearses the last commit instead of the working tree. Test files run on PYTEST_WORKERS
+# processes (each file's scenarios in order on one of them; only test_release.py starts the Docker engine).
 .PHONY: rehearse
 rehearse: install image-deps ## Run ci, pr-comment and release workflows with act against local stand-ins
-	$(RUN) pytest -m rehearsal tests/rehearsal -p no:randomly -v $(PYTEST_ARGS)
+	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadfile -m rehearsal tests/rehearsal -p no:randomly -v $(PYTEST_ARGS)
 
 # --- benchmarks ---
 # Figures for docs/performance.md: serving (BentoML vs mlflow models serve vs in-process), pipeline (dvc repro vs a

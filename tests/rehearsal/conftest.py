@@ -1,12 +1,12 @@
 """Fixtures of the workflow rehearsal (``make rehearse``): a simulated GitHub repository and runner per test.
 
-Expensive things are made once per session: the template commit (this checkout's files, with the fixture
-project's params and data, as a fork receives them), one DVC cache shared by every rehearsal workspace through a
-DVC *system* config (``DVC_SYSTEM_CONFIG_DIR``: machine-wide like a runner's own settings, the project's files are
-untouched), so a pipeline that already ran on the same inputs is restored from DVC's run-cache instead of
-retrained, and, for the release scenarios, a Docker engine with a local registry. Each test (or, for the release
-story, each module) gets its own origin, API stand-in, artifact store and act workspaces. act's logs go to
-``build/rehearsal/logs/<test or module>/``.
+Expensive things are made once per session (once per pytest-xdist worker under ``make rehearse``): the template
+commit (this checkout's files, with the fixture project's params and data, as a fork receives them), one DVC cache
+shared by every rehearsal workspace through a DVC *system* config (``DVC_SYSTEM_CONFIG_DIR``: machine-wide like a
+runner's own settings, the project's files are untouched), so a pipeline that already ran on the same inputs is
+restored from DVC's run-cache instead of retrained, and, for the release scenarios, a Docker engine with a local
+registry. Each test (or, for the release story, each module) gets its own origin, API stand-in, artifact store and
+act workspaces. act's logs go to ``build/rehearsal/logs/<test or module>/``.
 """
 
 from __future__ import annotations
