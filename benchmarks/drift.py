@@ -17,7 +17,6 @@ model's scores of its rows, as the service would log them.
 from __future__ import annotations
 
 import gzip
-import json
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -35,9 +34,12 @@ from gitops_ml.monitoring.drift import PreparedReference, compare
 from gitops_ml.monitoring.reference import read_reference
 from gitops_ml.monitoring.window import RawWindow, check_window
 from gitops_ml.pipeline.interface import score_frame
+from gitops_ml.serving.log_lines import LineRenderer, ScoredBatch, plain_columns
 
 TARGET_FALSE_ALARM_RATE = 0.05
 NEW_CATEGORY = "crypto_kiosk"
+RECORDS_PER_REQUEST = 20
+"""Records per line of the logged window (the service writes one line per request)."""
 
 
 @dataclass(frozen=True)
@@ -168,31 +170,25 @@ def detection(checker: Checker, shift: Shift, size: float, rows: int, windows: i
 
 
 def write_log_window(rows: pd.DataFrame, params: Params, scores: np.ndarray, directory: Path, files: int) -> int:
-    """Write ``rows`` (features, ids, scores) as gzipped prediction-log files, as the service logs them."""
+    """Write ``rows`` (features, ids, scores) as gzipped prediction-log files, rendered by the service's own
+    :class:`LineRenderer` in requests of :data:`RECORDS_PER_REQUEST` rows."""
     directory.mkdir(parents=True, exist_ok=True)
     schema = params.schema
-    values = rows[schema.feature_names].astype(object)
-    features = values.where(values.notna(), None).to_dict("records")
-    ids = rows[schema.ids].astype(object).to_dict("records")
+    render = LineRenderer(
+        "bench", schema.feature_names, schema.ids, params.evaluate.threshold, schema.negative_class,
+        schema.positive_class,
+    )  # fmt: skip
     for part, chunk in enumerate(np.array_split(np.arange(len(rows)), files)):
         name = directory / f"predictions-20260101T{part:06d}-1.jsonl.gz"
         with gzip.open(name, "wt", encoding="utf-8") as handle:
-            for i in chunk:
-                record = {
-                    "timestamp": f"2026-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}Z",
-                    "request_id": f"bench-{i}",
-                    "model_version": "bench",
-                    "score": float(scores[i]),
-                    "label": int(scores[i] >= params.evaluate.threshold),
-                    "ids": {k: _plain(v) for k, v in ids[i].items()},
-                    "features": {k: _plain(v) for k, v in features[i].items()},
-                }
-                handle.write(json.dumps(record, allow_nan=False) + "\n")
+            for start in range(0, len(chunk), RECORDS_PER_REQUEST):
+                at = chunk[start : start + RECORDS_PER_REQUEST]
+                request = rows.iloc[at]
+                features, ids = plain_columns(request[schema.feature_names]), plain_columns(request[schema.ids])
+                handle.write(
+                    render(ScoredBatch(1_767_225_600.0 + int(at[0]), f"bench-{at[0]}", scores[at], features, ids))
+                )
     return len(rows)
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def bench(quick: bool, say: Callable[[str], None]) -> dict[str, Any]:

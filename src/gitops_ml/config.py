@@ -239,9 +239,9 @@ class PredictionLogParams(StrictModel):
     """The service's prediction log (``serving.prediction_log``; format and knobs in docs/prediction-log.md).
 
     Each scored record (the schema's ids and features, score, label, model version, request id, timestamp) is
-    written as one JSON line, off the request path: a bounded queue per worker process feeds a writer thread, and
-    when the queue is full records are dropped and counted, never waited for. ``GITOPS_ML_PREDICTION_LOG``
-    overrides ``location`` at run time (``off`` turns the log off).
+    written in a JSON line per request (its records as columns), off the request path: a bounded queue per worker
+    process feeds a writer thread, and when the queue is full records are dropped and counted, never waited for.
+    ``GITOPS_ML_PREDICTION_LOG`` overrides ``location`` at run time (``off`` turns the log off).
     """
 
     enabled: bool = True

@@ -45,6 +45,24 @@ def record(i: int, **changes: Any) -> dict[str, Any]:
     return body | changes
 
 
+def as_request(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """``records`` as the service logs one request: a line whose fields hold one list element per record."""
+    first = records[0]
+    return {
+        "timestamp": first["timestamp"],
+        "request_id": first["request_id"],
+        "model_version": first["model_version"],
+        "score": [r["score"] for r in records],
+        "label": [r["label"] for r in records],
+        "ids": {name: [r["ids"][name] for r in records] for name in first["ids"]},
+        "features": {name: [r["features"][name] for r in records] for name in first["features"]},
+    }
+
+
+def requests(records: list[dict[str, Any]], size: int) -> list[dict[str, Any]]:
+    return [as_request(records[start : start + size]) for start in range(0, len(records), size)]
+
+
 def write_log(path: Path, records: list[dict[str, Any]], tail: str = "") -> Path:
     text = "".join(json.dumps(r) + "\n" for r in records) + tail
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,8 +85,8 @@ def refused(path: Path | str, min_rows: int = 1) -> str:
 
 
 def test_a_directory_of_plain_and_gzipped_logs_is_one_window(tmp_path: Path) -> None:
-    logs = tmp_path / "logs"
-    write_log(logs / "predictions-20260301T000000-1.jsonl", [record(i) for i in range(30)])
+    logs = tmp_path / "logs"  # a line per request of 7 records, as the service writes; then a record per line
+    write_log(logs / "predictions-20260301T000000-1.jsonl", requests([record(i) for i in range(30)], 7))
     write_log(logs / "predictions-20260302T000000-1.jsonl.gz", [record(i) for i in range(30, 50)])
     (logs / "notes.txt").write_text("not a log")  # a directory's other files are not part of the window
     window = checked(logs)
@@ -90,8 +108,9 @@ def test_a_glob_picks_the_files_it_matches(tmp_path: Path) -> None:
     assert checked(tmp_path / "predictions-*.jsonl").rows == 15
 
 
-def test_the_record_being_written_is_skipped_and_counted(tmp_path: Path) -> None:
-    path = write_log(tmp_path / "live.jsonl", [record(i) for i in range(10)], tail='{"timestamp": "2026-03-01T1')
+def test_the_request_being_written_is_skipped_and_counted(tmp_path: Path) -> None:
+    half = json.dumps(as_request([record(10), record(11)]))[:-20]
+    path = write_log(tmp_path / "live.jsonl", requests([record(i) for i in range(10)], 4), tail=half)
     window = checked(path)
     assert window.rows == 10 and window.skipped_lines == 1
 
@@ -99,9 +118,20 @@ def test_the_record_being_written_is_skipped_and_counted(tmp_path: Path) -> None
 def test_a_malformed_record_names_its_file_and_line(tmp_path: Path) -> None:
     path = write_log(tmp_path / "bad.jsonl", [record(0)], tail="{oops\n" + json.dumps(record(2)) + "\n")
     message = refused(path)
-    assert f"{path}:2: not a JSON record" in message
+    assert f"{path}:2: not a JSON line" in message
     no_features = write_log(tmp_path / "nofeatures.jsonl", [record(0), {"score": 0.5}])
-    assert f"{no_features}:2: a prediction-log record needs a 'features' object" in refused(no_features)
+    assert f"{no_features}:2: a prediction-log line needs a 'features' object" in refused(no_features)
+
+
+def test_a_request_line_whose_columns_do_not_match_its_scores_names_the_column(tmp_path: Path) -> None:
+    short = as_request([record(i) for i in range(3)])
+    short["features"]["count"] = short["features"]["count"][:2]
+    path = write_log(tmp_path / "short.jsonl", [as_request([record(9)]), short])
+    message = refused(path)
+    assert f"{path}:2: 'features.count' must be a list of 3 values, one per score" in message
+    scalar = as_request([record(i) for i in range(2)])
+    scalar["ids"]["id"] = 7
+    assert "'ids.id' must be a list of 2 values" in refused(write_log(tmp_path / "scalar.jsonl", [scalar]))
 
 
 def test_csv_and_parquet_windows_with_and_without_a_score(tmp_path: Path) -> None:

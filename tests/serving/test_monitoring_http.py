@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from gitops_ml.config import Params
+from gitops_ml.monitoring.window import log_records
 from gitops_ml.serving.prediction_log import ENV_VAR
 from tests.support.promql import dashboard_metric_names, served_names
 from tests.support.serving import BuiltBento, Server, serve, to_records
@@ -44,13 +45,18 @@ def eventually(probe: Callable[[], T | None], what: str) -> T:
 
 
 def log_lines(directory: Path) -> list[dict[str, Any]]:
-    """Every complete line of the log files in ``directory``."""
+    """Every complete line of the log files in ``directory`` (one per request)."""
     entries = []
     for path in sorted(directory.glob("predictions-*.jsonl")):
         text = path.read_text(encoding="utf-8")
         complete = text[: text.rfind("\n") + 1]  # the file being written may end mid-line
         entries += [json.loads(line) for line in complete.splitlines()]
     return entries
+
+
+def logged_records(directory: Path) -> list[dict[str, Any]]:
+    """The records of every complete line in ``directory``, one dict each, as the drift check reads them."""
+    return [record for entry in log_lines(directory) for record in log_records(entry)]
 
 
 def metric(text: str, name: str, **labels: str) -> float:
@@ -111,11 +117,13 @@ def test_the_log_holds_exactly_the_scored_records_with_schema_fields_only(
     assert len(sent) == 3
 
     def ours() -> list[dict[str, Any]] | None:
-        found = [entry for entry in log_lines(log_dir) if entry["request_id"] in sent]
+        found = [entry for entry in logged_records(log_dir) if entry["request_id"] in sent]
         return found if len(found) >= len(records) else None
 
-    logged = eventually(ours, f"{len(records)} log lines for requests {sorted(sent)}")
+    logged = eventually(ours, f"{len(records)} logged records for requests {sorted(sent)}")
     assert len(logged) == len(records)
+    lines = [entry for entry in log_lines(log_dir) if entry["request_id"] in sent]
+    assert sorted(entry["request_id"] for entry in lines) == sorted(sent)  # one line per request
     assert refused.headers.get("x-bentoml-request-id") not in {entry["request_id"] for entry in log_lines(log_dir)}
     positions = dict.fromkeys(sent, 0)
     for entry in logged:
@@ -131,7 +139,7 @@ def test_the_log_holds_exactly_the_scored_records_with_schema_fields_only(
         assert entry["ids"] == {column: record.get(column) for column in schema.ids}
         assert entry["timestamp"].endswith("+00:00")
     assert positions == {request_id: len(chunk) for request_id, (chunk, _) in sent.items()}
-    for entry in log_lines(log_dir):  # whatever else the module sent: still nothing outside the schema
+    for entry in logged_records(log_dir):  # whatever else the module sent: still nothing outside the schema
         assert set(entry) == KEYS
         assert set(entry["features"]) == set(schema.columns)
         assert set(entry["ids"]) == set(schema.ids)
@@ -195,6 +203,6 @@ def test_a_log_to_an_fsspec_url_is_uploaded_when_the_server_stops(
         assert not bucket.exists()  # the open file is uploaded only once closed
     uploaded = sorted(bucket.iterdir())
     assert [path.suffix for path in uploaded] == [".jsonl"]
-    entries = log_lines(bucket)
+    entries = logged_records(bucket)
     assert [entry["request_id"] for entry in entries] == [request_ids[0]] * 3 + [request_ids[1]] * 5
     assert [entry["features"]["amount"] for entry in entries] == [record["amount"] for record in records[:8]]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from gitops_ml.config import Params, PredictionLogParams, load_params, parse_params
+from gitops_ml.monitoring.window import log_records
 from gitops_ml.serving.log_lines import ScoredBatch
 from gitops_ml.serving.log_writer import BackgroundWriter
 from gitops_ml.serving.prediction_log import (
@@ -21,7 +22,7 @@ from gitops_ml.serving.prediction_log import (
     start_prediction_log,
 )
 from tests.support.fixture_project import FIXTURE_PARAMS
-from tests.support.serving import make_records, record_parts
+from tests.support.serving import make_records, request_columns
 
 KEYS = {"timestamp", "request_id", "model_version", "score", "label", "ids", "features"}
 
@@ -102,7 +103,8 @@ def sampled(rate: float, count: int, seed: int) -> list[int]:
     )
     log = PredictionLog(writer, rate, random.Random(seed))
     for start in range(0, count, 100):
-        log.record(list(range(start, start + 100)), [float(i) for i in range(start, start + 100)], "r")
+        numbers = list(range(start, start + 100))
+        log.record({"n": numbers}, {"id": [f"t-{i}" for i in numbers]}, [float(i) for i in numbers], "r")
     log.close()
     return [int(line) for line in sink.text.split()]
 
@@ -120,36 +122,52 @@ def test_record_never_raises(params: Params, caplog: pytest.LogCaptureFixture) -
     sink = ListSink()
     writer: BackgroundWriter[ScoredBatch] = BackgroundWriter(sink, lambda b: "x\n", 10)
     log = PredictionLog(writer, 0.5, random.Random(0))
-    log.record([1, 2, 3], [], "r")  # more records than scores: sampling indexes past the scores
-    log.record([1, 2, 3], [], "r")
+    log.record({"n": []}, {}, [0.1, 0.2, 0.3], "r")  # more scores than values: sampling indexes past a column
+    log.record({"n": []}, {}, [0.1, 0.2, 0.3], "r")
     log.close()
     errors = [r for r in caplog.records if "cannot queue records" in r.getMessage()]
     assert len(errors) == 1
 
 
 def test_the_service_log_writes_schema_lines_to_the_configured_directory(params: Params, tmp_path: Path) -> None:
-    _, features, ids = record_parts(params)
     location = tmp_path / "predictions"
-    log = start_prediction_log(params, "model-v1", features, ids, environ={ENV_VAR: str(location)})
+    log = start_prediction_log(params, "model-v1", environ={ENV_VAR: str(location)})
     assert log is not None
-    records = make_records(params, 4)
-    log.record(records[:3], [0.1, 0.6, 0.2], "req-1")
-    log.record(records[3:], [0.9], "req-2")
+    features, ids = request_columns(params, make_records(params, 4))
+    log.record({k: v[:3] for k, v in features.items()}, {k: v[:3] for k, v in ids.items()}, [0.1, 0.6, 0.2], "req-1")
+    log.record({k: v[3:] for k, v in features.items()}, {k: v[3:] for k, v in ids.items()}, [0.9], "req-2")
     log.close()
     (path,) = location.iterdir()
-    entries = [json.loads(line) for line in path.read_text().splitlines()]
-    assert [(e["request_id"], e["score"], e["label"]) for e in entries] == [
+    records = [record for line in path.read_text().splitlines() for record in log_records(json.loads(line))]
+    assert [(r["request_id"], r["score"], r["label"]) for r in records] == [
         ("req-1", 0.1, 0),
         ("req-1", 0.6, 1),
         ("req-1", 0.2, 0),
         ("req-2", 0.9, 1),
     ]
-    assert [e["ids"]["transaction_id"] for e in entries] == ["t-0", "t-1", "t-2", "t-3"]
+    assert [r["ids"]["transaction_id"] for r in records] == ["t-0", "t-1", "t-2", "t-3"]
+    assert all(set(r) == KEYS for r in records)
+
+
+def test_a_sampled_request_keeps_the_same_records_in_every_column() -> None:
+    sink = ListSink()
+
+    def render(batch: ScoredBatch) -> str:
+        rows = zip(batch.scores, batch.features["n"], batch.ids["id"], strict=True)
+        return "".join(f"{score:.0f} {n} {i}\n" for score, n, i in rows)
+
+    writer: BackgroundWriter[ScoredBatch] = BackgroundWriter(sink, render, 10**6)
+    log = PredictionLog(writer, 0.5, random.Random(3))
+    numbers = list(range(200))
+    log.record({"n": numbers}, {"id": [f"t-{i}" for i in numbers]}, [float(i) for i in numbers], "r")
+    log.close()
+    kept = [line.split() for line in sink.text.splitlines()]
+    assert 50 < len(kept) < 150
+    assert all(score == n and i == f"t-{n}" for score, n, i in kept)
 
 
 def test_the_service_log_is_off_when_configured_off(params: Params) -> None:
-    _, features, ids = record_parts(params)
-    assert start_prediction_log(params, "v", features, ids, environ={ENV_VAR: "off"}) is None
+    assert start_prediction_log(params, "v", environ={ENV_VAR: "off"}) is None
 
 
 def test_open_sink_picks_files_or_fsspec(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from gitops_ml.config import Params
+from gitops_ml.monitoring.window import log_records
 from gitops_ml.serving.prediction_log import ENV_VAR
 from tests.support.projects import run
 from tests.support.serving import BuiltBento, serve, to_records
@@ -60,7 +61,8 @@ def drift_report(project: Path, window: Path, out: Path) -> dict[str, Any]:
 
 def logged_rows(log_dir: Path) -> int:
     """Records in the (closed) log files of ``log_dir``."""
-    return sum(len(p.read_text().splitlines()) for p in log_dir.glob("predictions-*.jsonl"))
+    lines = [line for path in log_dir.glob("predictions-*.jsonl") for line in path.read_text().splitlines()]
+    return sum(len(log_records(json.loads(line))) for line in lines)
 
 
 def test_drift_on_the_services_own_log_flags_only_the_shifted_window(

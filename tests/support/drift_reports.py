@@ -10,6 +10,7 @@ prediction log, :func:`shifted` moves one (tests/rehearsal/test_monitor.py).
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pandas as pd
 
 from gitops_ml.monitoring.drift import DriftReport
 from gitops_ml.monitoring.render import render
+from gitops_ml.serving.log_lines import LineRenderer, ScoredBatch, plain_columns
 
 FEATURES = ("amount", "hour", "distance_from_home_km", "transactions_last_24h")  # numeric features of the sample
 
@@ -92,23 +94,20 @@ def write_drift_reports(folder: Path, drift: bool, drifted: tuple[str, ...] = ()
 
 
 def write_prediction_log(frame: pd.DataFrame, directory: Path, features: list[str], ids: list[str]) -> Path:
-    """``frame``'s rows as one prediction-log file in ``directory`` (emptied first), in the format the service writes
-    (docs/prediction-log.md); no scores, so the drift check scores the window with the model. Returns ``directory``."""
+    """``frame``'s rows as one prediction-log file in ``directory`` (emptied first), written by the service's own
+    :class:`LineRenderer` in requests of 50 rows; no scores (``null``), so the drift check scores the window with
+    the model. Returns ``directory``."""
     if directory.exists():
         for old in directory.iterdir():
             old.unlink()
     directory.mkdir(parents=True, exist_ok=True)
-    values = frame[features].astype(object)
-    records = values.where(values.notna(), None).to_dict("records")
+    render = LineRenderer("model-v1", features, ids, threshold=0.5, negative_class=0, positive_class=1)
     with (directory / "predictions-20260301T000000-7.jsonl").open("w", encoding="utf-8") as handle:
-        for i, (features_of, id_values) in enumerate(zip(records, frame[ids].to_dict("records"), strict=True)):
-            plain = {k: v.item() if isinstance(v, np.generic) else v for k, v in features_of.items()}
-            record = {
-                "timestamp": "2026-03-01T00:00:00Z", "request_id": str(i), "model_version": "model-v1",
-                "score": None, "label": 0, "ids": {k: v.item() if isinstance(v, np.generic) else v
-                                                   for k, v in id_values.items()}, "features": plain,
-            }  # fmt: skip
-            handle.write(json.dumps(record) + "\n")
+        for start in range(0, len(frame), 50):
+            rows = frame.iloc[start : start + 50]
+            batch = ScoredBatch(1_772_323_200.0, str(start), [math.nan] * len(rows), plain_columns(rows[features]),
+                                plain_columns(rows[ids]))  # fmt: skip
+            handle.write(render(batch))
     return directory
 
 

@@ -132,3 +132,12 @@ def make_records(params: Params, count: int, with_ids: bool = True) -> list[Any]
         )
         for i in range(count)
     ]
+
+
+def request_columns(params: Params, records: list[Any]) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    """The feature and id columns of validated ``records``, as the service passes them to the prediction log."""
+    _, features, ids = record_parts(params)
+    return tuple(  # type: ignore[return-value]
+        {column: [getattr(record, name) for record in records] for name, column in names.items()}
+        for names in (features, ids)
+    )

@@ -1,13 +1,13 @@
 """The current window the drift check judges: read it, then check it against the schema.
 
 A window is a directory of prediction-log files (``*.jsonl``, ``*.jsonl.gz``; the format is in
-``docs/monitoring.md``), a glob of such files, or a CSV or parquet file with the schema's feature columns and
+``docs/prediction-log.md``), a glob of such files, or a CSV or parquet file with the schema's feature columns and
 optionally ``score``. Paths may be fsspec URLs (``s3://...``, ``gs://...``: the DVC remote's kinds) when the
 matching fsspec driver is installed.
 
 Every problem (no files, an unreadable file, a malformed record, a missing feature column, a value of the
 wrong type, too few rows) raises :class:`~gitops_ml.errors.DriftInputError` naming the file, line or column and
-the fix. The one thing forgiven is an incomplete last line of a log file, which is the record the service is
+the fix. The one thing forgiven is an incomplete last line of a log file, which is the request the service is
 writing at that moment: it is skipped and counted.
 """
 
@@ -118,7 +118,7 @@ def _log_lines(fs: Any, name: str) -> list[str]:
 def _read_log(fs: Any, name: str) -> tuple[list[dict[str, Any]], int]:
     """The records of one prediction-log file as flat rows, and the count of skipped incomplete last lines.
 
-    Read line by line with :mod:`json` rather than ``pandas.read_json``, so a malformed record is reported with
+    Read line by line with :mod:`json` rather than ``pandas.read_json``, so a malformed line is reported with
     its file and line number, and a half-written last line (the service is writing it) can be told apart.
     """
     rows: list[dict[str, Any]] = []
@@ -130,22 +130,55 @@ def _read_log(fs: Any, name: str) -> tuple[list[dict[str, Any]], int]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            entry = json.loads(line)
         except json.JSONDecodeError as exc:
             if number == len(lines) and not line.endswith("\n"):
-                return rows, 1  # the record being written right now
-            raise DriftInputError(f"{name}:{number}: not a JSON record ({exc.msg})") from None
-        rows.append(_flatten(record, f"{name}:{number}"))
+                return rows, 1  # the line being written right now
+            raise DriftInputError(f"{name}:{number}: not a JSON line ({exc.msg})") from None
+        rows += [_flatten(record) for record in log_records(entry, f"{name}:{number}")]
     return rows, 0
 
 
-def _flatten(record: Any, where: str) -> dict[str, Any]:
-    features = record.get("features") if isinstance(record, dict) else None
+def log_records(entry: Any, where: str = "a prediction-log line") -> list[dict[str, Any]]:
+    """The records of one prediction-log line, one dict each in the shape of a single record.
+
+    The service writes a line per request with its records as columns (``"score": [...]``,
+    ``"features": {"amount": [...]}``, docs/prediction-log.md): record ``i`` takes element ``i`` of every list.
+    A line whose ``score`` is not a list is one record (``"score": 0.3``, ``"features": {"amount": 12.5}``), the
+    form a hand-written window may use. ``where`` (file and line) starts every error message.
+    """
+    features = entry.get("features") if isinstance(entry, dict) else None
     if not isinstance(features, dict):
         raise DriftInputError(
-            f"{where}: a prediction-log record needs a 'features' object (the format is in docs/monitoring.md)"
+            f"{where}: a prediction-log line needs a 'features' object (the format is in docs/prediction-log.md)"
         )
-    row = dict(features)
+    scores = entry.get(SCORE)
+    if not isinstance(scores, list):
+        return [entry]
+    ids = entry.get("ids") or {}
+    labels = entry.get("label")
+    columns = {"features": features, "ids": ids if isinstance(ids, dict) else {}}
+    for part, values_by_name in columns.items():
+        for column, values in values_by_name.items():
+            if not isinstance(values, list) or len(values) != len(scores):
+                raise DriftInputError(
+                    f"{where}: '{part}.{column}' must be a list of {len(scores)} values, one per score: a line "
+                    "holds the records of one request as columns (docs/prediction-log.md)"
+                )
+    meta = {key: entry.get(key) for key in ("timestamp", "request_id", "model_version")}
+    return [
+        meta
+        | {
+            SCORE: score,
+            "label": labels[i] if isinstance(labels, list) and i < len(labels) else None,
+            **{part: {column: values[i] for column, values in by_name.items()} for part, by_name in columns.items()},
+        }
+        for i, score in enumerate(scores)
+    ]
+
+
+def _flatten(record: dict[str, Any]) -> dict[str, Any]:
+    row = dict(record["features"])
     for key in (SCORE, "model_version", "timestamp"):
         row[f"__{key}__"] = record.get(key)
     return row

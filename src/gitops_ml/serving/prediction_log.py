@@ -1,9 +1,10 @@
-"""The prediction log: every scored record as one JSON line, for the drift check and for audits.
+"""The prediction log: every scored record, in a JSON line per request, for the drift check and for audits.
 
-One line per record (the format the drift check reads; docs/prediction-log.md)::
+One line per request, its records as columns (the format the drift check reads; docs/prediction-log.md)::
 
     {"timestamp": "2025-06-01T12:00:00.123+00:00", "request_id": "3f2a...", "model_version": "model-v3",
-     "score": 0.0312, "label": 0, "ids": {"transaction_id": "t-1"}, "features": {"amount": 12.5, ...}}
+     "score": [0.0312, 0.91], "label": [0, 1], "ids": {"transaction_id": ["t-1", "t-2"]},
+     "features": {"amount": [12.5, 980.0], ...}}
 
 Only the schema's id and feature columns are written (the request model refuses any other field anyway),
 with ``null`` for a missing value or an id the request left out. ``label`` is the predicted class as the schema
@@ -26,15 +27,15 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gitops_ml.adapters import bentoml_request_id
 from gitops_ml.config import Params, PredictionLogParams
 from gitops_ml.errors import PrivateApiError
-from gitops_ml.serving.log_lines import LineRenderer, ScoredBatch, Scores
+from gitops_ml.serving.log_lines import Columns, LineRenderer, ScoredBatch, Scores
 from gitops_ml.serving.log_sinks import FsspecSink, RotatingFileSink, Sink, is_url
 from gitops_ml.serving.log_writer import BackgroundWriter
 
@@ -128,16 +129,17 @@ class PredictionLog:
         self._random = (rng or random.Random()).random
         self._failed = False
 
-    def record(self, records: Sequence[Any], scores: Scores, request_id: str | None = None) -> None:
-        """Queue ``records`` with their ``scores`` (a sample of them when ``sample_rate`` < 1)."""
+    def record(self, features: Columns, ids: Columns, scores: Scores, request_id: str | None = None) -> None:
+        """Queue one request's records: its ``features`` and ``ids`` columns and ``scores`` (a sample of the
+        records when ``sample_rate`` < 1). The columns are kept, not copied: do not change them afterwards."""
         try:
             if self.sample_rate < 1:
-                keep = [i for i in range(len(records)) if self._random() < self.sample_rate]
+                keep = [i for i in range(len(scores)) if self._random() < self.sample_rate]
                 if not keep:
                     return
-                records = [records[i] for i in keep]
+                features, ids = _rows(features, keep), _rows(ids, keep)
                 scores = [scores[i] for i in keep]
-            self.writer.submit(ScoredBatch(time.time(), request_id or current_request_id(), records, scores))
+            self.writer.submit(ScoredBatch(time.time(), request_id or current_request_id(), scores, features, ids))
         except Exception:  # logging must never fail a request
             if not self._failed:
                 self._failed = True
@@ -148,18 +150,20 @@ class PredictionLog:
         self.writer.close()
 
 
+def _rows(columns: Columns, keep: list[int]) -> Columns:
+    return {name: [values[i] for i in keep] for name, values in columns.items()}
+
+
 def start_prediction_log(
     params: Params,
     model_version: str,
-    features: Mapping[str, str],
-    ids: Mapping[str, str],
     metrics: ServiceMetrics | None = None,
     environ: Mapping[str, str] = os.environ,
 ) -> PredictionLog | None:
     """The prediction log of one worker process as ``params`` and ``environ`` configure it (``None`` when off).
 
-    ``features`` and ``ids`` map the record model's attribute names to column names; ``metrics`` counts what
-    is written and dropped. Nothing here raises: a log that cannot start is reported and left off.
+    ``metrics`` counts what is written and dropped. Nothing here raises: a log that cannot start is reported and
+    left off.
     """
     settings = log_settings(params.serving.prediction_log, environ)
     if settings is None:
@@ -167,7 +171,12 @@ def start_prediction_log(
         return None
     schema = params.schema
     render = LineRenderer(
-        model_version, features, ids, params.evaluate.threshold, schema.negative_class, schema.positive_class
+        model_version,
+        schema.feature_names,
+        list(schema.ids),
+        params.evaluate.threshold,
+        schema.negative_class,
+        schema.positive_class,
     )
     try:
         sink = open_sink(settings)

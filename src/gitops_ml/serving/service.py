@@ -116,7 +116,7 @@ class PredictionService:
         self._batcher = Batcher(
             self._scores, PARAMS.serving.max_batch_size, METRICS.observe_queue_wait, METRICS.observe_call_time
         )
-        self._log = start_prediction_log(PARAMS, MODEL_VERSION, FEATURES, IDS, METRICS)
+        self._log = start_prediction_log(PARAMS, MODEL_VERSION, METRICS)
         threading.Thread(target=self._load, name="load-model", daemon=True).start()
 
     def _load(self) -> None:
@@ -164,8 +164,9 @@ class PredictionService:
             raise ServiceUnavailable("the model is not loaded yet; retry when /readyz answers 200")
         columns = {column: [getattr(record, name) for record in records] for name, column in FEATURES.items()}
         scores = await self._batcher(columns)
-        if self._log is not None:
-            self._log.record(records, scores)
+        if self._log is not None:  # the feature columns go to the log as they are: nothing changes them
+            ids = {column: [getattr(record, name) for record in records] for name, column in IDS.items()}
+            self._log.record(columns, ids, scores)
         threshold = self._threshold
         predictions = [
             Prediction(
