@@ -89,6 +89,39 @@ def copy_project(dest: Path, cache_dir: Path) -> Path:
     return dest
 
 
+CODE_PATHS = ("src/", "bentofile.yaml")
+"""What :func:`sync_code` brings up to date in a reused project copy: the package and what the bento is built from."""
+
+
+def sync_code(project: Path) -> bool:
+    """Bring the code of a project copy made earlier up to date with the working tree, and commit it if it changed.
+
+    A benchmark that reuses a trained project copy (to skip training) would otherwise build its bento from the
+    code as it was when the copy was made. Data, params and the trained model stay as they are. True if it changed.
+    """
+    wanted = {name for name in working_tree_files() if name.startswith(CODE_PATHS)}
+    present = {
+        str(path.relative_to(project))
+        for root in CODE_PATHS
+        for path in ([project / root] if not root.endswith("/") else (project / root).rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    changed = False
+    for name in sorted(present - wanted):
+        (project / name).unlink()
+        changed = True
+    for name in sorted(wanted):
+        source, target = ROOT / name, project / name
+        if not target.is_file() or target.read_bytes() != source.read_bytes():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+            changed = True
+    if changed:
+        sh(["git", "add", "-A", *CODE_PATHS], project)
+        sh(["git", "commit", "-qm", "code from the working tree"], project)
+    return changed
+
+
 def use_sample_rows(project: Path, rows: int) -> None:
     """Replace the project's data with ``rows`` rows of the sample, tracked by DVC and committed."""
     sh(["gitops-ml", "sample-data", "--rows", str(rows)], project)

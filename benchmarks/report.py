@@ -203,7 +203,7 @@ def serving_chart(result: dict[str, Any], path: Path) -> None:
 
 PREDICTION_LOG_HEADER = [
     "records/request", "log", "requests/s", "records/s", "p50 ms", "p99 ms", "server CPU ms/request",
-    "each run, requests/s", "requests/s change", "CPU change",
+    "each run, requests/s", "requests/s change, pairs", "change of medians", "CPU change",
 ]  # fmt: skip
 
 
@@ -223,21 +223,24 @@ def prediction_log_markdown(result: dict[str, Any]) -> str:
                     f"{size[f'server_cpu_ms_per_request_{mode}']:.2f}",
                     " / ".join(f"{r['requests_per_s']:.0f}" for r in size["runs"][mode]),
                     f"{-size['loss']:+.1%}" if mode == "on" else "",
+                    f"{-size['loss_of_medians']:+.1%}" if mode == "on" else "",
                     f"{size['cpu_cost']:+.1%}" if mode == "on" else "",
                 ]
             )
     text = _md_table(PREDICTION_LOG_HEADER, rows)
     log, target = result["log"], result["target"]
     text += (
-        f"\nMedians over the runs. Concurrency {result['concurrency']}, {result['workers']} worker(s) per server, "
+        f"\nMedians over the runs; the requests/s change is the median of the on/off ratios of back-to-back run pairs "
+        f"(the change of the two medians beside it). Concurrency {result['concurrency']}, {result['workers']} "
+        "worker(s) per server, "
         f"{result['repeats']} alternating runs of at most {result['max_seconds_per_run']:.0f} s per cell. "
-        f"The logging server scored {log['scored']} records, wrote {log['written']} ({log['lines']} lines on "
+        f"The logging server scored {log['scored']} records, wrote {log['written']} ({log['records_on_disk']} on "
         f"disk) and dropped {log['dropped']}.\n"
-        f"Target: at most {target['limit']:.0%} fewer requests/s with the log on: at worst "
+        f"Target: at most {target['limit']:.0%} fewer requests/s with the log on (pairs): at worst "
         f"{target['worst_loss']:.1%} fewer, {'met' if target['met'] else 'missed'}. Server CPU per request with the "
         f"log on: at worst {target['worst_cpu_cost']:+.1%}.\n"
         f"In process, the writer thread spends {result['writer_cpu_us_per_record']:.1f} microseconds of CPU per "
-        f"record (building its line and writing it){_share_of_server(result)}.\n"
+        f"record (building its request's line and writing it){_share_of_server(result)}.\n"
     )
     return text
 

@@ -28,7 +28,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import WORK, BenchError, bench_env, copy_project, sh, use_sample_rows
+from benchmarks.common import WORK, BenchError, bench_env, copy_project, sh, sync_code, use_sample_rows
 from benchmarks.loadgen import run_load
 from gitops_ml.config import ColumnType, Params, load_params
 from gitops_ml.pipeline.interface import model_frame
@@ -40,13 +40,18 @@ SERVER_ENV = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "passive"}
 
 
 def trained_project(rows: int, say: Callable[[str], None]) -> Path:
-    """A project copy with a trained model and its MLflow run: the pipeline benchmark's, or a new one."""
+    """A project copy with a trained model and its MLflow run: the pipeline benchmark's, or a new one.
+
+    A reused copy gets the working tree's code first (:func:`sync_code`), so the bento serves the code under test.
+    """
     project = WORK / "pipeline" / f"{rows}" / "project"
     if not ((project / "models" / "model.skops").exists() and (project / "mlflow.db").exists()):
         say(f"serving: training a model on {rows} rows in a new project copy")
         project = copy_project(WORK / "serving" / "project", WORK / "serving" / "dvc-cache")
         use_sample_rows(project, rows)
         sh(["dvc", "repro"], project)
+    elif sync_code(project):
+        say(f"serving: {project} had older code; brought it up to date with the working tree")
     return project
 
 
