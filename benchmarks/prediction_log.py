@@ -43,7 +43,7 @@ from gitops_ml.monitoring.window import log_records
 from gitops_ml.serving.log_lines import LineRenderer, ScoredBatch
 from gitops_ml.serving.log_sinks import RotatingFileSink
 from gitops_ml.serving.prediction_log import ENV_VAR
-from gitops_ml.serving.schema import request_model
+from gitops_ml.serving.schema import columns_of, field_columns, request_model
 
 CONCURRENCY = 32
 LOSS_LIMIT = 0.05
@@ -186,14 +186,9 @@ def writer_cpu_us_per_record(test: pd.DataFrame, params: Params, directory: Path
     rotating file in ``directory``: the part of the cost that does not depend on how busy the machine is.
     """
     record_model, _ = request_model(params)
-    names = {name: field.alias or name for name, field in record_model.model_fields.items()}
-    chunk = test.head(100)
-    records = [record_model.model_validate(row) for row in bento_records(chunk, params)]
+    records = [record_model.model_validate(row) for row in bento_records(test.head(100), params)]
     # The columns as the service's request path hands them over (it builds the feature columns for the model).
-    features, ids = (
-        {column: [getattr(record, name) for record in records] for name, column in names.items() if column in wanted}
-        for wanted in (params.schema.columns, params.schema.ids)
-    )
+    features, ids = (columns_of(records, fields) for fields in field_columns(record_model, params.schema))
     scores = [float(i) / len(records) for i in range(len(records))]
     schema = params.schema
     render = LineRenderer(

@@ -17,7 +17,7 @@ import pytest
 
 from gitops_ml.config import ColumnType, Params, SchemaParams
 from gitops_ml.serving.prediction_log import ENV_VAR as PREDICTION_LOG_ENV
-from gitops_ml.serving.schema import example_record, request_model
+from gitops_ml.serving.schema import columns_of, example_record, field_columns, request_model
 from tests.support.processes import free_port, stop
 
 READY_TIMEOUT_S = 120
@@ -116,9 +116,7 @@ def to_records(frame: pd.DataFrame, schema: SchemaParams) -> list[dict[str, Any]
 def record_parts(params: Params) -> tuple[type[Any], dict[str, str], dict[str, str]]:
     """The request's record model and its attribute -> column maps for features and ids (as the service has)."""
     record, _ = request_model(params)
-    columns = {name: field.alias or name for name, field in record.model_fields.items()}
-    features = {name: column for name, column in columns.items() if column in params.schema.columns}
-    ids = {name: column for name, column in columns.items() if column in params.schema.ids}
+    features, ids = field_columns(record, params.schema)
     return record, features, ids
 
 
@@ -137,7 +135,4 @@ def make_records(params: Params, count: int, with_ids: bool = True) -> list[Any]
 def request_columns(params: Params, records: list[Any]) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
     """The feature and id columns of validated ``records``, as the service passes them to the prediction log."""
     _, features, ids = record_parts(params)
-    return tuple(  # type: ignore[return-value]
-        {column: [getattr(record, name) for record in records] for name, column in names.items()}
-        for names in (features, ids)
-    )
+    return columns_of(records, features), columns_of(records, ids)

@@ -12,6 +12,7 @@ Id columns (``schema.ids``) are optional in a record and echoed in its predictio
 from __future__ import annotations
 
 import keyword
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
@@ -167,3 +168,16 @@ def request_model(params: Params) -> tuple[type[BaseModel], type[BaseModel]]:
         ),
     )
     return record, request
+
+
+def field_columns(record: type[BaseModel], schema: SchemaParams) -> tuple[dict[str, str], dict[str, str]]:
+    """The record model's attribute name -> column name maps of the features and of the ids, in schema order."""
+    columns = {name: field.alias or name for name, field in record.model_fields.items()}
+    features = {name: column for name, column in columns.items() if column in schema.columns}
+    ids = {name: column for name, column in columns.items() if column in schema.ids}
+    return features, ids
+
+
+def columns_of(records: Sequence[Any], fields: Mapping[str, str]) -> dict[str, list[Any]]:
+    """Validated ``records`` as one list per column: ``fields`` maps attribute names to column names."""
+    return {column: [getattr(record, name) for record in records] for name, column in fields.items()}

@@ -41,7 +41,7 @@ from gitops_ml.serving.metrics import ServiceMetrics
 from gitops_ml.serving.middleware import JsonBodyOnly
 from gitops_ml.serving.openapi_security import DocumentBearerScheme
 from gitops_ml.serving.prediction_log import start_prediction_log
-from gitops_ml.serving.schema import request_model, response_model
+from gitops_ml.serving.schema import columns_of, field_columns, request_model, response_model
 from gitops_ml.serving.store import MODEL_NAME, PARAMS_FILE, stored_files
 
 logger = logging.getLogger("gitops_ml.serving")
@@ -88,9 +88,7 @@ MODEL_VERSION = str(_stored.info.labels.get("model_version", _stored.tag.version
 PARAMS: Params = load_params(MODEL_DIR / PARAMS_FILE)
 Record, PredictRequest = request_model(PARAMS)
 Prediction, PredictResponse = response_model(PARAMS.schema)
-_COLUMNS: dict[str, str] = {name: field.alias or name for name, field in Record.model_fields.items()}
-FEATURES = {name: column for name, column in _COLUMNS.items() if column in PARAMS.schema.columns}
-IDS = {name: column for name, column in _COLUMNS.items() if column in PARAMS.schema.ids}  # attribute -> column
+FEATURES, IDS = field_columns(Record, PARAMS.schema)  # attribute -> column
 
 METRICS = ServiceMetrics(MODEL_VERSION, PARAMS.schema.negative_class, PARAMS.schema.positive_class)
 
@@ -162,19 +160,19 @@ class PredictionService:
         """Score 1 to ``serving.max_records`` records; predictions come back in the same order."""
         if not self.__is_ready__():
             raise ServiceUnavailable("the model is not loaded yet; retry when /readyz answers 200")
-        columns = {column: [getattr(record, name) for record in records] for name, column in FEATURES.items()}
+        columns = columns_of(records, FEATURES)
         scores = await self._batcher(columns)
-        if self._log is not None:  # the feature columns go to the log as they are: nothing changes them
-            ids = {column: [getattr(record, name) for record in records] for name, column in IDS.items()}
+        ids = columns_of(records, IDS)  # echoed in the predictions and logged
+        if self._log is not None:  # the columns go to the log as they are: nothing changes them
             self._log.record(columns, ids, scores)
         threshold = self._threshold
         predictions = [
             Prediction(
                 label=int(score >= threshold),
                 probability=float(score),
-                **{name: getattr(record, name) for name in IDS},
+                **{name: ids[column][i] for name, column in IDS.items()},
             )
-            for record, score in zip(records, scores, strict=True)
+            for i, score in enumerate(scores)
         ]
         return PredictResponse(predictions=predictions, model_version=MODEL_VERSION)
 
