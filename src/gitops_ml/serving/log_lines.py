@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import orjson
-
-from gitops_ml.pipeline.fast_scoring import Columns
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,6 +32,9 @@ if TYPE_CHECKING:
 
 Scores: TypeAlias = "Sequence[float] | NDArray[Any]"
 """One score per record: a list, or the numpy array the model returned."""
+
+Columns: TypeAlias = Mapping[str, Sequence[Any]]
+"""Values by column name, one per record."""
 
 _encode_json: Callable[[Any], str] = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
 

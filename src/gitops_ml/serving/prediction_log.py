@@ -35,8 +35,7 @@ from typing import TYPE_CHECKING
 from gitops_ml.adapters import bentoml_request_id
 from gitops_ml.config import Params, PredictionLogParams
 from gitops_ml.errors import PrivateApiError
-from gitops_ml.pipeline.fast_scoring import Columns
-from gitops_ml.serving.log_lines import LineRenderer, ScoredBatch, Scores
+from gitops_ml.serving.log_lines import Columns, LineRenderer, ScoredBatch, Scores
 from gitops_ml.serving.log_sinks import FsspecSink, RotatingFileSink, Sink, is_url
 from gitops_ml.serving.log_writer import BackgroundWriter
 
