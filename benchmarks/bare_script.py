@@ -24,8 +24,8 @@ def main(params_path: Path) -> dict[str, float]:
     """Read, split, fit and score; return the metrics and the time each part took."""
     # Imported inside main so that the import time is inside the measured wall time, as for the pipeline.
     from gitops_ml.config import Params
+    from gitops_ml.model_metrics import Outcome, compute_metrics
     from gitops_ml.pipeline.interface import build_model, model_frame, score_frame
-    from gitops_ml.scoring import compute_metrics
 
     times: dict[str, float] = {}
     start = time.perf_counter()
@@ -38,7 +38,7 @@ def main(params_path: Path) -> dict[str, float]:
         frame,
         test_size=params.split.test_size,
         random_state=params.split.seed,
-        stratify=frame[schema.target] if params.split.stratify else None,
+        stratify=frame[schema.target] if params.split.stratify and schema.task.is_classification else None,
     )
     times["split_s"] = time.perf_counter() - start - sum(times.values())
 
@@ -47,7 +47,8 @@ def main(params_path: Path) -> dict[str, float]:
     times["fit_s"] = time.perf_counter() - start - sum(times.values())
 
     scores = score_frame(model, test, schema)
-    metrics = compute_metrics(test[schema.target].to_numpy(), scores, params.evaluate.threshold)
+    outcome = Outcome.of(schema.task, test[schema.target].to_numpy(), scores, params.evaluate.threshold)
+    metrics = compute_metrics(outcome)
     times["score_s"] = time.perf_counter() - start - sum(times.values())
     return {**times, **{f"metric_{name}": value for name, value in metrics.items()}}
 

@@ -25,8 +25,9 @@ from pydantic import (
 )
 
 from gitops_ml.errors import ConfigError
-from gitops_ml.metric_names import MetricName
+from gitops_ml.model_metrics import DEFAULT_FLOORS, DEFAULT_GUARDS, DEFAULT_PRIMARY_METRIC, METRICS, MetricName
 from gitops_ml.pipeline.estimators import DEFAULT_ESTIMATOR, ESTIMATORS, EstimatorParams
+from gitops_ml.tasks import DEFAULT_TASK, Task
 
 DEFAULT_PARAMS_PATH = Path("params.yaml")
 
@@ -69,27 +70,51 @@ class ColumnSpec(StrictModel):
         return self
 
 
-# Fields of each prediction the service returns: an id column of that name would collide with them.
-PREDICTION_FIELDS = frozenset({"label", "probability"})
+# Fields of each prediction the service returns (for any task): an id column of that name would collide with them.
+PREDICTION_FIELDS = frozenset({"label", "probability", "probabilities", "value"})
 TargetValue = StrictBool | StrictInt | StrictStr
 
 
 class SchemaParams(StrictModel):
-    """The data contract: feature columns, id columns and the binary target."""
+    """The data contract: the task, the target, feature columns and id columns."""
 
+    task: Task = DEFAULT_TASK
+    """What the model predicts: ``binary``, ``multiclass`` or ``regression`` (``make init-data`` infers it)."""
     target: str
-    """The binary label column."""
-    positive_class: TargetValue = 1
-    """The target's value that means positive (1 in the validated data); 1, true or a label such as "yes"."""
-    negative_class: TargetValue = 0
-    """The target's other value (0 in the validated data). Any third value breaks the contract."""
+    """The label column: two classes (binary), the listed ``classes`` (multiclass) or a number (regression).
+    Rows whose target is missing are unlabelled: ``validate`` leaves them out and counts them."""
+    positive_class: TargetValue | None = None
+    """Binary: the target's value that means positive (1 in the validated data); 1, true or a label such as "yes".
+    Default 1."""
+    negative_class: TargetValue | None = None
+    """Binary: the target's other value (0 in the validated data). Default 0. Any third value breaks the contract."""
+    classes: list[TargetValue] | None = None
+    """Multiclass: every class the target may take, in the order the model's probabilities follow (the validated
+    data holds each class's position). Any other value breaks the contract."""
+    target_min: float | None = None
+    """Regression: the smallest target value the contract accepts (None: no bound)."""
+    target_max: float | None = None
+    """Regression: the largest target value the contract accepts (None: no bound)."""
     columns: dict[str, ColumnSpec]
     ids: list[str] = []
     """Identifier columns: required in the data, kept through validate and split, never features. The service
     accepts them in a record and echoes them in its prediction."""
     min_rows: int = Field(default=100, ge=1)
+    """Fewest labelled rows the data may have."""
     max_target_rate: float = Field(default=0.5, gt=0, le=1)
+    """Binary: the highest share of positive rows."""
     min_target_rate: float = Field(default=0.001, ge=0, lt=1)
+    """Binary: the lowest share of positive rows."""
+    min_class_rows: int = Field(default=5, ge=1)
+    """Classification: fewest labelled rows of each class (a rarer class cannot be split, trained and scored)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _binary_class_defaults(cls, raw: Any) -> Any:
+        """A binary contract that names no classes means 1 (positive) and 0 (negative), as before tasks existed."""
+        if isinstance(raw, dict) and raw.get("task", DEFAULT_TASK.value) == Task.BINARY.value:
+            return {"positive_class": 1, "negative_class": 0} | raw
+        return raw
 
     @model_validator(mode="after")
     def _check_target(self) -> SchemaParams:
@@ -97,6 +122,21 @@ class SchemaParams(StrictModel):
             raise ValueError("'columns' must name at least one feature column")
         if self.target in self.columns:
             raise ValueError(f"target '{self.target}' must not also be listed under 'columns'")
+        {Task.BINARY: self._check_binary, Task.MULTICLASS: self._check_multiclass, Task.REGRESSION: self._check_range}[
+            self.task
+        ]()
+        self._check_only_for(Task.BINARY, positive_class=self.positive_class, negative_class=self.negative_class)
+        self._check_only_for(Task.MULTICLASS, classes=self.classes)
+        self._check_only_for(Task.REGRESSION, target_min=self.target_min, target_max=self.target_max)
+        self._check_ids()
+        return self
+
+    def _check_only_for(self, task: Task, **keys: Any) -> None:
+        for key, value in keys.items():
+            if value is not None and self.task is not task:
+                raise ValueError(f"'{key}' applies to task {task.value} only, not {self.task.value}: remove it")
+
+    def _check_binary(self) -> None:
         if self.positive_class == self.negative_class or type(self.positive_class) is not type(self.negative_class):
             raise ValueError(
                 f"positive_class ({self.positive_class!r}) and negative_class ({self.negative_class!r}) must be two "
@@ -106,8 +146,32 @@ class SchemaParams(StrictModel):
             raise ValueError(
                 f"min_target_rate ({self.min_target_rate}) is greater than max_target_rate ({self.max_target_rate})"
             )
-        self._check_ids()
-        return self
+
+    def _check_multiclass(self) -> None:
+        classes = self.classes or []
+        if len(classes) < 3:
+            raise ValueError(
+                f"task multiclass needs 'classes' listing at least 3 classes (got {classes!r}); with two, use "
+                "task: binary with positive_class and negative_class"
+            )
+        if len({(type(c), c) for c in classes}) != len(classes):
+            raise ValueError(f"'classes' lists a class twice: {classes!r}")
+        if len({type(c) for c in classes}) != 1:
+            raise ValueError(f"'classes' must all be of one kind (all numbers or all labels): {classes!r}")
+
+    def _check_range(self) -> None:
+        if self.target_min is not None and self.target_max is not None and self.target_min > self.target_max:
+            raise ValueError(f"target_min ({self.target_min}) is greater than target_max ({self.target_max})")
+
+    @property
+    def class_labels(self) -> list[TargetValue]:
+        """Classification: the classes in the order of their index in the validated data and the model's
+        probabilities (binary: negative, positive). Empty for regression."""
+        if self.task is Task.MULTICLASS:
+            return list(self.classes or [])
+        if self.task is Task.BINARY:
+            return [self.negative_class, self.positive_class]  # type: ignore[list-item]  # set for binary
+        return []
 
     def _check_ids(self) -> None:
         if len(set(self.ids)) != len(self.ids):
@@ -226,13 +290,28 @@ class EvaluateParams(StrictModel):
 
 
 class GateParams(StrictModel):
-    """Rules a candidate model must pass to replace the released one (the champion)."""
+    """Rules a candidate model must pass to replace the released one (the champion).
 
-    primary_metric: MetricName = "average_precision"
+    Metric names are those of the task's metrics (:mod:`gitops_ml.model_metrics`); keys left out take the task's
+    defaults (``DEFAULT_PRIMARY_METRIC``, ``DEFAULT_GUARDS``, floors a model with no skill fails).
+    """
+
+    primary_metric: MetricName = DEFAULT_PRIMARY_METRIC[DEFAULT_TASK]
     min_improvement: float = Field(default=0.002, ge=0)
-    guards: dict[MetricName, Annotated[float, Field(ge=0)]] = {"roc_auc": 0.01, "recall": 0.05}
-    floors: dict[MetricName, float] = {"roc_auc": 0.75, "average_precision": 0.2}
+    guards: dict[MetricName, Annotated[float, Field(ge=0)]] = DEFAULT_GUARDS[DEFAULT_TASK]
+    floors: dict[MetricName, float] = DEFAULT_FLOORS[DEFAULT_TASK]
     require_significant: bool = False
+
+    def check_metrics(self, task: Task) -> None:
+        """Raise ValueError naming the first rule whose metric is not one of ``task``'s."""
+        known = METRICS[task]
+        named = [("primary_metric", self.primary_metric)]
+        named += [(f"guards.{m}", m) for m in self.guards] + [(f"floors.{m}", m) for m in self.floors]
+        for key, name in named:
+            if name not in known:
+                raise ValueError(
+                    f"gate.{key}: '{name}' is not a metric of task {task.value}; choose one of {', '.join(known)}"
+                )
 
 
 class PredictionLogParams(StrictModel):
@@ -337,6 +416,34 @@ class Params(StrictModel):
     serving: ServingParams = ServingParams()
     tracking: TrackingParams = TrackingParams()
     monitor: MonitorParams = MonitorParams()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gate_defaults_to_task(cls, raw: Any) -> Any:
+        """Gate rules left out take the task's defaults (a binary project keeps the ones it always had)."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("schema"), dict):
+            return raw
+        task_name = raw["schema"].get("task", DEFAULT_TASK.value)
+        gate = raw.get("gate", {})
+        if task_name == DEFAULT_TASK.value or task_name not in Task.__members__.values() or not isinstance(gate, dict):
+            return raw
+        task = Task(task_name)
+        defaults = {
+            "primary_metric": DEFAULT_PRIMARY_METRIC[task],
+            "guards": DEFAULT_GUARDS[task],
+            "floors": DEFAULT_FLOORS[task],
+        }
+        return raw | {"gate": defaults | gate}
+
+    @model_validator(mode="after")
+    def _gate_names_task_metrics(self) -> Params:
+        self.gate.check_metrics(self.schema_.task)
+        return self
+
+    @property
+    def task(self) -> Task:
+        """The project's task (``schema.task``)."""
+        return self.schema_.task
 
     @model_validator(mode="before")
     @classmethod

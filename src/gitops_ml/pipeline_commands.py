@@ -143,19 +143,21 @@ def metrics(
 ) -> None:
     """Print the metrics of the last evaluate as a table."""
     from gitops_ml.io import read_json
-    from gitops_ml.metric_names import METRIC_NAMES
+    from gitops_ml.model_metrics import all_metric_names
 
     values = read_json(path)
     intervals = read_json(ci_path)["metrics"] if ci_path.exists() else {}
-    table = Table(title=f"Metrics ({values['test_rows']} test rows, threshold {values['threshold']})")
+    at = f", threshold {values['threshold']}" if "threshold" in values else ""
+    table = Table(title=f"Metrics ({values['test_rows']} test rows{at})")
     for column in ("metric", "value", "95% interval" if intervals else ""):
         if column:
             table.add_column(column, justify="left" if column == "metric" else "right")
-    for name in METRIC_NAMES:
+    for name in (name for name in all_metric_names() if name in values):
         value = values.get(name)
         row = [name, "n/a" if value is None else f"{value:.4f}"]
         if intervals:
-            low, high = intervals[name]["low"], intervals[name]["high"]
+            bounds = intervals.get(name, {})
+            low, high = bounds.get("low"), bounds.get("high")
             row.append("n/a" if low is None else f"[{low:.4f}, {high:.4f}]")
         table.add_row(*row)
     out.print(table)

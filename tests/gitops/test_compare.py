@@ -15,7 +15,8 @@ from gitops_ml.gitops.compare import (
     merge_verdict,
     params_diff,
 )
-from gitops_ml.scoring import compute_metrics
+from gitops_ml.model_metrics import Outcome, compute_metrics
+from gitops_ml.tasks import Task
 
 BOOT = BootstrapParams(n_resamples=100, confidence=0.95, seed=0)
 
@@ -57,8 +58,9 @@ def test_data_diff_unchanged_and_changed():
 
 
 def _side(labels, scores, test_set_id="t", ci=None):
-    metrics = compute_metrics(labels, scores, 0.5) | {"threshold": 0.5}
-    return Side(metrics=metrics, intervals=ci or {}, labels=labels, scores=scores, test_set_id=test_set_id)
+    outcome = Outcome.of(Task.BINARY, labels, scores, 0.5)
+    metrics = compute_metrics(outcome) | {"threshold": 0.5}
+    return Side(metrics=metrics, intervals=ci or {}, outcome=outcome, test_set_id=test_set_id)
 
 
 @pytest.fixture(scope="module")

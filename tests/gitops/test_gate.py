@@ -11,7 +11,11 @@ from hypothesis import strategies as st
 
 from gitops_ml.config import GateParams
 from gitops_ml.gitops.gate import decide, refuse
-from gitops_ml.metric_names import HIGHER_IS_BETTER, METRIC_NAMES
+from gitops_ml.model_metrics import higher_is_better, metric_names
+from gitops_ml.tasks import Task
+
+METRIC_NAMES = metric_names(Task.BINARY)
+HIGHER_IS_BETTER = {name: higher_is_better(name, Task.BINARY) for name in METRIC_NAMES}
 
 GOOD = {"roc_auc": 0.90, "average_precision": 0.50, "recall": 0.60, "f1": 0.5, "log_loss": 0.2}
 RULES = GateParams(

@@ -25,7 +25,11 @@ from gitops_ml.gitops.report import (
     sample_precision_recall,
     sample_roc,
 )
-from gitops_ml.metric_names import HIGHER_IS_BETTER, METRIC_NAMES
+from gitops_ml.model_metrics import higher_is_better, metric_names
+from gitops_ml.tasks import Task
+
+METRIC_NAMES = metric_names(Task.BINARY)
+HIGHER_IS_BETTER = {name: higher_is_better(name, Task.BINARY) for name in METRIC_NAMES}
 
 # CommonMark plus GitHub's tables and strikethrough: the parser the property tests read the comment back with.
 MARKDOWN = MarkdownIt("commonmark").enable(["table", "strikethrough"])

@@ -12,9 +12,10 @@ import yaml
 
 from gitops_ml.config import EvaluateParams, Params, TrainParams
 from gitops_ml.model_io import save_model
+from gitops_ml.model_metrics import compute_metrics
 from gitops_ml.pipeline.evaluate import curve_tables, run_evaluate
 from gitops_ml.pipeline.train import fit_model
-from gitops_ml.scoring import compute_metrics
+from gitops_ml.predictions import read_predictions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,12 +34,12 @@ def evaluated(tmp_path_factory: pytest.TempPathFactory, train_test, params: Para
 
 def test_metrics_match_the_written_predictions(evaluated: tuple[Path, dict], params: Params) -> None:
     reports, metrics = evaluated
-    predictions = pd.read_parquet(reports / "predictions.parquet")
-    again = compute_metrics(predictions["label"].to_numpy(), predictions["score"].to_numpy(), params.evaluate.threshold)
+    predictions = read_predictions(reports / "predictions.parquet", params.task, params.evaluate.threshold)
+    again = compute_metrics(predictions)
     for name, value in again.items():
         assert metrics[name] == pytest.approx(value), name
     assert json.loads((reports / "metrics.json").read_text()) == metrics
-    assert metrics["test_rows"] == len(predictions)
+    assert metrics["test_rows"] == predictions.rows
 
 
 def test_intervals_bracket_the_estimates(evaluated: tuple[Path, dict]) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from gitops_ml.config import Params
 from gitops_ml.io import read_json
-from gitops_ml.metric_names import HIGHER_IS_BETTER
+from gitops_ml.model_metrics import higher_is_better
 from gitops_ml.pipeline.validate import check_frame, read_dataset
 
 
@@ -22,5 +22,5 @@ def test_the_pipeline_runs_and_the_model_reaches_the_gate_floors(own_params: Par
     metrics = read_json(own_pipeline / "reports" / "metrics.json")
     for name, floor in own_params.gate.floors.items():
         value = metrics[name]
-        reached = value >= floor if HIGHER_IS_BETTER[name] else value <= floor
+        reached = value >= floor if higher_is_better(name, own_params.task) else value <= floor
         assert reached, f"{name} = {value:.4f} misses its floor {floor} in params.yaml gate.floors"

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from gitops_ml import paths
@@ -22,6 +21,8 @@ from gitops_ml.errors import CompareError, MaterialiseError
 from gitops_ml.gitops.commit_worktree import materialised
 from gitops_ml.gitops.compare import Side
 from gitops_ml.io import load_yaml, read_json
+from gitops_ml.predictions import read_predictions
+from gitops_ml.tasks import DEFAULT_TASK, Task
 from gitops_ml.vcs import file_md5
 
 
@@ -48,6 +49,16 @@ def _test_set_id(root: Path) -> str:
     if test.exists():
         return file_md5(test)
     return "unknown"
+
+
+def task_of(params: Any) -> Task:
+    """The task of a side's raw params.yaml (``schema.task``; binary when it names none, as before tasks)."""
+    schema = params.get("schema") if isinstance(params, dict) else None
+    name = schema.get("task", DEFAULT_TASK.value) if isinstance(schema, dict) else DEFAULT_TASK.value
+    try:
+        return Task(name)
+    except ValueError:
+        raise CompareError(f"params.yaml: schema.task {name!r} is not one of {', '.join(Task)}") from None
 
 
 def class_labels(params: Any) -> tuple[str, str]:
@@ -100,12 +111,15 @@ def read_outputs(root: Path) -> Outputs:
     if missing:
         raise CompareError(f"{root}: pipeline outputs missing ({', '.join(missing)}); run `make repro` first")
     params = load_yaml((root / "params.yaml").read_text(encoding="utf-8")) or {}
-    predictions = pd.read_parquet(root / paths.PREDICTIONS)
+    metrics = read_json(root / paths.METRICS)
+    try:
+        outcome = read_predictions(root / paths.PREDICTIONS, task_of(params), float(metrics.get("threshold", 0.5)))
+    except ValueError as exc:
+        raise CompareError(f"{exc}; rerun the evaluate stage (`dvc repro`)") from None
     side = Side(
-        metrics=read_json(root / paths.METRICS),
+        metrics=metrics,
         intervals=read_json(root / paths.METRICS_CI).get("metrics", {}),
-        labels=predictions["label"].to_numpy(dtype=np.int64),
-        scores=predictions["score"].to_numpy(dtype=np.float64),
+        outcome=outcome,
         test_set_id=_test_set_id(root),
     )
     return Outputs(

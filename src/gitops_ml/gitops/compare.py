@@ -24,8 +24,8 @@ import numpy as np
 from gitops_ml.config import BootstrapParams, GateParams, SchemaParams
 from gitops_ml.errors import CompareError
 from gitops_ml.gitops.gate import GateDecision, better_by, decide, signed_lower_bound
-from gitops_ml.metric_names import HIGHER_IS_BETTER, METRIC_NAMES, MetricName
-from gitops_ml.scoring import bootstrap_metrics, confidence_intervals
+from gitops_ml.model_metrics import Outcome, bootstrap_metrics, confidence_intervals, higher_is_better, metric_names
+from gitops_ml.tasks import DEFAULT_TASK, Task
 from gitops_ml.values import finite_or_none, flatten
 from gitops_ml.vcs import commit_of, git_stdout
 
@@ -105,12 +105,11 @@ class Side:
 
     metrics: dict[str, Any]
     intervals: dict[str, dict[str, float | None]]  # metrics_ci.json "metrics"
-    labels: np.ndarray
-    scores: np.ndarray
+    outcome: Outcome  # the test rows' targets and the model's predictions (predictions.parquet)
     test_set_id: str  # hash of the test rows (from dvc.lock); equal ids mean a paired comparison is valid
 
 
-def _verdict(name: MetricName, delta: float | None, low: float | None, high: float | None) -> Verdict:
+def _verdict(name: str, delta: float | None, low: float | None, high: float | None) -> Verdict:
     if delta is None:
         return "n/a"
     if delta == 0 or (low is not None and high is not None and low <= 0 <= high):
@@ -126,11 +125,14 @@ def _overlap(a: Mapping[str, float | None], b: Mapping[str, float | None]) -> bo
 
 
 def can_pair(base: Side, head: Side) -> bool:
-    """True when both models scored the same rows at the same threshold (a paired bootstrap is valid)."""
+    """True when both models scored the same rows of the same task at the same threshold (a paired bootstrap is
+    valid)."""
+    a, b = base.outcome, head.outcome
     return (
         base.test_set_id == head.test_set_id
-        and len(base.labels) == len(head.labels)
-        and bool(np.array_equal(base.labels, head.labels))
+        and a.task is b.task
+        and a.predicted.shape == b.predicted.shape
+        and bool(np.array_equal(a.y, b.y))
         and base.metrics.get("threshold") == head.metrics.get("threshold")
     )
 
@@ -144,22 +146,16 @@ def compare_metrics(base: Side, head: Side, boot: BootstrapParams) -> tuple[list
     paired = can_pair(base, head)
     delta_ci: dict[str, dict[str, float]] = {}
     if paired:
-        samples = bootstrap_metrics(
-            head.labels,
-            head.scores,
-            float(head.metrics["threshold"]),
-            boot.n_resamples,
-            boot.seed,
-            other_scores=base.scores,
-        )
+        samples = bootstrap_metrics(head.outcome, boot.n_resamples, boot.seed, other=base.outcome)
         delta_ci = confidence_intervals(samples, boot.confidence)
     rows = []
-    for name in METRIC_NAMES:
+    for name in metric_names(head.outcome.task):
         old, new = finite_or_none(base.metrics.get(name)), finite_or_none(head.metrics.get(name))
         delta = None if old is None or new is None else new - old
         low = high = None
         if paired:
-            low, high = finite_or_none(delta_ci[name]["low"]), finite_or_none(delta_ci[name]["high"])
+            bounds = delta_ci.get(name, {})
+            low, high = finite_or_none(bounds.get("low")), finite_or_none(bounds.get("high"))
             verdict = _verdict(name, delta, low, high)
         else:
             overlap = _overlap(base.intervals.get(name, {}), head.intervals.get(name, {}))
@@ -172,7 +168,7 @@ def compare_metrics(base: Side, head: Side, boot: BootstrapParams) -> tuple[list
                 "base": old,
                 "head": new,
                 "delta": delta,
-                "higher_is_better": HIGHER_IS_BETTER[name],
+                "higher_is_better": higher_is_better(name, head.outcome.task),
                 "low": low,
                 "high": high,
                 "verdict": verdict,
@@ -181,9 +177,11 @@ def compare_metrics(base: Side, head: Side, boot: BootstrapParams) -> tuple[list
     return rows, paired
 
 
-def improvement_lower_bound(rows: list[dict[str, Any]], primary: MetricName) -> float | None:
+def improvement_lower_bound(rows: list[dict[str, Any]], primary: str) -> float | None:
     """Lower bound of the paired improvement of ``primary``, signed so that > 0 is better (None if unpaired)."""
-    row = next(r for r in rows if r["name"] == primary)
+    row = next((r for r in rows if r["name"] == primary), None)
+    if row is None:
+        return None
     return signed_lower_bound(primary, row["low"], row["high"])
 
 
@@ -193,17 +191,19 @@ def merge_verdict(
     rules: GateParams,
     lower_bound: float | None,
     contract_changes: list[str] | None = None,
+    task: Task = DEFAULT_TASK,
 ) -> GateDecision:
     """The release gate's decision with the head as candidate and the base as champion.
 
     With ``contract_changes`` (the data contract differs from the base's), the head starts a new model line and,
     as the release gate does, is judged on the floors only.
     """
-    pick: dict[str, float | None] = {name: finite_or_none(head_metrics.get(name)) for name in METRIC_NAMES}
+    names = metric_names(task)
+    pick: dict[str, float | None] = {name: finite_or_none(head_metrics.get(name)) for name in names}
     if contract_changes:
         new_line = f"new model line: the data contract changed since the base ({'; '.join(contract_changes)})"
         return decide(pick, None, rules, None, new_line)
-    champion: dict[str, float | None] = {name: finite_or_none(base_metrics.get(name)) for name in METRIC_NAMES}
+    champion: dict[str, float | None] = {name: finite_or_none(base_metrics.get(name)) for name in names}
     return decide(pick, champion, rules, improvement_lower_bound=lower_bound)
 
 

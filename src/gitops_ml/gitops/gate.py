@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_ml.config import GateParams
-from gitops_ml.metric_names import HIGHER_IS_BETTER, MetricName
+from gitops_ml.model_metrics import higher_is_better
 from gitops_ml.values import finite_or_none
 
 PASSED = "PASS"
@@ -49,18 +49,18 @@ def _fmt(value: float) -> str:
     return f"{value:.4f}"
 
 
-def better_by(name: MetricName, candidate: float, champion: float) -> float:
+def better_by(name: str, candidate: float, champion: float) -> float:
     """How much better ``candidate`` is than ``champion`` on metric ``name`` (> 0 is better, either direction)."""
-    return candidate - champion if HIGHER_IS_BETTER[name] else champion - candidate
+    return candidate - champion if higher_is_better(name) else champion - candidate
 
 
-def signed_lower_bound(name: MetricName, low: float | None, high: float | None) -> float | None:
+def signed_lower_bound(name: str, low: float | None, high: float | None) -> float | None:
     """The lower bound of the improvement on metric ``name``, signed so that > 0 is better; None when unknown.
 
     ``low``/``high`` bound the paired difference (candidate - champion). For a lower-is-better metric the
     improvement is that difference negated, so its lower bound is ``-high``.
     """
-    return finite_or_none(low) if HIGHER_IS_BETTER[name] else _negated(finite_or_none(high))
+    return finite_or_none(low) if higher_is_better(name) else _negated(finite_or_none(high))
 
 
 def _negated(value: float | None) -> float | None:
@@ -79,7 +79,7 @@ class _Checks:
 def _check_floors(cand: dict[str, float | None], rules: GateParams, checks: _Checks) -> None:
     for name, floor in rules.floors.items():
         value = cand.get(name)
-        word = "at least" if HIGHER_IS_BETTER[name] else "at most"
+        word = "at least" if higher_is_better(name) else "at most"
         if not math.isfinite(floor):
             checks.add(False, f"floor for {name} is not a number ({floor}); fix gate.floors.{name} in params.yaml")
         elif value is None:

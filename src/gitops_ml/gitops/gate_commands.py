@@ -51,27 +51,30 @@ class Scores:
 
 def score_models(params: Params, candidate: Path, champion: Path | None) -> Scores:
     """Metrics of both models on the current test set and the bootstrap lower bound of the improvement."""
-    import numpy as np
     import pandas as pd
 
     from gitops_ml.model_io import load_model
+    from gitops_ml.model_metrics import Outcome, bootstrap_metrics, compute_metrics, confidence_intervals
     from gitops_ml.pipeline.interface import score_frame
-    from gitops_ml.scoring import bootstrap_metrics, compute_metrics, confidence_intervals
 
     test = pd.read_parquet(paths.TEST)
-    y_true = test[params.schema.target].to_numpy(dtype=np.int64)
-    threshold = params.evaluate.threshold
-    cand_scores = score_frame(load_model(candidate), test, params.schema)
-    cand = {k: finite_or_none(v) for k, v in compute_metrics(y_true, cand_scores, threshold).items()}
+    schema, threshold = params.schema, params.evaluate.threshold
+    y_true = test[schema.target].to_numpy()
+
+    def outcome(model: Path) -> Outcome:
+        return Outcome.of(schema.task, y_true, score_frame(load_model(model), test, schema), threshold)
+
+    cand_outcome = outcome(candidate)
+    cand = {k: finite_or_none(v) for k, v in compute_metrics(cand_outcome).items()}
     if champion is None:
         return Scores(candidate=cand, champion=None, lower_bound=None, test_rows=len(test))
-    champ_scores = score_frame(load_model(champion), test, params.schema)
-    champ = {k: finite_or_none(v) for k, v in compute_metrics(y_true, champ_scores, threshold).items()}
+    champ_outcome = outcome(champion)
+    champ = {k: finite_or_none(v) for k, v in compute_metrics(champ_outcome).items()}
     boot = params.evaluate.bootstrap
-    diffs = bootstrap_metrics(y_true, cand_scores, threshold, boot.n_resamples, boot.seed, other_scores=champ_scores)
+    diffs = bootstrap_metrics(cand_outcome, boot.n_resamples, boot.seed, other=champ_outcome)
     primary = params.gate.primary_metric
-    bounds = confidence_intervals(diffs, boot.confidence)[primary]
-    lower = signed_lower_bound(primary, bounds["low"], bounds["high"])
+    bounds = confidence_intervals(diffs, boot.confidence).get(primary, {})
+    lower = signed_lower_bound(primary, bounds.get("low"), bounds.get("high"))
     return Scores(candidate=cand, champion=champ, lower_bound=lower, test_rows=len(test))
 
 

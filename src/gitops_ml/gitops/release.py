@@ -19,7 +19,7 @@ from gitops_ml.config import Params, ProjectParams
 from gitops_ml.errors import ReleaseError
 from gitops_ml.gitops.champion import next_release_tag, release_tags, tag_number
 from gitops_ml.gitops.gate_report import GateReport
-from gitops_ml.metric_names import METRIC_NAMES
+from gitops_ml.model_metrics import all_metric_names
 from gitops_ml.vcs import commit_of, git, github_push_env, head_commit, head_or_unknown
 
 DEFAULT_IDENTITY = {"GIT_COMMITTER_NAME": "gitops-ml", "GIT_COMMITTER_EMAIL": "gitops-ml@users.noreply.github.com"}
@@ -134,7 +134,7 @@ def metrics_table(gate: GateReport) -> str:
         f"| metric | candidate | {champ_name} |" if champ is not None else "| metric | candidate |",
         "|---|---:|---:|" if champ is not None else "|---|---:|",
     ]
-    for name in METRIC_NAMES:
+    for name in all_metric_names():
         if name not in cand:
             continue
         row = f"| {name} | {_value(cand.get(name))} |"

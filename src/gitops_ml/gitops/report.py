@@ -31,7 +31,7 @@ from gitops_ml.gitops.compare import (
     merge_verdict,
     params_diff,
 )
-from gitops_ml.metric_names import METRIC_NAMES, MetricName
+from gitops_ml.model_metrics import MetricName, all_metric_names
 
 GITHUB_COMMENT_LIMIT = 65_536
 COMMENT_BUDGET = GITHUB_COMMENT_LIMIT - 2_000  # room for the comment's marker, image links and notes
@@ -145,7 +145,7 @@ class Report(_Model):
     params: list[ParamChange] = Field(max_length=10_000)
     data: DataDiff
     code: list[CodeChange] = Field(max_length=10_000)
-    metrics: list[MetricRow] = Field(min_length=1, max_length=len(METRIC_NAMES))
+    metrics: list[MetricRow] = Field(min_length=1, max_length=len(all_metric_names()))
     noise: Noise
     charts: Charts
     gate: Gate
@@ -173,6 +173,7 @@ def build_report(
         gate_rules,
         improvement_lower_bound(rows, gate_rules.primary_metric),
         base_contract_changes(base.params, params.schema),
+        params.task,
     )
     boot = params.evaluate.bootstrap
     return Report(

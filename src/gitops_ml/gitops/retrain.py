@@ -38,7 +38,7 @@ from gitops_ml.errors import DataContractError, ProjectError
 from gitops_ml.gitops.github_api import GitHub
 from gitops_ml.gitops.pull_request import Opened, Proposal, check_branch_name, commit_on_branch, current_branch, propose
 from gitops_ml.io import atomic_write, read_json
-from gitops_ml.metric_names import METRIC_NAMES
+from gitops_ml.model_metrics import all_metric_names
 from gitops_ml.vcs import file_md5, git
 
 BRANCH_PREFIX = "retrain/"
@@ -206,7 +206,7 @@ def pull_request_body(retrained: Retrained, issue: int | None = None) -> str:
         f"| data after | {a.rows_after} | {a.positives_after} | {_rate(a.positives_after, a.rows_after)} |",
     ]
     metrics = ["| metric | retrained model |", "|---|---:|"] + [
-        f"| {name} | {_fmt(retrained.metrics.get(name))} |" for name in METRIC_NAMES if name in retrained.metrics
+        f"| {name} | {_fmt(retrained.metrics.get(name))} |" for name in all_metric_names() if name in retrained.metrics
     ]
     stored = "pushed to the DVC remote" if retrained.pushed_data else "**not pushed: no DVC remote is configured**"
     parts = [

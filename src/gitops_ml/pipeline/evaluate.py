@@ -25,9 +25,11 @@ from threadpoolctl import threadpool_limits
 from gitops_ml.config import EvaluateParams, SchemaParams
 from gitops_ml.io import atomic_write, write_json
 from gitops_ml.model_io import load_model
+from gitops_ml.model_metrics import Outcome, bootstrap_metrics, compute_metrics, confidence_intervals
 from gitops_ml.pipeline.features import model_frame
 from gitops_ml.pipeline.interface import score_frame
-from gitops_ml.scoring import bootstrap_metrics, compute_metrics, confidence_intervals
+from gitops_ml.predictions import write_predictions
+from gitops_ml.tasks import Task
 from gitops_ml.values import finite_or_none
 
 MAX_CURVE_POINTS = 200
@@ -35,9 +37,18 @@ IMPORTANCE_SAMPLE_ROWS = 2000
 DEFAULT_LABELS = ("negative", "positive")
 
 
+# The scikit-learn scorer permutation importance measures the drop of, per task.
+IMPORTANCE_SCORING = {Task.BINARY: "average_precision", Task.MULTICLASS: "f1_macro", Task.REGRESSION: "r2"}
+
+
 def predict_scores(model: Pipeline, frame: pd.DataFrame, schema: SchemaParams) -> np.ndarray:
-    """Positive-class probability of each row of ``frame`` (the same call the gate and the service make)."""
+    """The model's prediction of each row of ``frame`` (the same call the gate and the service make)."""
     return score_frame(model, frame, schema)
+
+
+def outcome_of(model: Pipeline, test: pd.DataFrame, schema: SchemaParams, threshold: float) -> Outcome:
+    """The test rows' targets and the model's predictions of them, ready for the metrics."""
+    return Outcome.of(schema.task, test[schema.target].to_numpy(), predict_scores(model, test, schema), threshold)
 
 
 def _thin(frame: pd.DataFrame) -> pd.DataFrame:
@@ -69,7 +80,8 @@ def curve_tables(
 
 
 def feature_importance(model: Pipeline, test: pd.DataFrame, schema: SchemaParams, seed: int) -> pd.DataFrame:
-    """Permutation importance (drop in average precision) of each raw feature, on a sample of the test set."""
+    """Permutation importance of each raw feature (drop in the task's :data:`IMPORTANCE_SCORING`), on a sample of
+    the test set."""
     sample = test.sample(n=min(len(test), IMPORTANCE_SAMPLE_ROWS), random_state=seed)
     # Many small predictions: one thread each beats OpenMP's start-up and contention on a busy CI runner.
     with threadpool_limits(1):
@@ -77,7 +89,7 @@ def feature_importance(model: Pipeline, test: pd.DataFrame, schema: SchemaParams
             model,
             model_frame(sample, schema),
             sample[schema.target].to_numpy(),
-            scoring="average_precision",
+            scoring=IMPORTANCE_SCORING[schema.task],
             n_repeats=3,
             random_state=seed,
         )
@@ -87,24 +99,31 @@ def feature_importance(model: Pipeline, test: pd.DataFrame, schema: SchemaParams
 
 def evaluate_model(
     model: Pipeline, test: pd.DataFrame, schema: SchemaParams, params: EvaluateParams
-) -> tuple[dict[str, Any], dict[str, Any], np.ndarray]:
-    """Return (metrics, confidence intervals, scores) of ``model`` on ``test``."""
-    y_true = test[schema.target].to_numpy(dtype=np.int64)
-    scores = predict_scores(model, test, schema)
-    metrics: dict[str, Any] = compute_metrics(y_true, scores, params.threshold)
-    metrics = {name: finite_or_none(value) for name, value in metrics.items()}
-    metrics |= {"threshold": params.threshold, "test_rows": len(test), "test_positives": int(y_true.sum())}
+) -> tuple[dict[str, Any], dict[str, Any], Outcome]:
+    """Return (metrics, confidence intervals, outcome) of ``model`` on ``test``.
+
+    The metrics are the task's (:mod:`gitops_ml.model_metrics`) plus ``test_rows``; a binary model's also name
+    the ``threshold`` and the ``test_positives``.
+    """
+    outcome = outcome_of(model, test, schema, params.threshold)
+    metrics: dict[str, Any] = {name: finite_or_none(value) for name, value in compute_metrics(outcome).items()}
+    metrics["test_rows"] = len(test)
+    if schema.task is Task.BINARY:
+        metrics |= {"threshold": params.threshold, "test_positives": int(outcome.y.sum())}
     boot = params.bootstrap
-    samples = bootstrap_metrics(y_true, scores, params.threshold, boot.n_resamples, boot.seed)
+    samples = bootstrap_metrics(outcome, boot.n_resamples, boot.seed)
     intervals = {
         name: {side: finite_or_none(v) for side, v in bounds.items()}
         for name, bounds in confidence_intervals(samples, boot.confidence).items()
     }
-    return (
-        metrics,
-        {"confidence": boot.confidence, "n_resamples": boot.n_resamples, "metrics": intervals},
-        scores,
-    )
+    return metrics, {"confidence": boot.confidence, "n_resamples": boot.n_resamples, "metrics": intervals}, outcome
+
+
+def plot_tables(outcome: Outcome, params: EvaluateParams, labels: tuple[str, str]) -> dict[str, pd.DataFrame]:
+    """The task's plot data, by file name under ``reports/plots/`` (``dvc.yaml``'s ``plots:`` lists them)."""
+    if outcome.task is Task.BINARY:
+        return curve_tables(outcome.y, outcome.predicted, params.threshold, params.calibration_bins, labels)
+    return {}
 
 
 def run_evaluate(
@@ -118,19 +137,17 @@ def run_evaluate(
 ) -> dict[str, Any]:
     """Score the model (or the model file) and write every evaluate output under ``out_dir``; return the metrics.
 
-    ``labels`` (negative, positive) name the classes in the confusion table (``project.*_label``).
+    ``labels`` (negative, positive) name a binary model's classes in the confusion table (``project.*_label``).
     """
     model = load_model(model) if isinstance(model, Path) else model
     test = pd.read_parquet(test_path)
-    metrics, intervals, scores = evaluate_model(model, test, schema, params)
-    y_true = test[schema.target].to_numpy(dtype=np.int64)
-    tables = curve_tables(y_true, scores, params.threshold, params.calibration_bins, labels)
+    metrics, intervals, outcome = evaluate_model(model, test, schema, params)
+    tables = plot_tables(outcome, params, labels)
     tables["feature_importance"] = feature_importance(model, test, schema, seed)
     for name, table in tables.items():
         with atomic_write(out_dir / "plots" / f"{name}.csv") as tmp:
             table.to_csv(tmp, index=False, lineterminator="\n", float_format="%.6g")
-    with atomic_write(out_dir / "predictions.parquet") as tmp:
-        pd.DataFrame({"label": y_true, "score": scores}).to_parquet(tmp, index=False)
+    write_predictions(out_dir / "predictions.parquet", outcome)
     write_json(out_dir / "metrics_ci.json", intervals)
     write_json(out_dir / "metrics.json", metrics)
     return metrics

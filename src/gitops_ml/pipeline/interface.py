@@ -6,8 +6,9 @@ estimators) are the team's to rewrite as long as these functions keep their mean
 
 - :func:`model_frame`: the raw rows -> the frame the model takes (the schema's feature columns, typed);
 - :func:`build_model`: the unfitted model (preprocessing + the ``train.estimator`` classifier);
-- :func:`score_frame`: a fitted model's positive-class probability for each raw row;
-- :func:`column_scorer`: the same scores from raw columns (the service's model call), built once per loaded model:
+- :func:`score_frame`: a fitted model's prediction for each raw row, shaped by the task (``schema.task``): the
+  positive class's probability (binary), one probability per class (multiclass) or the value (regression);
+- :func:`column_scorer`: the same predictions from raw columns (the service's model call), built once per loaded model:
   the fast path of ``pipeline/fast_scoring.py`` when it recognises the model, else :func:`score_frame`;
 - :func:`sample_writer`: the optional built-in sample generator (``pipeline/sample_data.py``), a plug-in that
   ``data.sample`` in params.yaml switches on; the project works without the file;
@@ -31,6 +32,7 @@ import pandas as pd
 from gitops_ml.config import SchemaParams, TrainParams
 from gitops_ml.errors import DataSourceError
 from gitops_ml.pipeline.features import model_frame
+from gitops_ml.tasks import Task
 
 __all__ = [
     "SAMPLE_MODULE",
@@ -62,9 +64,19 @@ def build_model(schema: SchemaParams, params: TrainParams) -> Any:
 
 
 def score_frame(model: Any, frame: pd.DataFrame, schema: SchemaParams) -> np.ndarray:
-    """Positive-class probability of each row of ``frame`` (raw or validated rows) under the fitted ``model``."""
-    scores: np.ndarray = model.predict_proba(model_frame(frame, schema))[:, 1]  # the model is untyped (sklearn)
-    return scores
+    """The fitted ``model``'s prediction of each row of ``frame`` (raw or validated rows), by ``schema.task``.
+
+    Binary: the positive class's probability, shape (rows,). Multiclass: one probability per class of
+    ``schema.classes``, shape (rows, classes), a class the model never saw in training getting 0. Regression: the
+    predicted value, shape (rows,).
+    """
+    features = model_frame(frame, schema)
+    if schema.task is Task.REGRESSION:
+        return np.asarray(model.predict(features), dtype=np.float64)
+    proba = np.asarray(model.predict_proba(features), dtype=np.float64)
+    full = np.zeros((len(features), len(schema.class_labels)), dtype=np.float64)
+    full[:, np.asarray(model.classes_, dtype=np.int64)] = proba  # the model's columns are the classes it saw
+    return full[:, 1] if schema.task is Task.BINARY else full
 
 
 @dataclass(frozen=True)
@@ -97,6 +109,10 @@ def column_scorer(model: Any, schema: SchemaParams) -> ColumnScorer:
             raise
         reason = "src/gitops_ml/pipeline/fast_scoring.py is not in this project"
     else:
+        reason = ""
+    if not reason and schema.task is not Task.BINARY:
+        reason = f"the fast path scores binary models only, not {schema.task.value}"
+    if not reason:
         try:
             scorer = fast.compile_scorer(model, schema)
         except fast.UnrecognisedModel as exc:
