@@ -148,17 +148,20 @@ deploy-check: install ## Render every kustomization under deploy/, validate each
 	$(RUN) gitops-ml deploy-check
 
 # --- pull requests ---
-# `make report BASE=<ref>` compares the working tree with BASE (default main) and writes reports/pr/report.{md,json};
-# like `make check-lock`, it refuses a dvc.lock at HEAD that does not record the outputs (checked in-process).
-# BASE's side runs in a temporary git worktree that shares this repo's DVC cache and run-cache.
+# `make report BASE=<ref>` compares the working tree, committed or not, with BASE (default main) and writes
+# reports/pr/report.{md,json}; what is not committed yet (changes, a dvc.lock at HEAD that does not record the
+# outputs) is said in the report and on the terminal, with the command that commits it. STRICT=1 refuses such a
+# dvc.lock instead, like `make check-lock` (checked in-process): it is the default where CI=true (GitHub, act) and
+# ci.yml sets it. BASE's side runs in a temporary git worktree that shares this repo's DVC cache and run-cache.
+STRICT ?= $(CI)
 
 .PHONY: check-lock
 check-lock: install ## Fail when dvc.lock at HEAD does not record the outputs `make repro` made (fix: commit dvc.lock)
 	$(RUN) gitops-ml check-lock
 
 .PHONY: report
-report: repro ## Compare the working tree's model with BASE (default main): reports/pr/report.md and report.json
-	$(RUN) gitops-ml report --base "$(BASE)"
+report: repro ## Compare the working tree, committed or not, with BASE (default main): reports/pr/report.{md,json} (STRICT=1: refuse a stale dvc.lock, as CI)
+	$(RUN) gitops-ml report --base "$(BASE)" $(if $(filter-out 0 false,$(STRICT)),--strict)
 
 .PHONY: lint-workflows
 lint-workflows: install ## Check .github/workflows: zizmor --offline, the GitHub workflow JSON schema, actionlint

@@ -6,7 +6,7 @@ process tree sampled. The head pipeline's own compute is the wall time of the st
 project itself (train and evaluate, which the param feeds); everything else is what the report loop adds:
 DVC's checks, the base side (a git worktree restored from the DVC cache) and building the report. The branch
 carries the ``dvc.lock`` of its author's own run (made in a clone, see :func:`developer_lock`), as a pull request
-does: ``make report`` refuses a stale one.
+does: CI's ``make report`` (``STRICT=1``) refuses a stale one.
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ def change_param(params_file: Path) -> str:
 def developer_lock(project: Path, cache: Path, where: Path) -> str:
     """The ``dvc.lock`` that ``dvc repro`` writes for ``project``'s HEAD, made in a clone with a copy of ``cache``.
 
-    A pull request carries the dvc.lock of its author's own run (``make report`` refuses a stale one, through
-    ``check-lock``); making it in a clone with a *copy* of the cache keeps the head's outputs out of the measured
-    project's cache, so ``make report`` there computes the head's stages as CI would.
+    A pull request carries the dvc.lock of its author's own run (CI's ``make report``, ``STRICT=1``, refuses a stale
+    one, as ``check-lock`` does); making it in a clone with a *copy* of the cache keeps the head's outputs out of the
+    measured project's cache, so ``make report`` there computes the head's stages as CI would.
     """
     shutil.rmtree(where, ignore_errors=True)
     where.mkdir(parents=True)

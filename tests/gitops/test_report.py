@@ -13,6 +13,8 @@ from markdown_it import MarkdownIt
 from pydantic import ValidationError
 
 from gitops_ml.gitops.report import (
+    COMMIT_ALL,
+    COMMIT_LOCK,
     CURVE_GRID,
     GITHUB_COMMENT_LIMIT,
     Report,
@@ -24,6 +26,7 @@ from gitops_ml.gitops.report import (
     render_capped,
     sample_precision_recall,
     sample_roc,
+    uncommitted_note,
 )
 from gitops_ml.model_metrics import higher_is_better, metric_names
 from gitops_ml.tasks import Task
@@ -113,6 +116,34 @@ def test_a_report_without_labels_still_validates():
     assert "positive: `positive`, negative: `negative`" in render(Report.model_validate(data))
 
 
+def test_committed_work_gets_no_note():
+    report = sample_report()  # no stale_lock_stages key, as in CI's report.json and an older one
+    assert report.stale_lock_stages == []
+    assert uncommitted_note(report) is None
+    assert "Not committed yet" not in render(report)
+    assert "(with uncommitted changes)" not in render(report)
+
+
+@pytest.mark.parametrize(
+    ("dirty", "stale", "fix"),
+    [(True, ["evaluate", "train"], COMMIT_ALL), (False, ["evaluate", "train"], COMMIT_LOCK), (True, [], COMMIT_ALL)],
+)
+def test_work_not_committed_yet_is_said_with_the_command_that_commits_it(dirty, stale, fix):
+    report = sample_report(head_dirty=dirty, stale_lock_stages=stale)
+    text = render(report)
+    note = uncommitted_note(report)
+    assert note is not None and f"Commit with `{fix}` before pushing" in note
+    assert "⚠️ **Not committed yet**: " in text and f"Commit with `{fix}` before pushing" in text
+    assert ("(with uncommitted changes)" in text) is dirty
+    assert ("with uncommitted changes;" in note or "with uncommitted changes." in note) is dirty
+    if stale:
+        assert "committed `dvc.lock` does not record this pipeline run yet (stale stages: evaluate, train)" in note
+        assert "(stale stages: `evaluate`, `train`)" in text  # names from dvc.lock: in code spans
+        assert "refuses a `dvc.lock` that does not record the pipeline run" in text
+    else:
+        assert "stale stages" not in text and "refuses" not in note
+
+
 def test_render_is_deterministic():
     assert render(sample_report()) == render(sample_report())
     report = sample_report()
@@ -165,6 +196,7 @@ def test_text_from_the_pull_request_only_appears_inside_code(evil):
         },
         gate={**sample_report().gate.model_dump(), "reasons": [evil, evil + " again"]},
         charts={**sample_report().charts.model_dump(), "labels": {"positive": evil, "negative": evil + " too"}},
+        stale_lock_stages=[evil, evil],
     )
     text = render(report)
     outside = text_outside_code(text)
@@ -278,6 +310,7 @@ def test_the_largest_report_the_schema_allows_still_fits():
             "type_changes": [{"column": huge, "base": huge, "head": huge}] * 300,
         },
         gate={**sample_report().gate.model_dump(), "reasons": [huge] * 100},
+        stale_lock_stages=[huge] * 1_000,
     )
     text = render_capped(report)
     assert comment_length(text) <= GITHUB_COMMENT_LIMIT - 2_000

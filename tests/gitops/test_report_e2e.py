@@ -1,12 +1,15 @@
 """End to end in a temporary git repository: `make report BASE=main` on branches that change a param, the
-data, or nothing. The base side really runs in a git worktree that shares the DVC cache."""
+data, or nothing, and on work not committed yet (a laptop's report says so; STRICT=1, as in CI, refuses it). The
+base side really runs in a git worktree that shares the DVC cache."""
 
 from __future__ import annotations
 
 import json
 import re
 import shutil
+import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,9 +20,15 @@ from tests.support.projects import make_project, run
 pytestmark = pytest.mark.slow
 
 
+def _report_run(project: Path, strict: bool = False, check: bool = True) -> subprocess.CompletedProcess:
+    # The Makefile's own recipe, with the venv on PATH instead of `uv run` (-o install: no uv sync here). STRICT is
+    # always given: its default follows CI, which is true when the suite itself runs in CI.
+    cmd = ["make", "-o", "install", "report", "BASE=main", "RUN=", f"STRICT={'1' if strict else ''}"]
+    return run(cmd, project, check=check)
+
+
 def _make_report(project: Path) -> dict:
-    # The Makefile's own recipe, with the venv on PATH instead of `uv run` (-o install: no uv sync here).
-    run(["make", "-o", "install", "report", "BASE=main", "RUN="], project)
+    _report_run(project)
     return json.loads((project / "reports/pr/report.json").read_text())
 
 
@@ -87,7 +96,9 @@ def test_branch_that_changes_a_hyperparameter(repo: Path):
     assert metrics["roc_auc"]["delta"] == pytest.approx(metrics["roc_auc"]["head"] - metrics["roc_auc"]["base"])
     assert all(m["verdict"] in ("better", "worse", "unchanged") for m in report["metrics"])
     assert report["noise"]["paired"] is True
+    assert "stale_lock_stages" not in report  # dvc.lock committed: left out, as in CI's report.json
     text = (repo / "reports/pr/report.md").read_text()
+    assert "Not committed yet" not in text
     assert "- `train.hist_gradient_boosting.learning_rate`: " in text  # PR text only inside code spans
     assert f"| {metrics['roc_auc']['base']:.4f} | {metrics['roc_auc']['head']:.4f} |" in text
     assert "### Merge verdict" in text
@@ -131,17 +142,101 @@ def test_branch_that_renames_the_classes(repo: Path):
     assert "positive: `caught`, negative: `NA`" in (repo / "reports/pr/report.md").read_text()
 
 
-def test_a_dvc_lock_that_does_not_record_the_outputs_is_refused(repo: Path):
-    _branch(repo, "uncommitted-lock")
+@dataclass(frozen=True)
+class Reported:
+    """What one `make report` left: report.json, report.md and what it said on the terminal (one line)."""
+
+    data: dict
+    text: str
+    said: str
+
+
+def _reported(project: Path) -> Reported:
+    said = " ".join(_report_run(project).stderr.split())  # the terminal may wrap the message to its width
+    out = project / "reports/pr"
+    return Reported(json.loads((out / "report.json").read_text()), (out / "report.md").read_text(), said)
+
+
+@dataclass(frozen=True)
+class Exploration:
+    """A hyperparameter changed on a laptop: reported uncommitted, then with params.yaml alone committed, then with
+    STRICT=1; ``metrics`` is what the pipeline wrote for the change."""
+
+    uncommitted: Reported
+    params_committed: Reported
+    strict: subprocess.CompletedProcess
+    metrics: dict
+
+
+@pytest.fixture(scope="module")
+def exploration(repo: Path) -> Iterator[Exploration]:
+    """The everyday loop: edit params.yaml, `make report` (the pipeline trains once); commit params.yaml alone and
+    report again; then the strict path, as CI runs it. The branch's dvc.lock is restored afterwards."""
+    _branch(repo, "explore")
     params = repo / "params.yaml"
     params.write_text(params.read_text().replace("max_leaf_nodes: 31", "max_leaf_nodes: 15"))
-    _commit(repo, "change a param, forget to commit the dvc.lock of its run")
-    result = run(["make", "-o", "install", "report", "BASE=main", "RUN="], repo, check=False)
-    run(["git", "checkout", "-q", "--", "dvc.lock"], repo)
-    said = " ".join(result.stderr.split())  # the message may be wrapped to the terminal's width
-    assert result.returncode != 0
+    uncommitted = _reported(repo)
+    run(["git", "commit", "-qm", "smaller trees (dvc.lock not committed)", "params.yaml"], repo)
+    params_committed = _reported(repo)
+    strict = _report_run(repo, strict=True, check=False)
+    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    run(["git", "checkout", "-q", "HEAD", "--", "dvc.lock"], repo)  # from HEAD: DVC's autostage staged the new one
+    assert run(["git", "status", "--porcelain", "--untracked-files=no"], repo).stdout == ""
+    yield Exploration(uncommitted, params_committed, strict, metrics)
+
+
+CHANGED = [{"key": "train.hist_gradient_boosting.max_leaf_nodes", "base": "31", "head": "15"}]
+
+
+def _stale(said: str) -> set[str]:
     stale = re.search(r"stale stages: ([^)]*)\)", said)
-    assert stale and {"train", "evaluate"} <= set(stale.group(1).split(", ")), said
+    assert stale, said
+    return set(stale.group(1).split(", "))
+
+
+def _shows_the_change(reported: Reported, metrics: dict) -> None:
+    report = reported.data
+    assert report["params"] == CHANGED
+    rows = {m["name"]: m for m in report["metrics"]}
+    assert rows["roc_auc"]["head"] == pytest.approx(metrics["roc_auc"])  # the working tree's model
+    assert any(m["delta"] != 0 for m in report["metrics"]), report["metrics"]
+    for row in report["metrics"]:
+        assert row["delta"] == pytest.approx(row["head"] - row["base"])
+    assert "- `train.hist_gradient_boosting.max_leaf_nodes`: `31` → `15`" in reported.text
+
+
+def test_an_uncommitted_hyperparameter_is_reported_and_marked_uncommitted(exploration: Exploration):
+    reported = exploration.uncommitted
+    _shows_the_change(reported, exploration.metrics)
+    assert reported.data["head_dirty"] is True
+    assert reported.data["head_commit"] == reported.data["base_commit"]  # nothing committed on the branch
+    assert {"train", "evaluate"} <= set(reported.data["stale_lock_stages"])
+    assert "(with uncommitted changes)." in reported.text
+    assert "⚠️ **Not committed yet**: the head side is the working tree, with uncommitted changes;" in reported.text
+    assert "Commit with `git commit -a` before pushing" in reported.text
+    assert "report: not committed yet: the head side is the working tree" in reported.said
+    assert {"train", "evaluate"} <= _stale(reported.said)
+    assert "Commit with `git commit -a` before pushing" in reported.said
+
+
+def test_params_committed_without_dvc_lock_are_reported_with_the_lock_to_commit(exploration: Exploration):
+    reported = exploration.params_committed
+    _shows_the_change(reported, exploration.metrics)
+    assert reported.data["metrics"] == exploration.uncommitted.data["metrics"]  # the same model, now committed
+    assert reported.data["head_dirty"] is False  # params.yaml is committed; only dvc.lock is not
+    assert reported.data["head_commit"] != reported.data["base_commit"]
+    assert "(with uncommitted changes)" not in reported.text
+    assert "⚠️ **Not committed yet**: the committed `dvc.lock` does not record this pipeline run yet" in reported.text
+    assert "Commit with `git commit dvc.lock` before pushing" in reported.text
+    assert {"train", "evaluate"} <= _stale(reported.said)
+    assert "Commit with `git commit dvc.lock` before pushing" in reported.said
+
+
+def test_strict_refuses_a_dvc_lock_that_does_not_record_the_outputs(exploration: Exploration):
+    said = " ".join(exploration.strict.stderr.split())
+    assert exploration.strict.returncode != 0
+    assert "error: dvc.lock at HEAD does not record how the pipeline outputs were made" in said
+    assert {"train", "evaluate"} <= _stale(said)
     assert "commit dvc.lock" in said
     assert "Traceback" not in said
 

@@ -1,4 +1,5 @@
-"""Model versions from git, and the model store import: labels, params copy, refusal of untrusted files."""
+"""Model versions from git, and the model store import: labels, params copy, refusal of untrusted files; the
+service's message when the model is not in the store BentoML looks in."""
 
 from __future__ import annotations
 
@@ -9,8 +10,17 @@ import pytest
 import yaml
 
 from gitops_ml.io import read_json
-from gitops_ml.serving.store import MODEL_NAME, ModelStoreError, model_version, sanitize_version
+from gitops_ml.serving.store import (
+    MODEL_NAME,
+    ModelStoreError,
+    missing_model_message,
+    model_version,
+    sanitize_version,
+)
+from tests.support.fixture_project import ROOT
+from tests.support.processes import free_port
 from tests.support.projects import project_env, run
+from tests.support.serving import serve
 
 
 @pytest.mark.parametrize(
@@ -88,3 +98,60 @@ def test_import_refuses_a_file_that_is_not_a_trusted_skops_model(
     assert "not a readable skops model file" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (Path(serving_env["BENTOML_HOME"]) / "models" / MODEL_NAME / "tampered").exists()
+
+
+def test_missing_model_outside_a_project_names_the_store_and_the_way_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BENTOML_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    said = missing_model_message(MODEL_NAME, "latest", tmp_path)
+    assert (
+        f"model store {tmp_path / 'home' / 'bentoml' / 'models'} (BentoML's default: BENTOML_HOME is not set)" in said
+    )
+    assert "in the project directory, run `make serve`" in said
+
+
+def test_missing_model_in_the_projects_own_store_says_to_import_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "bentofile.yaml").write_text("service: x:Y\n")
+    (tmp_path / "src").mkdir()
+    monkeypatch.setenv("BENTOML_HOME", str(tmp_path / ".bentoml"))
+    said = missing_model_message(MODEL_NAME, "model-v3", tmp_path / "src")  # from a subdirectory of the project
+    assert said.startswith(f"model {MODEL_NAME}:model-v3 is not in the BentoML model store {tmp_path}/.bentoml/models")
+    assert "the project's store: run `make serve`" in said and "`make import-model` first" in said
+
+
+def test_missing_model_elsewhere_points_at_the_projects_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "bentofile.yaml").write_text("service: x:Y\n")
+    monkeypatch.setenv("BENTOML_HOME", str(tmp_path / "other"))
+    said = missing_model_message(MODEL_NAME, None, tmp_path)
+    assert f"not in the BentoML model store {tmp_path}/other/models ($BENTOML_HOME), nor in the project's store" in said
+    assert f"`make import-model`, then `BENTOML_HOME={tmp_path}/.bentoml bentoml serve`" in said
+    (tmp_path / ".bentoml" / "models" / MODEL_NAME / "dev-abc").mkdir(parents=True)  # another version only
+    assert "nor in the project's store" in missing_model_message(MODEL_NAME, "model-v3", tmp_path)
+
+
+@pytest.mark.slow
+def test_bentoml_serve_in_the_project_names_the_stores_and_the_advice_works(
+    service_project: Path, serving_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`bentoml serve` in the project directory, as BentoML's docs teach, without the Makefile's BENTOML_HOME: one
+    message naming BentoML's default store and the project's, which holds the model; its command then serves."""
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy2(ROOT / "bentofile.yaml", project)
+    store = project / ".bentoml"
+    run(["gitops-ml", "import-model"], service_project, env=serving_env | {"BENTOML_HOME": str(store)})
+    env = {k: v for k, v in serving_env.items() if k != "BENTOML_HOME"} | {"HOME": str(tmp_path / "home")}
+    result = run(["bentoml", "serve", "--port", str(free_port())], project, env=env, check=False)
+    said = " ".join(result.stderr.split())
+    assert result.returncode == 1, said
+    assert "Traceback" not in result.stderr + result.stdout
+    assert said.startswith(f"error: model {MODEL_NAME}:latest is not in the BentoML model store ")
+    assert f"{tmp_path / 'home' / 'bentoml' / 'models'} (BentoML's default: BENTOML_HOME is not set)" in said
+    assert f"The project's store {store} holds it: run `make serve`" in said
+    assert f"`BENTOML_HOME={store} bentoml serve`" in said
+    with serve(".", env | {"BENTOML_HOME": str(store)}, project) as server:  # the advice, followed
+        assert server.process.poll() is None

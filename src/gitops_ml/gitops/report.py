@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from typing import Annotated, Final, Literal
 
 import numpy as np
@@ -37,6 +38,8 @@ GITHUB_COMMENT_LIMIT = 65_536
 COMMENT_BUDGET = GITHUB_COMMENT_LIMIT - 2_000  # room for the comment's marker, image links and notes
 CURVE_GRID = tuple(round(x, 2) for x in np.linspace(0, 1, 21))
 SCHEMA_VERSION: Final = 1
+COMMIT_ALL: Final = "git commit -a"  # what commits the head side as the report saw it (tracked files only)
+COMMIT_LOCK: Final = "git commit dvc.lock"
 
 Text = Annotated[str, Field(max_length=2_000)]
 Sha = Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")]
@@ -142,6 +145,10 @@ class Report(_Model):
     base_commit: Sha
     head_commit: Sha
     head_dirty: bool
+    # Stages whose recipe the working tree's dvc.lock records and HEAD's does not: dvc.lock is not committed yet.
+    # Only a local `make report` writes it (CI's refuses such a lock), and only when not empty: a report.json
+    # without it is what the comment workflow of an older default branch accepts.
+    stale_lock_stages: list[Text] = Field(default=[], max_length=1_000)
     params: list[ParamChange] = Field(max_length=10_000)
     data: DataDiff
     code: list[CodeChange] = Field(max_length=10_000)
@@ -162,8 +169,13 @@ def build_report(
     base: Outputs,
     head: Outputs,
     code: list[dict[str, str]],
+    stale_lock_stages: Sequence[str] = (),
 ) -> Report:
-    """Compare the two sides' outputs (params, data, metrics with noise, gate) into a :class:`Report`."""
+    """Compare the two sides' outputs (params, data, metrics with noise, gate) into a :class:`Report`.
+
+    ``stale_lock_stages`` names the stages HEAD's ``dvc.lock`` does not record yet (a local report of work in
+    progress); the report says so, with the command that commits it.
+    """
     params = parse_params(head.params, source="params.yaml (head)")
     rows, paired = compare_metrics(base.side, head.side, params.evaluate.bootstrap)
     gate_rules = params.gate
@@ -181,6 +193,7 @@ def build_report(
         base_commit=base_commit,
         head_commit=head_commit,
         head_dirty=head_dirty,
+        stale_lock_stages=list(stale_lock_stages),
         params=[ParamChange.model_validate(c) for c in params_diff(base.params, head.params)],
         data=DataDiff.model_validate(data_diff(base.data_summary, head.data_summary)),
         code=[CodeChange.model_validate(c) for c in code],
@@ -420,6 +433,34 @@ def _gate_section(report: Report, limit: int | None) -> list[str]:
     ]
 
 
+def _not_committed(report: Report, names: str) -> str | None:
+    """What of the head side is not committed yet and the command that commits it (``names``: the stale stages as
+    they are to be shown); None when the head is committed as it is."""
+    if not (report.head_dirty or report.stale_lock_stages):
+        return None
+    what = ["the head side is the working tree, with uncommitted changes"] if report.head_dirty else []
+    if report.stale_lock_stages:
+        what.append(f"the committed `dvc.lock` does not record this pipeline run yet (stale stages: {names})")
+    fix = COMMIT_ALL if report.head_dirty else COMMIT_LOCK
+    why = "CI reports what is committed"
+    if report.stale_lock_stages:
+        why += " and refuses a `dvc.lock` that does not record the pipeline run"
+    return f"{'; '.join(what)}. Commit with `{fix}` before pushing: {why}."
+
+
+def uncommitted_note(report: Report) -> str | None:
+    """For the terminal: what of the head side is not committed yet and the command that commits it, or None."""
+    return _not_committed(report, ", ".join(report.stale_lock_stages))
+
+
+def _uncommitted_section(report: Report, limit: int | None) -> list[str]:
+    stages = report.stale_lock_stages
+    shown = stages if limit is None else stages[:limit]
+    more = f" and {len(stages) - len(shown)} more" if len(shown) < len(stages) else ""
+    note = _not_committed(report, (", ".join(code_span(name) for name in shown) or "…") + more)
+    return [f"⚠️ **Not committed yet**: {note}", ""] if note else []  # stage names (from dvc.lock) in code spans
+
+
 def _summary_line(report: Report) -> str:
     counts = {v: sum(1 for r in report.metrics if r.verdict == v) for v in ("better", "worse", "unchanged")}
     verdict = "✅ would release" if report.gate.release else "⛔ would not release"
@@ -438,6 +479,7 @@ def render(report: Report, limit: int | None = None, charts: bool = True) -> str
         "",
         f"Base `{report.base_commit[:12]}`, head `{report.head_commit[:12]}`{dirty}.",
         "",
+        *_uncommitted_section(report, limit),
         _summary_line(report),
         "",
         *_metrics_section(report),

@@ -42,6 +42,12 @@ def _head_is_current(repo: Path) -> None:
 def report(
     base: Annotated[str, typer.Option(help="Git ref to compare the working tree with.")] = "main",
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Where report.md and report.json go.")] = DEFAULT_OUT,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Refuse a dvc.lock at HEAD that does not record the outputs, as CI does (STRICT=1)."
+        ),
+    ] = False,
     pr_number: Annotated[
         str | None, typer.Option(envvar="PR_NUMBER", help="Pull-request number to record in pr.json (CI).")
     ] = None,
@@ -51,32 +57,42 @@ def report(
 ) -> None:
     """Compare the working tree's pipeline outputs with BASE's; write the PR report (Markdown and JSON).
 
-    Refuses outputs that ``dvc status`` calls out of date, and a ``dvc.lock`` at HEAD that does not record them
-    (the ``check-lock`` question).
+    Refuses outputs that ``dvc status`` calls out of date. The working tree is compared committed or not: the
+    report (and the terminal) says what is not committed yet, a ``dvc.lock`` at HEAD that does not record the
+    outputs included, with the command that commits it. With ``--strict`` (CI) such a ``dvc.lock`` is refused
+    instead (the ``check-lock`` question).
     """
     from gitops_ml.gitops.artifact import pr_metadata
     from gitops_ml.gitops.base_side import base_outputs, read_outputs
     from gitops_ml.gitops.compare import code_changes, resolve_ref
-    from gitops_ml.gitops.lockfile import require_current_lock
-    from gitops_ml.gitops.report import build_report, render_capped
+    from gitops_ml.gitops.lockfile import require_current_lock, stale_stages
+    from gitops_ml.gitops.report import build_report, render_capped, uncommitted_note
 
     repo = Path.cwd()
     meta = pr_metadata(pr_number, head_sha or "") if pr_number else None
     base_commit = resolve_ref(repo, base)
     head_commit = resolve_ref(repo, "HEAD")
     _head_is_current(repo)
-    require_current_lock(repo)  # what `make check-lock` asks, here in-process (a process costs a second)
+    if strict:
+        require_current_lock(repo)  # what `make check-lock` asks, here in-process (a process costs a second)
+    stale = [] if strict else stale_stages(repo)
     head = read_outputs(repo)
     # Committed work is labelled as such: untracked files are not the head's, and dvc.lock (which `make repro`
-    # may rewrite and DVC's autostage stage) is judged by `make check-lock`, not by its bytes.
+    # may rewrite and DVC's autostage stage) is judged by its recipes (`stale`), not by its bytes.
     dirty = git_stdout("status", "--porcelain", "--untracked-files=no", "--", ".", ":!dvc.lock", cwd=repo).strip()
     base_side = base_outputs(repo, base_commit, say=console.print)
-    result = build_report(base, base_commit, head_commit, bool(dirty), base_side, head, code_changes(repo, base))
-    write_json(out_dir / REPORT_JSON, result.model_dump(mode="json"))
+    result = build_report(
+        base, base_commit, head_commit, bool(dirty), base_side, head, code_changes(repo, base), stale_lock_stages=stale
+    )
+    # Left out when empty (always, in CI): the comment workflow of an older default branch refuses unknown keys.
+    write_json(out_dir / REPORT_JSON, result.model_dump(mode="json", exclude=None if stale else {"stale_lock_stages"}))
     _write_text(out_dir / REPORT_MD, render_capped(result))
     if meta:
         write_json(out_dir / PR_FILE, meta)
     console.print(f"report: wrote {out_dir / REPORT_MD} and {out_dir / REPORT_JSON}")
+    note = uncommitted_note(result)
+    if note:
+        console.print(f"report: not committed yet: {note}", highlight=False, markup=False, soft_wrap=True)
 
 
 def job_summary(

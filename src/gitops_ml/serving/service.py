@@ -32,7 +32,6 @@ from bentoml.exceptions import ServiceUnavailable
 from pydantic import BaseModel
 
 from gitops_ml.config import Params, load_params
-from gitops_ml.errors import ModelStoreError
 from gitops_ml.pipeline.interface import ColumnScorer, column_scorer
 from gitops_ml.serving.auth import SERVICE_POLICY, BearerAuth
 from gitops_ml.serving.auth_config import AUTH_OFF_WARNING, AuthConfigError, AuthSettings, load_auth_settings
@@ -42,7 +41,7 @@ from gitops_ml.serving.middleware import JsonBodyOnly
 from gitops_ml.serving.openapi_security import DocumentBearerScheme
 from gitops_ml.serving.prediction_log import start_prediction_log
 from gitops_ml.serving.schema import columns_of, field_columns, request_model, response_model
-from gitops_ml.serving.store import MODEL_NAME, PARAMS_FILE, stored_files
+from gitops_ml.serving.store import MODEL_NAME, PARAMS_FILE, missing_model_message, stored_files
 
 logger = logging.getLogger("gitops_ml.serving")
 logging.getLogger("gitops_ml").setLevel(logging.INFO)  # BentoML leaves the root at WARNING: show our INFO lines
@@ -78,11 +77,8 @@ def _model_tag() -> str:
 
 MODEL = bentoml.models.BentoModel(_model_tag())
 _stored = MODEL.stored
-if _stored is None:
-    raise ModelStoreError(
-        f"model {MODEL.tag} is not in the BentoML model store ($BENTOML_HOME/models); "
-        "run `make import-model` (gitops-ml import-model) first"
-    )
+if _stored is None:  # SystemExit, not an error: BentoML's loader would print its frames above the message
+    raise SystemExit(f"error: {missing_model_message(MODEL.tag.name, MODEL.tag.version, Path.cwd())}")
 MODEL_DIR = Path(_stored.path)
 MODEL_VERSION = str(_stored.info.labels.get("model_version", _stored.tag.version))
 PARAMS: Params = load_params(MODEL_DIR / PARAMS_FILE)

@@ -9,11 +9,15 @@ pickle or joblib. Only a model that passes that check is imported in the first p
 Model version: the ``model-vN`` tag on HEAD (set by the release gate), else ``dev-<short commit>``, else ``dev``;
 ``MODEL_VERSION`` overrides it. BentoML versions allow only letters, digits, ``-``, ``_`` and ``.`` (at most 63,
 starting and ending alphanumeric), so :func:`sanitize_version` maps anything else to ``-``.
+
+The project keeps its store in ``.bentoml/`` in the project directory (the Makefile sets ``BENTOML_HOME``); BentoML
+on its own looks in ``$BENTOML_HOME``, else ``~/bentoml``. :func:`missing_model_message` names both.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -32,6 +36,9 @@ MODEL_NAME = "gitops-ml-classifier"
 MODEL_FILE = "model.skops"
 PARAMS_FILE = "params.yaml"
 TAG_PART_MAX = 63
+PROJECT_HOME = Path(".bentoml")
+"""The project's BentoML home (model store and bentos), in the project directory: the Makefile's ``BENTOML_HOME``."""
+PROJECT_MARKER = "bentofile.yaml"
 
 
 def sanitize_version(raw: str) -> str:
@@ -122,3 +129,42 @@ def stored_files(model_dir: Path | str) -> tuple[Params, Any]:
     """The params and the model (loaded with the trusted-types check) from a model store entry's directory."""
     model_dir = Path(model_dir)
     return load_params(model_dir / PARAMS_FILE), load_model(model_dir / MODEL_FILE)
+
+
+def bentoml_home() -> Path:
+    """The BentoML home BentoML itself uses: ``$BENTOML_HOME``, else its default ``~/bentoml``."""
+    return Path(os.path.expandvars(os.environ.get("BENTOML_HOME", "~/bentoml"))).expanduser().absolute()
+
+
+def _project_home(cwd: Path) -> Path | None:
+    """The ``.bentoml`` of the project ``cwd`` is in (the nearest directory holding ``bentofile.yaml``), or None."""
+    for directory in (cwd, *cwd.parents):
+        if (directory / PROJECT_MARKER).is_file():
+            return directory / PROJECT_HOME
+    return None
+
+
+def _holds(home: Path, name: str, version: str | None) -> bool:
+    """Whether the model store of BentoML home ``home`` has model ``name`` (at ``version``, or any version)."""
+    entries = home / "models" / name
+    if version and version != "latest":
+        return (entries / version).is_dir()
+    return entries.is_dir() and any(entry.is_dir() for entry in entries.iterdir())
+
+
+def missing_model_message(name: str, version: str | None, cwd: Path) -> str:
+    """Why the service cannot find model ``name:version``: the store BentoML looked in, the project's store (that of
+    the project ``cwd`` is in) and how to serve from it (``make serve``, or ``BENTOML_HOME``)."""
+    home = bentoml_home()
+    how = "$BENTOML_HOME" if "BENTOML_HOME" in os.environ else "BentoML's default: BENTOML_HOME is not set"
+    looked = f"model {name}:{version or 'latest'} is not in the BentoML model store {home / 'models'} ({how})"
+    serve = "`make serve` (it imports the model into the project's store and serves it)"
+    project = _project_home(cwd.absolute())
+    if project is None:
+        return f"{looked}: in the project directory, run {serve}, or set BENTOML_HOME to a store that holds the model"
+    if project.resolve() == home.resolve():
+        return f"{looked}, the project's store: run {serve}, or `make import-model` first"
+    point = f"`BENTOML_HOME={project} bentoml serve`"
+    if _holds(project, name, version):
+        return f"{looked}. The project's store {project} holds it: run `make serve`, or point BentoML at it: {point}"
+    return f"{looked}, nor in the project's store {project}: run {serve}, or `make import-model`, then {point}"
