@@ -150,7 +150,9 @@ def test_the_runner_scale_set_is_wired_to_its_service_account_and_the_controller
     runner_set = _one(runners, "AutoscalingRunnerSet").manifest
     # the ARC controller deletes a scale set whose version label is missing or of another minor version
     assert SEMVER.match(runner_set["metadata"]["labels"]["app.kubernetes.io/version"])
-    assert runner_set["spec"]["runnerScaleSetName"] == runner_set["metadata"]["name"]
+    label = runner_set["spec"]["runnerScaleSetName"]  # what runs-on names: the docs say to set TRAIN_RUNS_ON to it
+    assert label == runner_set["metadata"]["name"]
+    assert f"`TRAIN_RUNS_ON` to `{label}`" in DOCS.read_text(encoding="utf-8")
     service_accounts = {o.name for o in runners["ServiceAccount"]}
     assert runner_set["spec"]["template"]["spec"]["serviceAccountName"] in service_accounts
     binding = _one(runners, "RoleBinding").manifest
