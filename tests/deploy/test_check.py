@@ -28,6 +28,8 @@ def test_the_template_passes(deploy_project: Path):
         "deploy/flux",
         "deploy/overlays/staging",
         "deploy/overlays/production",
+        "deploy/runners",
+        "deploy/dask",
     } <= set(results)
     assert all(r.problems == [] and r.objects > 0 for r in results.values())
     assert results["deploy/overlays/staging"].is_overlay

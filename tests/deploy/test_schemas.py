@@ -114,6 +114,16 @@ def test_argo_and_flux_objects_are_checked_against_their_schemas():
     )
 
 
+def test_apiversion_kind_and_metadata_are_known_even_where_a_crd_schema_omits_them(tmp_path: Path):
+    schema = tmp_path / "example.com" / "widget_v1.json"
+    schema.parent.mkdir()
+    schema.write_text('{"type": "object", "properties": {"spec": {"type": "object"}}, "required": ["spec"]}')
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {}}
+    assert validate_object(RenderedObject(widget, "w.yaml"), tmp_path) == []
+    (problem,) = validate_object(RenderedObject(widget | {"spce": {}}, "w.yaml"), tmp_path)
+    assert problem == "spce: unknown top-level field (known: apiVersion, kind, metadata, spec)"
+
+
 def test_a_kind_without_a_schema_is_an_error_not_a_pass(tmp_path: Path):
     obj = RenderedObject({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}, "w.yaml")
     (problem,) = validate_object(obj, SCHEMAS)

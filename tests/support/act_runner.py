@@ -29,6 +29,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -44,6 +45,10 @@ ACT = Path(sys.executable).parent / "act"
 STANDIN_DIR = ROOT / "tests" / "rehearsal" / "standins"
 PROJECT_UV = ROOT / ".tools" / "bin" / "uv"
 ACT_TIMEOUT_S = 1800
+HOST_RUNNER = "-self-hosted"  # act's platform "image" that runs a job on this machine, without Docker
+NO_RUNNER = ""  # a label mapped to nothing: act skips a job that asks for it (else it has defaults of its own)
+DEFAULT_PLATFORMS = {"ubuntu-latest": HOST_RUNNER}
+_UNMAPPED = re.compile(r"Skipping unsupported platform -- Try running with `-P (.*)=\.\.\.`")
 
 # The pins of .github/workflows (see the team brief) -> the stand-in directory that replaces each.
 STANDINS = {
@@ -185,6 +190,14 @@ class ActRun:
         """Job id -> ``success`` or ``failure`` for every job act ran (a skipped job is absent)."""
         return {e["jobID"]: e["jobResult"] for e in self.events if "jobResult" in e}
 
+    def unmapped_labels(self, job: str) -> list[str]:
+        """The ``runs-on`` labels of ``job`` that act had no runner for, in order (act skipped the job then)."""
+        return [
+            match.group(1)
+            for e in self.events
+            if e.get("jobID") == job and (match := _UNMAPPED.search(str(e.get("msg", ""))))
+        ]
+
     def _definition(self, job: str, step_id: str) -> dict[str, Any]:
         """The step's definition in the workflow file (act numbers steps without an ``id`` from 0)."""
         steps = self.workflow.get("jobs", {}).get(job, {}).get("steps", [])
@@ -273,6 +286,7 @@ def run_act(
     variables: Mapping[str, str] | None = None,
     secrets: Mapping[str, str] | None = None,
     env: Mapping[str, str] | None = None,
+    platforms: Mapping[str, str] | None = None,
     actor: str = "octocat",
     timeout: float = ACT_TIMEOUT_S,
 ) -> ActRun:
@@ -280,7 +294,10 @@ def run_act(
 
     ``name`` names the log files. ``env`` goes to act's ``--env`` (workflow-wide values such as
     ``GITHUB_API_URL``); ``variables`` and ``secrets`` become ``vars`` and ``secrets`` (``GITHUB_TOKEN`` is the
-    workflow token). Only ``job`` runs when given. act's own failures are not raised: the caller asserts.
+    workflow token). Only ``job`` runs when given. ``platforms`` maps ``runs-on`` labels to what runs them
+    (default: ``ubuntu-latest`` on this machine); act skips a job whose labels it cannot map, and says so in the
+    log (``Skipping unsupported platform -- Try running with `-P <label>=...```). act's own failures are not
+    raised: the caller asserts.
     """
     rundir = machine.root / "runs" / name
     rundir.mkdir(parents=True, exist_ok=False)
@@ -292,12 +309,13 @@ def run_act(
     cmd = [
         str(ACT), event_name,
         "--workflows", str(workflow_copy), "--eventpath", str(event_file), "--directory", str(rundir),
-        "--platform", "ubuntu-latest=-self-hosted",
         "--action-cache-path", str(machine.act_cache), "--action-offline-mode",
         "--no-skip-checkout", "--no-cache-server", "--json",
         "--actor", actor, "--defaultbranch", "main",
         "--env-file", "/dev/null", "--var-file", "/dev/null", "--secret-file", "/dev/null", "--input-file", "/dev/null",
     ]  # fmt: skip
+    for label, image in (DEFAULT_PLATFORMS if platforms is None else platforms).items():
+        cmd += ["--platform", f"{label}={image}"]
     for pin, directory in STANDINS.items():
         cmd += ["--local-repository", f"{pin}={STANDIN_DIR / directory}"]
     identity = {

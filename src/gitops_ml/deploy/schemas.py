@@ -3,10 +3,11 @@
 Built-in kinds use the strict JSON schemas (every unknown field is an error) that PyPI's ``kubernetes-validate``
 bundles, for the Kubernetes version pinned in :data:`KUBERNETES_VERSION` (the one place it is set). Custom
 resources (Argo CD ``Application``, Flux ``Kustomization`` and ``GitRepository``, Prometheus Operator
-``ServiceMonitor``) use published JSON schemas kept under ``tests/deploy/schemas/<group>/<kind>_<version>.json``
-(see the README there). Those schemas close every nested object but leave the top level open, so an unknown
-top-level field (``spce:`` for ``spec:``) is checked here as well. An object of a kind with no schema is an
-error, never skipped.
+``ServiceMonitor``, ARC ``AutoscalingRunnerSet``, Dask ``DaskCluster``) use JSON schemas derived from their CRDs,
+kept under ``tests/deploy/schemas/<group>/<kind>_<version>.json`` (see the README there). Those schemas close
+every nested object but leave the top level open, so an unknown top-level field (``spce:`` for ``spec:``) is
+checked here as well (``apiVersion``, ``kind`` and ``metadata`` are always known). An object of a kind with no
+schema is an error, never skipped.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from gitops_ml.errors import ProjectError
 KUBERNETES_VERSION = "1.32"
 """The Kubernetes version the manifests are validated against: the oldest cluster version you support."""
 CRD_SCHEMAS_DIR = Path("tests") / "deploy" / "schemas"
+_OBJECT_FIELDS = frozenset({"apiVersion", "kind", "metadata"})
+"""Fields of every object, known at the top level even where a CRD's schema does not list them (the Dask ones)."""
 
 
 class SchemaError(ProjectError, RuntimeError):
@@ -77,11 +80,12 @@ def _validate_custom(obj: RenderedObject, schema_file: Path) -> list[str]:
         f"{_path(e.absolute_path)}: {e.message} ({schema_file.name})"
         for e in sorted(Draft202012Validator(schema).iter_errors(obj.manifest), key=lambda e: list(e.absolute_path))
     ]
-    known = schema.get("properties", {})
+    listed = schema.get("properties", {})
+    known = set(listed) | _OBJECT_FIELDS
     errors += [
         f"{key}: unknown top-level field (known: {', '.join(sorted(known))})"
         for key in obj.manifest
-        if known and key not in known
+        if listed and key not in known
     ]
     return errors
 
