@@ -133,13 +133,22 @@ def ok_status(status: int, body: bytes) -> str | None:
 
 
 async def http_open_loop(
-    url: str, bodies: list[bytes], schedule: list[float], rate: float, check: Check = ok_status, warmup: int = 5
+    url: str,
+    bodies: list[bytes],
+    schedule: list[float],
+    rate: float,
+    check: Check = ok_status,
+    warmup: int = 5,
+    headers: dict[str, str] | None = None,
 ) -> OpenLoopResult:
-    """POST ``bodies[i % len(bodies)]`` to ``url`` (127.0.0.1 only) on ``schedule``; ``warmup`` requests go first."""
+    """POST ``bodies[i % len(bodies)]`` to ``url`` (127.0.0.1 only) on ``schedule``; ``warmup`` requests go first.
+
+    ``headers`` go with every request (an ``Authorization`` header, say), beside the JSON content type.
+    """
     import aiohttp
 
     check_local(url)
-    headers = {"content-type": "application/json"}
+    headers = {"content-type": "application/json"} | (headers or {})
     connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -155,7 +164,12 @@ async def http_open_loop(
 
 
 def run_http(
-    url: str, bodies: list[bytes], schedule: list[float], rate: float, check: Check = ok_status
+    url: str,
+    bodies: list[bytes],
+    schedule: list[float],
+    rate: float,
+    check: Check = ok_status,
+    headers: dict[str, str] | None = None,
 ) -> OpenLoopResult:
     """:func:`http_open_loop` in a new event loop."""
-    return asyncio.run(http_open_loop(url, bodies, schedule, rate, check))
+    return asyncio.run(http_open_loop(url, bodies, schedule, rate, check, headers=headers))

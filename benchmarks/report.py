@@ -321,106 +321,181 @@ def pr_loop_chart(result: dict[str, Any], path: Path) -> None:
 
 # --- latency ---
 
+LATENCY_LABELS = {
+    "bentoml": "(a) service",
+    "bentoml_auth": "(b) service, auth on",
+    "bare_asgi": "(c) bare ASGI app",
+    "mlflow": "(d) mlflow models serve",
+    "in_process": "(e) in process",
+}
+LATENCY_GOALS = ("service_knee_share_of_bare_1_record", "p99_at_100_per_s_auth_on_1_record_ms")
+
 
 def _ms(value: Any) -> str:
     return "n/a" if value is None else f"{value:.1f}"
 
 
-def latency_markdown(result: dict[str, Any]) -> str:
-    """Model call before/after, the held rates, every cell with the service's breakdown, then the goals."""
-    calls = result["model_call"]
-    text = _md_table(
-        ["model call", "1 record p50 ms", "1 record p99 ms", "20 records p50 ms", "20 records p99 ms"],
-        [
-            [label, *(f"{calls[key][n][q]:.2f}" for n in ("1", "20") for q in ("p50_ms", "p99_ms"))]
-            for key, label in (("generic", "generic (DataFrame + ColumnTransformer)"), ("fast", "fast path"))
-        ],
-    )
-    text += f"\nFast path: {calls['path']}.\n\n"
-    limit = result["p99_limit_ms"]
-    text += _md_table(
-        ["server", f"highest rate with p99 <= {limit:.0f} ms, 1 record", "20 records"],
-        [
-            [SERVER_LABELS[server], *(f"{held[n]}/s" if held[n] else "none" for n in ("1", "20"))]
-            for server, held in result["headline"].items()
-        ],
-    )
+def _knee(rate: int | None, max_rate: int) -> str:
+    if rate is None:
+        return "none"
+    return f">= {rate}/s (highest tried)" if rate >= max_rate else f"{rate}/s"
+
+
+def _breakdown(parts: dict[str, float] | None) -> str:
+    if not parts:
+        return "n/a"
+    keys = ("http_and_validation_ms", "queue_wait_ms", "model_call_ms", "outside_server_ms")
+    return " / ".join(f"{parts[k]:.1f}" for k in keys)
+
+
+def latency_goals_table(result: dict[str, Any]) -> str:
+    """One row per task: the knees the first goal compares and the p99 of the second, each with its verdict."""
+    limits, top = result["goal_limits"], result["ladder"]["max_rate"]
     rows = []
-    order = list(SERVER_LABELS)
-    for c in sorted(result["cells"], key=lambda c: (c["records"], order.index(c["server"]), c["rate"])):
-        if c["skipped"]:
-            rows.append([SERVER_LABELS[c["server"]], str(c["records"]), str(c["rate"]), *["skipped"] * 4, "n/a"])
-            continue
-        parts = c.get("breakdown")
-        split = (
-            f"{parts['http_and_validation_ms']:.1f} / {parts['queue_wait_ms']:.1f} / {parts['model_call_ms']:.1f} / "
-            f"{parts['outside_server_ms']:.1f}"
-            if parts
-            else "n/a"
-        )
+    for task, measured in result["tasks"].items():
+        share, p99 = (measured["goals"][g] for g in LATENCY_GOALS)
         rows.append(
             [
-                SERVER_LABELS[c["server"]],
+                task,
+                _knee(share["service"], top),
+                _knee(share["bare_asgi"], top),
+                f"{share['value']:.2f}x, {share['verdict']}" if share["value"] is not None else share["verdict"],
+                f"{_ms(p99['value'])} ms, {p99['verdict']}" if p99["value"] is not None else p99["verdict"],
+            ]
+        )
+    return _md_table(
+        [
+            "task",
+            f"service: highest rate with p99 <= {result['p99_limit_ms']:.0f} ms, 1 record",
+            "bare ASGI app",
+            f"service / bare app (goal >= {limits['share_of_bare']}x)",
+            f"p99 at {limits['rate']}/s, auth on (goal <= {limits['p99_ms']:.0f} ms)",
+        ],
+        rows,
+    )
+
+
+def _where_lines(goal: dict[str, Any]) -> list[str]:
+    """Where the time went for a goal not met: the step it rests on, with the service's breakdown."""
+    where = goal.get("where") or {}
+    lines = []
+    for server, cell in where.items():
+        if cell is None:
+            continue
+        line = (
+            f"  - {LATENCY_LABELS[server]} at {cell['rate']}/s: p50 {_ms(cell['p50_ms'])} ms, p99 "
+            f"{_ms(cell['p99_ms'])} ms, errors {cell['errors']}/{cell['requests']}, generator lag p99 "
+            f"{_ms(cell['send_lag_p99_ms'])} ms"
+        )
+        if cell["breakdown"]:
+            line += f"; mean ms HTTP+validation / queue / model / outside: {_breakdown(cell['breakdown'])}"
+        if cell["first_error"]:
+            line += f"; first error: {cell['first_error']}"
+        lines.append(line)
+    return lines
+
+
+def latency_markdown(result: dict[str, Any]) -> str:
+    """The goals per task, then per task each server's knee and every step tried, then where the time went."""
+    ladder, sizes = result["ladder"], [str(n) for n in result["record_sizes"]]
+    text = latency_goals_table(result)
+    where: list[str] = []
+    for task, measured in result["tasks"].items():
+        text += f"\n**{task}** (scoring path: {measured['scoring_path']}; {measured['workers']} worker(s))\n\n"
+        text += _md_table(
+            ["server", *(f"highest rate held, {n} record(s)" for n in sizes)],
+            [
+                [label, *(_knee(measured["knees"][server].get(n), ladder["max_rate"]) for n in sizes)]
+                for server, label in LATENCY_LABELS.items()
+            ],
+        )
+        rows = [
+            [
+                LATENCY_LABELS[c["server"]],
                 str(c["records"]),
-                str(c["rate"]),
+                f"{c['rate']}" + (" (extra)" if c.get("extra") else ""),
                 f"{c['p50_ms']:.1f}",
                 f"{c['p95_ms']:.1f}",
                 f"{c['p99_ms']:.1f}",
                 f"{c['errors']}/{c['requests']}",
-                split,
+                "held" if c["held"] else "missed",
+                f"{c['send_lag_p99_ms']:.1f}",
+                _breakdown(c.get("breakdown")),
             ]
-        )
-    text += "\n" + _md_table(
-        [
-            "server",
-            "records/request",
-            "rate /s",
-            "p50 ms",
-            "p95 ms",
-            "p99 ms",
-            "errors",
-            "mean ms: HTTP+validation / queue / model / outside the server",
-        ],
-        rows,
-    )
-    t = result["targets"]
-    model, at_100, ratio = (
-        t["model_call_1_record_ms"],
-        t["p99_at_100_per_s_1_record_ms"],
-        t["held_rate_vs_mlflow_1_record"],
-    )
+            for c in measured["cells"]
+        ]
+        text += "\n" + _md_table(
+            [
+                "server", "records/request", "rate /s", "p50 ms", "p95 ms", "p99 ms", "errors", "step",
+                "generator lag p99 ms", "mean ms: HTTP+validation / queue / model / outside the server",
+            ],
+            rows,
+        )  # fmt: skip
+        for name in LATENCY_GOALS:
+            goal = measured["goals"][name]
+            if goal["verdict"] != "met":
+                where.append(f"- {task}, {name}: {goal['verdict']}: {goal['how']}")
+                where += _where_lines(goal)
     text += (
-        f"\nOpen loop, Poisson arrivals, {result['seconds_per_rate']:.0f} s per rate, latency from the scheduled send "
-        f"time; {result['workers']} worker(s) per server. A rate missed by far skips the higher ones.\n"
-        f"Goal: 1-record model call <= {model['limit']} ms: {model['value']:.2f} ms, "
-        f"{'met' if model['met'] else 'missed'}.\n"
-        f"Goal: p99 <= {at_100['limit']:.0f} ms at 100 requests/s of 1 record: {_ms(at_100['value'])} ms, "
-        f"{'met' if at_100['met'] else 'missed'}.\n"
-        f"Goal: held rate >= {ratio['limit']:.0f}x MLflow's (1 record): {ratio['value']:.1f}x ({ratio['how']}), "
-        f"{'met' if ratio['met'] else 'missed'}.\n"
+        f"\nOpen loop, Poisson arrivals; each step at most {ladder['seconds']:g} s and {ladder['max_requests']} "
+        f"requests, latency from the scheduled send time. Knee search: from {ladder['start']}/s doubling while p99 "
+        f"<= {result['p99_limit_ms']:.0f} ms with no error, up to {ladder['max_rate']}/s, then narrowed until the "
+        f"missed rate is within {ladder['resolution']}x the held one. Prediction log on for the service; "
+        f"{result['model_rows']} rows of data per task.\n"
     )
+    if where:
+        text += "\nGoals not met, and where the time went:\n\n" + "\n".join(where) + "\n"
     return text
 
 
 def latency_chart(result: dict[str, Any], path: Path) -> None:
-    """p99 against the offered rate, one line per server, 1-record and 20-record requests."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    for ax, records in zip(axes, (1, 20), strict=True):
-        for server, label in SERVER_LABELS.items():
+    """p99 against the offered rate for 1-record requests, one panel per task, one line per server."""
+    tasks = list(result["tasks"])
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4.5), squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=True):
+        for server, label in LATENCY_LABELS.items():
             cells = sorted(
-                (c for c in result["cells"] if c["server"] == server and c["records"] == records and not c["skipped"]),
+                (c for c in result["tasks"][task]["cells"] if c["server"] == server and c["records"] == 1),
                 key=lambda c: c["rate"],
             )
-            ax.plot([c["rate"] for c in cells], [c["p99_ms"] for c in cells], "o-", label=label)
+            ax.plot([c["rate"] for c in cells], [max(c["p99_ms"], 0.1) for c in cells], "o-", label=label)
         ax.axhline(result["p99_limit_ms"], color="#999999", linestyle="--", label=f"{result['p99_limit_ms']:.0f} ms")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("offered rate (requests/s, Poisson)")
         ax.set_ylabel("p99 latency (ms)")
-        ax.set_title(f"{records}-record requests, open loop")
-        ax.legend(fontsize=8)
+        ax.set_title(f"{task}: 1-record requests, open loop")
+        ax.legend(fontsize=7)
     fig.tight_layout()
     _save(fig, path)
+
+
+def replace_block(text: str, name: str, content: str) -> str:
+    """``text`` with what lies between ``<!-- bench:NAME:start -->`` and ``<!-- bench:NAME:end -->`` replaced."""
+    start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
+    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+        raise ValueError(f"the page needs one {start} line followed by one {end} line")
+    head, rest = text.split(start)
+    _, tail = rest.split(end)
+    return f"{head}{start}\n{content.strip()}\n{end}{tail}"
+
+
+DOC_BLOCKS: dict[str, tuple[Path, Callable[[dict[str, Any]], str]]] = {
+    "latency": (Path("docs") / "performance-latency.md", latency_goals_table),
+}
+"""Pages with a block a full run rewrites (between ``<!-- bench:NAME:start -->`` and ``end``), and its table."""
+
+
+def update_doc(name: str, result: dict[str, Any], root: Path) -> Path | None:
+    """Rewrite the block of ``name`` in its page under ``root`` with a full run's table; None if it has none."""
+    if name not in DOC_BLOCKS:
+        return None
+    relative, table = DOC_BLOCKS[name]
+    page = root / relative
+    content = f"{table(result)}\n{machine_line(result)}"
+    with atomic_write(page) as tmp:
+        tmp.write_text(replace_block(page.read_text(encoding="utf-8"), name, content), encoding="utf-8")
+    return page
 
 
 # --- drift check ---

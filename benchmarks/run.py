@@ -2,7 +2,9 @@
 
 ``make bench`` runs them all at full size; ``make bench QUICK=1`` runs small sizes in a few minutes (to check the
 harness, not to quote); ``make bench ONLY=latency`` runs a subset. Each benchmark prints its table and writes
-``benchmarks/results/<name>.json``, ``.md`` and ``.png`` (``<name>-quick.*`` for quick runs). Everything runs in
+``benchmarks/results/<name>.json``, ``.md`` and ``.png`` (``<name>-quick.*`` for quick runs); a full run into the
+default results folder also rewrites the generated goals table of its docs page, if it has one
+(``report.DOC_BLOCKS``: latency's in docs/performance-latency.md). Everything runs in
 temporary project copies under ``benchmarks/work/``; every load test targets 127.0.0.1 and is bounded in requests
 and time.
 """
@@ -17,8 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import RESULTS, BenchError, machine
-from benchmarks.report import write_outputs
+from benchmarks.common import RESULTS, ROOT, BenchError, machine
+from benchmarks.report import update_doc, write_outputs
 
 BENCHMARKS = ("pipeline", "pr_loop", "serving", "prediction_log", "drift", "latency")
 QUICK_ROWS = 5_000
@@ -98,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         path, table = write_outputs(name, result, args.out_dir, args.quick)
         print(f"\n## {name}\n\n{table}", flush=True)
         _say(f"{name}: done in {result['duration_s']} s; wrote {path} (.md, .png)")
+        page = update_doc(name, result, ROOT) if not args.quick and args.out_dir == RESULTS else None
+        if page is not None:
+            _say(f"{name}: rewrote the goals table in {page.relative_to(ROOT)}")
     if failed:
         _say(f"failed: {', '.join(failed)}")
         return 1

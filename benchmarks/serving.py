@@ -10,6 +10,7 @@ bounded load run: at most ``max_requests`` requests and ``max_seconds`` seconds,
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import shutil
@@ -27,32 +28,62 @@ from typing import Any
 import httpx
 import numpy as np
 import pandas as pd
+from tests.support.task_data import house_table, weather_table
 
 from benchmarks.common import WORK, BenchError, bench_env, copy_project, sh, sync_code, use_sample_rows
 from benchmarks.loadgen import run_load
 from gitops_ml.config import ColumnType, Params, load_params
 from gitops_ml.pipeline.interface import model_frame
 from gitops_ml.serving.prediction_log import ENV_VAR as PREDICTION_LOG_ENV
+from gitops_ml.tasks import Task
 
 READY_TIMEOUT_S = 180
 RECORD_SIZES = (1, 100)
 SERVER_ENV = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "passive"}
 
 
-def trained_project(rows: int, say: Callable[[str], None]) -> Path:
-    """A project copy with a trained model and its MLflow run: the pipeline benchmark's, or a new one.
+TASK_DATA: dict[Task, tuple[str, str, Callable[[int], pd.DataFrame]]] = {
+    Task.MULTICLASS: ("weather.csv", "weather", weather_table),
+    Task.REGRESSION: ("houses.csv", "price", house_table),
+}
+"""Per task other than binary: the file a team would bring, its target column, and the seeded generator of
+``tests/support/task_data.py`` that writes it (ids, dates, gaps, a rare class or unlabelled rows)."""
 
-    A reused copy gets the working tree's code first (:func:`sync_code`), so the bento serves the code under test.
+
+def trained_project(rows: int, say: Callable[[str], None], task: Task = Task.BINARY) -> Path:
+    """A project copy with a trained model of ``task`` and its MLflow run, made once and reused.
+
+    Binary: the pipeline benchmark's copy on ``rows`` rows of the built-in sample if there is one, else a copy of its
+    own. Multiclass and regression: a copy that adopted ``rows`` rows of the task's seeded data with
+    ``gitops-ml init-data`` (as a team adopts its own file). Each new copy runs ``dvc repro``. A reused copy gets the
+    working tree's code first (:func:`sync_code`), so the bento serves the code under test.
     """
-    project = WORK / "pipeline" / f"{rows}" / "project"
-    if not ((project / "models" / "model.skops").exists() and (project / "mlflow.db").exists()):
-        say(f"serving: training a model on {rows} rows in a new project copy")
-        project = copy_project(WORK / "serving" / "project", WORK / "serving" / "dvc-cache")
+    project = WORK / "tasks" / f"{task.value}-{rows}" / "project"
+    candidates = [WORK / "pipeline" / f"{rows}" / "project", project] if task is Task.BINARY else [project]
+    for candidate in candidates:
+        if (candidate / "models" / "model.skops").exists() and (candidate / "mlflow.db").exists():
+            if sync_code(candidate):
+                say(f"serving: {candidate} had older code; brought it up to date with the working tree")
+            return candidate
+    say(f"serving: training a {task.value} model on {rows} rows in a new project copy")
+    copy_project(project, project.parent / "dvc-cache")
+    if task is Task.BINARY:
         use_sample_rows(project, rows)
-        sh(["dvc", "repro"], project)
-    elif sync_code(project):
-        say(f"serving: {project} had older code; brought it up to date with the working tree")
+    else:
+        adopt_task_data(project, task, rows)
+    sh(["dvc", "repro"], project)
     return project
+
+
+def adopt_task_data(project: Path, task: Task, rows: int) -> None:
+    """Write ``rows`` rows of ``task``'s seeded data beside ``project``, adopt them with init-data and commit."""
+    file_name, target, generate = TASK_DATA[task]
+    source = project.parent / "incoming" / file_name
+    source.parent.mkdir(parents=True, exist_ok=True)
+    generate(rows).to_csv(source, index=False)
+    sh(["gitops-ml", "init-data", str(source), "--target", target, "--task", task.value], project)
+    sh(["git", "add", "-A"], project)
+    sh(["git", "commit", "-qm", f"{task.value} data: {rows} rows of {file_name}"], project)
 
 
 def latest_run_id(project: Path) -> str:
@@ -106,8 +137,10 @@ def running(cmd: list[str], cwd: Path, env: dict[str, str], ready_url: str, log:
 
 
 def _json_value(value: Any, kind: ColumnType) -> Any:
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
         return None
+    if isinstance(value, dt.date):  # a datetime column: an ISO 8601 string, as the request model takes it
+        return value.isoformat()
     if kind is ColumnType.INT:
         return int(value)
     if kind is ColumnType.FLOAT:

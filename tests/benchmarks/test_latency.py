@@ -1,4 +1,5 @@
-"""The latency benchmark's parts: the open-loop generator, the breakdown read from /metrics, the headline, the report.
+"""The latency benchmark's parts: the open-loop generator, the breakdown read from /metrics, the knee search's loop,
+the goals and the report (the knee policy itself: test_knee.py; the bare ASGI app: test_bare_asgi.py).
 
 No timing is asserted as a goal: the generator test only checks lower bounds that a serial server forces on any
 correct measurement (a request cannot be answered before the ones queued ahead of it).
@@ -8,16 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from benchmarks.common import machine
-from benchmarks.openloop import http_open_loop, poisson_schedule, run_http
+from benchmarks.common import ROOT, machine
+from benchmarks.knee import Ladder
+from benchmarks.openloop import OpenLoopResult, http_open_loop, poisson_schedule, run_http
 
 from benchmarks import latency, report
 
@@ -141,84 +145,144 @@ def test_the_breakdown_splits_the_service_time_per_request() -> None:
     assert latency.breakdown(before, before, client_mean_ms=1.0) is None  # no request in between
 
 
-def _cell(server: str, records: int, rate: int, p99: float, errors: int = 0, skipped: bool = False) -> dict[str, Any]:
-    if skipped:
-        return {"server": server, "records": records, "rate": rate, "skipped": True}
-    return {
-        "server": server, "records": records, "rate": rate, "skipped": False, "requests": 100, "errors": errors,
+QUICK = Ladder(start=25, max_rate=400, resolution=1.5, seconds=0.2, max_requests=20)
+
+
+BREAKDOWN = {"in_server_ms": 3.0, "http_and_validation_ms": 1.0, "queue_wait_ms": 0.5, "model_call_ms": 1.5,
+             "outside_server_ms": 1.0, "requests_per_model_call": 1.0, "records_per_model_call": 1.0}  # fmt: skip
+
+
+def _cell(server: str, records: int, rate: int, p99: float, errors: int = 0, extra: bool = False) -> dict[str, Any]:
+    cell = {
+        "server": server, "records": records, "rate": rate, "requests": 100, "errors": errors,
         "error_rate": errors / 100, "p50_ms": p99 / 3, "p95_ms": p99 / 2, "p99_ms": p99, "max_ms": p99,
-        "mean_ms": p99 / 3, "achieved_per_s": rate, "send_lag_p99_ms": 0.5, "first_error": None,
-        "breakdown": {"in_server_ms": 3.0, "http_and_validation_ms": 1.0, "queue_wait_ms": 0.5, "model_call_ms": 1.5,
-                      "outside_server_ms": 1.0, "requests_per_model_call": 1.0, "records_per_model_call": 1.0}
-        if server == "bentoml" else None,
+        "mean_ms": p99 / 3, "achieved_per_s": rate, "send_lag_p99_ms": 0.5,
+        "first_error": "HTTP 503" if errors else None, "held": errors == 0 and p99 <= 50, "load_average_1m": 1.0,
+        "breakdown": BREAKDOWN if server.startswith("bentoml") else None,
     }  # fmt: skip
+    return cell | {"extra": True} if extra else cell
 
 
-def test_the_held_rate_stops_at_the_first_miss() -> None:
+def _ladder_cells(server: str, records: int, capacity: int, ladder: Ladder = QUICK) -> list[dict[str, Any]]:
+    """The steps a knee search takes against a server whose p99 passes 50 ms above ``capacity`` requests/s."""
+    return latency.search(server, records, _fake_measure(capacity), ladder, lambda _: None)
+
+
+def _fake_measure(capacity: int) -> latency.Measure:
+    def measure(rate: int, schedule: list[float]) -> tuple[OpenLoopResult, dict[str, float] | None]:
+        ms = 5.0 if rate <= capacity else 900.0
+        return OpenLoopResult(rate, len(schedule), 0, [ms] * len(schedule), [0.0], 1.0, None), None
+
+    return measure
+
+
+def test_the_search_tries_the_ladder_and_settles_after_each_miss() -> None:
+    settled: list[int] = []
+    cells = latency.search(
+        "mlflow", 1, _fake_measure(150), QUICK, lambda _: None, settle=lambda: settled.append(len(settled))
+    )
+    assert [c["rate"] for c in cells] == [25, 50, 100, 200, 141]
+    assert [c["held"] for c in cells] == [True, True, True, False, True]
+    assert len(settled) == 1  # after the miss at 200/s
+    assert all(0 < c["requests"] <= QUICK.requests_at(c["rate"]) for c in cells)
+    assert latency.server_knee(cells, "mlflow", 1) == 141
+    assert latency.server_knee(cells, "mlflow", 20) is None  # not searched
+
+
+def _task_cells(service: int, bare: int, auth_p99_at_100: float, ladder: Ladder = QUICK) -> list[dict[str, Any]]:
+    cells = _ladder_cells("bentoml", 1, service, ladder) + _ladder_cells("bare_asgi", 1, bare, ladder)
+    return [*cells, _cell("bentoml_auth", 1, 25, 3.0), _cell("bentoml_auth", 1, 100, auth_p99_at_100)]
+
+
+def test_goals_met() -> None:
+    goals = latency.goals(_task_cells(service=300, bare=300, auth_p99_at_100=8.0), QUICK)
+    share, p99 = goals["service_knee_share_of_bare_1_record"], goals["p99_at_100_per_s_auth_on_1_record_ms"]
+    assert share["verdict"] == "met" and share["value"] == 1.0 and "where" not in share
+    assert p99 == {"limit": 10.0, "rate": 100, "value": 8.0, "verdict": "met", "how": "p99 8.0 ms"}
+
+
+def test_goals_missed_say_where_the_time_went() -> None:
+    goals = latency.goals(_task_cells(service=60, bare=300, auth_p99_at_100=12.0), QUICK)
+    share, p99 = goals["service_knee_share_of_bare_1_record"], goals["p99_at_100_per_s_auth_on_1_record_ms"]
+    assert share["verdict"] == "missed" and share["service"] < share["bare_asgi"]
+    assert share["value"] == round(share["service"] / share["bare_asgi"], 2) < 0.7
+    missed = share["where"]["bentoml"]
+    assert missed["rate"] > share["service"] and missed["p99_ms"] == 900.0  # the step the knee stopped below
+    assert share["where"]["bare_asgi"] is None or share["where"]["bare_asgi"]["rate"] == missed["rate"]
+    assert p99["verdict"] == "missed" and p99["where"]["bentoml_auth"]["breakdown"] == BREAKDOWN
+
+
+def test_goals_not_judged_when_the_bare_app_holds_nothing_or_everything() -> None:
+    nothing = latency.goals(_task_cells(service=300, bare=10, auth_p99_at_100=5.0), QUICK)
+    assert nothing["service_knee_share_of_bare_1_record"]["verdict"] == "not judged"
+    capped = latency.goals(_task_cells(service=300, bare=1000, auth_p99_at_100=5.0), QUICK)
+    share = capped["service_knee_share_of_bare_1_record"]
+    assert share["bare_asgi"] == QUICK.max_rate and share["verdict"] == "not judged"  # the bare app's knee is higher
+    both = latency.goals(_task_cells(service=1000, bare=1000, auth_p99_at_100=5.0), QUICK)
+    assert both["service_knee_share_of_bare_1_record"]["verdict"] == "met"
+    no_100 = [c for c in _task_cells(300, 300, 5.0) if c["server"] != "bentoml_auth"]
+    assert latency.goals(no_100, QUICK)["p99_at_100_per_s_auth_on_1_record_ms"]["verdict"] == "not judged"
+
+
+def test_an_extra_step_does_not_move_the_knee() -> None:
     cells = [
-        _cell("bentoml", 1, 25, 10),
-        _cell("bentoml", 1, 50, 20),
-        _cell("bentoml", 1, 100, 60),
-        _cell("bentoml", 1, 200, 40),  # under the limit again, but 100/s was missed
-        _cell("mlflow", 1, 25, 30, errors=1),
-        _cell("in_process", 1, 25, 1),
-        _cell("in_process", 1, 50, 900),
-        _cell("in_process", 1, 100, 0, skipped=True),
+        _cell("bentoml_auth", 1, 25, 5),
+        _cell("bentoml_auth", 1, 50, 80),
+        _cell("bentoml_auth", 1, 100, 5, extra=True),
     ]
-    assert latency.held_rate(cells, "bentoml", 1) == 50
-    assert latency.held_rate(cells, "mlflow", 1) is None
-    assert latency.held_rate(cells, "in_process", 1) == 25
+    assert latency.server_knee(cells, "bentoml_auth", 1) == 25
 
 
-def test_the_sweep_skips_the_rates_after_one_missed_by_far() -> None:
-    from benchmarks.openloop import OpenLoopResult
-
-    def measure(rate: float, schedule: list[float]) -> tuple[OpenLoopResult, None]:
-        latency_ms = 5.0 if rate < 100 else 1000.0
-        return OpenLoopResult(rate, len(schedule), 0, [latency_ms] * len(schedule), [0.0], 1.0, None), None
-
-    cells = latency.sweep("mlflow", 1, measure, (25, 50, 100, 200, 400), 0.5, lambda _: None)
-    assert [c["skipped"] for c in cells] == [False, False, False, True, True]
-    assert [c.get("p99_ms") for c in cells[:3]] == [5.0, 5.0, 1000.0]
-
-
-def _fake_result(cells: list[dict[str, Any]]) -> dict[str, Any]:
-    calls = {
-        "path": "fast: numpy",
-        "generic": {"1": {"p50_ms": 7.0, "p99_ms": 9.0}, "20": {"p50_ms": 8.0, "p99_ms": 11.0}},
-        "fast": {"1": {"p50_ms": 0.4, "p99_ms": 0.9}, "20": {"p50_ms": 1.0, "p99_ms": 2.0}},
-    }
-    headline = {s: {str(n): latency.held_rate(cells, s, n) for n in (1, 20)} for s in latency.SERVERS}
+def _fake_result() -> dict[str, Any]:
+    tasks = {}
+    for task, (service, bare) in {"binary": (300, 300), "multiclass": (60, 300), "regression": (1000, 1000)}.items():
+        cells = _task_cells(service, bare, 8.0 if task != "multiclass" else 12.0)
+        cells += _ladder_cells("mlflow", 1, 10) + _ladder_cells("in_process", 1, 1000)
+        tasks[task] = {
+            "scoring_path": "fast: compiled",
+            "workers": 1,
+            "cells": cells,
+            "knees": {s: {"1": latency.server_knee(cells, s, 1)} for s in latency.SERVERS},
+            "goals": latency.goals(cells, QUICK),
+        }
     return {
         "machine": machine(),
         "finished": "2026-01-01 00:00 UTC",
-        "rates": [25, 50, 100],
-        "seconds_per_rate": 2.0,
-        "workers": 1,
+        "ladder": asdict(QUICK),
+        "record_sizes": [1],
         "model_rows": 5000,
         "p99_limit_ms": 50.0,
-        "model_call": calls,
-        "cells": cells,
-        "headline": headline,
-        "targets": latency.targets(calls, cells, headline),
+        "goal_limits": {"share_of_bare": 0.7, "rate": 100, "p99_ms": 10.0},
+        "tasks": tasks,
     }
 
 
 def test_the_latency_report_writes_json_table_and_chart(tmp_path: Path) -> None:
-    cells = [
-        _cell(server, records, rate, p99)
-        for server, p99s in (("bentoml", (5, 10, 80)), ("mlflow", (40, 70, 0)), ("in_process", (1, 1, 2)))
-        for records in (1, 20)
-        for rate, p99 in zip((25, 50, 100), p99s, strict=True)
-    ]
-    cells = [c if c["p99_ms"] else {**c, "skipped": True} for c in cells]
-    result = _fake_result(cells)
-    assert result["targets"]["held_rate_vs_mlflow_1_record"]["value"] == 2.0  # 50/s against 25/s
-    assert result["targets"]["p99_at_100_per_s_1_record_ms"]["met"] is False  # 80 ms
+    result = _fake_result()
     path, table = report.write_outputs("latency", result, tmp_path, quick=True)
     assert json.loads(path.read_text()) == result
     assert (tmp_path / "latency-quick.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "| (a) BentoML service | 50/s | 50/s |" in table
-    assert "skipped" in table and "1.0 / 0.5 / 1.5 / 1.0" in table
-    assert "1-record model call <= 2.0 ms: 0.40 ms, met" in table
-    assert "2.0x (50/25), missed" in table
+    assert "| binary | 283/s | 283/s | 1.00x, met | 8.0 ms, met |" in table  # 283: between 200 held and 400 missed
+    assert "| regression | >= 400/s (highest tried) | >= 400/s (highest tried) | 1.00x, met | 8.0 ms, met |" in table
+    multiclass = result["tasks"]["multiclass"]["goals"]["service_knee_share_of_bare_1_record"]
+    assert f"{multiclass['value']:.2f}x, missed | 12.0 ms, missed |" in table
+    assert "| (d) mlflow models serve | none |" in table
+    assert "Goals not met, and where the time went:" in table
+    assert "1.0 / 0.5 / 1.5 / 1.0" in table  # the breakdown of the step at 100/s with auth on
+    assert "- binary" not in table.split("where the time went:")[1]  # binary met both goals
+
+
+def test_a_full_run_rewrites_only_the_generated_block_of_the_page(tmp_path: Path) -> None:
+    page = tmp_path / "docs" / "performance-latency.md"
+    page.parent.mkdir()
+    shutil.copy(ROOT / "docs" / "performance-latency.md", page)  # the real page has the block
+    before = page.read_text()
+    assert report.update_doc("latency", _fake_result(), tmp_path) == page
+    after = page.read_text()
+    start, end = "<!-- bench:latency:start -->", "<!-- bench:latency:end -->"
+    assert after.split(start)[0] == before.split(start)[0] and after.split(end)[1] == before.split(end)[1]
+    assert "| multiclass |" in after.split(start)[1] and "Measured 2026-01-01 00:00 UTC" in after
+    assert report.update_doc("latency", _fake_result(), tmp_path) == page and page.read_text() == after
+    assert report.update_doc("drift", _fake_result(), tmp_path) is None
+    with pytest.raises(ValueError, match="bench:latency:start"):
+        report.replace_block("no block here", "latency", "table")
