@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -240,3 +241,30 @@ def test_cli_refuses_opt_in_images_without_cml_before_posting(stub: GitHubStub, 
     assert result.returncode == 1
     assert "make cml-install" in result.stderr
     assert stub.calls == []
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "[/]",
+        "[link=https://evil.example]click me[/link]",
+        "x\n::error file=src/gitops_ml/cli.py,line=1::the bot was hacked",
+        "lone \ud800 surrogate",
+        "esc \x1b[2J clear",
+    ],
+    ids=["closing tag", "link", "workflow command", "lone surrogate", "escape sequence"],
+)
+def test_cli_prints_an_artifacts_key_literally_in_one_error(stub: GitHubStub, tmp_path: Path, key: str):
+    """Found by an attack run: a key from the artifact crashed the error printer, made a link or a fake annotation."""
+    artifact = make_artifact(tmp_path / "artifact")
+    data = json.loads((artifact / "report.json").read_text())
+    (artifact / "report.json").write_text(json.dumps(data | {key: 1}))  # \ud800 is written as its JSON escape
+    result = run_cli(artifact, stub, COLUMNS="80")
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: report.json: does not match the report schema"), result.stderr
+    assert not [line for line in result.stderr.splitlines() if line.lstrip().startswith("::")], result.stderr
+    assert "\x1b" not in result.stderr
+    if key.startswith("["):
+        assert key in result.stderr  # shown as written, not rendered as markup
+    assert stub.writes() == []
