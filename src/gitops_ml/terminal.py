@@ -30,20 +30,29 @@ _WORKFLOW_COMMAND = re.compile(r"^(?=[ \t]*::)", re.MULTILINE)
 _OLD_WORKFLOW_COMMAND = "##["
 
 
-def _escaped(char: str) -> str:
-    if char in KEPT_CONTROLS or unicodedata.category(char) not in _UNSAFE:
+_ASCII_UNSAFE = re.compile(r"[\x00-\x1f\x7f]|::|##\[")  # what an ASCII text needs changed, at most
+
+
+def _escaped(char: str, keep: frozenset[str]) -> str:
+    if char in keep or unicodedata.category(char) not in _UNSAFE:
         return char
     code = ord(char)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def plain_text(text: object, limit: int = MAX_CHARS) -> str:
-    """``text`` made inert for a terminal and a CI log, as plain text (see :func:`terminal_text`)."""
+def plain_text(text: object, limit: int = MAX_CHARS, keep: frozenset[str] = KEPT_CONTROLS) -> str:
+    """``text`` made inert for a terminal and a CI log, as plain text (see :func:`terminal_text`).
+
+    ``keep``: the control characters left as they are (newline and tab; none for a log line, which must stay one
+    line). A short ASCII text with nothing to change is returned as it is, at the cost of one regex search.
+    """
     raw = str(text)
     cut = len(raw) - limit
     if cut > 0:
         raw = raw[:limit]
-    safe = "".join(_escaped(char) for char in raw)
+    elif raw.isascii() and not _ASCII_UNSAFE.search(raw):
+        return raw
+    safe = "".join(_escaped(char, keep) for char in raw)
     safe = _WORKFLOW_COMMAND.sub("| ", safe).replace(_OLD_WORKFLOW_COMMAND, "## [")
     return safe + (f"… ({cut} more characters not shown)" if cut > 0 else "")
 
