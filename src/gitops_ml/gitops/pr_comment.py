@@ -7,7 +7,7 @@ pull request produced is trusted:
   triggering run's head repository and branch, with head SHA equal to the run's. The ``pr.json`` the PR's run
   wrote must name that same PR, or nothing is posted (a fork cannot aim the bot at another PR).
 - **What is said** is re-rendered from the validated ``report.json`` (:mod:`gitops_ml.gitops.artifact`), with
-  every text from the PR inside code (:func:`gitops_ml.gitops.report.code_span`).
+  every text from the PR inside code (:func:`gitops_ml.gitops.markdown.code_span`).
 - **Which comment** is updated: only one written by the bot account (``COMMENT_BOT_LOGIN``) that starts with
   :data:`COMMENT_MARKER`, found among *all* the PR's comments (every page). A comment by anyone else that
   carries the marker is left alone.
