@@ -55,6 +55,12 @@ def post_pr_comment(
         ),
     ] = False,
     cml: Annotated[Path, typer.Option(envvar="CML_BIN", help="The CML executable (make cml-install).")] = DEFAULT_CML,
+    default_branch: Annotated[
+        str,
+        typer.Option(
+            envvar="DEFAULT_BRANCH", help="github.event.repository.default_branch: where releases are decided."
+        ),
+    ] = "main",
 ) -> None:
     """Create or update the one report comment on the pull request of the triggering ci run (pr-comment.yml)."""
     from gitops_ml.errors import ImageUploadError
@@ -75,7 +81,9 @@ def post_pr_comment(
         server = os.environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
         maker = cml_images(cml, f"{server}/{_required(repository, 'GITHUB_REPOSITORY')}", say=say)
     with GitHub.from_env(repository=_required(repository, "GITHUB_REPOSITORY")) as api:
-        posted = post_pr_comment(artifact, run, api, bot_login=bot_login, images=maker, say=say)
+        posted = post_pr_comment(
+            artifact, run, api, bot_login=bot_login, images=maker, say=say, default_branch=default_branch or "main"
+        )
     if posted.comment:
         console.print(f"{posted.action} the report comment on #{posted.pr_number}: {posted.comment.html_url}")
 
