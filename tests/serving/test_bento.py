@@ -135,7 +135,7 @@ def test_a_bento_for_a_lightgbm_model_installs_lightgbm(
     requirements = (built.path / "env" / "python" / "requirements.txt").read_text().splitlines()
     assert f"lightgbm=={lock_version('lightgbm')}" in requirements
     assert not any(line.startswith("xgboost") for line in requirements)
-    stored_params, model = stored_files(next((built.path / "models" / MODEL_NAME).iterdir()))
+    stored_params, model = stored_files(Path(env["BENTOML_HOME"]) / "models" / MODEL_NAME / "lightgbm-check")
     assert stored_params.train.estimator.value == "lightgbm" and type(model[-1]).__name__ == "LGBMClassifier"
 
 
