@@ -123,7 +123,8 @@ def test_the_trusted_model_types_still_exist(name: str) -> None:
         found = None
     assert found is not None, (
         f"{adapters.installed(module.split('.')[0].replace('sklearn', 'scikit-learn'))} has no {name}: "
-        "update TRUSTED_TYPES in src/gitops_ml/model_io.py"
+        "update the estimator's trusted_types in src/gitops_ml/pipeline/estimators.py (or BASE_TRUSTED_TYPES in "
+        "src/gitops_ml/model_io.py for the preprocessing)"
     )
 
 
