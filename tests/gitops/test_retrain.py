@@ -14,6 +14,7 @@ import pytest
 from gitops_ml.config import load_params
 from gitops_ml.gitops.retrain import RetrainError, append_window, shown_source, window_name
 from tests.support.github_stub import GitHubStub
+from tests.support.markdown_text import outside_code
 from tests.support.projects import make_project, project_env, run
 from tests.support.sample import sample_generator
 
@@ -197,3 +198,23 @@ def test_a_failure_after_the_window_was_added_puts_the_checkout_back(tmp_path: P
     assert git(project, "status", "--porcelain", "--", "data.dvc", "dvc.lock") == ""
     assert git(project, "branch", "--list", "retrain/*") == ""
     run(["gitops-ml", "ensure-data"], project)  # data/ matches data.dvc again
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "https://data.example/windows/`@octocat #1`/may.csv",
+        "data/new ``@everyone see #2`` .csv",
+        "data/`\n@octocat\n`.csv",
+    ],
+)
+def test_the_window_location_cannot_mention_or_reference_in_the_pull_request_body(source: str):
+    """Found by an attack run: a backtick in the window's location made @mentions and #refs live in the PR body."""
+    from gitops_ml.gitops.retrain import Appended, Retrained, pull_request_body
+
+    appended = Appended(source, Path("data/windows/2026-05-31-may.csv"), "0" * 32, 10, 1, 100, 10)
+    body = pull_request_body(Retrained(appended, BRANCH, "main", "1" * 40, {"roc_auc": 0.9}, True), issue=4)
+    live = outside_code(body)
+    assert "@" not in live, live
+    assert "#1" not in live and "#2" not in live, live
+    assert "#4" in live  # the drift issue the bot itself names stays a reference

@@ -1,9 +1,12 @@
-"""The serving-time scoring path gives the fitted Pipeline's scores, for every registered estimator, and falls back
-to the generic path for a model it does not recognise.
+"""The serving-time scoring path gives the fitted Pipeline's scores, for every registered estimator of a binary task,
+and falls back to the generic path for a model it does not recognise.
 
 Models come from the skops file (the trained fixture project's, and each other estimator fitted on the same training
 split, saved and loaded back), as the service loads them. Columns are given as the service hands them over: plain
-Python values per feature, None for missing.
+Python values per feature, None for missing. The fast path compiles the preprocessing for any binary classifier and
+walks the trees itself for HistGradientBoosting only; LightGBM and XGBoost get the compiled features and score them
+with their own ``predict_proba``, which is what the Pipeline hands them too. Multiclass and regression models take
+the generic path (``interface.column_scorer``; tests/pipeline/test_estimators.py checks every estimator and task).
 """
 
 from __future__ import annotations
@@ -20,12 +23,18 @@ import pytest
 from gitops_ml.config import ColumnType, Params, SchemaParams, TrainParams, load_params
 from gitops_ml.model_io import load_model, save_model
 from gitops_ml.pipeline import fast_scoring
-from gitops_ml.pipeline.estimators import ESTIMATORS
+from gitops_ml.pipeline.estimators import estimators_for
 from gitops_ml.pipeline.interface import build_model, column_scorer, model_frame, score_frame
+from gitops_ml.tasks import Task
 
 pytestmark = pytest.mark.slow
 
-SMALLER = {"random_forest": {"n_estimators": 50}}  # fewer trees than the default, the same code path
+# Fewer trees than the defaults, the same code paths.
+SMALLER = {
+    "random_forest": {"n_estimators": 50},
+    "lightgbm": {"n_estimators": 50},
+    "xgboost": {"n_estimators": 50},
+}
 
 
 def as_served(frame: pd.DataFrame, schema: SchemaParams) -> dict[str, list[Any]]:
@@ -53,9 +62,9 @@ def test_split(pipeline_project: Path, params: Params) -> pd.DataFrame:
     return test
 
 
-@pytest.fixture(scope="module", params=sorted(ESTIMATORS))
+@pytest.fixture(scope="module", params=sorted(estimators_for(Task.BINARY)))
 def model(request: pytest.FixtureRequest, pipeline_project: Path, params: Params, tmp_path_factory: Any) -> Any:
-    """Each registered estimator in the template's Pipeline, as loaded back from its skops file."""
+    """Each registered estimator of a binary task in the template's Pipeline, as loaded back from its skops file."""
     name = request.param
     if name == params.train.estimator.value:
         return load_model(pipeline_project / "models" / "model.skops")  # the one `dvc repro` trained

@@ -19,6 +19,7 @@ from gitops_ml.config import Params, ProjectParams
 from gitops_ml.errors import ReleaseError
 from gitops_ml.gitops.champion import next_release_tag, release_tags, tag_number
 from gitops_ml.gitops.gate_report import GateReport
+from gitops_ml.gitops.markdown import code_span
 from gitops_ml.model_metrics import all_metric_names
 from gitops_ml.vcs import commit_of, git, github_push_env, head_commit, head_or_unknown
 
@@ -187,15 +188,15 @@ def release_notes(
         "",
         "## Model card",
         "",
-        f"- Model: `{project.name}`",
+        f"- Model: {code_span(project.name)}",
         f"- Intended use: {_stated(project.intended_use, 'intended_use')}",
         f"- Limitations: {_stated(project.limitations, 'limitations')}",
         f"- Owner: {_stated(project.owner, 'owner')}",
         f"- Classes: positive `{project.positive_label}`, negative `{project.negative_label}`",
-        f"- Estimator: `{info.get('estimator', 'unknown')}`",
-        f"- Hyperparameters: `{info.get('hyperparameters', {})}`",
-        f"- Features: {', '.join(f'`{f}`' for f in info.get('features', [])) or 'unknown'}",
-        f"- Target: `{info.get('target', 'unknown')}`",
+        f"- Estimator: {code_span(str(info.get('estimator', 'unknown')))}",
+        f"- Hyperparameters: {code_span(str(info.get('hyperparameters', {})))}",
+        f"- Features: {', '.join(code_span(str(f)) for f in info.get('features', [])) or 'unknown'}",
+        f"- Target: {code_span(str(info.get('target', 'unknown')))}",
         f"- Training rows: {info.get('train_rows', 'unknown')}",
         f"- scikit-learn: {info.get('sklearn_version', 'unknown')}",
         f"- Model file md5 (DVC): `{gate.candidate_md5 or 'unknown'}`",

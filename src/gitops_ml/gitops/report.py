@@ -12,8 +12,6 @@ with a visible note.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Sequence
 from typing import Annotated, Final, Literal
 
@@ -32,6 +30,8 @@ from gitops_ml.gitops.compare import (
     merge_verdict,
     params_diff,
 )
+from gitops_ml.gitops.markdown import code_block, code_span
+from gitops_ml.gitops.markdown import one_line as one_line  # re-exported: the tests and older callers import it here
 from gitops_ml.model_metrics import MetricName, all_metric_names
 
 GITHUB_COMMENT_LIMIT = 65_536
@@ -236,42 +236,6 @@ def sample_precision_recall(pr: pd.DataFrame) -> list[float]:
 
 
 # --- rendering -------------------------------------------------------------------------------------------
-
-_REPLACEMENT = "\ufffd"
-_UNSAFE = {"Cc", "Cf", "Cs", "Zl", "Zp"}  # controls and newlines, bidi/zero-width format marks, lone surrogates
-_BACKTICKS = re.compile(r"`+")
-
-
-def one_line(text: str) -> str:
-    """``text`` with every newline, control, format (bidi, zero-width) and lone-surrogate character replaced by �."""
-    return "".join(_REPLACEMENT if unicodedata.category(char) in _UNSAFE else char for char in str(text))
-
-
-def _longest_backtick_run(lines: list[str]) -> int:
-    return max((len(run) for line in lines for run in _BACKTICKS.findall(line)), default=0)
-
-
-def code_span(text: str) -> str:
-    """``text`` as one inline code span, whatever it holds: GitHub shows it literally and links nothing in it.
-
-    The fence is one backtick longer than the longest backtick run in ``text``, so no run inside can close it;
-    a space pads both ends when ``text`` starts or ends with a backtick or a space (CommonMark strips exactly
-    one from each end). Newlines and control characters are replaced first (:func:`one_line`), so the span
-    never leaves its line. Place it after a space or punctuation other than a backslash.
-    """
-    content = one_line(text)
-    if not content:
-        return "*(empty)*"
-    fence = "`" * (_longest_backtick_run([content]) + 1)
-    pad = " " if content.strip(" ") and (content[0] in "` " or content[-1] in "` ") else ""
-    return f"{fence}{pad}{content}{pad}{fence}"
-
-
-def code_block(lines: list[str], info: str = "text") -> list[str]:
-    """``lines`` as one fenced code block (each line through :func:`one_line`), fenced so no line can close it."""
-    content = [one_line(line) for line in lines]
-    fence = "`" * max(3, _longest_backtick_run(content) + 1)
-    return [f"{fence}{info}", *content, fence]
 
 
 def comment_length(text: str) -> int:

@@ -36,6 +36,7 @@ from gitops_ml import paths
 from gitops_ml.config import Params
 from gitops_ml.errors import DataContractError, ProjectError
 from gitops_ml.gitops.github_api import GitHub
+from gitops_ml.gitops.markdown import code_span
 from gitops_ml.gitops.pull_request import Opened, Proposal, check_branch_name, commit_on_branch, current_branch, propose
 from gitops_ml.io import atomic_write, read_json
 from gitops_ml.model_metrics import all_metric_names
@@ -212,7 +213,8 @@ def pull_request_body(retrained: Retrained, issue: int | None = None) -> str:
     parts = [
         "## Retraining on a new labelled window",
         "",
-        f"Adds the window `{a.source}` to the data as `{a.path}` (md5 `{a.md5}`), tracked by `data.dvc` and "
+        f"Adds the window {code_span(a.source)} to the data as {code_span(str(a.path))} (md5 {code_span(a.md5)}), "
+        f"tracked by `data.dvc` and "
         f"{stored}, and retrains the model on the whole data (`dvc.lock`).",
         "",
         *rows,

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from gitops_ml import paths
-from gitops_ml.cli_support import ParamsOption, console
+from gitops_ml.cli_support import ParamsOption, console, say
 from gitops_ml.config import load_params
 
 DRIFT_EXIT_CODE = 3
@@ -87,7 +87,7 @@ def drift(
     console.print(f"drift: comparing with {compared_with} (chosen by {choice.chosen_by})")
     need_model = monitor.score and window.score is None
     with reference_files(
-        repo, choice, reference=reference_path, model=model_path, need_model=need_model, say=console.print
+        repo, choice, reference=reference_path, model=model_path, need_model=need_model, say=say
     ) as files:
         with console.status(f"reading the drift reference of {compared_with}"):
             reference = PreparedReference(read_reference(files.reference, schema), schema, monitor.bins, files.label)

@@ -9,7 +9,7 @@ values, the window's path, model versions) goes inside code spans or through :fu
 
 from __future__ import annotations
 
-from gitops_ml.gitops.report import code_span, one_line
+from gitops_ml.gitops.markdown import code_span, one_line
 from gitops_ml.monitoring.drift import DriftReport, FeatureDrift, Statistic
 
 NOT_COMPUTED = "\u2013"  # an en dash: the empty cell of a table

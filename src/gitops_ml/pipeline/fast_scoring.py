@@ -350,7 +350,7 @@ def _check(scorer: FastScorer, model: Any, schema: SchemaParams) -> None:
 
 
 def compile_scorer(model: Any, schema: SchemaParams) -> FastScorer:
-    """The serving-time scorer of a fitted ``Pipeline([("preprocess", ColumnTransformer), ("classifier", ...)])``.
+    """The serving-time scorer of a fitted ``Pipeline([("preprocess", ColumnTransformer), ("estimator", classifier)])``.
 
     Raises :class:`UnrecognisedModel` (saying why) for a model of another shape, or when the compiled path
     does not reproduce the Pipeline on probe rows.

@@ -31,13 +31,15 @@ import numpy as np
 from bentoml.exceptions import ServiceUnavailable
 from pydantic import BaseModel
 
+from gitops_ml.adapters.bentoml_server import wrap_app
 from gitops_ml.config import Params, load_params
 from gitops_ml.pipeline.interface import ColumnScorer, column_scorer
+from gitops_ml.serving import log_safety
 from gitops_ml.serving.auth import SERVICE_POLICY, BearerAuth
 from gitops_ml.serving.auth_config import AUTH_OFF_WARNING, AuthConfigError, AuthSettings, load_auth_settings
 from gitops_ml.serving.batching import Batcher, Columns
 from gitops_ml.serving.metrics import ServiceMetrics
-from gitops_ml.serving.middleware import JsonBodyOnly
+from gitops_ml.serving.middleware import JsonBodyOnly, RestorePath, RouteLabels
 from gitops_ml.serving.openapi_security import DocumentBearerScheme
 from gitops_ml.serving.prediction_log import start_prediction_log
 from gitops_ml.serving.schema import columns_of, field_columns, request_model, response_model
@@ -45,6 +47,7 @@ from gitops_ml.serving.store import MODEL_NAME, PARAMS_FILE, missing_model_messa
 
 logger = logging.getLogger("gitops_ml.serving")
 logging.getLogger("gitops_ml").setLevel(logging.INFO)  # BentoML leaves the root at WARNING: show our INFO lines
+log_safety.install()  # one line per record, control characters escaped; a refused request is one WARNING
 SERVICE_NAME = "gitops-ml-service"
 
 
@@ -173,8 +176,11 @@ class PredictionService:
         return PredictResponse(predictions=predictions, model_version=MODEL_VERSION)
 
 
-# The first middleware added is the outermost: authentication runs before anything reads the request.
+# The first middleware added is the outermost: the real path is back (RouteLabels showed BentoML's own middleware
+# the route's template), then authentication runs before anything reads the request.
 # attr-defined: bentoml types @service(...) with a Protocol mypy cannot apply; at run time this is a bentoml Service.
+wrap_app(PredictionService, RouteLabels)
+PredictionService.add_asgi_middleware(RestorePath)  # type: ignore[attr-defined]
 if AUTH.tokens is not None:
     PredictionService.add_asgi_middleware(BearerAuth, tokens=AUTH.tokens, policy=SERVICE_POLICY)  # type: ignore[attr-defined]
     PredictionService.add_asgi_middleware(DocumentBearerScheme, policy=SERVICE_POLICY)  # type: ignore[attr-defined]
