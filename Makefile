@@ -383,7 +383,8 @@ rehearse: install image-deps ## Run ci, pr-comment and release workflows with ac
 # --- benchmarks ---
 # Figures for docs/performance.md: serving (BentoML vs mlflow models serve vs in-process), pipeline (dvc repro vs a
 # bare script at 10k/100k/1M rows), the pull-request loop, the prediction log's cost (on vs off at concurrency 32)
-# and latency (open-loop Poisson load at fixed rates; docs/performance-latency.md). Runs in temporary copies under
+# and latency (open-loop Poisson load raised to each server's knee, a model per task; docs/performance-latency.md). A
+# full run also rewrites the latency goals table in docs/performance-latency.md. Runs in temporary copies under
 # benchmarks/work/; load goes to 127.0.0.1 only, bounded in requests and seconds. QUICK=1 checks the harness at small
 # sizes; ONLY=latency (comma-separated names) runs a subset.
 QUICK ?=
