@@ -241,8 +241,7 @@ def merge_verdict(
 
 
 def base_contract_changes(base_params: Mapping[str, Any], head_schema: SchemaParams) -> list[str]:
-    """How the head's data contract differs from the base's ``params.yaml`` (an unreadable base schema counts, and
-    so does another task: its model's metrics are not comparable)."""
+    """How the head's data contract differs from the base's ``params.yaml`` (an unreadable base schema counts)."""
     from pydantic import ValidationError
 
     from gitops_ml.gitops.contract import contract_changes
@@ -251,6 +250,4 @@ def base_contract_changes(base_params: Mapping[str, Any], head_schema: SchemaPar
         base_schema = SchemaParams.model_validate(base_params.get("schema"))
     except ValidationError:
         return ["the base's contract (schema in its params.yaml) cannot be read by this version"]
-    if base_schema.task is not head_schema.task:
-        return [f"task changed from {base_schema.task.value} to {head_schema.task.value}"]
     return contract_changes(base_schema, head_schema)
