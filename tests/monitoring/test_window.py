@@ -95,7 +95,7 @@ def test_a_directory_of_plain_and_gzipped_logs_is_one_window(tmp_path: Path) -> 
     assert window.features["amount"].tolist() == [10.0 + i for i in range(50)]
     assert window.features["flag"].tolist() == [1.0 if i % 2 == 0 else 0.0 for i in range(50)]
     assert window.features["channel"].iloc[0] == "shop"
-    assert window.score is not None and window.score[:3].tolist() == [0.0, 0.01, 0.02]
+    assert window.prediction is not None and window.prediction[:3].tolist() == [0.0, 0.01, 0.02]
     assert window.model_versions == ["model-v2"]
     assert window.first_timestamp == "2026-03-01T12:00:00+00:00"
     assert window.last_timestamp == "2026-03-03T12:00:00+00:00"
@@ -128,7 +128,7 @@ def test_a_request_line_whose_columns_do_not_match_its_scores_names_the_column(t
     short["features"]["count"] = short["features"]["count"][:2]
     path = write_log(tmp_path / "short.jsonl", [as_request([record(9)]), short])
     message = refused(path)
-    assert f"{path}:2: 'features.count' must be a list of 3 values, one per score" in message
+    assert f"{path}:2: 'features.count' must be a list of 3 values, one per record" in message
     scalar = as_request([record(i) for i in range(2)])
     scalar["ids"]["id"] = 7
     assert "'ids.id' must be a list of 2 values" in refused(write_log(tmp_path / "scalar.jsonl", [scalar]))
@@ -138,10 +138,10 @@ def test_csv_and_parquet_windows_with_and_without_a_score(tmp_path: Path) -> Non
     frame = pd.DataFrame([features(i) for i in range(20)])
     frame.to_csv(tmp_path / "window.csv", index=False)
     csv = checked(tmp_path / "window.csv")
-    assert csv.rows == 20 and csv.score is None and csv.model_versions == []
+    assert csv.rows == 20 and csv.prediction is None and csv.model_versions == []
     frame.assign(score=np.linspace(0, 1, 20), model_version="model-v3").to_parquet(tmp_path / "window.parquet")
     parquet = checked(tmp_path / "window.parquet")
-    assert parquet.score is not None and parquet.score[-1] == 1.0
+    assert parquet.prediction is not None and parquet.prediction[-1] == 1.0
     assert parquet.model_versions == ["model-v3"]
     assert parquet.features["flag"].tolist() == csv.features["flag"].tolist()
 

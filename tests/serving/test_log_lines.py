@@ -98,7 +98,7 @@ def test_an_empty_batch_is_no_text_and_a_short_or_missing_column_is_refused(para
     render = renderer(params)
     features, ids = request_columns(params, make_records(params, 2))
     assert render(ScoredBatch(0.0, "r", [], {}, {})) == ""
-    with pytest.raises(ValueError, match="1 scores but 2 values of 'transaction_id'"):
+    with pytest.raises(ValueError, match="1 predictions but 2 values of 'transaction_id'"):
         render(ScoredBatch(0.0, "r", [0.5], features, ids))
     with pytest.raises(ValueError, match="the feature column 'hour' is missing"):
         render(ScoredBatch(0.0, "r", [0.5, 0.6], {k: v for k, v in features.items() if k != "hour"}, ids))
