@@ -161,17 +161,20 @@ def log_records(entry: Any, where: str = "a prediction-log line") -> list[dict[s
     ``"probabilities": {"a": [...]}``, ``"value": [...]``, ``"features": {"amount": [...]}``;
     docs/prediction-log.md): record ``i`` takes element ``i`` of every list. A line whose prediction fields are not
     lists is one record (``"score": 0.3``, ``"features": {"amount": 12.5}``), the form a hand-written window may
-    use. ``where`` (file and line) starts every error message.
+    use. ``where`` (file and line) starts every error message, naming the field whose list is not one value per
+    record.
     """
     features = entry.get("features") if isinstance(entry, dict) else None
     if not isinstance(features, dict):
         raise DriftInputError(
             f"{where}: a prediction-log line needs a 'features' object (the format is in docs/prediction-log.md)"
         )
-    lists = [entry[key] for key in PER_RECORD if isinstance(entry.get(key), list)]
+    lists = [v for v in features.values() if isinstance(v, list)] + [
+        entry[key] for key in PER_RECORD if isinstance(entry.get(key), list)
+    ]
     if not lists:
         return [entry]
-    records = len(lists[0])
+    records = len(lists[0])  # the features' lists, when there are any, are the request's records
     probabilities = entry.get("probabilities")
     ids = entry.get("ids") or {}
     columns = {
@@ -273,8 +276,11 @@ def _typed_column(column: pd.Series, kind: ColumnType) -> tuple[pd.Series, pd.Se
         typed = typed.astype("float64")
         return typed, present & typed.isna(), "is not a boolean (true/false or 1/0)"
     if kind is ColumnType.DATETIME:  # kept as read, for the model to score; the drift check does not compare it
-        parsed = pd.to_datetime(column.where(column.map(_is_scalar)), errors="coerce", format="ISO8601", utc=True)
-        return column, present & parsed.isna(), "is not an ISO 8601 date or date and time"
+        if pd.api.types.is_datetime64_any_dtype(column):  # a parquet window's timestamps
+            return column, present & False, ""
+        text = column.map(lambda v: isinstance(v, str))
+        parsed = pd.to_datetime(column.where(text), errors="coerce", format="ISO8601", utc=True)
+        return column, present & (~text | parsed.isna()), "is not an ISO 8601 date or date and time"
     typed = _numbers(column)
     return typed, present & ~np.isfinite(typed), "is not a finite number"
 
