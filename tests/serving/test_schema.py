@@ -18,6 +18,7 @@ from gitops_ml.serving.schema import (
     PredictResponse,
     Responder,
     columns_of,
+    describe_answer,
     example_record,
     field_columns,
     record_model,
@@ -269,3 +270,19 @@ def test_a_datetime_column_takes_an_iso_8601_string_and_nothing_else() -> None:
         assert errors_of(record, example | {"signup": value}) == [(("signup",), "string_type")]
     field = record.model_json_schema(by_alias=True)["properties"]["signup"]
     assert "ISO 8601" in field["description"]
+
+
+def test_a_smoke_test_checks_the_answer_of_each_task() -> None:
+    binary = {"predictions": [{"label": 1, "probability": 0.99812}], "model_version": "model-v2"}
+    assert describe_answer(task_schema(Task.BINARY), binary) == "probability 0.9981"
+    multiclass = {"predictions": [{"label": "mid", "probabilities": {"low": 0.2, "mid": 0.61, "high": 0.19}}],
+                  "model_version": "v"}  # fmt: skip
+    assert describe_answer(task_schema(Task.MULTICLASS), multiclass) == "label mid (0.6100)"
+    regression = {"predictions": [{"value": 12.5}], "model_version": "v"}
+    assert describe_answer(task_schema(Task.REGRESSION), regression) == "value 12.5"
+    with pytest.raises(ValueError, match="not the answer of a regression model"):
+        describe_answer(task_schema(Task.REGRESSION), binary)
+    with pytest.raises(ValueError, match="not the answer of a multiclass model"):
+        describe_answer(task_schema(Task.MULTICLASS), multiclass | {"predictions": [{"label": "top"}]})
+    with pytest.raises(ValueError, match=r"1 prediction\(s\) for 2 record\(s\)"):
+        describe_answer(task_schema(Task.BINARY), binary, records=2)

@@ -235,6 +235,29 @@ def response_model(schema: SchemaParams) -> tuple[type[BaseModel], type[BaseMode
     return prediction, response
 
 
+def describe_answer(schema: SchemaParams, body: Any, records: int = 1) -> str:
+    """Check a ``POST /predict`` answer (parsed JSON) against the response of ``schema.task``, holding ``records``
+    predictions; return its first prediction in words (``probability 0.9981``, ``label b (0.6100)``,
+    ``value 12.5``). Raises ``ValueError`` saying what does not match (for smoke tests of a served model)."""
+    from pydantic import ValidationError
+
+    _, response = response_model(schema)
+    try:
+        answer = response.model_validate(body)
+    except ValidationError as exc:
+        raise ValueError(f"not the answer of a {schema.task.value} model: {exc}") from None
+    predictions: list[Any] = getattr(answer, "predictions", [])
+    if len(predictions) != records:
+        raise ValueError(f"{len(predictions)} prediction(s) for {records} record(s)")
+    first = predictions[0]
+    if schema.task is Task.BINARY:
+        return f"probability {first.probability:.4f}"
+    if schema.task is Task.MULTICLASS:
+        chosen = first.probabilities.model_dump(by_alias=True)[class_name(first.label)]
+        return f"label {class_name(first.label)} ({chosen:.4f})"
+    return f"value {first.value:.6g}"
+
+
 @dataclass(frozen=True)
 class Responder:
     """Turns the scorer's task-shaped prediction of a request's records into the ``POST /predict`` response."""
@@ -270,13 +293,16 @@ class Responder:
         return [{"value": value} for value in np.asarray(predicted, dtype=np.float64).tolist()]
 
     def respond(self, predicted: np.ndarray, ids: Mapping[str, Sequence[Any]], model_version: str) -> BaseModel:
-        """The response to a request: one prediction per record, in order, each with the record's ids."""
-        prediction, id_fields = self.prediction, self.ids.items()
+        """The response to a request: one prediction per record, in order, each with the record's ids.
+
+        Validated in one call of the response model (about five times faster than a model per record for a
+        multiclass answer, whose probabilities are a model of their own)."""
+        id_fields = self.ids.items()
         predictions = [
-            prediction.model_validate(fields | {name: ids[column][i] for name, column in id_fields})
+            fields | {name: ids[column][i] for name, column in id_fields}
             for i, fields in enumerate(self.fields(predicted))
         ]
-        return self.response(predictions=predictions, model_version=model_version)
+        return self.response.model_validate({"predictions": predictions, "model_version": model_version})
 
 
 def request_model(params: Params) -> tuple[type[BaseModel], type[BaseModel]]:
