@@ -188,7 +188,7 @@ class PreparedReference:
     """The reference split by feature: each one's present values, missing share and (numbers) quantile bins.
 
     Computed once, so many windows can be compared with one reference (the benchmark compares hundreds). The
-    prediction is kept under :data:`PREDICTION`, as a number (binary, regression) or a category (multiclass).
+    prediction is kept apart, as numbers (binary, regression) or the predicted classes as text (multiclass).
     """
 
     frame: pd.DataFrame
@@ -199,6 +199,9 @@ class PreparedReference:
     """Present values: a float array for a number and the score, a text Series for a category or boolean."""
     missing: dict[str, float] = field(default_factory=dict)
     edges: dict[str, np.ndarray] = field(default_factory=dict)
+    predicted: Any = None
+    """The training rows' prediction: a float array, or a text Series of the predicted classes (multiclass)."""
+    predicted_edges: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for name in checked_columns(self.schema):
@@ -211,12 +214,11 @@ class PreparedReference:
             else:
                 self.values[name] = _as_category(column, kind).dropna()
         predicted = self.frame[prediction_column(self.schema.task)]
-        self.missing[PREDICTION] = 0.0
         if self.schema.task is Task.MULTICLASS:
-            self.values[PREDICTION] = predicted.dropna().astype(str)
+            self.predicted = predicted.dropna().astype(str)
         else:
-            self.values[PREDICTION] = _present(predicted)
-            self.edges[PREDICTION] = stats.quantile_edges(self.values[PREDICTION], self.bins)
+            self.predicted = _present(predicted)
+            self.predicted_edges = stats.quantile_edges(self.predicted, self.bins)
 
     @property
     def rows(self) -> int:
@@ -224,8 +226,6 @@ class PreparedReference:
         return len(self.frame)
 
 
-PREDICTION = "__prediction__"
-"""The prediction's key in :class:`PreparedReference`'s maps (no feature is named so in practice)."""
 NUMERIC_TYPES = (ColumnType.FLOAT, ColumnType.INT)
 
 
@@ -370,12 +370,11 @@ def prediction_drift(reference: PreparedReference, predicted: np.ndarray, thresh
     schema = reference.schema
     name = PREDICTION_NAMES[schema.task]
     values = prediction_values(schema, predicted)
-    ref = reference.values[PREDICTION]
-    if schema.task is Task.MULTICLASS:
+    if reference.predicted_edges is None:  # the predicted classes
         classes = TaskOutput.of(schema).class_names
-        return category_drift(name, ref, 0.0, pd.Series(values, dtype=object), thresholds, classes)
+        return category_drift(name, reference.predicted, 0.0, pd.Series(values, dtype=object), thresholds, classes)
     window = pd.Series(values, dtype="float64")
-    return numeric_drift(name, ref, 0.0, window, thresholds, reference.edges[PREDICTION])
+    return numeric_drift(name, reference.predicted, 0.0, window, thresholds, reference.predicted_edges)
 
 
 def not_checked(schema: SchemaParams) -> list[NotChecked]:

@@ -174,7 +174,7 @@ def log_records(entry: Any, where: str = "a prediction-log line") -> list[dict[s
     ]
     if not lists:
         return [entry]
-    records = len(lists[0])  # the features' lists, when there are any, are the request's records
+    records = Counter(len(values) for values in lists).most_common(1)[0][0]  # the odd list out is the one to name
     probabilities = entry.get("probabilities")
     ids = entry.get("ids") or {}
     columns = {
