@@ -45,6 +45,7 @@ class ColumnType(StrEnum):
     INT = "int"
     CATEGORY = "category"
     BOOL = "bool"
+    DATETIME = "datetime"
 
 
 class ColumnSpec(StrictModel):

@@ -15,6 +15,7 @@ from gitops_ml.gitops.artifact import ArtifactError, pr_metadata
 from gitops_ml.gitops.github_api import GitHub
 from gitops_ml.gitops.pr_comment import COMMENT_MARKER, CommentError, TriggeringRun, post_pr_comment
 from gitops_ml.io import write_json
+from gitops_ml.tasks import Task
 from tests.gitops.test_report import sample_report
 from tests.support.github_stub import GitHubStub
 from tests.support.projects import VENV_BIN
@@ -52,9 +53,11 @@ def api(github: GitHubStub) -> GitHub:
     return GitHub(REPO, TOKEN, github.url)
 
 
-def make_artifact(directory: Path, pr_number: int = 7, head_sha: str = SHA, **report_changes) -> Path:
+def make_artifact(
+    directory: Path, pr_number: int = 7, head_sha: str = SHA, task: Task = Task.BINARY, **report_changes
+) -> Path:
     write_json(directory / "pr.json", pr_metadata(pr_number, head_sha))
-    write_json(directory / "report.json", sample_report(**report_changes).model_dump(mode="json"))
+    write_json(directory / "report.json", sample_report(task, **report_changes).model_dump(mode="json"))
     return directory
 
 
@@ -73,6 +76,31 @@ def test_the_pr_is_found_by_head_repository_branch_and_sha(stub: GitHubStub, tmp
     assert body.startswith(COMMENT_MARKER + "\n")
     assert "## Model report: `main` → this change" in body
     assert stub.comments(5) == stub.comments(6) == []
+
+
+@pytest.mark.parametrize(
+    ("task", "shown"),
+    [
+        (Task.BINARY, 'title "ROC curve"'),
+        (Task.MULTICLASS, "Classes: 1 `sunny` · 2 `rain` · 3 `snow`"),
+        (Task.REGRESSION, 'title "Residuals"'),
+    ],
+)
+def test_a_report_of_each_task_is_posted_with_its_charts(task: Task, shown: str, stub: GitHubStub, tmp_path: Path):
+    post(stub, make_artifact(tmp_path / "artifact", task=task))
+    body = stub.comments(7)[0]["body"]
+    assert shown in body
+    assert f"primary metric {sample_report(task).gate.primary_metric})" in body
+
+
+def test_an_artifact_of_one_task_with_another_tasks_charts_is_refused(stub: GitHubStub, tmp_path: Path):
+    artifact = make_artifact(tmp_path / "artifact", task=Task.REGRESSION)
+    report = sample_report(Task.MULTICLASS).model_dump(mode="json")
+    report["metrics"] = sample_report(Task.REGRESSION).model_dump(mode="json")["metrics"]
+    write_json(artifact / "report.json", report)
+    with pytest.raises(ArtifactError, match="not a metric of task multiclass"):
+        post(stub, artifact)
+    assert stub.writes() == []
 
 
 def test_an_artifact_naming_another_pr_is_refused_and_nothing_is_posted(stub: GitHubStub, tmp_path: Path):

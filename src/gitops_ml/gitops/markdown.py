@@ -47,3 +47,8 @@ def code_block(lines: list[str], info: str = "text") -> list[str]:
     content = [one_line(line) for line in lines]
     fence = "`" * max(3, _longest_backtick_run(content) + 1)
     return [f"{fence}{info}", *content, fence]
+
+
+def comment_length(text: str) -> int:
+    """Length as GitHub counts against its comment limit, taken as UTF-16 code units (never fewer than characters)."""
+    return len(text.encode("utf-16-le", errors="surrogatepass")) // 2

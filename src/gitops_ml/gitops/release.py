@@ -278,7 +278,7 @@ def smoke_check(url: str, params: Params, expect_version: str | None, timeout: f
     """``/readyz`` 200 within ``timeout`` seconds, then one valid ``/predict`` answer; raise :class:`ReleaseError`."""
     import httpx
 
-    from gitops_ml.serving.schema import example_record
+    from gitops_ml.serving.schema import describe_answer, example_record
 
     base = url.rstrip("/")
     deadline = time.monotonic() + timeout
@@ -297,10 +297,11 @@ def smoke_check(url: str, params: Params, expect_version: str | None, timeout: f
     answer = httpx.post(f"{base}/predict", json={"records": [example_record(params.schema)]}, timeout=30)
     if answer.status_code != 200:
         raise ReleaseError(f"POST {base}/predict answered HTTP {answer.status_code}: {answer.text[:300]}")
-    body = answer.json()
-    predictions = body.get("predictions") or []
-    if len(predictions) != 1 or not 0 <= float(predictions[0].get("probability", -1)) <= 1:
-        raise ReleaseError(f"POST {base}/predict gave an unexpected answer: {body}")
+    try:
+        body = answer.json()
+        summary = describe_answer(params.schema, body)  # the answer of the project's task, one prediction
+    except ValueError as exc:  # not JSON, or not this task's answer
+        raise ReleaseError(f"POST {base}/predict gave an unexpected answer ({exc}): {answer.text[:300]}") from None
     if expect_version and body.get("model_version") != expect_version:
         raise ReleaseError(f"the service runs model {body.get('model_version')!r}, expected {expect_version!r}")
-    return f"{body.get('model_version')}: probability {predictions[0]['probability']:.4f}"
+    return f"{body.get('model_version')}: {summary}"
