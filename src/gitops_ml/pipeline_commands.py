@@ -76,7 +76,7 @@ def validate(params_path: ParamsOption = Path("params.yaml")) -> None:
     params = load_params(params_path)
     with console.status(f"validating {params.data.path}"):
         summary = run_validate(params.data.path, params.schema, paths.VALIDATED, paths.DATA_SUMMARY)
-    console.print(describe_summary(summary), markup=False, highlight=False)
+    console.print(describe_summary(summary), markup=False, highlight=False, soft_wrap=True)
 
 
 def split(params_path: ParamsOption = Path("params.yaml")) -> None:

@@ -357,3 +357,14 @@ def test_a_calendar_part_named_like_a_column_is_refused() -> None:
     frame = weather_table().assign(date_year=lambda f: np.arange(len(f)) % 5)
     message = error_of(frame, "weather")
     assert "column name(s) taken by a calendar feature: 'date_year' (a part of datetime column 'date')" in message
+
+
+@pytest.mark.parametrize("form", ["%Y/%m/%d", "%d.%m.%Y", "%m/%d/%Y"])
+def test_dates_in_another_form_are_left_out_with_the_fix(form: str) -> None:
+    """Unique per row, they would pass for an id; which part is the day is a guess, so they are not parsed."""
+    days = pd.date_range("2012-01-01", periods=300, freq="D").strftime(form)
+    contract = infer_contract(numeric_table().assign(day=days), "converted")
+    assert "day" not in contract.ids and "day" not in contract.columns
+    assert contract.excluded["day"] == (
+        f"dates not written as ISO 8601 (e.g. {days[0]!r}): rewrite them as 2012-01-31 to use them as a feature"
+    )

@@ -18,8 +18,9 @@ Every rule is here, in one place, so that a team can read why a column got its t
 - **Classes** need :data:`MIN_CLASS_ROWS` labelled rows each; **regression** gets ``target_min``/``target_max``:
   the observed range widened as a feature's range is (below).
 - **Left out** (reported, not features): columns with no values, columns with one value (constant), numbers with
-  infinite values, text with more than :data:`CATEGORY_CAP` distinct values (free text, names), and any other
-  type (nested values): derive numeric or categorical columns from them.
+  infinite values, text with more than :data:`CATEGORY_CAP` distinct values (free text, names), dates written
+  another way than ISO 8601 (:data:`OTHER_DATE_START`: rewrite them), and any other type (nested values): derive
+  numeric or categorical columns from them.
 - **Ids** (``schema.ids``: kept with the rows, echoed by the service, never features): integer or text columns
   whose name has an ``id`` word (``id``, ``customer_id``, ``CustomerID``, ``orderId``; also ``uuid``/``guid``),
   text columns unique in every row, and integer columns unique in every row and monotonic (a row number).
@@ -70,6 +71,9 @@ ID_WORDS = frozenset({"id", "ids", "uuid", "guid"})
 YES_SPELLINGS = frozenset({"yes", "y", "true", "t", "1", "positive", "pos"})
 FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ISO_DATE_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
+OTHER_DATE_START = re.compile(r"^(\d{4}[/.]\d{1,2}[/.]\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4})(\D|$)")
+"""Dates written another way (``2012/01/31``, ``31.01.2012``, ``01/31/2012``): which is day and which month is a
+guess, so they are left out with a request to write them as ISO dates."""
 SHOWN_VALUES = 10
 
 TargetValue = bool | int | str
@@ -407,9 +411,19 @@ def _looks_like_dates(column: pd.Series, values: pd.Series) -> bool:
         return True
     if pd.api.types.is_object_dtype(column.dtype) and values.map(lambda v: hasattr(v, "isoformat")).all():
         return True  # pyarrow reads a CSV's ISO dates as datetime.date objects
-    if not _is_text(column):
-        return False
-    return bool(values.astype(str).str.strip().str.match(ISO_DATE_START).mean() > 0.5)
+    return _is_text(column) and _share_matching(values, ISO_DATE_START) > 0.5
+
+
+def _share_matching(values: pd.Series, pattern: re.Pattern[str]) -> float:
+    return float(values.astype(str).str.strip().str.match(pattern).mean())
+
+
+def _other_date_form(column: pd.Series, values: pd.Series) -> str | None:
+    """Why a text column of dates not written as ISO 8601 is left out, or None when it is not one."""
+    if not _is_text(column) or _share_matching(values, OTHER_DATE_START) <= 0.5:
+        return None
+    example = str(values.iloc[0]).strip()
+    return f"dates not written as ISO 8601 (e.g. {example!r}): rewrite them as 2012-01-31 to use them as a feature"
 
 
 def date_parts(dates: pd.Series) -> list[DatePart]:
@@ -556,6 +570,8 @@ def infer_contract(
             excluded[name] = "has no values"
         elif values.nunique() == 1:
             excluded[name] = f"constant ({_plain(values.iloc[0])!r} in every row that has a value)"
+        elif other_form := _other_date_form(column, values):
+            excluded[name] = other_form
         elif _is_id(column, values) and not _looks_like_dates(column, values):  # daily rows: unique dates
             ids.append(name)
         else:
