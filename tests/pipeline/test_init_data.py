@@ -260,6 +260,7 @@ def test_each_task_is_adopted_with_its_contract_and_gate(
     assert raw["gate"]["guards"] == data_guards(Task.REGRESSION, mpg.to_numpy())
     assert raw["gate"]["floors"] == no_skill_floors(Task.REGRESSION, mpg.to_numpy())
     assert "time_column" not in raw["split"]
+    assert "removed split.time_column: date is no datetime column of the new data" in output
     assert schema["columns"]["year"] == {"type": "datetime", "parts": ["year"]}
     assert "not used: name (text with 210 distinct values (more than 50 categories))" in output
     assert f"target mpg: regression (numbers with {mpg.nunique()} distinct values); observed {mpg.min():g} to" in output

@@ -49,6 +49,8 @@ class Adopted:
     contract: InferredContract
     params: Params
     replaced: list[Path]
+    dropped_time_column: str | None = None
+    """The ``split.time_column`` removed because the new contract has no such datetime column."""
 
 
 def on_template_sample(params: Params, root: Path, source: Path) -> bool:
@@ -325,9 +327,12 @@ def init_data(
     """Adopt ``source`` as the project's data with ``target`` as the label, its task inferred unless ``task`` is
     given (see the module docstring)."""
     root, source = root.resolve(), source.resolve()
+    time_column = load_params(root / "params.yaml").split.time_column
     contract, text, data_path = plan(source, target, root, force=force, positive=positive, name=name, task=task)
     replaced = install(source, root, data_path, text)
-    return Adopted(data_path, contract, load_params(root / "params.yaml"), replaced)
+    params = load_params(root / "params.yaml")
+    dropped = time_column if params.split.time_column is None else None
+    return Adopted(data_path, contract, params, replaced, dropped)
 
 
 def _pct(rate: float) -> str:
@@ -393,6 +398,11 @@ def describe(adopted: Adopted) -> list[str]:
         f"gate (primary_metric {gate.primary_metric}; guards {_rules(gate.guards)}; floors {_rules(gate.floors)}), "
         f"project (name {adopted.params.project.name})",
     ]
+    if adopted.dropped_time_column:
+        lines.append(
+            f"  removed split.time_column: {adopted.dropped_time_column} is no datetime column of the new data "
+            "(the split is random again)"
+        )
     if adopted.replaced:
         lines.append(f"  removed from data/: {', '.join(p.as_posix() for p in adopted.replaced)}")
     lines += [

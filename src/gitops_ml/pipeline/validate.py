@@ -433,9 +433,13 @@ def check_window(raw_path: Path, window: Path, schema: SchemaParams, name: str) 
     except DataContractError as exc:
         raise DataContractError(f"the new window {name} breaks the data contract:\n{exc}") from None
     new = checked.frame
+    if raw_window.empty:
+        raise DataContractError(f"the new window {name} has no rows")
     if new.empty:
-        left_out = f" ({checked.unlabelled} unlabelled row(s), left out)" if checked.unlabelled else ""
-        raise DataContractError(f"the new window {name} has no labelled rows{left_out}")
+        raise DataContractError(
+            f"the new window {name} has no labelled rows ({checked.unlabelled} unlabelled row(s), left out): "
+            f"fill in its target column ({schema.target})"
+        )
     raw_before = read_dataset(raw_path)
     before = check_frame(raw_before, schema)
     try:  # the raw rows together, as validate will read them (the typed target is no longer in the file's terms)
