@@ -510,6 +510,11 @@ class Params(StrictModel):
         return self
 
     @model_validator(mode="after")
+    def _time_column_is_a_date(self) -> Params:
+        self.split.check_time_column(self.schema_)
+        return self
+
+    @model_validator(mode="after")
     def _estimator_supports_task(self) -> Params:
         self.train.check_task(self.schema_.task)
         return self

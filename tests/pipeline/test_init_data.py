@@ -235,6 +235,9 @@ def test_each_task_is_adopted_with_its_contract_and_gate(
     assert re.search(r"\n  target: weather +# the label: one of schema.classes", text)
     params = load_params(project / "params.yaml")  # the typed config accepts it
     assert params.task is Task.MULTICLASS
+    plots = yaml.safe_load((project / "dvc.yaml").read_text())["plots"]  # DVC draws the multiclass plots
+    assert "reports/plots/per_class_f1.csv" in json.dumps(plots) and "roc.csv" not in json.dumps(plots)
+    assert "git add data.dvc params.yaml dvc.lock .gitignore dvc.yaml && git commit" in output
 
     validated = run(["gitops-ml", "validate"], project).stderr
     assert f"validate: {len(labelled)} labelled rows pass the contract (7 unlabelled rows left out), classes:" in (
@@ -245,7 +248,10 @@ def test_each_task_is_adopted_with_its_contract_and_gate(
 
     # regression, with a split.time_column the new data does not have: removed, not left to fail in `split`
     params_text = (
-        (project / "params.yaml").read_text().replace("  stratify: true\n", "  stratify: true\n  time_column: date\n")
+        (project / "params.yaml")
+        .read_text()
+        .replace("  stratify: true\n", "  stratify: true\n  time_column: date\n")
+        .replace("estimator: hist_gradient_boosting", "estimator: logistic_regression", 1)
     )
     (project / "params.yaml").write_text(params_text)
     code, output = invoke(project, monkeypatch, str(inputs / "cars.parquet"), "--target", "mpg", "--force")
@@ -261,6 +267,8 @@ def test_each_task_is_adopted_with_its_contract_and_gate(
     assert raw["gate"]["floors"] == no_skill_floors(Task.REGRESSION, mpg.to_numpy())
     assert "time_column" not in raw["split"]
     assert "removed split.time_column: date is no datetime column of the new data" in output
+    assert raw["train"]["estimator"] == "hist_gradient_boosting"  # logistic_regression does not predict numbers
+    assert "train.estimator: hist_gradient_boosting (was logistic_regression, which does not support task" in output
     assert schema["columns"]["year"] == {"type": "datetime", "parts": ["year"]}
     assert "not used: name (text with 210 distinct values (more than 50 categories))" in output
     assert f"target mpg: regression (numbers with {mpg.nunique()} distinct values); observed {mpg.min():g} to" in output
@@ -299,7 +307,10 @@ def test_time_column_survives_when_the_new_data_has_it(
     run(["gitops-ml", "ensure-data"], project)
     assert invoke(project, monkeypatch, str(inputs / "weather.csv"), "--target", "weather")[0] == 0
     params_text = (
-        (project / "params.yaml").read_text().replace("  stratify: true\n", "  stratify: true\n  time_column: date\n")
+        (project / "params.yaml")
+        .read_text()
+        .replace("  stratify: true\n", "  stratify: true\n  time_column: date\n")
+        .replace("estimator: hist_gradient_boosting", "estimator: logistic_regression", 1)
     )
     (project / "params.yaml").write_text(params_text)
     assert invoke(project, monkeypatch, str(inputs / "weather.csv"), "--target", "weather", "--force")[0] == 0

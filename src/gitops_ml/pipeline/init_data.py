@@ -51,6 +51,10 @@ class Adopted:
     replaced: list[Path]
     dropped_time_column: str | None = None
     """The ``split.time_column`` removed because the new contract has no such datetime column."""
+    replaced_estimator: str | None = None
+    """The ``train.estimator`` replaced by the default because it does not support the new task."""
+    plots_changed: bool = False
+    """Whether ``dvc.yaml``'s ``plots:`` section was rewritten for the new task (then it is to be committed too)."""
 
 
 def on_template_sample(params: Params, root: Path, source: Path) -> bool:
@@ -174,6 +178,19 @@ def _render_split(doc: Any, contract: InferredContract) -> str | None:
     return str(name)
 
 
+def _render_train(doc: Any, contract: InferredContract) -> str | None:
+    """Set ``train.estimator`` to the default when it does not support the new task; return the one replaced."""
+    from gitops_ml.pipeline.estimators import DEFAULT_ESTIMATOR, ESTIMATORS
+
+    train = doc.get("train")
+    name = train.get("estimator") if train is not None else None
+    chosen = ESTIMATORS.get(str(name)) if name is not None else None
+    if train is None or name is None or (chosen is not None and contract.task in chosen.tasks):
+        return None
+    params_yaml.set_value(train, "estimator", DEFAULT_ESTIMATOR)
+    return str(name)
+
+
 def render_params(
     text: str, contract: InferredContract, data_path: Path, *, fresh: bool, relabel: bool, name: str | None
 ) -> str:
@@ -182,7 +199,8 @@ def render_params(
 
     ``fresh`` (first adoption) also resets ``project:`` (name, class labels, model-card text to fill in). Later,
     ``relabel`` (the target or its positive class changed) resets the class labels, and ``name`` the name. A
-    ``split.time_column`` that is no datetime column of the new contract is removed.
+    ``split.time_column`` that is no datetime column of the new contract is removed, and a ``train.estimator``
+    that does not support the new task is replaced by the default.
     """
     doc = params_yaml.load(text)
     _render_project(doc, contract, data_path, fresh, relabel, name)
@@ -191,6 +209,7 @@ def render_params(
     _render_schema(doc["schema"], contract)
     _render_gate(doc, contract)
     _render_split(doc, contract)
+    _render_train(doc, contract)
     return params_yaml.dump(doc)
 
 
@@ -326,13 +345,18 @@ def init_data(
 ) -> Adopted:
     """Adopt ``source`` as the project's data with ``target`` as the label, its task inferred unless ``task`` is
     given (see the module docstring)."""
+    from gitops_ml.pipeline.plots import write_dvc_plots
+
     root, source = root.resolve(), source.resolve()
-    time_column = load_params(root / "params.yaml").split.time_column
+    before = load_params(root / "params.yaml")
     contract, text, data_path = plan(source, target, root, force=force, positive=positive, name=name, task=task)
     replaced = install(source, root, data_path, text)
     params = load_params(root / "params.yaml")
-    dropped = time_column if params.split.time_column is None else None
-    return Adopted(data_path, contract, params, replaced, dropped)
+    dropped = before.split.time_column if params.split.time_column is None else None
+    estimator = params.train.estimator.value
+    replaced_estimator = before.train.estimator.value if estimator != before.train.estimator.value else None
+    plots_changed = write_dvc_plots(root / "dvc.yaml", contract.task)  # DVC draws the plots of the new task
+    return Adopted(data_path, contract, params, replaced, dropped, replaced_estimator, plots_changed)
 
 
 def _pct(rate: float) -> str:
@@ -403,11 +427,19 @@ def describe(adopted: Adopted) -> list[str]:
             f"  removed split.time_column: {adopted.dropped_time_column} is no datetime column of the new data "
             "(the split is random again)"
         )
+    if adopted.replaced_estimator:
+        lines.append(
+            f"  train.estimator: {adopted.params.train.estimator.value} (was {adopted.replaced_estimator}, which does "
+            f"not support task {contract.task.value})"
+        )
+    if adopted.plots_changed:
+        lines.append(f"  dvc.yaml: plots of task {contract.task.value} (pipeline/plots.py)")
     if adopted.replaced:
         lines.append(f"  removed from data/: {', '.join(p.as_posix() for p in adopted.replaced)}")
+    files = "data.dvc params.yaml dvc.lock .gitignore" + (" dvc.yaml" if adopted.plots_changed else "")
     lines += [
         "Next:",
         "  make run",
-        f'  git add data.dvc params.yaml dvc.lock .gitignore && git commit -m "Own data: {adopted.data_path.name}"',
+        f'  git add {files} && git commit -m "Own data: {adopted.data_path.name}"',
     ]
     return lines
