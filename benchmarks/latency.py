@@ -1,7 +1,7 @@
 """Latency benchmark: open-loop Poisson load, raised to the knee, for a model of every task type.
 
 For each task (binary on the built-in sample; multiclass and regression on the seeded data of
-``tests/support/task_data.py``, adopted with ``gitops-ml init-data``) one small project is trained, and its model is
+``tests/support/loop_data.py``, adopted with ``gitops-ml init-data``) one small project is trained, and its model is
 served five ways, one after another: (a) the BentoML service (``bentoml serve`` of the bento, prediction log on),
 (b) the same with authentication on (a bearer token on every request), (c) the bare ASGI app
 (``benchmarks/bare_asgi.py``: uvicorn + Starlette, the same scorer and batcher, no validation), the practical

@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pandas as pd
-from tests.support.task_data import house_table, weather_table
+from tests.support.loop_data import house_table, weather_table
 
 from benchmarks.common import WORK, BenchError, bench_env, copy_project, sh, sync_code, use_sample_rows
 from benchmarks.loadgen import run_load
@@ -47,7 +47,7 @@ TASK_DATA: dict[Task, tuple[str, str, Callable[[int], pd.DataFrame]]] = {
     Task.REGRESSION: ("houses.csv", "price", house_table),
 }
 """Per task other than binary: the file a team would bring, its target column, and the seeded generator of
-``tests/support/task_data.py`` that writes it (ids, dates, gaps, a rare class or unlabelled rows)."""
+``tests/support/loop_data.py`` that writes it (ids, dates, gaps, a rare class or unlabelled rows)."""
 
 
 def trained_project(rows: int, say: Callable[[str], None], task: Task = Task.BINARY) -> Path:
