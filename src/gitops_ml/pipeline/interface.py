@@ -5,6 +5,7 @@ commands and the benchmarks call only what is here; the stage modules (validate,
 estimators) are the team's to rewrite as long as these functions keep their meaning:
 
 - :func:`model_frame`: the raw rows -> the frame the model takes (the schema's feature columns, typed);
+- :func:`parse_datetimes`: how a ``datetime`` column's values are read (what a window of it must hold);
 - :func:`build_model`: the unfitted model (preprocessing + the ``train.estimator`` classifier);
 - :func:`score_frame`: a fitted model's prediction for each raw row, shaped by the task (``schema.task``): the
   positive class's probability (binary), one probability per class (multiclass) or the value (regression);
@@ -31,7 +32,7 @@ import pandas as pd
 
 from gitops_ml.config import SchemaParams, TrainParams
 from gitops_ml.errors import DataSourceError
-from gitops_ml.pipeline.features import model_frame
+from gitops_ml.pipeline.features import model_frame, parse_datetimes
 from gitops_ml.tasks import Task
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "data_file_suffixes",
     "data_files",
     "model_frame",
+    "parse_datetimes",
     "sample_writer",
     "score_frame",
     "windows_dir",
