@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 from gitops_ml.config import Estimator, Params, TrainParams
 from gitops_ml.model_io import load_model, save_model
 from gitops_ml.pipeline.features import model_frame
-from gitops_ml.pipeline.train import fit_model, run_train
+from gitops_ml.pipeline.train import build_model, fit_model, run_train
 
 
 @pytest.mark.parametrize("estimator", list(Estimator))
@@ -34,6 +34,16 @@ def test_each_estimator_fits_saves_and_loads(
         assert auc == pytest.approx(0.5)
     else:
         assert auc > 0.8, f"{estimator} learned nothing: ROC AUC {auc:.3f}"
+
+
+@pytest.mark.parametrize("estimator", list(Estimator))
+def test_numbers_are_standardised_only_for_an_estimator_that_wants_it(estimator: Estimator, params: Params) -> None:
+    """Trees split on raw values: a scaler in front of them only makes their compiled float32 scores drift."""
+    settings = TrainParams(estimator=estimator)
+    numeric = build_model(params.schema, settings)[0].transformers[0][1]
+    scaled = "scale" in numeric.named_steps
+    assert scaled == settings.estimator_params.scale_numeric
+    assert scaled == (estimator.value == "logistic_regression"), f"{estimator.value}: is it not a linear model?"
 
 
 def test_training_is_deterministic(train_test: tuple[pd.DataFrame, pd.DataFrame], params: Params) -> None:

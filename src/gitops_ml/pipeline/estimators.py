@@ -10,7 +10,8 @@ To add an estimator (say ``extra_trees``):
 1. Write a class below, ``@register("extra_trees")``, deriving from :class:`EstimatorParams`: one field per
    hyperparameter, each with a default and its bounds (``Field(default=100, ge=1)``), and a ``build(seed)`` that
    imports the classifier *inside* the method (every ``gitops-ml`` command reads the config, so a top-level import
-   would slow them all down) and returns it unfitted, seeded with ``seed``.
+   would slow them all down) and returns it unfitted, seeded with ``seed``. A tree model sets
+   ``scale_numeric = False`` (its numbers then reach it unscaled).
 2. Add an ``extra_trees:`` block under ``train:`` in params.yaml (optional: the defaults apply without it) and set
    ``train.estimator: extra_trees``. ``dvc repro`` retrains: ``train`` is a params dependency of the stage.
 3. If loading the saved model then fails with "types that are not trusted", review the named types and add them
@@ -22,7 +23,7 @@ The classifier must have ``predict_proba``; the pipeline puts it after the prepr
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,6 +34,10 @@ class EstimatorParams(BaseModel):
     """Hyperparameters of one estimator (unknown keys and silent coercions are errors, as everywhere in the config)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scale_numeric: ClassVar[bool] = True
+    """Whether the numeric features are standardised before the estimator (``features.preprocessor``): linear
+    models want it; trees split on raw values and do not (False)."""
 
     def build(self, seed: int) -> Any:
         """The unfitted classifier with these hyperparameters, seeded with ``seed``."""
@@ -69,6 +74,8 @@ class LogisticRegressionParams(EstimatorParams):
 
 @register("random_forest")
 class RandomForestParams(EstimatorParams):
+    scale_numeric = False
+
     n_estimators: int = Field(default=200, ge=1)
     max_depth: int | None = Field(default=12, ge=1)
     min_samples_leaf: int = Field(default=2, ge=1)
@@ -83,6 +90,8 @@ class RandomForestParams(EstimatorParams):
 
 @register("hist_gradient_boosting")
 class HistGradientBoostingParams(EstimatorParams):
+    scale_numeric = False
+
     learning_rate: float = Field(default=0.1, gt=0)
     max_iter: int = Field(default=200, ge=1)
     max_leaf_nodes: int = Field(default=31, ge=2)
@@ -99,6 +108,8 @@ class HistGradientBoostingParams(EstimatorParams):
 @register("dummy")
 class DummyParams(EstimatorParams):
     """A sanity baseline that ignores the features."""
+
+    scale_numeric = False
 
     strategy: Literal["prior", "most_frequent", "stratified", "uniform"] = "prior"
 

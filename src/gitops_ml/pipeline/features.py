@@ -30,14 +30,19 @@ def model_frame(frame: pd.DataFrame, schema: SchemaParams) -> pd.DataFrame:
     return pd.DataFrame(columns, index=frame.index)
 
 
-def preprocessor(schema: SchemaParams) -> ColumnTransformer:
-    """Imputation, scaling and one-hot encoding for the schema's columns (fitted inside the model)."""
+def preprocessor(schema: SchemaParams, scale: bool = True) -> ColumnTransformer:
+    """Imputation, scaling (if ``scale``) and one-hot encoding for the schema's columns (fitted inside the model).
+
+    ``scale`` is the estimator's ``scale_numeric`` (``estimators.py``): trees split on raw values and need no
+    scaler, and without one their compiled float32 scores stay equal to scikit-learn's (a scaled value rounded to
+    float32 can cross a split the float64 value does not).
+    """
     numeric = schema.names_of(ColumnType.FLOAT, ColumnType.INT, ColumnType.BOOL)
     categorical = schema.names_of(ColumnType.CATEGORY)
     numeric_steps = Pipeline(
         [
             ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
-            ("scale", StandardScaler()),
+            *([("scale", StandardScaler())] if scale else []),
         ]
     )
     categorical_steps = Pipeline(

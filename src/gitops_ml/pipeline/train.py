@@ -26,8 +26,9 @@ def make_estimator(params: TrainParams) -> Any:
 
 
 def build_model(schema: SchemaParams, params: TrainParams) -> Pipeline:
-    """Preprocessing and classifier as one unfitted Pipeline."""
-    return Pipeline([("preprocess", preprocessor(schema)), ("classifier", make_estimator(params))])
+    """Preprocessing (numbers scaled if the estimator wants them so) and classifier as one unfitted Pipeline."""
+    preprocess = preprocessor(schema, scale=params.estimator_params.scale_numeric)
+    return Pipeline([("preprocess", preprocess), ("classifier", make_estimator(params))])
 
 
 def fit_model(train: pd.DataFrame, schema: SchemaParams, params: TrainParams) -> Pipeline:
