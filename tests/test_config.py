@@ -46,7 +46,7 @@ def test_shipped_params_load_with_their_types() -> None:
 
 def test_hyperparameters_follow_the_chosen_estimator() -> None:
     params = parse_params(edited(train__estimator="dummy"))
-    assert params.train.hyperparameters == {"strategy": "prior"}
+    assert params.train.hyperparameters == {"strategy": "prior", "regression_strategy": "mean"}
 
 
 def test_the_sample_is_configured_only_while_the_data_is_the_sample() -> None:
@@ -86,7 +86,7 @@ def test_wrong_type_names_path_and_value() -> None:
 
 
 def test_unknown_estimator_lists_the_choices() -> None:
-    message = error_of(edited(train__estimator="xgboost"))
+    message = error_of(edited(train__estimator="catboost"))
     assert "train.estimator" in message and "logistic_regression" in message
 
 

@@ -50,7 +50,7 @@ def test_new_keys_go_where_asked_with_their_comment() -> None:
     text = params_yaml.dump(doc)
     assert list(yaml.safe_load(text))[:2] == ["project", "data"]
     assert "project:\n  name: x\n\ndata:" in text  # an inserted section is followed by a blank line
-    assert list(yaml.safe_load(text)["schema"])[:2] == ["target", "extra"]
+    assert list(yaml.safe_load(text)["schema"])[:3] == ["task", "target", "extra"]
     assert re.search(r"\n  extra: 3 +# a note\n", text)
 
 

@@ -1,5 +1,9 @@
 """What every command module shares: the two consoles, the ``--params`` option and clean error reporting.
 
+Every error message and every progress line a command prints may hold text from outside (an artifact's key, a
+file's value, a server's answer), so both go through :func:`gitops_ml.terminal.terminal_text`: :func:`report_error`
+for the one-line error, :func:`say` for progress (pass it as the ``say`` callback of the flows).
+
 Kept free of heavy imports (no pandas, no sklearn), so that ``gitops-ml --help`` and every command start fast.
 """
 
@@ -12,8 +16,10 @@ from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from gitops_ml.errors import ProjectError
+from gitops_ml.terminal import terminal_text
 
 console = Console(stderr=True)
 out = Console()
@@ -24,6 +30,16 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def say(message: object) -> None:
+    """Print a progress line on stderr, made safe by :func:`~gitops_ml.terminal.terminal_text`."""
+    console.print(terminal_text(message), soft_wrap=True)
+
+
+def report_error(error: object) -> None:
+    """Print ``error: <message>`` on stderr, the message made safe by :func:`~gitops_ml.terminal.terminal_text`."""
+    console.print(Text.assemble(("error:", "bold red"), " ", terminal_text(error)), soft_wrap=True)
+
+
 def clean_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Report the project's expected errors as one red paragraph and exit 1."""
 
@@ -32,7 +48,7 @@ def clean_errors(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except EXPECTED_ERRORS as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            report_error(exc)
             raise typer.Exit(1) from None
 
     return wrapper

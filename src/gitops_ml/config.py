@@ -26,7 +26,7 @@ from pydantic import (
 
 from gitops_ml.errors import ConfigError
 from gitops_ml.model_metrics import DEFAULT_FLOORS, DEFAULT_GUARDS, DEFAULT_PRIMARY_METRIC, METRICS, MetricName
-from gitops_ml.pipeline.estimators import DEFAULT_ESTIMATOR, ESTIMATORS, EstimatorParams
+from gitops_ml.pipeline.estimators import DEFAULT_ESTIMATOR, ESTIMATORS, EstimatorParams, estimators_for
 from gitops_ml.tasks import DEFAULT_TASK, Task
 
 DEFAULT_PARAMS_PATH = Path("params.yaml")
@@ -45,6 +45,7 @@ class ColumnType(StrEnum):
     INT = "int"
     CATEGORY = "category"
     BOOL = "bool"
+    DATETIME = "datetime"
 
 
 class ColumnSpec(StrictModel):
@@ -253,7 +254,7 @@ class _TrainBase(StrictModel):
 
     @property
     def estimator_params(self) -> EstimatorParams:
-        """The chosen estimator's hyperparameters model (its ``build(seed)`` makes the classifier)."""
+        """The chosen estimator's hyperparameters model (its ``build(task, seed)`` makes the estimator)."""
         chosen: EstimatorParams = getattr(self, self.estimator.value)  # the fields are made from the registry
         return chosen
 
@@ -261,6 +262,24 @@ class _TrainBase(StrictModel):
     def hyperparameters(self) -> dict[str, Any]:
         """Hyperparameters of the chosen estimator."""
         return self.estimator_params.model_dump()
+
+    @staticmethod
+    def trusted_types() -> frozenset[str]:
+        """Every type the fitted model of a registered estimator holds that skops does not trust by default."""
+        return frozenset(name for params in ESTIMATORS.values() for name in params.trusted_types)
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        """The pip distributions a model of the chosen estimator needs to load, beyond the service's own."""
+        return self.estimator_params.packages
+
+    def check_task(self, task: Task) -> None:
+        """Raise :class:`ConfigError` when the chosen estimator cannot be built for ``task``, naming those that can."""
+        if task not in self.estimator_params.tasks:
+            raise ConfigError(
+                f"train.estimator: '{self.estimator.value}' does not support task {task.value} (schema.task); "
+                f"choose one of {', '.join(estimators_for(task))}"
+            )
 
 
 # ``train:``: estimator, seed and one section per registered estimator, defaults applying to a section left out.
@@ -438,6 +457,11 @@ class Params(StrictModel):
     @model_validator(mode="after")
     def _gate_names_task_metrics(self) -> Params:
         self.gate.check_metrics(self.schema_.task)
+        return self
+
+    @model_validator(mode="after")
+    def _estimator_supports_task(self) -> Params:
+        self.train.check_task(self.schema_.task)
         return self
 
     @property

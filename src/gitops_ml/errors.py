@@ -95,3 +95,7 @@ class DriftInputError(ProjectError, ValueError):
 
 class DeployError(ProjectError, RuntimeError):
     """A promotion, rollback or deploy pull request cannot be made (unknown environment or version, push failed)."""
+
+
+class BentoBuildError(ProjectError, ValueError):
+    """The bento cannot be built as configured: a bentofile key missing, or a package ``uv.lock`` cannot pin."""

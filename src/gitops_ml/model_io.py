@@ -1,8 +1,9 @@
 """Saving and loading the model with skops: no pickle, and only an explicit list of trusted types.
 
 Loading refuses any type outside :data:`TRUSTED_TYPES`, so a model file from an untrusted place (a fork's
-pull request, a tampered remote) cannot run code. If you add an estimator whose types are not listed, loading
-fails with the type's name: review it and add it here.
+pull request, a tampered remote) cannot run code. That list is the preprocessing's types plus the ``trusted_types``
+each estimator declares in ``pipeline/estimators.py``: an estimator whose fitted model holds a type it does not
+declare fails to load, naming the type. skops' ``trusted=True`` (trust anything) is never used.
 """
 
 from __future__ import annotations
@@ -13,27 +14,27 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gitops_ml.config import TrainParams
 from gitops_ml.errors import UntrustedModelError
 from gitops_ml.io import atomic_write
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
-# Types skops does not trust by default that this project's estimators need.
-TRUSTED_TYPES: tuple[str, ...] = (
-    "numpy.dtype",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.tree._tree.Tree",
-)
+BASE_TRUSTED_TYPES: tuple[str, ...] = ("numpy.dtype",)
+"""Types skops does not trust by default that the preprocessing (``pipeline/features.py``) needs."""
+TRUSTED_TYPES: tuple[str, ...] = BASE_TRUSTED_TYPES + tuple(sorted(TrainParams.trusted_types() - {*BASE_TRUSTED_TYPES}))
+"""The types :func:`load_model` lets skops build beyond its defaults: the preprocessing's and every estimator's."""
 
 
 def canonical_skops(raw: bytes) -> bytes:
     """The same skops archive, byte-for-byte reproducible: the same model always gives the same file.
 
-    skops names the archive's members and references after ``id()`` of the in-memory objects and stamps the
-    current time on each member, so dumping an identical model twice gives different bytes (and a new md5 in
-    ``dvc.lock`` on every retrain). Here the ids are renumbered in order of first appearance in ``schema.json``
-    and every member gets a fixed timestamp; the content is untouched, so loading gives the same model.
+    skops names the archive's members and references after ``id()`` of the in-memory objects (or a random uuid)
+    and stamps the current time on each member, so dumping an identical model twice gives different bytes (and a
+    new md5 in ``dvc.lock`` on every retrain). Here the ids (and uuids) are renumbered in order of first appearance
+    in ``schema.json`` and every member gets a fixed timestamp; the content is untouched, so loading gives the same
+    model.
     """
     renumbered: dict[str, str] = {}
 
@@ -43,7 +44,8 @@ def canonical_skops(raw: bytes) -> bytes:
     with zipfile.ZipFile(io.BytesIO(raw)) as source:
         schema = source.read("schema.json").decode("utf-8")
         schema = re.sub(r'("__id__": )(\d+)', lambda m: m.group(1) + new_id(m.group(2)), schema)
-        schema = re.sub(r'("file": ")(\d+)(\.npy")', lambda m: m.group(1) + new_id(m.group(2)) + m.group(3), schema)
+        # Arrays are named after their id (.npy, .npz), raw bytes (an XGBoost booster) after a random uuid (.bin).
+        schema = re.sub(r'("file": ")([^"./]+)(\.\w+")', lambda m: m.group(1) + new_id(m.group(2)) + m.group(3), schema)
         members = {"schema.json": schema.encode("utf-8")}
         for name in source.namelist():
             if name != "schema.json":
@@ -80,8 +82,9 @@ def load_model(path: Path | str) -> Pipeline:
     refused = sorted(untrusted - set(TRUSTED_TYPES))
     if refused:
         raise UntrustedModelError(
-            f"{path} contains types that are not trusted: {', '.join(refused)}. "
-            "Review them and add them to TRUSTED_TYPES in src/gitops_ml/model_io.py if they are safe."
+            f"{path} contains types that are not trusted: {', '.join(refused)}. If the model is yours and its "
+            "estimator is new, review each type and, if it is safe, list it in the estimator's trusted_types "
+            "(src/gitops_ml/pipeline/estimators.py)."
         )
     model = sio.load(path, trusted=sorted(untrusted))
     from sklearn.pipeline import Pipeline

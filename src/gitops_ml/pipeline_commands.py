@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from gitops_ml import paths
-from gitops_ml.cli_support import ParamsOption, console, out
+from gitops_ml.cli_support import ParamsOption, console, out, say
 from gitops_ml.config import Params, SampleParams, load_params
 
 
@@ -41,7 +41,7 @@ def ensure_data(params_path: ParamsOption = Path("params.yaml")) -> None:
     """Make data/ match data.dvc: keep it, restore or pull it, or (data.sample set) regenerate the sample."""
     from gitops_ml.data_source import ensure_data as ensure
 
-    ensure(load_params(params_path), paths.DATA_DVC, Path.cwd(), say=console.print)
+    ensure(load_params(params_path), paths.DATA_DVC, Path.cwd(), say=say)
 
 
 def init_data(

@@ -16,6 +16,7 @@ from gitops_ml import adapters
 from gitops_ml.adapters import (
     bentoml_container,
     bentoml_request_id,
+    bentoml_server,
     dvc_workspace,
     prometheus_histogram,
 )
@@ -42,6 +43,35 @@ def test_bentoml_request_id_reads_the_id_bentoml_set() -> None:
         assert bentoml_request_id.request_id() == "0000000000000abc"
     finally:
         trace_context.request_id = None
+
+
+def test_bentoml_server_hooks_are_there() -> None:
+    bentoml_server.check()
+    assert bentoml_server.request_error_logger().name == bentoml_server.LOG_MODULE
+
+
+def test_the_wrapped_service_app_is_the_outermost_layer() -> None:
+    """``to_asgi`` (what BentoML's worker calls) returns the wrapper around BentoML's app; nothing else changes."""
+    import bentoml
+
+    @bentoml.service(name="adapter-probe")
+    class Probe:
+        @bentoml.api  # type: ignore[untyped-decorator]
+        def echo(self, text: str) -> str:
+            return text
+
+    wrapped: list[object] = []
+
+    def wrap(app: object) -> tuple[str, object]:
+        wrapped.append(app)
+        return ("outer", app)
+
+    bentoml_server.wrap_app(Probe, wrap)
+    assert isinstance(Probe, bentoml.Service)
+    assert type(Probe).__name__ == "Service"
+    outer = Probe.to_asgi(is_main=True)
+    assert outer == ("outer", wrapped[0])
+    assert "/echo" in {getattr(route, "path", "") for route in wrapped[0].routes}  # type: ignore[attr-defined]
 
 
 def test_prometheus_histogram_internals_are_there() -> None:
@@ -77,7 +107,8 @@ def test_the_trusted_model_types_still_exist(name: str) -> None:
         found = None
     assert found is not None, (
         f"{adapters.installed(module.split('.')[0].replace('sklearn', 'scikit-learn'))} has no {name}: "
-        "update TRUSTED_TYPES in src/gitops_ml/model_io.py"
+        "update the estimator's trusted_types in src/gitops_ml/pipeline/estimators.py (or BASE_TRUSTED_TYPES in "
+        "src/gitops_ml/model_io.py for the preprocessing)"
     )
 
 

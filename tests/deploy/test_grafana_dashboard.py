@@ -17,13 +17,21 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
+from gitops_ml.config import SchemaParams
 from gitops_ml.serving.metrics import ServiceMetrics
+from gitops_ml.serving.prediction_metrics import TASK_METRICS
+from gitops_ml.tasks import Task
 from tests.support.fixture_project import ROOT
 from tests.support.projects import VENV_BIN
 from tests.support.promql import dashboard_metric_names, dashboard_queries
 
 DASHBOARD = ROOT / "deploy" / "grafana" / "gitops-ml-dashboard.json"
 COMPONENT = ROOT / "deploy" / "components" / "grafana-dashboard"
+CONTRACTS = {
+    Task.BINARY: {},
+    Task.MULTICLASS: {"task": "multiclass", "classes": ["a", "b", "c"]},
+    Task.REGRESSION: {"task": "regression", "target_min": 0, "target_max": 1},
+}
 BENTOML_METRICS = {
     "bentoml_service_request_total",
     "bentoml_service_request_duration_seconds_bucket",
@@ -61,19 +69,28 @@ def test_panels_are_well_formed(dashboard: dict[str, Any]) -> None:
 
 def test_the_dashboard_covers_what_the_service_is_watched_for(dashboard: dict[str, Any]) -> None:
     titles = " ".join(panel["title"].lower() for panel in panels(dashboard))
-    for topic in ("requests", "latency", "error", "score", "label", "per model call", "queue wait", "dropped"):
+    for topic in ("requests", "latency", "error", "score", "label", "value", "per model call", "queue wait", "dropped"):
         assert topic in titles, topic
 
 
-def test_every_queried_metric_is_defined_by_the_service_or_bentoml(dashboard: dict[str, Any]) -> None:
+def defined_by(task: Task) -> set[str]:
+    """The sample names the service's metrics have for a model of ``task``."""
     registry = CollectorRegistry()
-    ServiceMetrics("v", 0, 1, registry)
-    defined = {sample.name for family in registry.collect() for sample in family.samples}
+    contract = {"target": "y", "columns": {"x": {"type": "float"}}} | CONTRACTS[task]
+    ServiceMetrics("v", SchemaParams.model_validate(contract), 0.5, registry)
+    return {sample.name for family in registry.collect() for sample in family.samples}
+
+
+def test_every_queried_metric_is_defined_by_the_service_or_bentoml(dashboard: dict[str, Any]) -> None:
+    defined = {task: defined_by(task) for task in Task}
     used = dashboard_metric_names(dashboard)
     assert used, "no metric names found in the dashboard's queries"
     ours = {name for name in used if name.startswith("gitops_ml_")}
-    assert ours <= defined, sorted(ours - defined)
+    assert ours <= set.union(*defined.values()), sorted(ours - set.union(*defined.values()))
     assert used - ours <= BENTOML_METRICS, sorted(used - ours - BENTOML_METRICS)
+    for task in Task:  # each task's own prediction series are on the dashboard
+        own = {name for name in defined[task] if name.startswith(TASK_METRICS[task])}
+        assert own & ours, (task, sorted(own))
     assert all(dashboard_metric_names({"panels": [{"targets": [{"expr": q}]}]}) for q in dashboard_queries(dashboard))
 
 

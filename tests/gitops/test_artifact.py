@@ -79,3 +79,32 @@ def test_non_finite_or_quoted_numbers_are_refused_naming_the_field(artifact: Pat
     write_json(artifact / "report.json", data)
     with pytest.raises(ArtifactError, match=r"metrics\.0\.delta: Input should be a valid number"):
         validate_artifact(artifact, SHA)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"rows": ' + "9" * 5_000 + "}", "a number with thousands of digits"),
+        ('{"a": 1}'.encode("utf-16"), "not UTF-8"),
+        (b'{"a": "\xff"}', "not UTF-8"),
+        ('\ufeff{"a": 1}', "BOM"),
+    ],
+    ids=["deeply nested", "5,000-digit integer", "UTF-16", "invalid UTF-8", "byte order mark"],
+)
+def test_every_parse_failure_is_the_one_line_artifact_error(artifact: Path, text: str | bytes, problem: str):
+    """Found by an attack run: deep nesting and huge integers escaped as tracebacks (RecursionError, ValueError)."""
+    path = artifact / "report.json"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    refused = rf"report\.json: not valid JSON \(.*{problem}.*\); the artifact is refused"
+    with pytest.raises(ArtifactError, match=refused):
+        validate_artifact(artifact, SHA)
+
+
+def test_a_long_key_is_shortened_in_the_error(artifact: Path):
+    data = json.loads((artifact / "report.json").read_text())
+    data["k" * 5_000] = 1
+    write_json(artifact / "report.json", data)
+    with pytest.raises(ArtifactError, match=r"Extra inputs are not permitted") as error:
+        validate_artifact(artifact, SHA)
+    assert "k" * 61 not in str(error.value)

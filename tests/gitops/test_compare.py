@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 
 from gitops_ml.config import BootstrapParams, GateParams, SchemaParams
+from gitops_ml.errors import CompareError
 from gitops_ml.gitops.compare import (
     Side,
     base_contract_changes,
     compare_metrics,
     data_diff,
+    data_facts,
     improvement_lower_bound,
     merge_verdict,
     params_diff,
@@ -57,9 +59,48 @@ def test_data_diff_unchanged_and_changed():
     assert diff["type_changes"] == [{"column": "amount", "base": "float", "head": "int"}]
 
 
-def _side(labels, scores, test_set_id="t", ci=None):
-    outcome = Outcome.of(Task.BINARY, labels, scores, 0.5)
-    metrics = compute_metrics(outcome) | {"threshold": 0.5}
+def test_data_facts_follow_the_task_and_count_the_unlabelled_rows():
+    old = _summary()  # written before tasks: no task, no unlabelled rows
+    assert data_facts(old) == {"task": "binary", "md5": "0" * 32, "rows": 100, "unlabelled_rows": None,
+                               "positives": 5, "positive_rate": 0.05}  # fmt: skip
+    multiclass = {"md5": "1" * 32, "rows": 9, "unlabelled_rows": 2, "task": "multiclass",
+                  "class_rows": {"sunny": 4, "rain": 3, "1": 2}}  # fmt: skip
+    assert data_facts(multiclass)["class_rows"] == {"sunny": 4, "rain": 3, "1": 2}
+    regression = {"md5": "2" * 32, "rows": 9, "unlabelled_rows": 0, "task": "regression",
+                  "target_min": 1, "target_mean": 2.5, "target_max": 4}  # fmt: skip
+    facts = data_facts(regression)
+    assert (facts["target_min"], facts["target_mean"], facts["target_max"]) == (1.0, 2.5, 4.0)
+    assert facts["unlabelled_rows"] == 0
+
+
+@pytest.mark.parametrize(
+    ("summary", "named"),
+    [
+        ({"md5": "1" * 32, "rows": 9, "task": "multiclass"}, "'class_rows'"),
+        ({"md5": "1" * 32, "rows": 9, "task": "regression", "target_min": 1, "target_max": 2}, "'target_mean'"),
+        ({"md5": "1" * 32, "rows": 9, "task": "ranking"}, "'ranking'"),
+        ({"md5": "1" * 32, "rows": "many", "positives": 1, "positive_rate": 0.1}, "'many'"),
+    ],
+)
+def test_an_unreadable_data_summary_is_named(summary, named):
+    with pytest.raises(CompareError, match=f"reports/data_summary.json of task .* not readable .*{named}"):
+        data_diff(None, summary)
+
+
+def test_unlabelled_rows_the_base_did_not_count_are_no_change_but_new_ones_are():
+    counted = _summary() | {"task": "binary", "unlabelled_rows": 3}
+    assert data_diff(_summary(), counted)["changed"] is False  # same data: the base's summary did not count them
+    assert data_diff(counted, counted | {"unlabelled_rows": 4})["changed"] is True
+    regression = {"md5": "0" * 32, "rows": 100, "unlabelled_rows": 3, "task": "regression", "target_min": 0,
+                  "target_mean": 1, "target_max": 2, "columns": counted["columns"]}  # fmt: skip
+    diff = data_diff(counted, regression)
+    assert diff["changed"] is True  # another task
+    assert (diff["base"]["task"], diff["head"]["task"]) == ("binary", "regression")
+
+
+def _side(labels, scores, test_set_id="t", ci=None, task=Task.BINARY):
+    outcome = Outcome.of(task, labels, scores, 0.5)
+    metrics = compute_metrics(outcome) | ({"threshold": 0.5} if task is Task.BINARY else {})
     return Side(metrics=metrics, intervals=ci or {}, outcome=outcome, test_set_id=test_set_id)
 
 
@@ -146,3 +187,27 @@ def test_a_changed_contract_is_named_and_judged_on_the_floors(data):
     assert base_contract_changes({"schema": "broken"}, head_schema) == [
         "the base's contract (schema in its params.yaml) cannot be read by this version"
     ]
+
+
+def test_lower_is_better_metrics_of_regression_and_multiclass_get_the_right_verdicts():
+    rng = np.random.default_rng(3)
+    y = rng.normal(20, 5, 500)
+    close, far = y + rng.normal(0, 1, 500), y + rng.normal(0, 4, 500)
+    rows, paired = compare_metrics(_side(y, far, task=Task.REGRESSION), _side(y, close, task=Task.REGRESSION), BOOT)
+    verdicts = {r["name"]: (r["delta"], r["higher_is_better"], r["verdict"]) for r in rows}
+    assert paired
+    for name in ("rmse", "mae", "median_absolute_error", "mape"):
+        delta, up, verdict = verdicts[name]
+        assert delta < 0 and not up and verdict == "better", name
+    assert verdicts["r2"][0] > 0 and verdicts["r2"][1:] == (True, "better")
+    reverse, _ = compare_metrics(_side(y, close, task=Task.REGRESSION), _side(y, far, task=Task.REGRESSION), BOOT)
+    assert {r["name"]: r["verdict"] for r in reverse}["rmse"] == "worse"
+
+    labels = rng.integers(0, 3, 600)
+    sharp = np.full((600, 3), 0.1)
+    sharp[np.arange(600), labels] = 0.8
+    rows, _ = compare_metrics(
+        _side(labels, np.full((600, 3), 1 / 3), task=Task.MULTICLASS), _side(labels, sharp, task=Task.MULTICLASS), BOOT
+    )
+    log_loss = next(r for r in rows if r["name"] == "log_loss")
+    assert log_loss["delta"] < 0 and log_loss["higher_is_better"] is False and log_loss["verdict"] == "better"

@@ -29,7 +29,7 @@ def schema(**changes) -> SchemaParams:
     for name, spec in changes.items():
         if spec is None:
             raw["columns"].pop(name)
-        elif name in ("target", "positive_class", "negative_class"):
+        elif name in ("target", "positive_class", "negative_class", "task", "classes"):
             raw[name] = spec
         else:
             raw["columns"][name] = spec
@@ -61,6 +61,15 @@ def test_a_flipped_positive_class_is_a_contract_change():
     assert contract_changes(schema(), schema(negative_class=2)) == ["negative class changed from `0` to `2`"]
     # true is 1 to the validate stage (a 0/1 column maps the same way): not a change
     assert contract_changes(schema(), schema(positive_class=True, negative_class=False)) == []
+
+
+def test_another_task_or_other_classes_is_a_contract_change():
+    """A multiclass model's probabilities follow its classes' order; a model of another task predicts another thing."""
+    multi = schema(task="multiclass", classes=["a", "b", "c"])
+    assert contract_changes(schema(), multi) == ["task changed from binary to multiclass"]
+    reordered = schema(task="multiclass", classes=["b", "a", "c"])
+    assert contract_changes(multi, reordered) == ['classes changed from `["a", "b", "c"]` to `["b", "a", "c"]`']
+    assert contract_changes(multi, multi) == []
 
 
 def test_a_new_model_line_is_judged_on_the_floors_only():

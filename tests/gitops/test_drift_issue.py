@@ -27,6 +27,7 @@ from gitops_ml.gitops.drift_issue import (
 from gitops_ml.gitops.github_api import GitHub, GitHubError
 from tests.support.drift_reports import write_drift_reports
 from tests.support.github_stub import GitHubStub
+from tests.support.markdown_text import outside_code
 from tests.support.projects import ROOT
 
 REPO = "acme/fraud-model"
@@ -264,3 +265,23 @@ def test_monitor_source_says_what_to_set_when_the_variable_is_missing(tmp_path: 
     assert CliRunner().invoke(app, ["monitor-source"], env=set_env).exit_code == 0
     assert output.read_text().splitlines() == ["configured=false", "configured=true"]
     assert json.dumps(summary.read_text()).count("not set") == 1, "nothing added to the summary when it is set"
+
+
+def test_text_from_the_reports_cannot_mention_or_reference_in_the_issue():
+    """Every text from drift.json goes through the one Markdown helper (code spans), the check's time included."""
+    from gitops_ml.gitops.drift_issue import issue_body, report_comment
+
+    found = Findings(
+        report_id="run-1",
+        drift=True,
+        drifted=("amount` @octocat #7 `", "x"),
+        markdown="",
+        rows=10,
+        checked_at="2026-05-31 @octocat #8",
+        model_version="model-v1`@octocat`",
+        compared_with="``#9``",
+    )
+    for body in (issue_body(found, 3), report_comment(found, 0, 3)):
+        live = outside_code(body)
+        assert "@" not in live, live
+        assert not {"#7", "#8", "#9"} & set(live.split()), live

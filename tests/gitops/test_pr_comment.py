@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from gitops_ml.gitops.artifact import ArtifactError, pr_metadata
 from gitops_ml.gitops.github_api import GitHub
 from gitops_ml.gitops.pr_comment import COMMENT_MARKER, CommentError, TriggeringRun, post_pr_comment
 from gitops_ml.io import write_json
+from gitops_ml.tasks import Task
 from tests.gitops.test_report import sample_report
 from tests.support.github_stub import GitHubStub
 from tests.support.projects import VENV_BIN
@@ -50,9 +53,11 @@ def api(github: GitHubStub) -> GitHub:
     return GitHub(REPO, TOKEN, github.url)
 
 
-def make_artifact(directory: Path, pr_number: int = 7, head_sha: str = SHA, **report_changes) -> Path:
+def make_artifact(
+    directory: Path, pr_number: int = 7, head_sha: str = SHA, task: Task = Task.BINARY, **report_changes
+) -> Path:
     write_json(directory / "pr.json", pr_metadata(pr_number, head_sha))
-    write_json(directory / "report.json", sample_report(**report_changes).model_dump(mode="json"))
+    write_json(directory / "report.json", sample_report(task, **report_changes).model_dump(mode="json"))
     return directory
 
 
@@ -71,6 +76,31 @@ def test_the_pr_is_found_by_head_repository_branch_and_sha(stub: GitHubStub, tmp
     assert body.startswith(COMMENT_MARKER + "\n")
     assert "## Model report: `main` → this change" in body
     assert stub.comments(5) == stub.comments(6) == []
+
+
+@pytest.mark.parametrize(
+    ("task", "shown"),
+    [
+        (Task.BINARY, 'title "ROC curve"'),
+        (Task.MULTICLASS, "Classes: 1 `sunny` · 2 `rain` · 3 `snow`"),
+        (Task.REGRESSION, 'title "Residuals"'),
+    ],
+)
+def test_a_report_of_each_task_is_posted_with_its_charts(task: Task, shown: str, stub: GitHubStub, tmp_path: Path):
+    post(stub, make_artifact(tmp_path / "artifact", task=task))
+    body = stub.comments(7)[0]["body"]
+    assert shown in body
+    assert f"primary metric {sample_report(task).gate.primary_metric})" in body
+
+
+def test_an_artifact_of_one_task_with_another_tasks_charts_is_refused(stub: GitHubStub, tmp_path: Path):
+    artifact = make_artifact(tmp_path / "artifact", task=Task.REGRESSION)
+    report = sample_report(Task.MULTICLASS).model_dump(mode="json")
+    report["metrics"] = sample_report(Task.REGRESSION).model_dump(mode="json")["metrics"]
+    write_json(artifact / "report.json", report)
+    with pytest.raises(ArtifactError, match="not a metric of task multiclass"):
+        post(stub, artifact)
+    assert stub.writes() == []
 
 
 def test_an_artifact_naming_another_pr_is_refused_and_nothing_is_posted(stub: GitHubStub, tmp_path: Path):
@@ -240,3 +270,84 @@ def test_cli_refuses_opt_in_images_without_cml_before_posting(stub: GitHubStub, 
     assert result.returncode == 1
     assert "make cml-install" in result.stderr
     assert stub.calls == []
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "[/]",
+        "[link=https://evil.example]click me[/link]",
+        "x\n::error file=src/gitops_ml/cli.py,line=1::the bot was hacked",
+        "lone \ud800 surrogate",
+        "esc \x1b[2J clear",
+    ],
+    ids=["closing tag", "link", "workflow command", "lone surrogate", "escape sequence"],
+)
+def test_cli_prints_an_artifacts_key_literally_in_one_error(stub: GitHubStub, tmp_path: Path, key: str):
+    """Found by an attack run: a key from the artifact crashed the error printer, made a link or a fake annotation."""
+    artifact = make_artifact(tmp_path / "artifact")
+    data = json.loads((artifact / "report.json").read_text())
+    (artifact / "report.json").write_text(json.dumps(data | {key: 1}))  # \ud800 is written as its JSON escape
+    result = run_cli(artifact, stub, COLUMNS="80")
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: report.json: does not match the report schema"), result.stderr
+    assert not [line for line in result.stderr.splitlines() if line.lstrip().startswith("::")], result.stderr
+    assert "\x1b" not in result.stderr
+    if key.startswith("["):
+        assert key in result.stderr  # shown as written, not rendered as markup
+    assert stub.writes() == []
+
+
+RUN_URL = "https://github.com/octo/template/actions/runs/42"
+
+
+def test_a_fork_pr_comment_says_its_numbers_are_the_forks_own(stub: GitHubStub, tmp_path: Path):
+    """Found by an attack run: a fork's metrics and "would release" verdict read as the bot's own findings."""
+    run = TriggeringRun(head_sha=SHA, head_repository="alice/template", head_branch="tune", url=RUN_URL)
+    post(stub, make_artifact(tmp_path / "artifact"), run)
+    body = stub.comments(7)[0]["body"]
+    caution = body.split("## Model report")[0]
+    assert "> [!CAUTION]" in caution
+    assert "comes from the fork `alice/template`" in caution
+    assert "computed by **the pull request's own code**" in caution
+    assert f"[its `ci` run]({RUN_URL}) for commit `{SHA[:12]}`" in caution
+    assert "recomputed on `main` after a merge" in caution
+
+
+def test_a_same_repository_pr_comment_names_the_run_that_computed_it(tmp_path: Path):
+    state = seed()
+    state["pulls"] = [{"number": 9, "head_repo": REPO, "head_ref": "tune-2", "head_sha": SHA}]
+    run = TriggeringRun(head_sha=SHA, head_repository=REPO, head_branch="tune-2", url=RUN_URL)
+    with GitHubStub(state) as github:
+        with api(github) as client:
+            post_pr_comment(
+                make_artifact(tmp_path / "artifact", pr_number=9), run, client, BOT, say=lambda _: None,
+                default_branch="trunk",
+            )  # fmt: skip
+        body = github.comments(9)[0]["body"]
+    about = body.split("## Model report")[0]
+    assert "[!CAUTION]" not in about
+    assert f"Computed by the pull request's code in [its `ci` run]({RUN_URL}) for commit `{SHA[:12]}`" in about
+    assert "of the branch `tune-2`" in about
+    assert "recomputed on `trunk` after a merge" in about
+
+
+def test_two_runs_racing_leave_one_comment(stub: GitHubStub, tmp_path: Path):
+    """Found by an attack run: two comment runs outside the concurrency group both found none and both created one."""
+    stub.hold("GET", f"/repos/{REPO}/issues/7/comments", parties=2)  # both look before either creates
+    artifacts = [make_artifact(tmp_path / f"artifact-{i}") for i in range(2)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        posted = list(pool.map(lambda artifact: post(stub, artifact), artifacts))
+    comments = stub.comments(7)
+    assert len(comments) == 1, [c["id"] for c in comments]
+    assert sorted(p.action for p in posted) == ["created", "updated"]
+    assert {p.comment.id for p in posted} == {comments[0]["id"]}
+    assert [c.method for c in stub.writes()].count("DELETE") == 1
+
+
+def test_a_duplicate_already_gone_is_not_an_error(stub: GitHubStub, tmp_path: Path):
+    with api(stub) as client:
+        made = client.create_comment(7, "x")
+        assert client.delete_comment(made.id) is True
+        assert client.delete_comment(made.id) is False

@@ -41,10 +41,20 @@ def test_any_other_ci_run_is_refused_with_the_reason(change, named):
 
 
 def test_manual_dispatch_only_on_the_default_branch():
-    manual = ReleaseTrigger(event="workflow_dispatch", repository="team/model", default_branch="main", ref_name="main")
+    manual = ReleaseTrigger(
+        event="workflow_dispatch", repository="team/model", default_branch="main", ref="refs/heads/main"
+    )
     assert check_trigger(manual) == "manual run on main"
-    with pytest.raises(ReleaseGuardError, match=r"refused on branch 'feature'.*dispatch the workflow from there"):
-        check_trigger(replace(manual, ref_name="feature"))
+    with pytest.raises(ReleaseGuardError, match=r"refused on 'refs/heads/feature'.*dispatch the workflow from there"):
+        check_trigger(replace(manual, ref="refs/heads/feature"))
+
+
+@pytest.mark.parametrize("ref", ["refs/tags/main", "refs/pull/1/merge", "main", "refs/heads/main/x", ""])
+def test_a_ref_that_only_looks_like_the_default_branch_is_refused(ref: str):
+    """Found by an attack run: a tag named `main` passed, as only the ref's short name was compared."""
+    manual = ReleaseTrigger(event="workflow_dispatch", repository="team/model", default_branch="main", ref=ref)
+    with pytest.raises(ReleaseGuardError, match=r"releases come only from the default branch 'refs/heads/main'"):
+        check_trigger(manual)
 
 
 def test_other_events_are_refused():
@@ -55,10 +65,13 @@ def test_other_events_are_refused():
 def test_cli_reads_the_environment_and_fails_cleanly(tmp_path):
     env = {"GITHUB_EVENT_NAME": "workflow_dispatch", "GITHUB_REPOSITORY": "team/model", "DEFAULT_BRANCH": "main"}
     refused = run(
-        ["gitops-ml", "release-guard"], tmp_path, env=project_env(env | {"GITHUB_REF_NAME": "x"}), check=False
+        ["gitops-ml", "release-guard"],
+        tmp_path,
+        env=project_env(env | {"GITHUB_REF": "refs/tags/main", "GITHUB_REF_NAME": "main"}),
+        check=False,
     )
     assert refused.returncode == 1
-    assert "refused on branch 'x'" in refused.stderr
+    assert "refused on 'refs/tags/main'" in refused.stderr
     assert "Traceback" not in refused.stderr
-    allowed = run(["gitops-ml", "release-guard"], tmp_path, env=project_env(env | {"GITHUB_REF_NAME": "main"}))
+    allowed = run(["gitops-ml", "release-guard"], tmp_path, env=project_env(env | {"GITHUB_REF": "refs/heads/main"}))
     assert "manual run on main" in allowed.stdout

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 
-import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,8 +14,8 @@ from pydantic import ValidationError
 from gitops_ml.gitops.report import (
     COMMIT_ALL,
     COMMIT_LOCK,
-    CURVE_GRID,
     GITHUB_COMMENT_LIMIT,
+    SCHEMA_VERSION,
     Report,
     code_block,
     code_span,
@@ -24,23 +23,54 @@ from gitops_ml.gitops.report import (
     one_line,
     render,
     render_capped,
-    sample_precision_recall,
-    sample_roc,
     uncommitted_note,
 )
-from gitops_ml.model_metrics import higher_is_better, metric_names
+from gitops_ml.gitops.report_charts import CURVE_GRID
+from gitops_ml.model_metrics import DEFAULT_PRIMARY_METRIC, higher_is_better, metric_names
 from gitops_ml.tasks import Task
 
 METRIC_NAMES = metric_names(Task.BINARY)
-HIGHER_IS_BETTER = {name: higher_is_better(name, Task.BINARY) for name in METRIC_NAMES}
 
 # CommonMark plus GitHub's tables and strikethrough: the parser the property tests read the comment back with.
 MARKDOWN = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 
 
-def sample_report(**changes) -> Report:
-    """A valid report with made-up numbers (shared with the artifact tests)."""
-    curve = [round(i / (len(CURVE_GRID) - 1), 4) for i in range(len(CURVE_GRID))]
+def sample_charts(task: Task) -> dict:
+    """Made-up charts of ``task`` as report.json holds them (binary's without ``task``, as before tasks)."""
+    if task is Task.BINARY:
+        curve = [round(i / (len(CURVE_GRID) - 1), 4) for i in range(len(CURVE_GRID))]
+        return {
+            "roc": {"base": curve, "head": curve},
+            "precision_recall": {"base": curve[::-1], "head": curve[::-1]},
+            "confusion_base": {"tn": 5, "fp": 1, "fn": 2, "tp": 3},
+            "confusion_head": {"tn": 6, "fp": 0, "fn": 1, "tp": 4},
+        }
+    if task is Task.MULTICLASS:
+        classes = ["sunny", "rain", "snow"]
+        base = {"classes": classes, "f1": [0.8, 0.5, 0.7], "rows": [5, 4, 4],
+                "matrix": [[4, 1, 0], [1, 2, 1], [0, 1, 3]]}  # fmt: skip
+        head = {"classes": classes, "f1": [0.9, 0.6, 0.75], "rows": [5, 4, 4],
+                "matrix": [[5, 0, 0], [1, 3, 0], [0, 1, 3]]}  # fmt: skip
+        return {"task": "multiclass", "base": base, "head": head}
+    return {
+        "task": "regression",
+        "predicted_actual": {"actual": [10.0, 20.0, 30.0], "base": [14.0, 20.5, 26.0], "head": [12.0, 20.0, 28.5]},
+        "residuals": {"edges": [-2.0, -1.0, 0.0, 1.0, 2.0], "base": [0.2, 0.3, 0.3, 0.2], "head": [0.1, 0.4, 0.4, 0.1]},
+    }
+
+
+def sample_facts(task: Task, rows: int = 10, unlabelled: int | None = 0) -> dict:
+    """Made-up data facts of ``task`` as report.json holds them."""
+    facts = {"md5": "c" * 32, "rows": rows, "unlabelled_rows": unlabelled}
+    if task is Task.BINARY:
+        return facts | {"positives": 1, "positive_rate": 0.1}
+    if task is Task.MULTICLASS:
+        return facts | {"task": "multiclass", "class_rows": {"sunny": 5, "rain": 4, "snow": rows - 9}}
+    return facts | {"task": "regression", "target_min": -3.5, "target_mean": 20.25, "target_max": 1234567.0}
+
+
+def sample_report(task: Task = Task.BINARY, **changes) -> Report:
+    """A valid report of ``task`` with made-up numbers (shared with the artifact and comment tests)."""
     data = {
         "base_ref": "main",
         "base_commit": "a" * 40,
@@ -49,8 +79,8 @@ def sample_report(**changes) -> Report:
         "params": [{"key": "train.seed", "base": "1", "head": "2"}],
         "data": {
             "changed": False,
-            "base": {"md5": "c" * 32, "rows": 10, "positives": 1, "positive_rate": 0.1},
-            "head": {"md5": "c" * 32, "rows": 10, "positives": 1, "positive_rate": 0.1},
+            "base": sample_facts(task),
+            "head": sample_facts(task),
             "columns_added": [],
             "columns_removed": [],
             "type_changes": [],
@@ -62,25 +92,20 @@ def sample_report(**changes) -> Report:
                 "base": 0.5,
                 "head": 0.6,
                 "delta": 0.1,
-                "higher_is_better": HIGHER_IS_BETTER[name],
+                "higher_is_better": higher_is_better(name, task),
                 "low": 0.05,
                 "high": 0.15,
-                "verdict": "better" if HIGHER_IS_BETTER[name] else "worse",
+                "verdict": "better" if higher_is_better(name, task) else "worse",
             }
-            for name in METRIC_NAMES
+            for name in metric_names(task)
         ],
         "noise": {"paired": True, "confidence": 0.95, "n_resamples": 200},
-        "charts": {
-            "roc": {"base": curve, "head": curve},
-            "precision_recall": {"base": curve[::-1], "head": curve[::-1]},
-            "confusion_base": {"tn": 5, "fp": 1, "fn": 2, "tp": 3},
-            "confusion_head": {"tn": 6, "fp": 0, "fn": 1, "tp": 4},
-        },
+        "charts": sample_charts(task),
         "gate": {
             "release": True,
             "reasons": ["PASS: primary metric improves"],
             "improvement": 0.1,
-            "primary_metric": "average_precision",
+            "primary_metric": DEFAULT_PRIMARY_METRIC[task],
         },
     }
     data.update(changes)
@@ -270,7 +295,7 @@ def test_comment_length_counts_utf16_units():
         (("metrics", 0, "base"), math.nan, "finite number"),
         (("metrics", 0, "delta"), math.inf, "finite number"),
         (("metrics", 0, "head"), "0.6", "valid number"),
-        (("charts", "confusion_base", "tp"), "3", "valid integer"),
+        (("charts", "confusion_head", "tp"), "3", "valid integer"),
         (("noise", "paired"), "yes", "valid boolean"),
     ],
 )
@@ -282,7 +307,8 @@ def test_numbers_must_be_finite_json_numbers(path, value, message):
     target[path[-1]] = value
     with pytest.raises(ValidationError, match=message) as caught:
         Report.model_validate(data)
-    assert caught.value.errors()[0]["loc"] == path
+    loc = caught.value.errors()[0]["loc"]
+    assert tuple(part for part in loc if part not in Task.__members__.values()) == path  # less the charts' task tag
 
 
 def test_long_reports_are_shortened_under_the_github_limit():
@@ -328,52 +354,174 @@ def test_schema_rejects_bad_reports():
         sample_report(gate={"release": "yes please", "reasons": [], "improvement": None, "primary_metric": "f1"})
 
 
-def test_curve_sampling_on_the_shared_grid():
-    roc = pd.DataFrame({"fpr": [0.0, 0.0, 1.0], "tpr": [0.0, 1.0, 1.0]})
-    assert sample_roc(roc) == [1.0] * len(CURVE_GRID)
-    pr = pd.DataFrame({"recall": [1.0, 0.5, 0.0], "precision": [0.2, 0.6, 1.0]})
-    sampled = sample_precision_recall(pr)
-    assert sampled[0] == 1.0
-    assert sampled[CURVE_GRID.index(0.5)] == 0.6
-    assert sampled[-1] == 0.2
+# --- tasks ---------------------------------------------------------------------------------------------------------
 
 
-def test_opt_in_images_are_real_pngs_linked_from_the_comment(tmp_path):
-    from gitops_ml.gitops.report_images import image_section, render_images
+@pytest.mark.parametrize("task", list(Task))
+def test_a_report_of_each_task_round_trips_through_its_json(task: Task):
+    report = sample_report(task)
+    assert report.task is task and report.schema_version == SCHEMA_VERSION == 2
+    again = Report.model_validate(json.loads(json.dumps(report.model_dump(mode="json"))))
+    assert again == report
+    assert render(again) == render(report)
 
-    images = render_images(sample_report(), tmp_path / "images")
-    assert set(images) == {"roc", "precision_recall", "deltas"}
-    for path in images.values():
-        data = path.read_bytes()
-        assert data.startswith(b"\x89PNG\r\n\x1a\n")
-        assert len(data) > 5_000  # a drawn chart, not an empty canvas
-    again = render_images(sample_report(), tmp_path / "again")
-    assert images["roc"].read_bytes() == again["roc"].read_bytes()
-    section = image_section({"roc": "https://asset.example/roc.png?cml=png", "deltas": "https://asset.example/d"})
-    assert "![ROC curve](https://asset.example/roc.png?cml=png)" in section
-    assert "![Metric change](https://asset.example/d)" in section
+
+def test_a_version_1_report_still_reads_as_binary():
+    """report.json of a pull request made before tasks: no task tags, no unlabelled rows."""
+    data = sample_report().model_dump(mode="json")
+    data["schema_version"] = 1
+    del data["charts"]["task"]
+    for side in ("base", "head"):
+        del data["data"][side]["task"], data["data"][side]["unlabelled_rows"]
+    data["data"]["changed"] = True
+    report = Report.model_validate(data)
+    assert report.task is Task.BINARY and report.data.head.unlabelled_rows is None
+    assert "| unlabelled rows | n/a | n/a |" in render(report)
+    data["charts"] = sample_charts(Task.MULTICLASS)
+    data["metrics"] = sample_report(Task.MULTICLASS).model_dump(mode="json")["metrics"]
+    data["gate"]["primary_metric"] = "macro_f1"
+    with pytest.raises(ValidationError, match="schema_version 1 report is of a binary model"):
+        Report.model_validate(data)
+
+
+def _tampered(task: Task, path: tuple, value: object) -> dict:
+    data = sample_report(task).model_dump(mode="json")
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return data
 
 
 @pytest.mark.parametrize(
-    "printed",
+    ("task", "path", "value", "message"),
     [
-        "",
-        "http://asset.example/x.png",
-        "https://asset.example/x.png) ![pwn](https://evil.example/y.png",
-        "https://asset.example/x y.png",
-        "javascript:alert(1)",
-        "https:///nohost",
+        (Task.MULTICLASS, ("charts", "head", "matrix"), [[5, 0], [1, 3]], "matrix must be 3 x 3"),
+        (Task.MULTICLASS, ("charts", "head", "f1", 0), 1.5, "less than or equal to 1"),
+        (Task.MULTICLASS, ("charts", "head", "rows", 0), 6, "rows must be the matrix's row sums"),
+        (Task.MULTICLASS, ("charts", "base", "classes", 1), "sunny", "listed twice"),
+        (Task.MULTICLASS, ("charts", "head", "f1"), [0.5], "one value per class"),
+        (Task.MULTICLASS, ("data", "head", "class_rows", "rain"), -1, "greater than or equal to 0"),
+        (Task.REGRESSION, ("charts", "residuals", "head"), [0.5, 0.5], "one value per bin"),
+        (Task.REGRESSION, ("charts", "residuals", "edges", 1), -3.0, "edges must increase"),
+        (Task.REGRESSION, ("charts", "predicted_actual", "base"), [1.0], "one value per bin"),
+        (Task.REGRESSION, ("data", "head", "target_max"), math.inf, "finite number"),
+        (Task.REGRESSION, ("charts", "task"), "ranking", "does not match any of the expected tags"),
+        (Task.REGRESSION, ("metrics", 0, "name"), "roc_auc", "not a metric of task regression"),
+        (Task.MULTICLASS, ("gate", "primary_metric"), "r2", "not a metric of task multiclass"),
     ],
 )
-def test_only_a_plain_https_url_from_cml_goes_into_the_comment(printed):
-    from gitops_ml.gitops.report_images import ImageUploadError, checked_url
-
-    with pytest.raises(ImageUploadError, match="not an https URL"):
-        checked_url(printed)
+def test_a_tampered_report_of_each_task_is_refused(task: Task, path: tuple, value: object, message: str):
+    with pytest.raises(ValidationError, match=message):
+        Report.model_validate(_tampered(task, path, value))
 
 
-def test_the_url_cml_prints_last_is_taken():
-    from gitops_ml.gitops.report_images import checked_url
+def test_the_matrix_is_kept_only_for_a_few_classes():
+    classes = [f"c{i}" for i in range(21)]
+    head = {"classes": classes, "f1": [0.5] * 21, "rows": [1] * 21,
+            "matrix": [[1 if i == j else 0 for j in range(21)] for i in range(21)]}  # fmt: skip
+    with pytest.raises(ValidationError, match="kept only up to 20 classes"):
+        sample_report(Task.MULTICLASS, charts={"task": "multiclass", "base": None, "head": head})
+    report = sample_report(
+        Task.MULTICLASS, charts={"task": "multiclass", "base": None, "head": head | {"matrix": None}}
+    )
+    assert "Confusion matrix, head: left out above 20 classes" in render(report)
 
-    url = "https://asset.cml.dev/0a1b2c?cml=png&cache-bypass=5f1e"
-    assert checked_url(f"some log line\n{url}\n") == url
+
+def _tables(text: str) -> int:
+    return sum(1 for t in MARKDOWN.parse(text) if t.type == "table_open")
+
+
+def test_a_multiclass_report_numbers_the_classes_and_shows_f1_and_both_matrices():
+    text = render(sample_report(Task.MULTICLASS))
+    assert "Classes: 1 `sunny` · 2 `rain` · 3 `snow`" in text
+    assert '    x-axis "class" ["1", "2", "3"]' in text
+    assert "    bar [0.9000, 0.6000, 0.7500]" in text
+    assert "    line [0.8000, 0.5000, 0.7000]" in text
+    assert "| 2 | 0.5000 | 0.6000 | +0.1000 | 4 |" in text
+    assert text.index("Confusion matrix, base") < text.index("Confusion matrix, head")
+    assert "| **2** | 1 | 3 | 0 |" in text  # the head's row of class 2
+    assert _tables(text) == 4  # metrics, F1, two matrices
+    assert "| metric | better |" in text and "| roc_auc_ovr | higher |" in text and "| log_loss | lower |" in text
+
+
+def test_a_regression_report_draws_predicted_against_actual_and_the_residuals():
+    text = render(sample_report(Task.REGRESSION))
+    assert '    x-axis "actual value (bin mean)" ["10", "20", "30"]' in text
+    assert text.count("```mermaid") == 3  # predicted vs actual, residuals, metric deltas
+    lines = text.splitlines()
+    chart = lines.index('    title "Predicted vs actual"')
+    assert lines[chart + 3 : chart + 6] == [
+        "    line [10, 20, 30]",
+        "    line [14, 20.5, 26]",
+        "    line [12, 20, 28.5]",
+    ]
+    assert '["-1.5", "-0.5", "0.5", "1.5"]' in text  # residual bin centres
+    assert "    bar [0.1, 0.4, 0.4, 0.1]" in text
+    assert "| rmse | lower |" in text and "| r2 | higher |" in text
+
+
+@pytest.mark.parametrize("task", list(Task))
+def test_a_base_of_another_task_leaves_the_base_out_of_the_charts(task: Task):
+    charts = sample_charts(task)
+    if task is Task.BINARY:
+        charts |= {"confusion_base": None, "roc": {**charts["roc"], "base": None}}
+        charts["precision_recall"] = {**charts["precision_recall"], "base": None}
+    elif task is Task.MULTICLASS:
+        charts["base"] = None
+    else:
+        charts["predicted_actual"]["base"] = charts["residuals"]["base"] = None
+    other = next(t for t in Task if t is not task)
+    data = {**sample_report(task).data.model_dump(mode="json"), "changed": True, "base": sample_facts(other)}
+    text = render(sample_report(task, charts=charts, data=data))
+    mermaid = [t.content for t in MARKDOWN.parse(text) if t.type == "fence" and t.info == "mermaid"][:-1]
+    series = [(chart.count("    line ["), chart.count("    bar [")) for chart in mermaid]  # the deltas left out
+    assert series == {Task.BINARY: [(1, 0), (1, 0)], Task.MULTICLASS: [(0, 1)], Task.REGRESSION: [(2, 0), (0, 1)]}[task]
+    assert "base: negative" not in text and "Confusion matrix, base" not in text
+    assert "| rows | 10 | 10 |" in text
+    assert "| md5 |" in text and " n/a |" in text  # the other task's facts are n/a on one side
+
+
+def test_the_data_table_shows_each_tasks_facts_and_the_unlabelled_rows():
+    def data(task: Task, base_unlabelled: int | None) -> dict:
+        return {**sample_report(task).data.model_dump(mode="json"), "changed": True,
+                "base": sample_facts(task, 10, base_unlabelled), "head": sample_facts(task, 12, 7)}  # fmt: skip
+
+    binary = render(sample_report(Task.BINARY, data=data(Task.BINARY, None)))
+    assert "| unlabelled rows | n/a | 7 |" in binary and "| positive rate | 0.1000 | 0.1000 |" in binary
+    regression = render(sample_report(Task.REGRESSION, data=data(Task.REGRESSION, 0)))
+    assert "| unlabelled rows | 0 | 7 |" in regression
+    assert "| target min | -3.5 | -3.5 |" in regression and "| target max | 1235000 | 1235000 |" in regression
+    multiclass = render(sample_report(Task.MULTICLASS, data=data(Task.MULTICLASS, 0)))
+    assert "Rows per class, base → head:" in multiclass
+    assert "- 3 `snow`: 1 → 3" in multiclass  # numbered as the charts number the classes
+    unchanged = render(sample_report(Task.REGRESSION, data={**data(Task.REGRESSION, 7), "changed": False}))
+    assert "Unchanged (md5 `" + "c" * 32 + "`, 12 rows, 7 unlabelled rows left out)." in unchanged
+
+
+@pytest.mark.parametrize("evil", EVIL)
+def test_class_names_from_the_pull_request_only_appear_inside_code(evil):
+    charts = sample_charts(Task.MULTICLASS)
+    charts["head"]["classes"] = [evil, evil + " 2", "ok"]
+    data = {**sample_report(Task.MULTICLASS).data.model_dump(mode="json"), "changed": True}
+    data["head"] = {**data["head"], "class_rows": {evil: 5, evil + " 2": 4, "ok": 1}}
+    text = render(sample_report(Task.MULTICLASS, charts=charts, data=data))
+    outside = text_outside_code(text)
+    for marker in ("@everyone", "evil.example", "#1", ":rocket:", "<img", "onerror", "click"):
+        assert marker not in outside
+    mermaid = [t.content for t in MARKDOWN.parse(text) if t.type == "fence" and t.info == "mermaid"]
+    assert mermaid and not any(one_line(evil).strip() in chart for chart in mermaid)
+    assert _tables(text) == 5  # metrics, data, F1, two matrices: a name never splits or ends a table
+    assert not [t for t in MARKDOWN.parse(text) if t.type == "html_block"]
+
+
+def test_a_thousand_long_class_names_still_fit_in_a_comment():
+    names = [f"{i:04d}" + "🚀`" * 600 for i in range(1000)]
+    head = {"classes": names, "f1": [0.5] * 1000, "rows": [1] * 1000, "matrix": None}
+    data = {**sample_report(Task.MULTICLASS).data.model_dump(mode="json"), "changed": True}
+    data["head"] = {**data["head"], "class_rows": dict.fromkeys(names, 3)}
+    report = sample_report(Task.MULTICLASS, charts={"task": "multiclass", "base": None, "head": head}, data=data)
+    assert len(render(report)) > GITHUB_COMMENT_LIMIT
+    text = render_capped(report)
+    assert comment_length(text) <= GITHUB_COMMENT_LIMIT - 2_000
+    assert "### Metrics" in text and "more classes not shown" in text

@@ -12,10 +12,22 @@ import pandas as pd
 import pytest
 
 from gitops_ml.config import load_params
-from gitops_ml.gitops.retrain import RetrainError, append_window, shown_source, window_name
+from gitops_ml.gitops.retrain import (
+    Appended,
+    Retrained,
+    RetrainError,
+    TargetFacts,
+    append_window,
+    pull_request_body,
+    shown_source,
+    window_name,
+)
+from gitops_ml.tasks import Task
 from tests.support.github_stub import GitHubStub
+from tests.support.markdown_text import outside_code
 from tests.support.projects import make_project, project_env, run
 from tests.support.sample import sample_generator
+from tests.support.task_models import task_schema
 
 REPO = "acme/fraud-model"
 TOKEN = "workflow-token"
@@ -197,3 +209,79 @@ def test_a_failure_after_the_window_was_added_puts_the_checkout_back(tmp_path: P
     assert git(project, "status", "--porcelain", "--", "data.dvc", "dvc.lock") == ""
     assert git(project, "branch", "--list", "retrain/*") == ""
     run(["gitops-ml", "ensure-data"], project)  # data/ matches data.dvc again
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "https://data.example/windows/`@octocat #1`/may.csv",
+        "data/new ``@everyone see #2`` .csv",
+        "data/`\n@octocat\n`.csv",
+    ],
+)
+def test_the_window_location_cannot_mention_or_reference_in_the_pull_request_body(source: str):
+    """Found by an attack run: a backtick in the window's location made @mentions and #refs live in the PR body."""
+    from gitops_ml.gitops.retrain import Appended, Retrained, pull_request_body
+
+    appended = Appended(source, Path("data/windows/2026-05-31-may.csv"), "0" * 32, 10, 100)
+    facts = TargetFacts.of({"rows": 100, "positives": 10}, task_schema(Task.BINARY))
+    retrained = Retrained(appended, BRANCH, "main", "1" * 40, {"roc_auc": 0.9}, True, Task.BINARY, facts, facts)
+    body = pull_request_body(retrained, issue=4)
+    live = outside_code(body)
+    assert "@" not in live, live
+    assert "#1" not in live and "#2" not in live, live
+    assert "#4" in live  # the drift issue the bot itself names stays a reference
+
+
+# --- the pull request's target facts, per task (data summaries as validate writes them) ---
+
+
+def retrained(task: Task, before: dict[str, object], after: dict[str, object]) -> Retrained:
+    schema = task_schema(task)
+    appended = Appended("s3://bucket/may.csv", Path(WINDOW_FILE), "0" * 32, 100, 1000)
+    return Retrained(appended, BRANCH, "main", "c" * 40, {"rmse": 1.25, "macro_f1": 0.5}, True, task,
+                     TargetFacts.of(before, schema), TargetFacts.of(after, schema))  # fmt: skip
+
+
+def table(body: str) -> list[str]:
+    """The target table: the body's table rows up to the metrics table."""
+    lines = body.split("Metrics of the retrained model")[0].splitlines()
+    return [line for line in lines if line.startswith("| ")]
+
+
+def test_a_multiclass_pull_request_counts_each_class_before_in_the_window_and_after() -> None:
+    before = {"rows": 1000, "class_rows": {"low": 500, "mid": 300, "high": 200}, "task": "multiclass"}
+    after = {"rows": 1100, "class_rows": {"low": 520, "mid": 330, "high": 250}, "task": "multiclass"}
+    body = pull_request_body(retrained(Task.MULTICLASS, before, after))
+    assert table(body) == [
+        "| | data before | new window | data after |",
+        "| rows | 1000 | 100 | 1100 |",
+        "| class `low` | 500 (0.5000) | 20 (0.2000) | 520 (0.4727) |",
+        "| class `mid` | 300 (0.3000) | 30 (0.3000) | 330 (0.3000) |",
+        "| class `high` | 200 (0.2000) | 50 (0.5000) | 250 (0.2273) |",
+    ]
+    assert "positive" not in body
+
+
+def test_a_regression_pull_request_gives_the_targets_mean_and_range() -> None:
+    before = {"rows": 1000, "target_min": 0.0, "target_max": 380.5, "target_mean": 50.0}
+    after = {"rows": 1100, "target_min": 0.0, "target_max": 410.0, "target_mean": 55.0}
+    body = pull_request_body(retrained(Task.REGRESSION, before, after))
+    assert table(body) == [
+        "| | rows | target mean | target range |",
+        "| data before | 1000 | 50 | 0 to 380.5 |",
+        "| new window | 100 | 105 | n/a |",  # (55 * 1100 - 50 * 1000) / 100
+        "| data after | 1100 | 55 | 0 to 410 |",
+    ]
+    assert "| rmse | 1.2500 |" in body and "positive" not in body
+
+
+def test_facts_a_summary_lacks_are_not_known_rather_than_wrong() -> None:
+    old = {"rows": 1000, "positives": 40}  # a data summary written before tasks: no class_rows
+    facts = TargetFacts.of(old, task_schema(Task.MULTICLASS))
+    assert (facts.rows, facts.class_rows) == (1000, None)
+    partial = TargetFacts.of({"rows": 10, "class_rows": {"low": 4, "mid": 6}}, task_schema(Task.MULTICLASS))
+    assert partial.class_rows == {"low": 4, "mid": 6, "high": 0}  # a class the summary does not list has no rows
+    assert TargetFacts.of({"rows": "many", "positives": -1}, task_schema(Task.BINARY)) == TargetFacts(None)
+    body = pull_request_body(retrained(Task.MULTICLASS, old, old))
+    assert table(body) == ["| | data before | new window | data after |", "| rows | 1000 | 0 | 1000 |"]

@@ -1,9 +1,11 @@
 """The whole comparison on constructed data: an unshifted window passes, each kind of shift is flagged on the
-shifted feature only, thresholds switch checks on and off, and the report survives its JSON round trip."""
+shifted feature only, thresholds switch checks on and off, and the report survives its JSON round trip; the
+prediction of each task (real models) is compared, and datetime features are listed as not checked."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,8 +22,11 @@ from gitops_ml.monitoring.drift import (
     ReferenceOrigin,
     compare,
 )
-from gitops_ml.monitoring.reference import SCORE_COLUMN
+from gitops_ml.monitoring.reference import SCORE_COLUMN, build_reference, prediction_values
 from gitops_ml.monitoring.window import RawWindow, check_window
+from gitops_ml.pipeline.interface import score_frame
+from gitops_ml.tasks import Task
+from tests.support.task_models import CLASSES, fitted_model, task_rows, task_schema
 
 SCHEMA = SchemaParams(
     target="y",
@@ -189,3 +194,89 @@ def test_the_report_records_which_model_it_compared_with(reference: PreparedRefe
         ReferenceOrigin(chosen_by="window", commit="HEAD", model_version=None, read_from="cache")
     with pytest.raises(ValidationError, match="chosen_by"):
         ReferenceOrigin(chosen_by="newest", commit=None, model_version=None, read_from="cache")  # type: ignore[arg-type]
+
+
+# --- the prediction of each task, and datetime columns ---
+
+
+@pytest.fixture(scope="module")
+def task_references() -> dict[Task, tuple[PreparedReference, Any]]:
+    """Per task: the prepared reference of 3,000 training rows and the real model that scored them."""
+    prepared = {}
+    for task in (Task.MULTICLASS, Task.REGRESSION):
+        schema = task_schema(task)
+        train = task_rows(schema, 3000, seed=1)
+        model = fitted_model(schema, train)
+        prepared[task] = (PreparedReference(build_reference(train, model, schema), schema, MONITOR.bins), model)
+    return prepared
+
+
+def task_check(prepared: tuple[PreparedReference, Any], frame: pd.DataFrame) -> DriftReport:
+    reference, model = prepared
+    schema = reference.schema
+    window = check_window(RawWindow(frame, "window.csv", 1), schema, MONITOR.min_window_rows)
+    return compare(reference, window, MONITOR, score_frame(model, frame, schema), "model")
+
+
+@pytest.mark.parametrize(("task", "name"), [(Task.MULTICLASS, "predicted class"), (Task.REGRESSION, "predicted value")])
+def test_the_tasks_prediction_is_checked_and_drifts_with_its_inputs(
+    task: Task, name: str, task_references: Any
+) -> None:
+    prepared = task_references[task]
+    schema = prepared[0].schema
+    calm = task_check(prepared, task_rows(schema, 1000, seed=2))
+    assert calm.drift is False and calm.task == task.value
+    assert calm.score is not None and calm.score.name == name and not calm.score.drift
+    moved = task_rows(schema, 1000, seed=3)
+    moved["amount"] *= 4  # larger amounts: the model predicts higher classes or values
+    report = task_check(prepared, moved)
+    assert report.drifted[-1] == name and "amount" in report.drifted
+    assert report.score is not None and report.score.drift
+
+
+def test_a_multiclass_prediction_compares_the_shares_of_every_class(task_references: Any) -> None:
+    reference, model = task_references[Task.MULTICLASS]
+    frame = task_rows(reference.schema, 1000, seed=4)
+    window = check_window(RawWindow(frame, "window.csv", 1), reference.schema, MONITOR.min_window_rows)
+    only_high = np.array(["high"] * 1000, dtype=object)  # the window's own predictions: one class, all of them
+    report = compare(reference, window, MONITOR, only_high, "window")
+    predicted = report.score
+    assert predicted is not None and predicted.kind == "category"
+    assert {"psi", "jensen_shannon"} <= {c.statistic for c in predicted.crossed}
+    assert sorted(predicted.histogram.labels) == sorted(CLASSES) and predicted.unseen_total == 0
+    assert predicted.histogram.window[predicted.histogram.labels.index("high")] == 1.0
+    assert report.drifted == ["predicted class"]
+    logged = prediction_values(reference.schema, score_frame(model, frame, reference.schema))  # as the log has it
+    own = compare(reference, window, MONITOR, logged, "window")
+    assert own.score is not None and not own.score.drift
+
+
+def test_a_class_the_training_rows_never_got_is_not_unseen() -> None:
+    schema = task_schema(Task.MULTICLASS)
+    frame = pd.DataFrame({name: [1.0] * 600 for name in ("amount", "count", "flag")} | {"channel": ["web"] * 600})
+    frame["__predicted_class__"] = ["low", "mid"] * 300  # the reference never predicted "high"
+    reference = PreparedReference(frame, schema, MONITOR.bins)
+    window = check_window(RawWindow(frame.drop(columns="__predicted_class__"), "w", 1), schema, 500)
+    predicted = compare(reference, window, MONITOR, np.array(["low", "high"] * 300, dtype=object), "window").score
+    assert predicted is not None and predicted.unseen_total == 0 and predicted.unseen_share == 0
+    assert "high" in predicted.histogram.labels and predicted.drift  # its share moved from 0 to a half
+
+
+def test_datetime_features_are_listed_as_not_checked(reference: PreparedReference) -> None:
+    dated = SCHEMA.model_copy(update={"columns": SCHEMA.columns | {"signup": ColumnSpec(type=ColumnType.DATETIME)}})
+    prepared = PreparedReference(reference.frame, dated, MONITOR.bins)  # the reference has no datetime column
+    frame = rows(1000, seed=12).assign(signup="2031-01-01")  # every date new: no drift reported for it
+    window = check_window(RawWindow(frame, "window.csv", 1), dated, MONITOR.min_window_rows)
+    report = compare(prepared, window, MONITOR, scores_of(frame), "window")
+    assert [f.name for f in report.features] == ["amount", "count", "channel", "flag"]
+    assert [(n.name, n.reason.split(":")[0]) for n in report.not_checked] == [("signup", "datetime")]
+    assert report.drift is False
+    assert DriftReport.model_validate_json(report.model_dump_json()) == report
+
+
+def test_a_version_2_report_still_reads_as_a_binary_one() -> None:
+    from tests.support.drift_reports import drift_report
+
+    old = DriftReport.model_validate(drift_report(True, ("amount",)))
+    assert (old.schema_version, old.task, old.not_checked) == (2, "binary", [])
+    assert DriftReport.model_validate_json(old.model_dump_json()) == old

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 import pytest
 
-from gitops_ml.monitoring.drift import DriftReport, PreparedReference
+from gitops_ml.monitoring.drift import NOT_CHECKED_REASON, DriftReport, NotChecked, PreparedReference
 from gitops_ml.monitoring.render import MAX_CHARTS, chart_label, render
-from tests.monitoring.test_drift import check, reference, rows
+from gitops_ml.tasks import Task
+from tests.monitoring.test_drift import check, reference, rows, task_check, task_references
+from tests.support.task_models import task_rows
 
-__all__ = ["reference"]  # the module-scoped fixture, shared with test_drift
+__all__ = ["reference", "task_references"]  # the module-scoped fixtures, shared with test_drift
 
 
 def mermaid_blocks(text: str) -> list[str]:
@@ -121,3 +124,19 @@ def test_the_header_says_which_model_the_window_was_compared_with(
     changed = DriftReport.model_validate(report.model_dump() | {"reference": report.reference.model_dump() | origin})
     lines = render(changed).splitlines()
     assert lines[4] == line  # right under the verdict
+
+
+def test_the_prediction_is_named_for_the_task_and_datetime_features_are_listed(task_references: Any) -> None:
+    prepared = task_references[Task.MULTICLASS]
+    moved = task_rows(prepared[0].schema, 1000, seed=3)
+    moved["amount"] *= 4
+    report = task_check(prepared, moved)
+    text = render(report)
+    assert "Predicted class (multiclass model): the model's prediction of the window (the window has none)." in text
+    assert next(line for line in text.splitlines() if line.startswith("| *predicted class*")).endswith(
+        "⚠️ drift (PSI, Jensen-Shannon) |"
+    )
+    assert 'title "predicted class: share per category"' in text
+    assert "Not checked" not in text
+    dated = report.model_copy(update={"not_checked": [NotChecked(name="signup", reason=NOT_CHECKED_REASON)]})
+    assert f"Not checked: `signup` ({NOT_CHECKED_REASON})." in render(dated).splitlines()

@@ -130,3 +130,14 @@ def test_categories_compare_as_text_and_ignore_missing_values() -> None:
     assert found.unseen_share == 0.0
     assert found.psi == pytest.approx(0.0, abs=1e-12)
     assert sum(found.histogram.window) == pytest.approx(1.0)
+
+
+def test_categories_known_up_front_are_never_unseen() -> None:
+    reference = pd.Series(["a", "b"] * 50)
+    window = pd.Series(["a", "c"] * 50)
+    plain = stats.category_distances(reference, window)
+    assert plain.unseen == {"c": 50}
+    known = stats.category_distances(reference, window, ["a", "b", "c"])
+    assert known.unseen == {} and known.unseen_share == 0
+    assert known.histogram.labels == ["a", "b", "c"] and known.histogram.reference == [0.5, 0.5, 0.0]
+    assert known.psi == pytest.approx(plain.psi) and known.jensen_shannon == pytest.approx(plain.jensen_shannon)

@@ -15,6 +15,7 @@ import pytest
 from gitops_ml.config import ColumnSpec, ColumnType, SchemaParams
 from gitops_ml.errors import DriftInputError
 from gitops_ml.monitoring.window import Window, check_window, read_window
+from gitops_ml.tasks import Task
 
 SCHEMA = SchemaParams(
     target="y",
@@ -95,7 +96,7 @@ def test_a_directory_of_plain_and_gzipped_logs_is_one_window(tmp_path: Path) -> 
     assert window.features["amount"].tolist() == [10.0 + i for i in range(50)]
     assert window.features["flag"].tolist() == [1.0 if i % 2 == 0 else 0.0 for i in range(50)]
     assert window.features["channel"].iloc[0] == "shop"
-    assert window.score is not None and window.score[:3].tolist() == [0.0, 0.01, 0.02]
+    assert window.prediction is not None and window.prediction[:3].tolist() == [0.0, 0.01, 0.02]
     assert window.model_versions == ["model-v2"]
     assert window.first_timestamp == "2026-03-01T12:00:00+00:00"
     assert window.last_timestamp == "2026-03-03T12:00:00+00:00"
@@ -128,7 +129,7 @@ def test_a_request_line_whose_columns_do_not_match_its_scores_names_the_column(t
     short["features"]["count"] = short["features"]["count"][:2]
     path = write_log(tmp_path / "short.jsonl", [as_request([record(9)]), short])
     message = refused(path)
-    assert f"{path}:2: 'features.count' must be a list of 3 values, one per score" in message
+    assert f"{path}:2: 'features.count' must be a list of 3 values, one per record" in message
     scalar = as_request([record(i) for i in range(2)])
     scalar["ids"]["id"] = 7
     assert "'ids.id' must be a list of 2 values" in refused(write_log(tmp_path / "scalar.jsonl", [scalar]))
@@ -138,10 +139,10 @@ def test_csv_and_parquet_windows_with_and_without_a_score(tmp_path: Path) -> Non
     frame = pd.DataFrame([features(i) for i in range(20)])
     frame.to_csv(tmp_path / "window.csv", index=False)
     csv = checked(tmp_path / "window.csv")
-    assert csv.rows == 20 and csv.score is None and csv.model_versions == []
+    assert csv.rows == 20 and csv.prediction is None and csv.model_versions == []
     frame.assign(score=np.linspace(0, 1, 20), model_version="model-v3").to_parquet(tmp_path / "window.parquet")
     parquet = checked(tmp_path / "window.parquet")
-    assert parquet.score is not None and parquet.score[-1] == 1.0
+    assert parquet.prediction is not None and parquet.prediction[-1] == 1.0
     assert parquet.model_versions == ["model-v3"]
     assert parquet.features["flag"].tolist() == csv.features["flag"].tolist()
 
@@ -201,3 +202,82 @@ def test_unreadable_and_absent_windows(tmp_path: Path) -> None:
     (tmp_path / "broken.jsonl.gz").write_bytes(b"not gzip")
     assert "broken.jsonl.gz: cannot be read as a prediction log" in refused(tmp_path / "broken.jsonl.gz")
     assert "cannot open the window 'nope://x'" in refused("nope://x")
+
+
+# --- the prediction of each task, and datetime columns ---
+
+
+def task_window(tmp_path: Path, schema: SchemaParams, lines: list[dict[str, Any]]) -> Window | str:
+    """The checked window of ``lines`` for ``schema``, or the refusal's message."""
+    path = write_log(tmp_path / f"{schema.task.value}.jsonl", lines)
+    try:
+        return check_window(read_window(str(path), [*schema.columns, schema.target]), schema, 1)
+    except DriftInputError as error:
+        return str(error)
+
+
+def columnar(records: list[dict[str, Any]], **prediction: Any) -> dict[str, Any]:
+    """A line of ``records`` (made by :func:`record`) with the given prediction fields instead of score and label."""
+    line = {key: value for key, value in as_request(records).items() if key not in ("score", "label")}
+    return line | prediction
+
+
+def test_a_multiclass_window_predicts_classes_compared_as_text(tmp_path: Path) -> None:
+    schema = SCHEMA.model_copy(update={"task": Task.MULTICLASS, "classes": [3, 7, 9], "positive_class": None,
+                                       "negative_class": None})  # fmt: skip
+    probabilities = {"3": [0.2, 0.7, 0.1], "7": [0.5, 0.2, 0.1], "9": [0.3, 0.1, 0.8]}
+    lines = [
+        columnar([record(i) for i in range(3)], label=[7, 3, 9], probabilities=probabilities),
+        record(3, label=7, score=None),  # a hand-written line: one record
+    ]
+    window = task_window(tmp_path, schema, lines)
+    assert isinstance(window, Window) and window.prediction is not None
+    assert window.prediction.tolist() == ["7", "3", "9", "7"]
+    lines[1] = record(3, label=8)
+    assert "label: 1 value(s) are not a class of schema.classes (3, 7, 9): 8" in task_window(tmp_path, schema, lines)
+    unlabelled = [columnar([record(i) for i in range(3)], label=[None, None, None])]
+    assert task_window(tmp_path, schema, unlabelled).prediction is None  # type: ignore[union-attr]  # model scores
+
+
+def test_a_regression_window_predicts_finite_values(tmp_path: Path) -> None:
+    schema = SCHEMA.model_copy(update={"task": Task.REGRESSION, "positive_class": None, "negative_class": None})
+    window = task_window(tmp_path, schema, [columnar([record(i) for i in range(3)], value=[1.5, -2.0, 1e6])])
+    assert isinstance(window, Window) and window.prediction is not None
+    assert window.prediction.tolist() == [1.5, -2.0, 1e6]
+    bad = [columnar([record(i) for i in range(3)], value=[1.5, "high", None])]
+    assert "value: 2 value(s) are not a finite number: 'high', None" in task_window(tmp_path, schema, bad)
+    short = [columnar([record(i) for i in range(3)], value=[1.5])]
+    assert "'value' must be a list of 3 values, one per record" in task_window(tmp_path, schema, short)
+
+
+def test_a_tables_prediction_column_follows_the_task_and_never_takes_the_target(tmp_path: Path) -> None:
+    multiclass = SCHEMA.model_copy(update={"task": Task.MULTICLASS, "classes": ["a", "b", "c"],
+                                           "positive_class": None, "negative_class": None})  # fmt: skip
+    frame = pd.DataFrame([features(i) for i in range(6)]).assign(label=list("abcabc"), score=0.5)
+    frame.to_csv(tmp_path / "predicted.csv", index=False)
+    read = read_window(str(tmp_path / "predicted.csv"), [*multiclass.columns, multiclass.target])
+    assert check_window(read, multiclass, 1).prediction.tolist() == list("abcabc")  # type: ignore[union-attr]
+    named_label = multiclass.model_copy(update={"target": "label"})  # a labelled window: the true class, not one
+    read = read_window(str(tmp_path / "predicted.csv"), [*named_label.columns, named_label.target])
+    assert check_window(read, named_label, 1).prediction is None
+
+
+def test_datetime_columns_must_hold_iso_dates_and_are_kept_as_read(tmp_path: Path) -> None:
+    schema = SCHEMA.model_copy(update={"columns": SCHEMA.columns | {"signup": ColumnSpec(type=ColumnType.DATETIME,
+                                                                                          nullable=True)}})  # fmt: skip
+    dates = ["2026-03-01", "2026-03-01 12:30:00", "2026-03-01T12:30:00Z", None]
+    lines = [record(i, features=features(i) | {"signup": d}) for i, d in enumerate(dates)]
+    window = task_window(tmp_path, schema, lines)
+    assert isinstance(window, Window)
+    assert window.features["signup"].tolist()[:3] == dates[:3] and pd.isna(window.features["signup"].iloc[3])
+    lines[0]["features"]["signup"] = "01/03/2026"
+    lines[1]["features"]["signup"] = 20260301
+    message = task_window(tmp_path, schema, lines)
+    assert "signup: 2 value(s) is not an ISO 8601 date or date and time: '01/03/2026', 20260301" in message
+    table = pd.DataFrame([features(i) for i in range(3)]).assign(signup=pd.to_datetime(["2026-03-01"] * 3))
+    table.to_parquet(tmp_path / "dated.parquet")
+    assert checked_against(schema, tmp_path / "dated.parquet").features["signup"].notna().all()
+
+
+def checked_against(schema: SchemaParams, path: Path) -> Window:
+    return check_window(read_window(str(path), schema.columns), schema, 1)

@@ -22,7 +22,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from gitops_ml.config import ColumnType, Params, SchemaParams, TrainParams
 from gitops_ml.model_io import load_model, save_model
 from gitops_ml.pipeline import compiled
-from gitops_ml.pipeline.estimators import ESTIMATORS
+from gitops_ml.pipeline.estimators import estimators_for
 from gitops_ml.pipeline.interface import build_model, column_scorer, model_frame, score_frame
 from gitops_ml.tasks import Task
 from tests.support.task_data import WEATHER_CLASSES, house_table, weather_table
@@ -30,6 +30,8 @@ from tests.support.task_data import WEATHER_CLASSES, house_table, weather_table
 SMALL: dict[str, dict[str, Any]] = {
     "random_forest": {"n_estimators": 20, "n_jobs": 1},
     "hist_gradient_boosting": {"max_iter": 20},
+    "lightgbm": {"n_estimators": 20},
+    "xgboost": {"n_estimators": 20},
 }
 """Fewer trees than the defaults: the same converters and code paths, quicker to fit and convert."""
 UNSEEN = "a category nobody listed"
@@ -109,23 +111,11 @@ def fit(name: str, schema: SchemaParams, train: pd.DataFrame, directory: Path) -
     """Estimator ``name`` for ``schema.task`` in the template's Pipeline, fitted, saved and loaded back with skops."""
     settings = TrainParams.model_validate({"estimator": name} | ({name: SMALL[name]} if name in SMALL else {}))
     model = build_model(schema, settings)
-    if schema.task is Task.REGRESSION:  # TEMPORARY until tasks-estimators lands: build(task, seed)
-        from sklearn.dummy import DummyRegressor
-        from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
-        from sklearn.linear_model import Ridge
-
-        regressor = {
-            "hist_gradient_boosting": HistGradientBoostingRegressor(max_iter=20),
-            "random_forest": RandomForestRegressor(20),
-            "logistic_regression": Ridge(),
-            "dummy": DummyRegressor(),
-        }[name]
-        model.steps[-1] = ("classifier", regressor)
     model.fit(model_frame(train, schema), train[schema.target].to_numpy())
     return load_model(save_model(model, directory / "model.skops"))
 
 
-CASES = [(name, task) for task in Task for name in ESTIMATORS]
+CASES = [(name, task) for task in Task for name in estimators_for(task)]
 
 
 @pytest.mark.parametrize(("name", "task"), CASES, ids=[f"{n}-{t.value}" for n, t in CASES])

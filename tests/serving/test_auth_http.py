@@ -1,12 +1,15 @@
 """Bearer-token authentication over real HTTP: the built bento served by ``bentoml serve`` with auth on.
 
 The roles-by-endpoints matrix, malformed ``Authorization`` headers, open probes, the OpenAPI scheme, tokens kept
-out of the log, and start-up refused with one message for a bad tokens file.
+out of the log, start-up refused with one message for a bad tokens file, and what an outsider without a token
+can still do: a flood of random paths grows neither ``/metrics`` nor the workers, and a path cannot forge a log
+line.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,8 +27,9 @@ from tests.support.auth_matrix import (
     make_tokens,
     malformed_header_failures,
     matrix_failures,
+    raw_status,
 )
-from tests.support.serving import BuiltBento, Server, serve
+from tests.support.serving import BuiltBento, Server, multiprocess_metric_bytes, resident_bytes, serve
 
 pytestmark = pytest.mark.slow
 
@@ -122,8 +126,59 @@ def test_tokens_never_reach_the_log(auth_server: Server, tokens: AuthTokens, pre
         for path in ("/predict", "/metrics", "/docs.json", "/nowhere"):
             httpx.post(f"{auth_server.url}{path}", json=predict_body, headers=auth(caller_token), timeout=30)
     log = auth_server.log.read_text(encoding="utf-8", errors="replace")
-    assert re.search(r"path=/nowhere.*status=40[13]", log), log[-3000:]  # the requests were logged...
+    # the requests were logged (a path the service does not have under one fixed name, middleware.UNROUTED)...
+    assert re.search(r"path=/\{unrouted\}.*status=40[13]", log), log[-3000:]
     assert leaked_tokens(log, tokens) == []  # ...without their tokens
+
+
+WARMUP_REQUESTS = 300
+FLOOD_REQUESTS = 3_000
+MAX_SCRAPE_GROWTH_BYTES = 20_000  # a few new series at most; a label per path grew it by ~4 kB per request
+MAX_RSS_GROWTH_BYTES = 32 * 2**20  # a label per path grew a worker by ~35 kB per request (~100 MB here)
+MAX_MULTIPROCESS_GROWTH_BYTES = 2**20
+
+
+def _endpoint_labels(scrape: str) -> set[str]:
+    return set(re.findall(r'endpoint="([^"]*)"', scrape))
+
+
+def test_a_flood_of_random_paths_grows_neither_the_metrics_nor_the_workers(
+    auth_server: Server, tokens: AuthTokens
+) -> None:
+    """Requests refused before routing count under one fixed label; counts and sizes, never timings."""
+    metrics = auth(tokens.by_role[Role.METRICS])
+    with httpx.Client(base_url=auth_server.url, timeout=30) as client:
+
+        def flood(count: int) -> set[int]:
+            return {client.get(f"/{secrets.token_hex(6)}/{i}").status_code for i in range(count)}
+
+        assert flood(WARMUP_REQUESTS) == {401}  # every kind of series exists once, allocators warmed up
+        before = client.get("/metrics", headers=metrics).text
+        rss_before, files_before = resident_bytes(auth_server), multiprocess_metric_bytes(auth_server)
+        assert flood(FLOOD_REQUESTS) == {401}
+        after = client.get("/metrics", headers=metrics).text
+        rss_after, files_after = resident_bytes(auth_server), multiprocess_metric_bytes(auth_server)
+    assert _endpoint_labels(after) == _endpoint_labels(before)
+    assert len(_endpoint_labels(after)) < 20, sorted(_endpoint_labels(after))[:30]
+    assert len(after) - len(before) < MAX_SCRAPE_GROWTH_BYTES, (len(before), len(after))
+    assert rss_after - rss_before < MAX_RSS_GROWTH_BYTES, (rss_before, rss_after)
+    assert files_after - files_before < MAX_MULTIPROCESS_GROWTH_BYTES, (files_before, files_after)
+
+
+FORGED = "FORGED-LINE 2026-01-01T00:00:00+0000 [INFO] [entry_service:gitops-ml-service:1] admin logged in"
+
+
+def test_a_path_cannot_forge_a_log_line(auth_server: Server, tokens: AuthTokens) -> None:
+    """A %0a (or a raw control byte) in the path is never written raw into the access log: no fake line, no NUL."""
+    forged = FORGED.replace(" ", "%20")
+    for path in (f"/x%0a{forged}", f"/x%0d%0a{forged}", f"/predict%0a{forged}", "/x%00y%1b%5B31mred"):
+        for headers in ([], [b"Authorization: Bearer " + tokens.by_role[Role.ADMIN].encode()]):
+            assert raw_status(auth_server.url, "GET", path, headers) in {401, 404}, path
+    log = auth_server.log.read_bytes()
+    lines = log.decode("utf-8", errors="replace").splitlines()
+    assert not [line for line in lines if line.startswith("FORGED-LINE")], log[-3000:]
+    assert b"\x00" not in log, log[-3000:]  # no raw NUL byte
+    assert b"\x1b[31m" not in log, log[-3000:]  # no raw escape sequence
 
 
 def test_no_warning_when_auth_is_on(auth_server: Server) -> None:

@@ -1,4 +1,5 @@
-"""The prediction log's lines: one per request, records as columns, only the schema's fields, valid JSON."""
+"""The prediction log's lines: one per request, records as columns, only the schema's fields, valid JSON; the
+prediction's fields follow the task."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ import pytest
 from gitops_ml.config import Params, load_params
 from gitops_ml.monitoring.window import log_records
 from gitops_ml.serving.log_lines import LineRenderer, ScoredBatch, plain_columns
+from gitops_ml.serving.outputs import TaskOutput
+from gitops_ml.tasks import Task
 from tests.support.fixture_project import FIXTURE_PARAMS
 from tests.support.serving import make_records, request_columns
+from tests.support.task_models import task_schema
 
 KEYS = {"timestamp", "request_id", "model_version", "score", "label", "ids", "features"}
 
@@ -98,7 +102,7 @@ def test_an_empty_batch_is_no_text_and_a_short_or_missing_column_is_refused(para
     render = renderer(params)
     features, ids = request_columns(params, make_records(params, 2))
     assert render(ScoredBatch(0.0, "r", [], {}, {})) == ""
-    with pytest.raises(ValueError, match="1 scores but 2 values of 'transaction_id'"):
+    with pytest.raises(ValueError, match="1 predictions but 2 values of 'transaction_id'"):
         render(ScoredBatch(0.0, "r", [0.5], features, ids))
     with pytest.raises(ValueError, match="the feature column 'hour' is missing"):
         render(ScoredBatch(0.0, "r", [0.5, 0.6], {k: v for k, v in features.items() if k != "hour"}, ids))
@@ -116,3 +120,58 @@ def test_a_tables_columns_become_plain_values_with_none_for_missing() -> None:
     columns = plain_columns(frame)
     assert columns == {"x": [1.5, None], "n": [1, 2], "c": ["a", None], "b": [True, False]}
     assert [type(v) for v in columns["x"] + columns["n"] + columns["b"]] == [float, type(None), int, int, bool, bool]
+
+
+def task_renderer(task: Task, **contract: object) -> tuple[LineRenderer, list[str]]:
+    schema = task_schema(task, **contract)
+    return LineRenderer("v", schema.feature_names, [], output=TaskOutput.of(schema, 0.5)), schema.feature_names
+
+
+def features_of(names: list[str], records: int) -> dict[str, list[object]]:
+    return {name: [None] * records for name in names}
+
+
+def test_a_multiclass_line_holds_the_predicted_class_and_a_probability_column_per_class() -> None:
+    render, names = task_renderer(Task.MULTICLASS, classes=[3, 7, 9])
+    probabilities = np.array([[0.2, 0.5, 0.3], [0.6, 0.3, 0.1], [0.1, 0.1, 0.8]])
+    entry = json.loads(render(ScoredBatch(0.0, "r", probabilities, features_of(names, 3), {})))
+    assert set(entry) == {"timestamp", "request_id", "model_version", "label", "probabilities", "ids", "features"}
+    assert entry["label"] == [7, 3, 9]  # the classes as the schema spells them
+    assert entry["probabilities"] == {"3": [0.2, 0.6, 0.1], "7": [0.5, 0.3, 0.1], "9": [0.3, 0.1, 0.8]}
+    records = log_records(entry)
+    assert [(r["label"], r["probabilities"]) for r in records] == [
+        (7, {"3": 0.2, "7": 0.5, "9": 0.3}),
+        (3, {"3": 0.6, "7": 0.3, "9": 0.1}),
+        (9, {"3": 0.1, "7": 0.1, "9": 0.8}),
+    ]
+    sampled = [probabilities[0], probabilities[2]]  # a sampled request: a list of the kept rows
+    assert json.loads(render(ScoredBatch(0.0, "r", sampled, features_of(names, 2), {})))["label"] == [7, 9]
+
+
+def test_a_regression_line_holds_the_value_and_a_non_finite_one_is_null() -> None:
+    render, names = task_renderer(Task.REGRESSION)
+    values = np.array([12.5, math.nan, -3.0])
+    entry = json.loads(render(ScoredBatch(0.0, "r", values, features_of(names, 3), {})))
+    assert set(entry) == {"timestamp", "request_id", "model_version", "value", "ids", "features"}
+    assert entry["value"] == [12.5, None, -3.0]
+    assert [r["value"] for r in log_records(entry)] == [12.5, None, -3.0]
+    render_ids = LineRenderer("v", names, ["id"], output=render.output)  # beyond 64 bits: the standard library
+    huge = json.loads(render_ids(ScoredBatch(0.0, "r", values, features_of(names, 3), {"id": [2**70, 1, 2]})))
+    assert huge["value"] == [12.5, None, -3.0] and huge["ids"] == {"id": [2**70, 1, 2]}
+
+
+def test_a_multiclass_line_with_a_huge_id_keeps_null_for_a_non_finite_probability() -> None:
+    render, names = task_renderer(Task.MULTICLASS, ids=["id"])
+    render = LineRenderer("v", names, ["id"], output=render.output)
+    batch = ScoredBatch(0.0, "r", np.array([[math.nan, 0.5, 0.5]]), features_of(names, 1), {"id": [2**70]})
+    assert json.loads(render(batch))["probabilities"] == {"low": [None], "mid": [0.5], "high": [0.5]}
+
+
+def test_the_binary_output_gives_the_same_line_as_the_class_arguments(params: Params) -> None:
+    features, ids = request_columns(params, make_records(params, 3))
+    batch = ScoredBatch(1.0, "r", np.array([0.1, 0.3, 0.9]), features, ids)
+    schema = params.schema.model_copy(update={"positive_class": "yes", "negative_class": "no"})
+    by_output = LineRenderer("v", schema.feature_names, schema.ids, output=TaskOutput.of(schema, 0.3))
+    by_classes = LineRenderer("v", schema.feature_names, schema.ids, 0.3, "no", "yes")
+    assert by_output(batch) == by_classes(batch)
+    assert json.loads(by_output(batch))["label"] == ["no", "yes", "yes"]

@@ -6,6 +6,7 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gitops_ml.config import Params, PredictionLogParams, load_params, parse_params
@@ -21,8 +22,10 @@ from gitops_ml.serving.prediction_log import (
     resolve_location,
     start_prediction_log,
 )
+from gitops_ml.tasks import Task
 from tests.support.fixture_project import FIXTURE_PARAMS
 from tests.support.serving import make_records, request_columns
+from tests.support.task_models import CLASSES, task_schema
 
 KEYS = {"timestamp", "request_id", "model_version", "score", "label", "ids", "features"}
 
@@ -179,3 +182,26 @@ def test_open_sink_picks_files_or_fsspec(tmp_path: Path) -> None:
     assert remote.spool.is_dir() and not any(remote.spool.iterdir())
     remote.close()  # nothing to upload; the spool it made goes
     assert not remote.spool.exists()
+
+
+def test_the_service_log_of_a_multiclass_model_samples_whole_records(params: Params, tmp_path: Path) -> None:
+    raw = params.model_dump(by_alias=True, mode="json", exclude={"gate"})  # gate rules left out: the task's defaults
+    raw["schema"] = task_schema(Task.MULTICLASS).model_dump(mode="json", exclude_none=True)
+    raw["serving"]["prediction_log"]["sample_rate"] = 0.5
+    multiclass = parse_params(raw)
+    log = start_prediction_log(multiclass, "model-v1", environ={ENV_VAR: str(tmp_path)})
+    assert log is not None
+    rows = 40
+    probabilities = np.random.default_rng(0).dirichlet([1, 1, 1], rows)
+    amounts = [float(i) for i in range(rows)]
+    features = {name: [None] * rows for name in multiclass.schema.columns} | {"amount": amounts}
+    log.record(features, {}, probabilities, "req-1")
+    log.close()
+    (path,) = tmp_path.iterdir()
+    records = [record for line in path.read_text().splitlines() for record in log_records(json.loads(line))]
+    assert 5 < len(records) < rows  # Binomial(40, 0.5): outside these bounds about once in a million runs
+    for record in records:  # each kept record has its own features, probabilities and class
+        row = probabilities[int(record["features"]["amount"])]
+        assert list(record["probabilities"].values()) == row.tolist()
+        assert record["label"] == CLASSES[int(row.argmax())]
+        assert "score" not in record

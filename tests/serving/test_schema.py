@@ -1,23 +1,34 @@
-"""The request model is generated from the data contract: strict types, ranges, categories, nulls, limits."""
+"""The request model is generated from the data contract (strict types, ranges, categories, nulls, dates, limits),
+and the response follows the task: checked in process with real models of each task."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from pydantic import ValidationError
 
 from gitops_ml.config import Params, SchemaParams, load_params
+from gitops_ml.pipeline.interface import column_scorer, score_frame
 from gitops_ml.serving.schema import (
     Prediction,
     PredictResponse,
+    Responder,
+    columns_of,
+    describe_answer,
     example_record,
+    field_columns,
     record_model,
     request_model,
     response_model,
 )
+from gitops_ml.tasks import Task
 from tests.support.fixture_project import FIXTURE_PARAMS
+from tests.support.serving import to_records
+from tests.support.task_models import CLASSES, fitted_model, task_rows, task_schema
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +157,132 @@ def test_request_size_limits_follow_params(params: Params) -> None:
     assert errors_of(request, {"records": [example] * 3}) == [(("records",), "too_long")]
     assert errors_of(request, {"records": []}) == [(("records",), "too_short")]
     assert errors_of(request, {"records": [example], "extra": 1}) == [(("extra",), "extra_forbidden")]
+
+
+# --- the response of each task ---
+
+
+def served(schema: SchemaParams, frame: pd.DataFrame, model: Any, threshold: float = 0.5) -> dict[str, Any]:
+    """The service's answer to ``frame``'s rows, made as the service makes it: the request's record model, the
+    model's scorer of raw columns, then the responder (ids ``r-<i>``)."""
+    record = record_model(schema)
+    features, ids = field_columns(record, schema)
+    rows = [row | {"rid": f"r-{i}"} for i, row in enumerate(to_records(frame, schema))]
+    records = [record.model_validate_json(json.dumps(row)) for row in rows]
+    predicted = column_scorer(model, schema)(columns_of(records, features))
+    responder = Responder.of(schema, threshold, ids)
+    answer = responder.respond(predicted, columns_of(records, ids), "model-v7")
+    body: dict[str, Any] = json.loads(answer.model_dump_json())
+    assert responder.response.model_validate(body) == answer  # the answer meets its own (OpenAPI) model
+    assert [p["rid"] for p in body["predictions"]] == [f"r-{i}" for i in range(len(frame))]
+    assert body["model_version"] == "model-v7"
+    return body
+
+
+@pytest.fixture(scope="module")
+def task_models() -> dict[Task, tuple[SchemaParams, Any, pd.DataFrame]]:
+    """Per task: its contract (with an id column), a model fitted on 800 rows, and 40 other rows to score."""
+    models = {}
+    for task in Task:
+        schema = task_schema(task, ids=["rid"])
+        models[task] = (schema, fitted_model(schema, task_rows(schema, 800, seed=1)), task_rows(schema, 40, seed=2))
+    return models
+
+
+def test_a_binary_answer_is_the_label_by_the_threshold_and_the_positive_probability(task_models: Any) -> None:
+    schema, model, frame = task_models[Task.BINARY]
+    expected = score_frame(model, frame, schema)
+    for threshold in (0.5, 0.3):
+        predictions = served(schema, frame, model, threshold)["predictions"]
+        assert [set(p) for p in predictions] == [{"label", "probability", "rid"}] * len(frame)
+        assert np.allclose([p["probability"] for p in predictions], expected, rtol=0, atol=1e-12)
+        assert [p["label"] for p in predictions] == (expected >= threshold).astype(int).tolist()
+    assert 0 < sum(p["label"] for p in predictions) < len(frame)  # both classes occur: the check above can fail
+
+
+def test_a_multiclass_answer_is_the_most_probable_class_and_every_probability(task_models: Any) -> None:
+    schema, model, frame = task_models[Task.MULTICLASS]
+    expected = score_frame(model, frame, schema)
+    predictions = served(schema, frame, model)["predictions"]
+    assert [set(p) for p in predictions] == [{"label", "probabilities", "rid"}] * len(frame)
+    assert [list(p["probabilities"]) for p in predictions] == [CLASSES] * len(frame)  # in schema.classes order
+    probabilities = np.array([list(p["probabilities"].values()) for p in predictions])
+    assert np.allclose(probabilities, expected, rtol=0, atol=1e-12)
+    assert np.allclose(probabilities.sum(axis=1), 1)
+    assert [p["label"] for p in predictions] == [CLASSES[i] for i in expected.argmax(axis=1)]
+    assert len({p["label"] for p in predictions}) >= 2
+
+
+def test_a_regression_answer_is_the_value(task_models: Any) -> None:
+    schema, model, frame = task_models[Task.REGRESSION]
+    predictions = served(schema, frame, model)["predictions"]
+    assert [set(p) for p in predictions] == [{"value", "rid"}] * len(frame)
+    assert np.allclose([p["value"] for p in predictions], score_frame(model, frame, schema), rtol=0, atol=1e-9)
+
+
+def test_the_openapi_document_describes_each_tasks_answer() -> None:
+    def prediction_schema(schema: SchemaParams) -> dict[str, Any]:
+        document = response_model(schema)[1].model_json_schema()
+        return {"prediction": document["$defs"]["Prediction"], "defs": document["$defs"]}
+
+    binary = prediction_schema(task_schema(Task.BINARY))["prediction"]
+    assert binary["required"] == ["label", "probability"] and binary["properties"]["label"]["type"] == "integer"
+    multiclass = prediction_schema(task_schema(Task.MULTICLASS, classes=[3, 7, 9], ids=["rid"]))
+    properties = multiclass["prediction"]["properties"]
+    assert set(properties) == {"label", "probabilities", "rid"}
+    assert properties["label"]["enum"] == [3, 7, 9]
+    probabilities = multiclass["defs"]["ClassProbabilities"]
+    assert probabilities["required"] == ["3", "7", "9"]
+    assert all(p["minimum"] == 0 and p["maximum"] == 1 for p in probabilities["properties"].values())
+    regression = prediction_schema(task_schema(Task.REGRESSION))["prediction"]
+    assert regression["required"] == ["value"] and regression["properties"]["value"]["type"] == "number"
+
+
+def test_a_multiclass_answer_refuses_a_prediction_of_another_shape() -> None:
+    schema = task_schema(Task.MULTICLASS)
+    responder = Responder.of(schema, 0.5, {})
+    with pytest.raises(ValueError, match=r"one probability per class \(3\), got shape \(2, 2\)"):
+        responder.respond(np.array([[0.5, 0.5], [0.1, 0.9]]), {}, "v")
+    answer = responder.respond(np.array([[0.2, 0.2, 0.6]]), {}, "v")
+    assert json.loads(answer.model_dump_json())["predictions"] == [
+        {"label": "high", "probabilities": {"low": 0.2, "mid": 0.2, "high": 0.6}}
+    ]
+
+
+# --- datetime columns ---
+
+
+def test_a_datetime_column_takes_an_iso_8601_string_and_nothing_else() -> None:
+    schema = SchemaParams.model_validate(
+        {"target": "y", "columns": {"x": {"type": "float"}, "signup": {"type": "datetime", "nullable": True}}}
+    )
+    record = record_model(schema)
+    example = example_record(schema)
+    assert record.model_validate_json(json.dumps(example)).model_dump(by_alias=True) == example
+    for value in ("2026-05-31", "2026-05-31T13:45:00", "2026-05-31 13:45:00", "2026-05-31T13:45:00.250+02:00",
+                  "2026-05-31T13:45:00Z", None):  # fmt: skip
+        assert record.model_validate_json(json.dumps(example | {"signup": value})).model_dump(by_alias=True) == (
+            example | {"signup": value}
+        )  # kept as sent: the model turns it into calendar features
+    for value in ("31/05/2026", "yesterday", "2026-13-01", ""):
+        assert errors_of(record, example | {"signup": value}) == [(("signup",), "datetime_iso")]
+    for value in (1_780_000_000, 2026.5, True):
+        assert errors_of(record, example | {"signup": value}) == [(("signup",), "string_type")]
+    field = record.model_json_schema(by_alias=True)["properties"]["signup"]
+    assert "ISO 8601" in field["description"]
+
+
+def test_a_smoke_test_checks_the_answer_of_each_task() -> None:
+    binary = {"predictions": [{"label": 1, "probability": 0.99812}], "model_version": "model-v2"}
+    assert describe_answer(task_schema(Task.BINARY), binary) == "probability 0.9981"
+    multiclass = {"predictions": [{"label": "mid", "probabilities": {"low": 0.2, "mid": 0.61, "high": 0.19}}],
+                  "model_version": "v"}  # fmt: skip
+    assert describe_answer(task_schema(Task.MULTICLASS), multiclass) == "label mid (0.6100)"
+    regression = {"predictions": [{"value": 12.5}], "model_version": "v"}
+    assert describe_answer(task_schema(Task.REGRESSION), regression) == "value 12.5"
+    with pytest.raises(ValueError, match="not the answer of a regression model"):
+        describe_answer(task_schema(Task.REGRESSION), binary)
+    with pytest.raises(ValueError, match="not the answer of a multiclass model"):
+        describe_answer(task_schema(Task.MULTICLASS), multiclass | {"predictions": [{"label": "top"}]})
+    with pytest.raises(ValueError, match=r"1 prediction\(s\) for 2 record\(s\)"):
+        describe_answer(task_schema(Task.BINARY), binary, records=2)

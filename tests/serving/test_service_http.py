@@ -253,6 +253,26 @@ def test_schema_driven_fuzzing_finds_no_server_error(server: Server, tmp_path: P
     assert re.search(r"\d+ generated, \d+ passed", result.stdout), result.stdout[-3000:]
 
 
+def test_invalid_input_is_logged_once_without_traceback_or_the_raw_value(
+    server: Server, records: list[dict[str, Any]]
+) -> None:
+    """A refused /predict is one WARNING line naming the fields, values cut short, control characters escaped."""
+    key = "colour-" + "K" * 300 + "\nFORGED-LINE [ERROR] fake"
+    bad = {"records": [records[0] | {key: "red", "channel": "Z" * 5_000 + "\x00"}]}
+    assert post(server, bad).status_code == 400
+    assert post(server, {"records": []}).status_code == 400
+    lines = server.log.read_text(encoding="utf-8", errors="replace").splitlines()
+    mine = [line for line in lines if "colour-KKKK" in line]
+    assert len(mine) == 1, lines[-40:]
+    assert "[WARNING]" in mine[0] or "[INFO]" in mine[0], mine[0]
+    assert "K" * 100 not in mine[0] and "Z" * 100 not in mine[0], mine[0]
+    text = "\n".join(lines)
+    assert not [line for line in lines if line.startswith("FORGED-LINE")]
+    assert "Traceback" not in text  # no client error is logged with a traceback...
+    assert not [line for line in lines if "[ERROR]" in line and "/predict" in line]  # ...or at ERROR
+    assert "\x00" not in text
+
+
 def test_server_is_still_healthy_after_all_that(server: Server, records: list[dict[str, Any]]) -> None:
     assert server.process.poll() is None
     assert httpx.get(f"{server.url}/readyz", timeout=10).status_code == 200

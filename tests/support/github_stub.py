@@ -12,6 +12,8 @@ Endpoints (GitHub REST semantics, including ``per_page``/``page`` and a ``Link``
 - ``POST  /repos/{o}/{r}/issues/{n}/comments`` ``{"body"}`` → 201, authored by the token's user
 - ``PATCH /repos/{o}/{r}/issues/comments/{id}`` ``{"body"}`` → 200, or 403 when the token's user is not the author
   (stricter than GitHub, where a maintainer's token may edit anyone's comment: code must pick its own comment)
+- ``DELETE /repos/{o}/{r}/issues/comments/{id}`` → 204, 404 when there is no such comment, or 403 when the token's
+  user is not the author (stricter than GitHub, as for PATCH)
 - ``POST  /repos/{o}/{r}/pulls`` ``{"title", "head", "base", "body"}`` → 201 (the number is shared with issues), or
   422 when an open pull request from that head exists, or (when the state names a bare git ``origin``) when the
   head branch is not in it; the head's SHA is read from ``origin`` (``0`` * 40 without one)
@@ -27,6 +29,9 @@ Endpoints (GitHub REST semantics, including ``per_page``/``page`` and a ``Link``
   (a release made with ``make_latest`` "true", the default, becomes ``state["latest_release"]``)
 - ``PATCH /repos/{o}/{r}/releases/{id}`` ``{"make_latest": "true"}`` → 200; the release becomes the latest
 - ``PATCH /repos/{o}/{r}/pulls/{n}`` ``{"title", "body", "state"}`` → 200
+
+:meth:`GitHubStub.hold` makes a race certain: the next N requests to a path wait for each other before any is
+answered, as N runs that all read before any of them wrote.
 
 A missing or unknown token answers 401 on every endpoint; a repository other than the seeded one, or any other
 path, answers 404. Every request is recorded (also the refused ones) as a :class:`Call`. Bodies (of comments,
@@ -73,6 +78,7 @@ answers concurrent requests, and one lock guards the state.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
 import re
@@ -117,6 +123,14 @@ class _Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class _Hold:
+    method: str
+    path: re.Pattern[str]
+    barrier: threading.Barrier
+    left: int
+
+
 class _HttpError(Exception):
     def __init__(self, status: int, message: str, **extra: Any) -> None:
         super().__init__(message)
@@ -139,6 +153,7 @@ class GitHubStub:
         self.state = self._normalise(copy.deepcopy(state))
         self.calls: list[Call] = []
         self.lock = threading.Lock()
+        self._holds: list[_Hold] = []
         self.calls_path = calls_path
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
@@ -178,6 +193,24 @@ class GitHubStub:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    # --- races ------------------------------------------------------------------------------------------------
+
+    def hold(self, method: str, path: str, parties: int, timeout_s: float = 10.0) -> None:
+        """Make the next ``parties`` requests of ``method`` whose path matches the regex ``path`` wait until all of
+        them have arrived, then answer them (in any order): concurrent callers that all read before any wrote.
+
+        A request whose companions do not come within ``timeout_s`` is answered anyway (the hold breaks)."""
+        with self.lock:
+            self._holds.append(_Hold(method, re.compile(path), threading.Barrier(parties, timeout=timeout_s), parties))
+
+    def _held(self, method: str, path: str) -> threading.Barrier | None:
+        with self.lock:
+            for hold in self._holds:
+                if hold.method == method and hold.path.fullmatch(path) and hold.left > 0:
+                    hold.left -= 1
+                    return hold.barrier
+        return None
 
     # --- what tests read ---------------------------------------------------------------------------------
 
@@ -311,6 +344,10 @@ class GitHubStub:
                     with stub.lock:
                         self._send(_Reply(200, copy.deepcopy(stub.state)))
                     return
+                barrier = stub._held(method, parts.path)
+                if barrier is not None:
+                    with contextlib.suppress(threading.BrokenBarrierError):
+                        barrier.wait()
                 token = _token(self.headers.get("Authorization"))
                 query = dict(parse_qsl(parts.query, keep_blank_values=True))
                 try:
@@ -330,7 +367,7 @@ class GitHubStub:
                 self._send(reply)
 
             def _send(self, reply: _Reply) -> None:
-                data = json.dumps(reply.body).encode()
+                data = b"" if reply.status == 204 else json.dumps(reply.body).encode()
                 self.send_response(reply.status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
@@ -362,6 +399,7 @@ class GitHubStub:
             ("GET", r"/issues/(\d+)/comments", self._list_comments),
             ("POST", r"/issues/(\d+)/comments", self._create_comment),
             ("PATCH", r"/issues/comments/(\d+)", self._update_comment),
+            ("DELETE", r"/issues/comments/(\d+)", self._delete_comment),
             ("GET", r"/releases/tags/([^/]+)", self._get_release),
             ("POST", r"/releases", self._create_release),
             ("PATCH", r"/releases/(\d+)", self._update_release),
@@ -668,6 +706,15 @@ class GitHubStub:
         comment["body"] = self._body_text(body)
         comment["updated_at"] = _now()
         return _Reply(200, self._comment_json(comment))
+
+    def _delete_comment(self, comment_id: str, identity: str, **_: Any) -> _Reply:
+        comment = next((c for c in self.state["comments"] if int(c["id"]) == int(comment_id)), None)
+        if comment is None:
+            raise _HttpError(404, "Not Found")
+        if comment["user"]["login"] != identity:
+            raise _HttpError(403, "Resource not accessible by integration")
+        self.state["comments"].remove(comment)
+        return _Reply(204, None)
 
     def _release_json(self, release: dict[str, Any]) -> dict[str, Any]:
         return {

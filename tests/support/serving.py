@@ -136,3 +136,36 @@ def request_columns(params: Params, records: list[Any]) -> tuple[dict[str, list[
     """The feature and id columns of validated ``records``, as the service passes them to the prediction log."""
     _, features, ids = record_parts(params)
     return columns_of(records, features), columns_of(records, ids)
+
+
+def server_processes(server: Server) -> list[Any]:
+    """``bentoml serve`` and every process it started (its workers), as ``psutil.Process`` objects."""
+    import psutil
+
+    parent = psutil.Process(server.process.pid)
+    return [parent, *parent.children(recursive=True)]
+
+
+def resident_bytes(server: Server) -> int:
+    """The resident memory of ``bentoml serve`` and all its processes together (RSS, bytes)."""
+    import psutil
+
+    total = 0
+    for process in server_processes(server):
+        with contextlib.suppress(psutil.Error):
+            total += process.memory_info().rss
+    return total
+
+
+def multiprocess_metric_bytes(server: Server) -> int:
+    """Bytes in the workers' Prometheus multiprocess directory (``PROMETHEUS_MULTIPROC_DIR``): one file per metric
+    kind and process, grown for every new label set."""
+    import psutil
+
+    folders = set()
+    for process in server_processes(server):
+        with contextlib.suppress(psutil.Error):
+            if folder := process.environ().get("PROMETHEUS_MULTIPROC_DIR"):
+                folders.add(Path(folder))
+    assert folders, "no BentoML process has PROMETHEUS_MULTIPROC_DIR in its environment"
+    return sum(path.stat().st_size for folder in folders for path in folder.glob("*.db"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -102,6 +103,34 @@ def test_tokens_map_to_authors_and_only_the_author_may_edit():
         assert bot.patch(f"/repos/{REPO}/issues/comments/1", json={"body": "x"}).status_code == 403
         assert alice.patch(f"/repos/{REPO}/issues/comments/1", json={"body": "mine"}).status_code == 200
         assert [c["body"] for c in stub.comments(7)] == ["mine", "edited"]
+
+
+def test_only_the_author_may_delete_a_comment():
+    with GitHubStub(seed(comments=1)) as stub, client(stub) as bot:
+        created = bot.post(f"/repos/{REPO}/issues/7/comments", json={"body": "hello"}).json()
+        assert bot.delete(f"/repos/{REPO}/issues/comments/1").status_code == 403  # alice's
+        gone = bot.delete(f"/repos/{REPO}/issues/comments/{created['id']}")
+        assert (gone.status_code, gone.content) == (204, b"")
+        assert bot.delete(f"/repos/{REPO}/issues/comments/{created['id']}").status_code == 404
+        assert [c["id"] for c in stub.comments(7)] == [1]
+
+
+def test_held_requests_are_answered_once_all_have_arrived():
+    """Two reads held until both arrive: neither sees the other's write, however the threads are scheduled."""
+    with GitHubStub(seed()) as stub:
+        stub.hold("GET", f"/repos/{REPO}/issues/7/comments", parties=2)
+
+        def read_then_write(token: str) -> int:
+            with client(stub, token) as http:
+                seen = len(http.get(f"/repos/{REPO}/issues/7/comments").json())
+                http.post(f"/repos/{REPO}/issues/7/comments", json={"body": token})
+                return seen
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            assert list(pool.map(read_then_write, ["bot-token", "alice-token"])) == [0, 0]
+        assert len(stub.comments(7)) == 2
+        with client(stub) as http:  # the hold is used up: the next read is answered at once
+            assert len(http.get(f"/repos/{REPO}/issues/7/comments").json()) == 2
 
 
 def test_refusals_401_404_422_are_answered_and_recorded():

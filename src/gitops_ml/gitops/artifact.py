@@ -45,9 +45,22 @@ def _read_json(directory: Path, name: str) -> object:
     if path.stat().st_size > MAX_FILE_BYTES:
         raise ArtifactError(f"{name}: larger than {MAX_FILE_BYTES} bytes; refusing to read it")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArtifactError(f"{name}: not valid JSON ({exc})") from None
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        problem = f"not UTF-8: byte {exc.start} is {exc.object[exc.start : exc.start + 1]!r}"
+    except json.JSONDecodeError as exc:
+        problem = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+    except RecursionError:
+        problem = "nested too deeply"
+    except ValueError:  # a number of more than 4,300 digits (Python's int-parsing limit), or another value it refuses
+        problem = "a value that cannot be read (a number with thousands of digits?)"
+    raise ArtifactError(f"{name}: not valid JSON ({problem}); the artifact is refused")
+
+
+def _shortened(part: object, limit: int = 60) -> str:
+    """A part of an error's location (a key from the artifact can be any length) cut to ``limit`` characters."""
+    text = str(part)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def pr_metadata(pr_number: str | int, head_sha: str) -> dict[str, str]:
@@ -83,7 +96,8 @@ def validate_artifact(directory: Path, expected_head_sha: str) -> ValidArtifact:
         report = Report.model_validate(_read_json(directory, REPORT_JSON))
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors()[:10]
+            f"{'.'.join(_shortened(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
+            for err in exc.errors(include_input=False)[:10]
         )
         raise ArtifactError(f"{REPORT_JSON}: does not match the report schema ({problems})") from None
     return ValidArtifact(pr_number=int(checked["pr_number"]), head_sha=checked["head_sha"], report=report)

@@ -4,15 +4,21 @@
 :func:`~gitops_ml.gitops.commit_worktree.materialised` (shared DVC cache and run-cache, data from the cache, the
 remote or BASE's own sample, in-process ``dvc repro``) and reads them with :func:`read_outputs`, which also reads
 the working tree's side. An unchanged base is restored from the run-cache in seconds.
+
+Each side is read as its own task (``schema.task`` of its params.yaml), so a pull request that changes the task
+still gets a report. The plot tables the report draws (:data:`REPORT_PLOTS`) hold every test row: binary ROC,
+precision-recall and confusion; multiclass confusion and F1 per class. A regression model's plot tables are a
+sample, so its charts are drawn from ``predictions.parquet`` instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from gitops_ml import paths
@@ -27,15 +33,45 @@ from gitops_ml.vcs import file_md5
 
 
 @dataclass(frozen=True)
+class BinaryPlots:
+    """A binary model's plot tables, as the report draws them."""
+
+    roc: pd.DataFrame
+    precision_recall: pd.DataFrame
+    confusion: dict[str, int]  # tn, fp, fn, tp
+
+
+@dataclass(frozen=True)
+class ClassPlots:
+    """A multiclass model's plot tables, as the report draws them, in the order of its classes."""
+
+    classes: list[str]
+    confusion: list[list[int]]  # rows: actual class, columns: predicted class
+    f1: list[float]
+
+
+@dataclass(frozen=True)
 class Outputs:
     """What one pipeline run wrote, as the report needs it."""
 
     params: dict[str, Any]
     data_summary: dict[str, Any]
     side: Side
-    roc: pd.DataFrame
-    precision_recall: pd.DataFrame
-    confusion: dict[str, int]  # tn, fp, fn, tp
+    plots: BinaryPlots | ClassPlots | None
+    """The plot tables the report draws; None for regression (its charts come from the predictions)."""
+
+    @property
+    def task(self) -> Task:
+        """The task of the side's model."""
+        return self.side.outcome.task
+
+
+REPORT_PLOTS: dict[Task, tuple[str, ...]] = {
+    Task.BINARY: ("roc", "precision_recall", "confusion"),
+    Task.MULTICLASS: ("confusion", "per_class_f1"),
+    Task.REGRESSION: (),
+}
+"""Per task, the evaluate stage's plot tables (``reports/plots/<name>.csv``) the report reads."""
 
 
 def _test_set_id(root: Path) -> str:
@@ -71,49 +107,93 @@ def class_labels(params: Any) -> tuple[str, str]:
     return str(negative), str(positive)
 
 
-def read_confusion(path: Path, labels: tuple[str, str]) -> dict[str, int]:
-    """Counts (tn, fp, fn, tp) of the confusion plot table, whose classes are named by ``labels`` (negative, positive).
+def class_names(params: Any) -> list[str]:
+    """A multiclass side's classes as text, in class index order (``schema.classes`` of its raw params.yaml)."""
+    schema = params.get("schema") if isinstance(params, dict) else None
+    classes = schema.get("classes") if isinstance(schema, dict) else None
+    if not isinstance(classes, list) or not classes:
+        raise CompareError("params.yaml: a multiclass schema needs a list of classes under schema.classes")
+    return [str(c) for c in classes]
 
-    Read as text, so labels such as ``1``, ``true`` or ``NA`` stay themselves. A value that is neither label means
-    the table was written under other labels: :class:`CompareError`.
+
+def read_confusion_matrix(path: Path, classes: Sequence[str], named: str = "schema.classes") -> list[list[int]]:
+    """Counts of the confusion plot table (one row per test row): rows the actual class, columns the predicted one,
+    in the order of ``classes`` (the class names the table uses, which ``named`` says where they come from).
+
+    Read as text, so names such as ``1``, ``true`` or ``NA`` stay themselves. A name not among ``classes`` means
+    the table was written under other names: :class:`CompareError`.
     """
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    negative, positive = labels
+    index = {name: i for i, name in enumerate(classes)}
     for column in ("actual", "predicted"):
-        unknown = sorted(set(table[column]) - {negative, positive})
+        unknown = sorted(set(table[column]) - index.keys())
         if unknown:
             raise CompareError(
-                f"{path}: {column} holds {unknown[:3]}, neither project.negative_label ({negative!r}) nor "
-                f"project.positive_label ({positive!r}); rerun the evaluate stage (`dvc repro`)"
+                f"{path}: {column} holds {unknown[:3]}, not one of {named} ({', '.join(map(repr, classes))}); "
+                "rerun the evaluate stage (`dvc repro`)"
             )
-    actual, predicted = table["actual"] == positive, table["predicted"] == positive
-    return {
-        "tn": int((~actual & ~predicted).sum()),
-        "fp": int((~actual & predicted).sum()),
-        "fn": int((actual & ~predicted).sum()),
-        "tp": int((actual & predicted).sum()),
-    }
+    k = len(classes)
+    cells = table["actual"].map(index).to_numpy(dtype=np.int64) * k + table["predicted"].map(index).to_numpy(
+        dtype=np.int64
+    )
+    counts = np.bincount(cells, minlength=k * k).reshape(k, k)
+    return [[int(v) for v in row] for row in counts]
+
+
+def read_confusion(path: Path, labels: tuple[str, str]) -> dict[str, int]:
+    """Counts (tn, fp, fn, tp) of a binary confusion plot table, whose classes are named by ``labels`` (negative,
+    positive: ``project.negative_label`` and ``project.positive_label``)."""
+    (tn, fp), (fn, tp) = read_confusion_matrix(path, labels, "project.negative_label and project.positive_label")
+    return {"tn": tn, "fp": fp, "fn": fn, "tp": tp}
+
+
+def read_class_f1(path: Path, classes: Sequence[str]) -> list[float]:
+    """F1 of each of ``classes`` (in that order) from the ``per_class_f1`` plot table."""
+    table = pd.read_csv(path, dtype={"class": str}, keep_default_na=False)
+    f1 = dict(zip(table["class"], pd.to_numeric(table["f1"], errors="coerce"), strict=True))
+    values = [float(f1.get(name, np.nan)) for name in classes]
+    if set(f1) != set(classes) or not all(0 <= v <= 1 for v in values):  # NaN fails the range check too
+        raise CompareError(
+            f"{path}: does not give an F1 between 0 and 1 to each of schema.classes ({', '.join(map(repr, classes))})"
+            "; rerun the evaluate stage (`dvc repro`)"
+        )
+    return values
+
+
+def _read_plots(root: Path, task: Task, params: Any) -> BinaryPlots | ClassPlots | None:
+    plots = root / paths.PLOTS
+    if task is Task.BINARY:
+        return BinaryPlots(
+            roc=pd.read_csv(plots / "roc.csv"),
+            precision_recall=pd.read_csv(plots / "precision_recall.csv"),
+            confusion=read_confusion(plots / "confusion.csv", class_labels(params)),
+        )
+    if task is Task.MULTICLASS:
+        classes = class_names(params)
+        confusion = read_confusion_matrix(plots / "confusion.csv", classes)
+        return ClassPlots(classes, confusion, read_class_f1(plots / "per_class_f1.csv", classes))
+    return None
 
 
 def read_outputs(root: Path) -> Outputs:
     """Read the outputs of the pipeline run in ``root``; a missing one raises :class:`CompareError`."""
+    params_file = root / "params.yaml"
+    params = (load_yaml(params_file.read_text(encoding="utf-8")) or {}) if params_file.exists() else {}
+    task = task_of(params)  # the plot tables needed depend on it; a missing params.yaml is named below
     needed = [
-        root / "params.yaml",
+        params_file,
         root / paths.DATA_SUMMARY,
         root / paths.METRICS,
         root / paths.METRICS_CI,
         root / paths.PREDICTIONS,
-        root / paths.PLOTS / "roc.csv",
-        root / paths.PLOTS / "precision_recall.csv",
-        root / paths.PLOTS / "confusion.csv",
+        *(root / paths.PLOTS / f"{name}.csv" for name in REPORT_PLOTS[task]),
     ]
     missing = [str(p.relative_to(root)) for p in needed if not p.exists()]
     if missing:
         raise CompareError(f"{root}: pipeline outputs missing ({', '.join(missing)}); run `make repro` first")
-    params = load_yaml((root / "params.yaml").read_text(encoding="utf-8")) or {}
     metrics = read_json(root / paths.METRICS)
     try:
-        outcome = read_predictions(root / paths.PREDICTIONS, task_of(params), float(metrics.get("threshold", 0.5)))
+        outcome = read_predictions(root / paths.PREDICTIONS, task, float(metrics.get("threshold", 0.5)))
     except ValueError as exc:
         raise CompareError(f"{exc}; rerun the evaluate stage (`dvc repro`)") from None
     side = Side(
@@ -126,9 +206,7 @@ def read_outputs(root: Path) -> Outputs:
         params=params,
         data_summary=read_json(root / paths.DATA_SUMMARY),
         side=side,
-        roc=pd.read_csv(root / paths.PLOTS / "roc.csv"),
-        precision_recall=pd.read_csv(root / paths.PLOTS / "precision_recall.csv"),
-        confusion=read_confusion(root / paths.PLOTS / "confusion.csv", class_labels(params)),
+        plots=_read_plots(root, task, params),
     )
 
 

@@ -14,13 +14,14 @@ contains 0. When the test sets differ (the data or the split changed), the two u
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from gitops_ml import paths
 from gitops_ml.config import BootstrapParams, GateParams, SchemaParams
 from gitops_ml.errors import CompareError
 from gitops_ml.gitops.gate import GateDecision, better_by, decide, signed_lower_bound
@@ -50,23 +51,52 @@ def params_diff(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[dict[s
     return changes
 
 
+_TASK_FACTS: dict[Task, dict[str, Callable[[Any], Any]]] = {
+    Task.BINARY: {"positives": int, "positive_rate": float},
+    Task.MULTICLASS: {"class_rows": lambda rows: {str(name): int(count) for name, count in rows.items()}},
+    Task.REGRESSION: {"target_min": float, "target_mean": float, "target_max": float},
+}
+"""Per task, the keys of ``reports/data_summary.json`` the report shows beside the hash and the row counts."""
+
+
+def data_facts(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """What the report shows of one side's data: its task, hash, labelled and unlabelled rows, and per task the
+    class balance (binary positives, multiclass rows per class) or the target's range (regression).
+
+    A summary written before tasks (no ``task``) is binary's; one written before unlabelled rows were counted has
+    ``unlabelled_rows`` None. A summary without its task's keys raises :class:`CompareError`.
+    """
+    name = summary.get("task", DEFAULT_TASK.value)
+    try:
+        task = Task(name)
+        facts: dict[str, Any] = {"task": task.value, "md5": str(summary["md5"]), "rows": int(summary["rows"])}
+        unlabelled = summary.get("unlabelled_rows")
+        facts["unlabelled_rows"] = None if unlabelled is None else int(unlabelled)
+        facts |= {key: convert(summary[key]) for key, convert in _TASK_FACTS[task].items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CompareError(
+            f"{paths.DATA_SUMMARY} of task {name!r} is not readable ({type(exc).__name__}: {exc}); rerun the "
+            "validate stage (`dvc repro`)"
+        ) from None
+    return facts
+
+
+def _same_facts(base: dict[str, Any] | None, head: dict[str, Any]) -> bool:
+    """A fact the base's summary does not record (unlabelled rows, before they were counted) is no change."""
+    if base is None or base.keys() != head.keys():
+        return False
+    return all(base[key] is None or base[key] == value for key, value in head.items())
+
+
 def data_diff(base: Mapping[str, Any] | None, head: Mapping[str, Any]) -> dict[str, Any]:
-    """Hash, rows, class balance and schema of the data on each side, and what changed between them."""
-
-    def facts(summary: Mapping[str, Any]) -> dict[str, Any]:
-        return {
-            "md5": str(summary["md5"]),
-            "rows": int(summary["rows"]),
-            "positives": int(summary["positives"]),
-            "positive_rate": float(summary["positive_rate"]),
-        }
-
+    """The facts of the data on each side (:func:`data_facts`), its schema, and what changed between them."""
+    base_facts, head_facts = (data_facts(base) if base else None), data_facts(head)
     base_cols: dict[str, str] = dict(base.get("columns", {})) if base else {}
     head_cols: dict[str, str] = dict(head.get("columns", {}))
     return {
-        "changed": base is None or facts(base) != facts(head) or base_cols != head_cols,
-        "base": facts(base) if base else None,
-        "head": facts(head),
+        "changed": not _same_facts(base_facts, head_facts) or base_cols != head_cols,
+        "base": base_facts,
+        "head": head_facts,
         "columns_added": sorted(head_cols.keys() - base_cols.keys()) if base else [],
         "columns_removed": sorted(base_cols.keys() - head_cols.keys()) if base else [],
         "type_changes": [
@@ -141,16 +171,19 @@ def compare_metrics(base: Side, head: Side, boot: BootstrapParams) -> tuple[list
     """One row per metric ``{name, base, head, delta, higher_is_better, low, high, verdict}`` and whether paired.
 
     ``low``/``high`` bound the delta (paired) or are None (unpaired: the verdict compares the two sides'
-    own intervals).
+    own intervals). A base model of another task has no comparable values (a binary and a multiclass log loss
+    are not the same measure): its column is None and every verdict n/a.
     """
     paired = can_pair(base, head)
+    comparable = base.outcome.task is head.outcome.task
     delta_ci: dict[str, dict[str, float]] = {}
     if paired:
         samples = bootstrap_metrics(head.outcome, boot.n_resamples, boot.seed, other=base.outcome)
         delta_ci = confidence_intervals(samples, boot.confidence)
     rows = []
     for name in metric_names(head.outcome.task):
-        old, new = finite_or_none(base.metrics.get(name)), finite_or_none(head.metrics.get(name))
+        old = finite_or_none(base.metrics.get(name)) if comparable else None
+        new = finite_or_none(head.metrics.get(name))
         delta = None if old is None or new is None else new - old
         low = high = None
         if paired:

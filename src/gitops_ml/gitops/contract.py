@@ -1,9 +1,10 @@
 """Did the data contract change between the champion and the candidate? Then the candidate starts a new model line.
 
 A champion trained on other columns (added, removed or retyped) or another target cannot score the candidate's
-test set; one trained with another positive class scores the other class. Comparing the two would be meaningless.
-The documented rule: the candidate is judged on the floors only, like a first release, and the gate's reasons and
-the release notes name every change.
+test set; one trained with another positive class (or, multiclass, other classes or another order of them) scores
+other classes; one of another task (binary, multiclass, regression) predicts another kind of thing. Comparing the
+two would be meaningless. The documented rule: the candidate is judged on the floors only, like a first release,
+and the gate's reasons and the release notes name every change.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from gitops_ml.vcs import file_at
 
 def contract_changes(champion: SchemaParams, candidate: SchemaParams) -> list[str]:
     """Human-readable differences that make the champion's model unable to score the candidate's data."""
+    if champion.task is not candidate.task:
+        return [f"task changed from {champion.task.value} to {candidate.task.value}"]
     changes = []
     if champion.target != candidate.target:
         changes.append(f"target changed from `{champion.target}` to `{candidate.target}`")
@@ -33,6 +36,8 @@ def contract_changes(champion: SchemaParams, candidate: SchemaParams) -> list[st
         changes.append(
             f"negative class changed from `{_shown(champion.negative_class)}` to `{_shown(candidate.negative_class)}`"
         )
+    if champion.classes != candidate.classes:  # multiclass: the model's probability columns follow this order
+        changes.append(f"classes changed from `{_shown(champion.classes)}` to `{_shown(candidate.classes)}`")
     old, new = champion.columns, candidate.columns
     changes += [f"column `{name}` added" for name in new if name not in old]
     changes += [f"column `{name}` removed" for name in old if name not in new]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from gitops_ml import paths
-from gitops_ml.cli_support import ParamsOption, console, out
+from gitops_ml.cli_support import ParamsOption, console, out, say
 
 if TYPE_CHECKING:
     from gitops_ml.gitops.deploy_pr import DeployRequest
@@ -33,7 +33,7 @@ def _open(request: DeployRequest, base: str, remote: str) -> None:
 
     with GitHub.from_env() as api:
         done = open_deploy_pr(
-            Path.cwd(), request, api, base=base, remote=remote, token=os.environ.get("GITHUB_TOKEN"), say=console.print
+            Path.cwd(), request, api, base=base, remote=remote, token=os.environ.get("GITHUB_TOKEN"), say=say
         )
     write_github_outputs({"action": done.action, "pull": str(done.pull.number) if done.pull else ""})
     out.print(done.pull.html_url if done.pull else f"{request.environment}: already {request.image.model_version}")
@@ -95,7 +95,7 @@ def sync_champion(params_path: ParamsOption = Path("params.yaml")) -> None:
         with tempfile.TemporaryDirectory(prefix="sync-champion-") as tmp:
 
             def model() -> Path:  # only when MLflow has no version of this release yet
-                return materialise(repo, tag, Path(tmp) / "model.skops", say=console.print).path
+                return materialise(repo, tag, Path(tmp) / "model.skops", say=say).path
 
             version = set_champion(params, uri, tag, model, paths.TEST)
         out.print(f"MLflow model '{params.tracking.experiment}' version {version} is now @champion ({tag})")
@@ -105,4 +105,4 @@ def sync_champion(params_path: ParamsOption = Path("params.yaml")) -> None:
         console.print("GITHUB_TOKEN is not set; the latest GitHub Release is not changed")
         return
     with GitHub.from_env() as api:
-        mark_latest_release(api, tag, say=console.print)
+        mark_latest_release(api, tag, say=say)

@@ -34,6 +34,7 @@ from gitops_ml.deploy.overlay import (
 from gitops_ml.errors import DeployError
 from gitops_ml.gitops.champion import PRODUCTION, release_tags
 from gitops_ml.gitops.github_api import GitHub, PullRequest
+from gitops_ml.gitops.markdown import code_span
 from gitops_ml.vcs import commit_of, git, git_stdout, github_push_env, worktree
 
 STAGING = "staging"
@@ -163,8 +164,8 @@ def _body(request: DeployRequest, before: DeployedImage) -> str:
             "",
             "| | model version | image |",
             "| --- | --- | --- |",
-            f"| now | {before.model_version} | `{before.reference}` |",
-            f"| after the merge | {request.image.model_version} | `{request.image.reference}` |",
+            f"| now | {before.model_version} | {code_span(before.reference)} |",
+            f"| after the merge | {request.image.model_version} | {code_span(request.image.reference)} |",
             "",
             f"Merging changes `deploy/overlays/{request.environment}`; Argo CD or Flux then applies it."
             + (

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from gitops_ml.errors import ProjectError
 from gitops_ml.gitops.github_api import Comment, GitHub, Issue
+from gitops_ml.gitops.markdown import code_span
 
 DRIFT_LABEL = "model-drift"
 RETRAIN_LABEL = "retrain"
@@ -140,14 +141,8 @@ def marker(findings: Findings) -> str:
     return MARKER_FORMAT.format(id=findings.report_id, drift="true" if findings.drift else "false")
 
 
-def _code(text: str) -> str:
-    """``text`` as an inline code span on one line (feature names come from params.yaml, but keep them inert)."""
-    flat = " ".join(text.replace("`", "'").split())
-    return f"`{flat}`" if flat else "*(empty)*"
-
-
 def _names(names: Sequence[str], limit: int = 10) -> str:
-    shown = ", ".join(_code(name) for name in names[:limit])
+    shown = ", ".join(code_span(name) for name in names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
@@ -156,11 +151,11 @@ def _facts(findings: Findings, run_url: str | None) -> str:
     if findings.rows is not None:
         parts.append(f"{findings.rows} records")
     if findings.model_version:
-        parts.append(f"model {_code(findings.model_version)}")
+        parts.append(f"model {code_span(findings.model_version)}")
     if findings.compared_with:
-        parts.append(f"compared with {_code(findings.compared_with)}")
+        parts.append(f"compared with {code_span(findings.compared_with)}")
     if findings.checked_at:
-        parts.append(f"checked {findings.checked_at}")
+        parts.append(f"checked {code_span(findings.checked_at)}")
     facts = f" ({', '.join(parts)})" if parts else ""
     return facts + (f"; [the run]({run_url})" if run_url else "")
 

@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from gitops_ml import paths
-from gitops_ml.cli_support import ParamsOption, console, out
+from gitops_ml.cli_support import ParamsOption, console, out, say
 from gitops_ml.config import Params, load_params
 from gitops_ml.errors import ChampionError, ReleaseError
 from gitops_ml.gitops.champion import champion_tag as find_champion_tag
@@ -115,7 +115,7 @@ def run_gate(repo: Path, params: Params) -> GateReport:
         champion_path: Path | None = None
         if champion_tag and not changes:
             try:
-                found = materialise(repo, champion_tag, Path(tmp) / "champion.skops", say=console.print)
+                found = materialise(repo, champion_tag, Path(tmp) / "champion.skops", say=say)
             except ChampionError as exc:
                 return GateReport.of(refuse(f"champion {champion_tag} unavailable: {exc}"), facts)
             champion_path, facts.champion_source = found.path, found.source
@@ -191,7 +191,7 @@ def promote(
     """Tag HEAD as the next model-vN when reports/gate.json says release; refuse otherwise; idempotent."""
     if not gate_path.is_file():
         raise ReleaseError(f"{gate_path} not found; run `make gate` first")
-    done = promote_head(Path.cwd(), read_gate_report(gate_path), say=console.print)
+    done = promote_head(Path.cwd(), read_gate_report(gate_path), say=say)
     if push:
         push_tag(Path.cwd(), done.tag, remote, os.environ.get("GITHUB_TOKEN"))
         console.print(f"pushed {done.tag} to {remote}")

@@ -187,6 +187,11 @@ class GitHub:
         response = self._request(f"update comment {comment_id}", "PATCH", path, json={"body": body})
         return _comment(response.json())
 
+    def delete_comment(self, comment_id: int) -> bool:
+        """Delete comment ``comment_id``; False when it was already gone (another run deleted it)."""
+        path = self._repo_path(f"/issues/comments/{int(comment_id)}")
+        return self._request(f"delete comment {comment_id}", "DELETE", path, ok=(204, 404)).status_code == 204
+
     def create_pull(self, title: str, head: str, base: str, body: str) -> PullRequest:
         """Open a pull request from branch ``head`` of this repository into ``base``."""
         payload = {"title": title, "head": head, "base": base, "body": body}

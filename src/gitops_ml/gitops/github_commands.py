@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from gitops_ml import paths
-from gitops_ml.cli_support import console, out
+from gitops_ml.cli_support import console, out, say
 
 DEFAULT_CML = Path(".cml/bin/cml.js")  # where `make cml-install` puts it
 RELEASE_NOTES = paths.REPORTS / "release_notes.md"
@@ -55,6 +55,12 @@ def post_pr_comment(
         ),
     ] = False,
     cml: Annotated[Path, typer.Option(envvar="CML_BIN", help="The CML executable (make cml-install).")] = DEFAULT_CML,
+    default_branch: Annotated[
+        str,
+        typer.Option(
+            envvar="DEFAULT_BRANCH", help="github.event.repository.default_branch: where releases are decided."
+        ),
+    ] = "main",
 ) -> None:
     """Create or update the one report comment on the pull request of the triggering ci run (pr-comment.yml)."""
     from gitops_ml.errors import ImageUploadError
@@ -73,9 +79,11 @@ def post_pr_comment(
         if not cml.is_file():
             raise ImageUploadError(f"CML_PUBLISH_IMAGES is true but CML is not at {cml}: run make cml-install first")
         server = os.environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
-        maker = cml_images(cml, f"{server}/{_required(repository, 'GITHUB_REPOSITORY')}", say=console.print)
+        maker = cml_images(cml, f"{server}/{_required(repository, 'GITHUB_REPOSITORY')}", say=say)
     with GitHub.from_env(repository=_required(repository, "GITHUB_REPOSITORY")) as api:
-        posted = post_pr_comment(artifact, run, api, bot_login=bot_login, images=maker, say=console.print)
+        posted = post_pr_comment(
+            artifact, run, api, bot_login=bot_login, images=maker, say=say, default_branch=default_branch or "main"
+        )
     if posted.comment:
         console.print(f"{posted.action} the report comment on #{posted.pr_number}: {posted.comment.html_url}")
 
@@ -89,5 +97,5 @@ def github_release(
     from gitops_ml.gitops.github_release import publish_release
 
     with GitHub.from_env() as api:
-        published = publish_release(api, Path.cwd(), tag, notes, say=console.print)
+        published = publish_release(api, Path.cwd(), tag, notes, say=say)
     out.print(published.release.html_url, highlight=False, soft_wrap=True)

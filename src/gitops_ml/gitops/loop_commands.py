@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from gitops_ml import paths
-from gitops_ml.cli_support import ParamsOption, console, out
+from gitops_ml.cli_support import ParamsOption, console, out, say
 from gitops_ml.vcs import append_step_summary, write_github_outputs
 
 DRIFT_JSON = paths.REPORTS / "drift.json"
@@ -70,7 +70,7 @@ def drift_issue(
     run_url = f"{server}/{repository}/actions/runs/{run_id}" if run_id and repository else None
     with GitHub.from_env() as api:
         update = sync_drift_issue(
-            api, findings, params.monitor.clear_runs_to_close, bot_login=bot_login, run_url=run_url, say=console.print
+            api, findings, params.monitor.clear_runs_to_close, bot_login=bot_login, run_url=run_url, say=say
         )
     where = f"#{update.issue.number} ({update.issue.html_url})" if update.issue else "no issue"
     append_step_summary(f"\n**Drift issue:** {update.action}, {where}\n")
@@ -119,7 +119,7 @@ def retrain(
     try:
         done = run_retrain(
             Path.cwd(), params, new.strip(), name=name, day=day, open_pr=open_pr, api=api,
-            token=os.environ.get("GITHUB_TOKEN"), issue=issue, base=base, say=console.print,
+            token=os.environ.get("GITHUB_TOKEN"), issue=issue, base=base, say=say,
         )  # fmt: skip
     finally:
         if api:

@@ -7,10 +7,15 @@ pull request produced is trusted:
   triggering run's head repository and branch, with head SHA equal to the run's. The ``pr.json`` the PR's run
   wrote must name that same PR, or nothing is posted (a fork cannot aim the bot at another PR).
 - **What is said** is re-rendered from the validated ``report.json`` (:mod:`gitops_ml.gitops.artifact`), with
-  every text from the PR inside code (:func:`gitops_ml.gitops.report.code_span`).
+  every text from the PR inside code (:func:`gitops_ml.gitops.markdown.code_span`).
+- **Whose numbers**: the report was computed by the pull request's own code in its ``ci`` run. The comment says so
+  above the report, plainly for a pull request from a fork (its metrics and "would release" verdict are the
+  fork's claims), and that the release decision is recomputed on the default branch (:func:`provenance`).
 - **Which comment** is updated: only one written by the bot account (``COMMENT_BOT_LOGIN``) that starts with
   :data:`COMMENT_MARKER`, found among *all* the PR's comments (every page). A comment by anyone else that
-  carries the marker is left alone.
+  carries the marker is left alone. Two runs outside the workflow's concurrency group (a re-run, a manual run)
+  can both find none and both create one: after creating, the poster reads the comments again and, when an
+  older one of the bot's is there, moves its text there and deletes its own, so one comment is left.
 
 Why CML no longer posts the comment: ``cml comment update`` (0.20.6, the last release) edits the last comment
 carrying its watermark among only the first 30 comments of the PR, whoever wrote it, and cannot be told which
@@ -31,6 +36,7 @@ from typing import Literal
 from gitops_ml.errors import ArtifactError, CommentError
 from gitops_ml.gitops.artifact import validate_artifact
 from gitops_ml.gitops.github_api import Comment, GitHub, check_repository
+from gitops_ml.gitops.markdown import code_span
 from gitops_ml.gitops.report import GITHUB_COMMENT_LIMIT, Report, comment_length, render_capped
 
 COMMENT_MARKER = "<!-- gitops-ml report -->"
@@ -111,9 +117,32 @@ def failure_comment(run: TriggeringRun) -> str:
     )
 
 
-def report_comment(report: Report, run: TriggeringRun, images: str = "") -> str:
-    """The comment for a validated report: marker, a warning if the run did not succeed, report, images."""
+def provenance(run: TriggeringRun, repository: str, default_branch: str) -> str:
+    """Who computed the report: the pull request's own code in its ``ci`` run; for a fork, said as a caution."""
+    where = f"[its `ci` run]({run.url})" if run.url else "its `ci` run"
+    commit = f"`{run.head_sha[:12]}`"
+    recomputed = (
+        f"The release decision is recomputed on {code_span(default_branch)} after a merge, by the release workflow "
+        "with this repository's code, before anything is released."
+    )
+    if run.head_repository.lower() != repository.lower():
+        return (
+            f"> [!CAUTION]\n> This pull request comes from the fork {code_span(run.head_repository)}: the numbers and "
+            f"the verdict below were computed by **the pull request's own code** in {where} for commit {commit}, "
+            f"not by this repository's, so read them as the fork's claims. {recomputed}"
+        )
+    return (
+        f"Computed by the pull request's code in {where} for commit {commit} of the branch "
+        f"{code_span(run.head_branch)}. {recomputed}"
+    )
+
+
+def report_comment(report: Report, run: TriggeringRun, images: str = "", about: str = "") -> str:
+    """The comment for a validated report: marker, who computed it (``about``, :func:`provenance`), a warning if
+    the run did not succeed, report, images."""
     head = [COMMENT_MARKER]
+    if about:
+        head += ["", about]
     if run.conclusion != "success":
         head += [
             "",
@@ -129,13 +158,30 @@ def report_comment(report: Report, run: TriggeringRun, images: str = "") -> str:
     return body
 
 
-def upsert_comment(api: GitHub, pr_number: int, body: str, bot_login: str) -> Posted:
-    """Update the bot's own marked comment on ``pr_number`` (its oldest, if several), or create one."""
+def _bots(api: GitHub, pr_number: int, bot_login: str) -> list[Comment]:
+    """The bot's marked comments on ``pr_number``, oldest first."""
     comments = api.issue_comments(pr_number)
-    mine = [c for c in comments if c.user_login == bot_login and c.body.startswith(COMMENT_MARKER)]
+    return sorted(
+        (c for c in comments if c.user_login == bot_login and c.body.startswith(COMMENT_MARKER)), key=lambda c: c.id
+    )
+
+
+def upsert_comment(api: GitHub, pr_number: int, body: str, bot_login: str) -> Posted:
+    """Update the bot's own marked comment on ``pr_number`` (its oldest, if several), or create one.
+
+    A run that created a comment reads the comments again: when another run created one first (both looked before
+    either created), the text goes to the oldest and this run deletes its own, so two runs leave one comment.
+    """
+    mine = _bots(api, pr_number, bot_login)
     if mine:
         return Posted("updated", pr_number, api.update_comment(mine[0].id, body))
-    return Posted("created", pr_number, api.create_comment(pr_number, body))
+    created = api.create_comment(pr_number, body)
+    oldest = next(iter(_bots(api, pr_number, bot_login)), created)
+    if oldest.id == created.id:
+        return Posted("created", pr_number, created)
+    kept = api.update_comment(oldest.id, body)
+    api.delete_comment(created.id)
+    return Posted("updated", pr_number, kept)
 
 
 def post_pr_comment(
@@ -145,6 +191,7 @@ def post_pr_comment(
     bot_login: str = DEFAULT_BOT_LOGIN,
     images: ImageMaker | None = None,
     say: Callable[[str], None] = print,
+    default_branch: str = "main",
 ) -> Posted:
     """Find the run's pull request from the API, check the artifact in ``directory`` and create-or-update the comment.
 
@@ -182,7 +229,8 @@ def post_pr_comment(
             f"{run.head_repository}:{run.head_branch}@{run.head_sha[:12]} is pull request "
             f"{' or '.join(f'#{n}' for n in current)}; refusing to comment, nothing posted"
         )
-    body = report_comment(valid.report, run, images(valid.report) if images else "")
+    about = provenance(run, api.repository, default_branch)
+    body = report_comment(valid.report, run, images(valid.report) if images else "", about)
     return upsert_comment(api, valid.pr_number, body, bot_login)
 
 

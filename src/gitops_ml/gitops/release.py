@@ -19,6 +19,7 @@ from gitops_ml.config import Params, ProjectParams
 from gitops_ml.errors import ReleaseError
 from gitops_ml.gitops.champion import next_release_tag, release_tags, tag_number
 from gitops_ml.gitops.gate_report import GateReport
+from gitops_ml.gitops.markdown import code_span
 from gitops_ml.model_metrics import all_metric_names
 from gitops_ml.vcs import commit_of, git, github_push_env, head_commit, head_or_unknown
 
@@ -187,15 +188,15 @@ def release_notes(
         "",
         "## Model card",
         "",
-        f"- Model: `{project.name}`",
+        f"- Model: {code_span(project.name)}",
         f"- Intended use: {_stated(project.intended_use, 'intended_use')}",
         f"- Limitations: {_stated(project.limitations, 'limitations')}",
         f"- Owner: {_stated(project.owner, 'owner')}",
         f"- Classes: positive `{project.positive_label}`, negative `{project.negative_label}`",
-        f"- Estimator: `{info.get('estimator', 'unknown')}`",
-        f"- Hyperparameters: `{info.get('hyperparameters', {})}`",
-        f"- Features: {', '.join(f'`{f}`' for f in info.get('features', [])) or 'unknown'}",
-        f"- Target: `{info.get('target', 'unknown')}`",
+        f"- Estimator: {code_span(str(info.get('estimator', 'unknown')))}",
+        f"- Hyperparameters: {code_span(str(info.get('hyperparameters', {})))}",
+        f"- Features: {', '.join(code_span(str(f)) for f in info.get('features', [])) or 'unknown'}",
+        f"- Target: {code_span(str(info.get('target', 'unknown')))}",
         f"- Training rows: {info.get('train_rows', 'unknown')}",
         f"- scikit-learn: {info.get('sklearn_version', 'unknown')}",
         f"- Model file md5 (DVC): `{gate.candidate_md5 or 'unknown'}`",
@@ -277,7 +278,7 @@ def smoke_check(url: str, params: Params, expect_version: str | None, timeout: f
     """``/readyz`` 200 within ``timeout`` seconds, then one valid ``/predict`` answer; raise :class:`ReleaseError`."""
     import httpx
 
-    from gitops_ml.serving.schema import example_record
+    from gitops_ml.serving.schema import describe_answer, example_record
 
     base = url.rstrip("/")
     deadline = time.monotonic() + timeout
@@ -296,10 +297,11 @@ def smoke_check(url: str, params: Params, expect_version: str | None, timeout: f
     answer = httpx.post(f"{base}/predict", json={"records": [example_record(params.schema)]}, timeout=30)
     if answer.status_code != 200:
         raise ReleaseError(f"POST {base}/predict answered HTTP {answer.status_code}: {answer.text[:300]}")
-    body = answer.json()
-    predictions = body.get("predictions") or []
-    if len(predictions) != 1 or not 0 <= float(predictions[0].get("probability", -1)) <= 1:
-        raise ReleaseError(f"POST {base}/predict gave an unexpected answer: {body}")
+    try:
+        body = answer.json()
+        summary = describe_answer(params.schema, body)  # the answer of the project's task, one prediction
+    except ValueError as exc:  # not JSON, or not this task's answer
+        raise ReleaseError(f"POST {base}/predict gave an unexpected answer ({exc}): {answer.text[:300]}") from None
     if expect_version and body.get("model_version") != expect_version:
         raise ReleaseError(f"the service runs model {body.get('model_version')!r}, expected {expect_version!r}")
-    return f"{body.get('model_version')}: probability {predictions[0]['probability']:.4f}"
+    return f"{body.get('model_version')}: {summary}"

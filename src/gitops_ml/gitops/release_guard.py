@@ -2,8 +2,9 @@
 
 ``release.yml`` starts on ``workflow_run`` (after ``ci`` completes) and on ``workflow_dispatch``. The workflow's
 ``if:`` already skips ``ci`` runs that did not pass; this check is the second lock and the readable refusal:
-a manual dispatch on another branch, or a ``ci`` run of a pull request, a fork or another branch, fails the
-job with a message instead of gating and publishing whatever was checked out.
+a manual dispatch on another branch (or on a tag that bears the default branch's name: the full ref
+``refs/heads/<default branch>`` is compared, never the short name), or a ``ci`` run of a pull request, a fork or
+another branch, fails the job with a message instead of gating and publishing whatever was checked out.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ class ReleaseTrigger:
     event: str  # GITHUB_EVENT_NAME
     repository: str  # GITHUB_REPOSITORY
     default_branch: str  # DEFAULT_BRANCH (github.event.repository.default_branch)
-    ref_name: str = ""  # GITHUB_REF_NAME: the branch a manual dispatch runs on
+    ref: str = ""  # GITHUB_REF: the full ref a manual dispatch runs on (refs/heads/main, refs/tags/main...)
     run_event: str = ""  # RUN_EVENT: the event of the ci run (workflow_run)
     run_conclusion: str = ""  # RUN_CONCLUSION
     run_branch: str = ""  # RUN_HEAD_BRANCH
@@ -34,7 +35,7 @@ class ReleaseTrigger:
             event=env.get("GITHUB_EVENT_NAME", ""),
             repository=env.get("GITHUB_REPOSITORY", ""),
             default_branch=env.get("DEFAULT_BRANCH", ""),
-            ref_name=env.get("GITHUB_REF_NAME", ""),
+            ref=env.get("GITHUB_REF", ""),
             run_event=env.get("RUN_EVENT", ""),
             run_conclusion=env.get("RUN_CONCLUSION", ""),
             run_branch=env.get("RUN_HEAD_BRANCH", ""),
@@ -47,10 +48,11 @@ def check_trigger(trigger: ReleaseTrigger) -> str:
     if not trigger.default_branch:
         raise ReleaseGuardError("DEFAULT_BRANCH is empty: pass github.event.repository.default_branch to this step")
     if trigger.event == "workflow_dispatch":
-        if trigger.ref_name != trigger.default_branch:
+        expected = f"refs/heads/{trigger.default_branch}"
+        if trigger.ref != expected:
             raise ReleaseGuardError(
-                f"manual release runs are refused on branch {trigger.ref_name!r}: releases come only from the "
-                f"default branch {trigger.default_branch!r}; dispatch the workflow from there"
+                f"manual release runs are refused on {trigger.ref or 'an unknown ref'!r}: releases come only from "
+                f"the default branch {expected!r}; dispatch the workflow from there"
             )
         return f"manual run on {trigger.default_branch}"
     if trigger.event == "workflow_run":

@@ -3,23 +3,21 @@
 :class:`Report` is the schema of ``report.json``. The comment workflow re-renders the Markdown from the
 validated JSON with this module (never trusting Markdown a pull request produced), so everything shown is a
 finite number, a fixed label, or text from the pull request set inside a code span (:func:`code_span`) or a
-code block (:func:`code_block`). Inside code GitHub turns nothing into a mention, an issue reference, an emoji,
-a link or HTML, which escaping with entities or backslashes does not guarantee. Charts are Mermaid
-``xychart-beta`` diagrams and tables, which GitHub renders in comments without any image host. Rendering is
-deterministic and the comment is kept under GitHub's 65,536-character limit by shortening the longest lists
-with a visible note.
+code block (:func:`code_block`) (:mod:`gitops_ml.gitops.markdown`). The data and the charts follow the head's
+task (:mod:`gitops_ml.gitops.report_charts`). Rendering is deterministic and the comment is kept under GitHub's
+65,536-character limit by shortening the longest lists with a visible note.
+
+``schema_version`` 2 added the tasks: per-task data facts and charts (each tagged with its ``task``) and the
+unlabelled rows. A version 1 document (binary, written before) still reads: a part without ``task`` is binary's and
+unknown unlabelled rows are None. A version 1 document with another task's parts is refused.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Sequence
 from typing import Annotated, Final, Literal
 
-import numpy as np
-import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Discriminator, Field, Tag, model_validator
 
 from gitops_ml.config import parse_params
 from gitops_ml.gitops.base_side import Outputs
@@ -32,45 +30,89 @@ from gitops_ml.gitops.compare import (
     merge_verdict,
     params_diff,
 )
-from gitops_ml.model_metrics import MetricName, all_metric_names
+from gitops_ml.gitops.markdown import code_block as code_block
+from gitops_ml.gitops.markdown import code_span as code_span
+from gitops_ml.gitops.markdown import comment_length as comment_length
+from gitops_ml.gitops.markdown import one_line as one_line
+from gitops_ml.gitops.report_charts import (
+    Charts,
+    ClassLabels,
+    Count,
+    MulticlassCharts,
+    ReportModel,
+    Text,
+    Unit,
+    build_charts,
+    chart_lines,
+    class_numbers,
+    plain,
+    task_tag,
+)
+from gitops_ml.model_metrics import MetricName, all_metric_names, metric_names
+from gitops_ml.tasks import Task
 
 GITHUB_COMMENT_LIMIT = 65_536
 COMMENT_BUDGET = GITHUB_COMMENT_LIMIT - 2_000  # room for the comment's marker, image links and notes
-CURVE_GRID = tuple(round(x, 2) for x in np.linspace(0, 1, 21))
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 COMMIT_ALL: Final = "git commit -a"  # what commits the head side as the report saw it (tracked files only)
 COMMIT_LOCK: Final = "git commit dvc.lock"
 
-Text = Annotated[str, Field(max_length=2_000)]
 Sha = Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")]
-Unit = Annotated[float, Field(ge=0, le=1)]
 
 
-class _Model(BaseModel):
-    # strict: a number must be a JSON number (not "0.5", not true) and finite (no NaN, no Infinity)
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
-
-
-class ParamChange(_Model):
+class ParamChange(ReportModel):
     key: Text
     base: Text | None  # JSON text of the value; None when the key is absent on that side
     head: Text | None
 
 
-class DataFacts(_Model):
-    md5: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
-    rows: int = Field(ge=0)
-    positives: int = Field(ge=0)
+Md5 = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+
+
+class BinaryFacts(ReportModel):
+    """A side's data (``reports/data_summary.json``): labelled rows, rows left out unlabelled, class balance."""
+
+    task: Literal["binary"] = "binary"
+    md5: Md5
+    rows: Count
+    unlabelled_rows: Count | None = None  # None: not recorded (a summary or report from before they were counted)
+    positives: Count
     positive_rate: Unit
 
 
-class TypeChange(_Model):
+class MulticlassFacts(ReportModel):
+    task: Literal["multiclass"]
+    md5: Md5
+    rows: Count
+    unlabelled_rows: Count | None = None
+    class_rows: dict[Text, Count] = Field(max_length=10_000)
+
+
+class RegressionFacts(ReportModel):
+    task: Literal["regression"]
+    md5: Md5
+    rows: Count
+    unlabelled_rows: Count | None = None
+    target_min: float
+    target_mean: float
+    target_max: float
+
+
+DataFacts = Annotated[
+    Annotated[BinaryFacts, Tag("binary")]
+    | Annotated[MulticlassFacts, Tag("multiclass")]
+    | Annotated[RegressionFacts, Tag("regression")],
+    Discriminator(task_tag),
+]
+
+
+class TypeChange(ReportModel):
     column: Text
     base: Text
     head: Text
 
 
-class DataDiff(_Model):
+class DataDiff(ReportModel):
     changed: bool
     base: DataFacts | None
     head: DataFacts
@@ -79,12 +121,12 @@ class DataDiff(_Model):
     type_changes: list[TypeChange] = Field(max_length=10_000)
 
 
-class CodeChange(_Model):
+class CodeChange(ReportModel):
     status: Literal["added", "modified", "deleted"]
     path: Text
 
 
-class MetricRow(_Model):
+class MetricRow(ReportModel):
     name: MetricName
     base: float | None
     head: float | None
@@ -95,52 +137,23 @@ class MetricRow(_Model):
     verdict: Verdict
 
 
-class Confusion(_Model):
-    tn: int = Field(ge=0)
-    fp: int = Field(ge=0)
-    fn: int = Field(ge=0)
-    tp: int = Field(ge=0)
-
-
-class CurvePair(_Model):
-    """A curve of each side sampled at :data:`CURVE_GRID` (x), so both lines share one axis."""
-
-    base: list[Unit] = Field(min_length=len(CURVE_GRID), max_length=len(CURVE_GRID))
-    head: list[Unit] = Field(min_length=len(CURVE_GRID), max_length=len(CURVE_GRID))
-
-
-class ClassLabels(_Model):
-    """How the head's params.yaml names the classes (``project.positive_label`` / ``negative_label``)."""
-
-    positive: Text = "positive"
-    negative: Text = "negative"
-
-
-class Charts(_Model):
-    roc: CurvePair
-    precision_recall: CurvePair
-    confusion_base: Confusion
-    confusion_head: Confusion
-    labels: ClassLabels = ClassLabels()  # absent in a report.json written before the labels were added
-
-
-class Gate(_Model):
+class Gate(ReportModel):
     release: bool
     reasons: list[Text] = Field(max_length=100)
     improvement: float | None
     primary_metric: MetricName
 
 
-class Noise(_Model):
+class Noise(ReportModel):
     paired: bool
     confidence: float = Field(gt=0, lt=1)
     n_resamples: int = Field(ge=1)
 
 
-class Report(_Model):
+class Report(ReportModel):
     """The body of ``report.json``: everything the comment shows, as data."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1, 2] = SCHEMA_VERSION
     base_ref: Text
     base_commit: Sha
     head_commit: Sha
@@ -156,6 +169,23 @@ class Report(_Model):
     noise: Noise
     charts: Charts
     gate: Gate
+
+    @property
+    def task(self) -> Task:
+        """The head's task, which the metrics and the charts are of."""
+        return Task(self.charts.task)
+
+    @model_validator(mode="after")
+    def _check_task(self) -> Report:
+        if self.schema_version == 1 and any(part.task != Task.BINARY.value for part in (self.charts, self.data.head)):
+            raise ValueError("a schema_version 1 report is of a binary model: other tasks came with version 2")
+        known = metric_names(self.task)
+        unknown = [
+            name for name in [row.name for row in self.metrics] + [self.gate.primary_metric] if name not in known
+        ]
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: not a metric of task {self.task.value}, the charts' task")
+        return self
 
 
 # --- building --------------------------------------------------------------------------------------------
@@ -199,15 +229,10 @@ def build_report(
         code=[CodeChange.model_validate(c) for c in code],
         metrics=[MetricRow.model_validate(r) for r in rows],
         noise=Noise(paired=paired, confidence=boot.confidence, n_resamples=boot.n_resamples),
-        charts=Charts(
-            roc=CurvePair(base=sample_roc(base.roc), head=sample_roc(head.roc)),
-            precision_recall=CurvePair(
-                base=sample_precision_recall(base.precision_recall),
-                head=sample_precision_recall(head.precision_recall),
-            ),
-            confusion_base=Confusion(**base.confusion),
-            confusion_head=Confusion(**head.confusion),
-            labels=ClassLabels(positive=params.project.positive_label, negative=params.project.negative_label),
+        charts=build_charts(
+            base,
+            head,
+            ClassLabels(positive=params.project.positive_label, negative=params.project.negative_label),
         ),
         gate=Gate(
             release=decision.release,
@@ -218,65 +243,7 @@ def build_report(
     )
 
 
-def sample_roc(roc: pd.DataFrame) -> list[float]:
-    """True positive rate at each false positive rate of :data:`CURVE_GRID` (linear interpolation)."""
-    table = roc.sort_values(["fpr", "tpr"])
-    values = np.interp(CURVE_GRID, table["fpr"].to_numpy(), table["tpr"].to_numpy())
-    return [round(float(np.clip(v, 0, 1)), 4) for v in values]
-
-
-def sample_precision_recall(pr: pd.DataFrame) -> list[float]:
-    """Interpolated precision (best precision at recall >= r) at each recall of :data:`CURVE_GRID`."""
-    recall, precision = pr["recall"].to_numpy(), pr["precision"].to_numpy()
-    out = []
-    for r in CURVE_GRID:
-        reachable = precision[recall >= r - 1e-12]
-        out.append(round(float(np.clip(reachable.max(), 0, 1)), 4) if len(reachable) else 0.0)
-    return out
-
-
 # --- rendering -------------------------------------------------------------------------------------------
-
-_REPLACEMENT = "\ufffd"
-_UNSAFE = {"Cc", "Cf", "Cs", "Zl", "Zp"}  # controls and newlines, bidi/zero-width format marks, lone surrogates
-_BACKTICKS = re.compile(r"`+")
-
-
-def one_line(text: str) -> str:
-    """``text`` with every newline, control, format (bidi, zero-width) and lone-surrogate character replaced by �."""
-    return "".join(_REPLACEMENT if unicodedata.category(char) in _UNSAFE else char for char in str(text))
-
-
-def _longest_backtick_run(lines: list[str]) -> int:
-    return max((len(run) for line in lines for run in _BACKTICKS.findall(line)), default=0)
-
-
-def code_span(text: str) -> str:
-    """``text`` as one inline code span, whatever it holds: GitHub shows it literally and links nothing in it.
-
-    The fence is one backtick longer than the longest backtick run in ``text``, so no run inside can close it;
-    a space pads both ends when ``text`` starts or ends with a backtick or a space (CommonMark strips exactly
-    one from each end). Newlines and control characters are replaced first (:func:`one_line`), so the span
-    never leaves its line. Place it after a space or punctuation other than a backslash.
-    """
-    content = one_line(text)
-    if not content:
-        return "*(empty)*"
-    fence = "`" * (_longest_backtick_run([content]) + 1)
-    pad = " " if content.strip(" ") and (content[0] in "` " or content[-1] in "` ") else ""
-    return f"{fence}{pad}{content}{pad}{fence}"
-
-
-def code_block(lines: list[str], info: str = "text") -> list[str]:
-    """``lines`` as one fenced code block (each line through :func:`one_line`), fenced so no line can close it."""
-    content = [one_line(line) for line in lines]
-    fence = "`" * max(3, _longest_backtick_run(content) + 1)
-    return [f"{fence}{info}", *content, fence]
-
-
-def comment_length(text: str) -> int:
-    """Length as GitHub counts against its comment limit, taken as UTF-16 code units (never fewer than characters)."""
-    return len(text.encode("utf-16-le", errors="surrogatepass")) // 2
 
 
 def _num(value: float | None, signed: bool = False) -> str:
@@ -315,20 +282,49 @@ def _params_section(report: Report, limit: int | None) -> list[str]:
     return ["### Params", "", "Changed keys, base → head (values as JSON):", "", *_shorten(rows, limit, "params")]
 
 
+def _fact_rows(facts: BinaryFacts | MulticlassFacts | RegressionFacts) -> dict[str, str]:
+    """The data table's rows for one side: label -> value (numbers and the hash only, no text from the PR)."""
+    unlabelled = "n/a" if facts.unlabelled_rows is None else str(facts.unlabelled_rows)
+    rows = {"md5": f"`{facts.md5}`", "rows": str(facts.rows), "unlabelled rows": unlabelled}
+    if isinstance(facts, BinaryFacts):
+        rows |= {"positives": str(facts.positives), "positive rate": f"{facts.positive_rate:.4f}"}
+    elif isinstance(facts, RegressionFacts):
+        rows |= {f"target {k}": plain(getattr(facts, f"target_{k}")) for k in ("min", "mean", "max")}
+    return rows
+
+
+def _class_rows(report: Report) -> list[str]:
+    """Multiclass: the rows of each class, base → head (class names from the PR, so a list, not a table), numbered
+    as the charts number them."""
+    data = report.data
+    sides = [f.class_rows if isinstance(f, MulticlassFacts) else None for f in (data.base, data.head)]
+    if sides[1] is None and sides[0] is None:
+        return []
+    numbers = class_numbers(report.charts) if isinstance(report.charts, MulticlassCharts) else {}
+    names = list(dict.fromkeys([*numbers, *(sides[1] or {}), *(sides[0] or {})]))
+    counts = [{n: str(c) for n, c in (side or {}).items()} for side in sides]
+    return [
+        f"- {f'{numbers[n]} ' if n in numbers else ''}{code_span(n)}: {counts[0].get(n, 'n/a')} → "
+        f"{counts[1].get(n, 'n/a')}"
+        for n in names
+        if n in counts[0] or n in counts[1]
+    ]
+
+
 def _data_section(report: Report, limit: int | None) -> list[str]:
     data = report.data
     if not data.changed:
-        return ["### Data", "", f"Unchanged (md5 `{data.head.md5}`, {data.head.rows} rows)."]
-    base = data.base
+        left_out = data.head.unlabelled_rows
+        unlabelled = f", {left_out} unlabelled rows left out" if left_out else ""
+        return ["### Data", "", f"Unchanged (md5 `{data.head.md5}`, {data.head.rows} rows{unlabelled})."]
+    head = _fact_rows(data.head)
+    base = _fact_rows(data.base) if data.base else {}
     lines = ["### Data", "", "| | base | head |", "|---|---|---|"]
-    for label, attr, fmt in (
-        ("md5", "md5", lambda v: f"`{v}`"),
-        ("rows", "rows", str),
-        ("positives", "positives", str),
-        ("positive rate", "positive_rate", lambda v: f"{v:.4f}"),
-    ):
-        old = fmt(getattr(base, attr)) if base else "n/a"
-        lines.append(f"| {label} | {old} | {fmt(getattr(data.head, attr))} |")
+    lines += [f"| {label} | {base.get(label, 'n/a')} | {head.get(label, 'n/a')} |" for label in {**head, **base}]
+    lines += ["", "Rows are the labelled rows kept; rows without a target are left out and counted as unlabelled."]
+    per_class = _class_rows(report)
+    if per_class:
+        lines += ["", "Rows per class, base → head:", "", *_shorten(per_class, limit, "classes")]
     notes = [f"- added column {code_span(c)}" for c in data.columns_added]
     notes += [f"- removed column {code_span(c)}" for c in data.columns_removed]
     notes += [f"- {code_span(t.column)}: {code_span(t.base)} → {code_span(t.head)}" for t in data.type_changes]
@@ -368,43 +364,9 @@ def _metrics_section(report: Report) -> list[str]:
     return lines
 
 
-def _xychart(title: str, x_label: str, y_label: str, pair: CurvePair) -> list[str]:
-    grid = ", ".join(f'"{x:.2f}"' for x in CURVE_GRID)
-    return [
-        "```mermaid",
-        "xychart-beta",
-        f'    title "{title}"',
-        f'    x-axis "{x_label}" [{grid}]',
-        f'    y-axis "{y_label}" 0 --> 1',
-        f"    line [{', '.join(f'{v:.4f}' for v in pair.base)}]",
-        f"    line [{', '.join(f'{v:.4f}' for v in pair.head)}]",
-        "```",
-    ]
-
-
 def _charts_section(report: Report) -> list[str]:
-    charts = report.charts
     deltas = [(row.name, row.delta) for row in report.metrics if row.delta is not None]
-    b, h = charts.confusion_base, charts.confusion_head
-    lines = [
-        "### Charts",
-        "",
-        "First line: base, second line: head.",
-        "",
-        *_xychart("ROC curve", "false positive rate", "true positive rate", charts.roc),
-        "",
-        *_xychart("Precision-recall curve", "recall", "precision", charts.precision_recall),
-        "",
-        # The labels come from the pull request's params.yaml: in code spans, and outside the table (a `|` in a
-        # label would split a cell).
-        f"Confusion matrices (rows: actual, columns: predicted; positive: {code_span(charts.labels.positive)}, "
-        f"negative: {code_span(charts.labels.negative)}):",
-        "",
-        "| | base: negative | base: positive | head: negative | head: positive |",
-        "|---|---:|---:|---:|---:|",
-        f"| **negative** | {b.tn} | {b.fp} | {h.tn} | {h.fp} |",
-        f"| **positive** | {b.fn} | {b.tp} | {h.fn} | {h.tp} |",
-    ]
+    lines = ["### Charts", "", *chart_lines(report.charts)]
     if deltas:
         lines += [
             "",

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from gitops_ml.cli_support import console
+from gitops_ml.cli_support import console, say
 from gitops_ml.errors import CompareError
 from gitops_ml.gitops.artifact import PR_FILE, REPORT_JSON, REPORT_MD
 from gitops_ml.io import atomic_write, write_json
@@ -80,7 +80,7 @@ def report(
     # Committed work is labelled as such: untracked files are not the head's, and dvc.lock (which `make repro`
     # may rewrite and DVC's autostage stage) is judged by its recipes (`stale`), not by its bytes.
     dirty = git_stdout("status", "--porcelain", "--untracked-files=no", "--", ".", ":!dvc.lock", cwd=repo).strip()
-    base_side = base_outputs(repo, base_commit, say=console.print)
+    base_side = base_outputs(repo, base_commit, say=say)
     result = build_report(
         base, base_commit, head_commit, bool(dirty), base_side, head, code_changes(repo, base), stale_lock_stages=stale
     )

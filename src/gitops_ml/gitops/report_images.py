@@ -14,55 +14,157 @@ import os
 import re
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from gitops_ml.errors import ImageUploadError
-from gitops_ml.gitops.report import CURVE_GRID, CurvePair, Report
+from gitops_ml.gitops.markdown import one_line
+from gitops_ml.gitops.report import Report
+from gitops_ml.gitops.report_charts import (
+    CURVE_GRID,
+    BinaryCharts,
+    CurvePair,
+    MulticlassCharts,
+    RegressionCharts,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 CML_TIMEOUT_S = 120
+LABEL_CHARS = 30
 _URL_UNSAFE = re.compile(r"[\s()<>\[\]`'\"\\]")
+BASE_STYLE: dict[str, Any] = {"label": "base", "color": "#888888", "linestyle": "--"}
+HEAD_STYLE: dict[str, Any] = {"label": "head", "color": "#1f77b4"}
 
 
-IMAGE_NAMES = {"roc": "ROC curve", "precision_recall": "Precision-recall curve", "deltas": "Metric change"}
+IMAGE_NAMES = {
+    "roc": "ROC curve",
+    "precision_recall": "Precision-recall curve",
+    "per_class_f1": "F1 per class",
+    "confusion": "Confusion matrix (head)",
+    "predicted_actual": "Predicted vs actual",
+    "residuals": "Residuals (actual - predicted)",
+    "deltas": "Metric change",
+}
+
+
+def _label(text: str) -> str:
+    """A class name from the pull request as plain image text: one line, shortened, ``$`` not read as math."""
+    short = one_line(text)
+    short = short if len(short) <= LABEL_CHARS else short[: LABEL_CHARS - 1] + "…"
+    return short.replace("$", r"\$")
+
+
+def _figure(width: float, height: float) -> tuple[Figure, Axes]:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(width, height), dpi=100)
+    return fig, ax
 
 
 def _curve(ax: Axes, pair: CurvePair, x_label: str, y_label: str, title: str) -> None:
-    ax.plot(CURVE_GRID, pair.base, label="base", color="#888888", linestyle="--")
-    ax.plot(CURVE_GRID, pair.head, label="head", color="#1f77b4")
+    if pair.base is not None:
+        ax.plot(CURVE_GRID, pair.base, **BASE_STYLE)
+    ax.plot(CURVE_GRID, pair.head, **HEAD_STYLE)
     ax.set(xlabel=x_label, ylabel=y_label, title=title, xlim=(0, 1), ylim=(0, 1.02))
     ax.legend(loc="lower right" if "ROC" in title else "upper right")
     ax.grid(alpha=0.3)
 
 
+def _binary(charts: BinaryCharts) -> dict[str, Figure]:
+    figures = {}
+    for name, pair, x_label, y_label in (
+        ("roc", charts.roc, "false positive rate", "true positive rate"),
+        ("precision_recall", charts.precision_recall, "recall", "precision"),
+    ):
+        fig, ax = _figure(5, 4)
+        _curve(ax, pair, x_label, y_label, IMAGE_NAMES[name])
+        figures[name] = fig
+    return figures
+
+
+def _confusion(classes: list[str], matrix: list[list[int]]) -> Figure:
+    labels = [_label(c) for c in classes]
+    size = 2.5 + 0.4 * len(labels)
+    fig, ax = _figure(size + 1, size)
+    image = ax.imshow(matrix, cmap="Blues")
+    fig.colorbar(image, ax=ax, label="test rows")
+    ticks = range(len(labels))
+    ax.set_xticks(ticks, labels, rotation=45, ha="right")
+    ax.set_yticks(ticks, labels)
+    dark = max(max(row) for row in matrix) / 2
+    for i, row in enumerate(matrix):
+        for j, value in enumerate(row):
+            ax.text(j, i, str(value), ha="center", va="center", fontsize=8, color="white" if value > dark else "black")
+    ax.set(xlabel="predicted", ylabel="actual", title=IMAGE_NAMES["confusion"])
+    return fig
+
+
+def _multiclass(charts: MulticlassCharts) -> dict[str, Figure]:
+    head, base = charts.head, charts.base
+    base_f1 = dict(zip(base.classes, base.f1, strict=True)) if base else {}
+    fig, ax = _figure(6, 1.5 + 0.3 * len(head.classes))
+    positions = list(range(len(head.classes)))
+    ax.barh(positions, head.f1, color=HEAD_STYLE["color"], label="head")
+    marked = [(p, base_f1[c]) for p, c in zip(positions, head.classes, strict=True) if c in base_f1]
+    if marked:
+        ax.scatter([v for _, v in marked], [p for p, _ in marked], marker="|", s=300, color="black", label="base")
+    ax.set_yticks(positions, [_label(c) for c in head.classes])
+    ax.invert_yaxis()  # the first class on top, as the comment's table lists them
+    ax.set(xlim=(0, 1), xlabel="F1", title=IMAGE_NAMES["per_class_f1"])
+    ax.legend(loc="lower right")
+    figures = {"per_class_f1": fig}
+    if head.matrix is not None:
+        figures["confusion"] = _confusion(head.classes, head.matrix)
+    return figures
+
+
+def _regression(charts: RegressionCharts) -> dict[str, Figure]:
+    binned, hist = charts.predicted_actual, charts.residuals
+    fig, ax = _figure(5, 4)
+    ax.plot(binned.actual, binned.actual, color="black", linewidth=0.8, label="predicted = actual")
+    if binned.base is not None:
+        ax.plot(binned.actual, binned.base, marker="o", **BASE_STYLE)
+    ax.plot(binned.actual, binned.head, marker="o", **HEAD_STYLE)
+    ax.set(xlabel="actual value (bin mean)", ylabel="predicted value (bin mean)", title=IMAGE_NAMES["predicted_actual"])
+    ax.legend(loc="upper left")
+    ax.grid(alpha=0.3)
+    figures = {"predicted_actual": fig}
+    fig, ax = _figure(6, 3.5)
+    if hist.base is not None:
+        ax.stairs(hist.base, hist.edges, **BASE_STYLE)
+    ax.stairs(hist.head, hist.edges, fill=True, alpha=0.4, **HEAD_STYLE)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set(xlabel="residual (end bins include the rows beyond)", ylabel="share of test rows",
+           title=IMAGE_NAMES["residuals"])  # fmt: skip
+    ax.legend(loc="upper right")
+    figures["residuals"] = fig
+    return figures
+
+
 def render_images(report: Report, out_dir: Path) -> dict[str, Path]:
-    """Write ROC, precision-recall and metric-delta charts as PNG files; return {name: path}."""
+    """Write the task's charts and the metric deltas as PNG files; return {name: path}."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     out_dir.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
-    for name, pair, x_label, y_label in (
-        ("roc", report.charts.roc, "false positive rate", "true positive rate"),
-        ("precision_recall", report.charts.precision_recall, "recall", "precision"),
-    ):
-        fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
-        _curve(ax, pair, x_label, y_label, IMAGE_NAMES[name])
-        written[name] = _save(fig, out_dir / f"{name}.png")
+    charts = report.charts
+    if isinstance(charts, BinaryCharts):
+        figures = _binary(charts)
+    elif isinstance(charts, MulticlassCharts):
+        figures = _multiclass(charts)
+    else:
+        figures = _regression(charts)
     deltas = [(row.name, row.delta, row.higher_is_better) for row in report.metrics if row.delta is not None]
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    fig, ax = _figure(6, 3.5)
     ax.barh([name for name, _, _ in deltas], [delta for _, delta, _ in deltas],
             color=["#2ca02c" if (delta > 0) == up else "#d62728" for _, delta, up in deltas])  # fmt: skip
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set(title=f"{IMAGE_NAMES['deltas']} (head - base)", xlabel="delta")
-    written["deltas"] = _save(fig, out_dir / "deltas.png")
-    return written
+    figures["deltas"] = fig
+    return {name: _save(figure, out_dir / f"{name}.png") for name, figure in figures.items()}
 
 
 def _save(fig: Figure, path: Path) -> Path:

@@ -1,6 +1,7 @@
 """Monitoring after release: the training reference (a DVC stage) and the drift check of a window of predictions.
 
-- :mod:`~gitops_ml.monitoring.reference`: the stage ``drift_reference``, the training split's features and scores;
+- :mod:`~gitops_ml.monitoring.reference`: the stage ``drift_reference``, the training split's features and the model's
+  predictions;
 - :mod:`~gitops_ml.monitoring.window`: reading a window (prediction-log JSON Lines, CSV or parquet) and checking it
   against the schema;
 - :mod:`~gitops_ml.monitoring.statistics`: the distances between two samples of one feature (scipy);

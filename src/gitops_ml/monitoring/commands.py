@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from gitops_ml import paths
-from gitops_ml.cli_support import ParamsOption, console
+from gitops_ml.cli_support import ParamsOption, console, say
 from gitops_ml.config import load_params
 
 DRIFT_EXIT_CODE = 3
@@ -22,7 +22,7 @@ DRIFT_EXIT_CODE = 3
 
 
 def drift_reference(params_path: ParamsOption = Path("params.yaml")) -> None:
-    """Stage drift_reference: the training split's features and the model's scores, for `gitops-ml drift`."""
+    """Stage drift_reference: the training split's features and the model's predictions, for `gitops-ml drift`."""
     from gitops_ml.monitoring.reference import run_reference
 
     params = load_params(params_path)
@@ -37,7 +37,8 @@ def drift(
         typer.Option(
             "--current",
             help="The window: a directory or glob of prediction-log files (*.jsonl, *.jsonl.gz), or a CSV/parquet "
-            "file with the schema's feature columns (and optionally score). fsspec URLs work too.",
+            "file with the schema's feature columns (and optionally the prediction: score, label or value, by the "
+            "task). fsspec URLs work too.",
             show_default=False,
         ),
     ],
@@ -55,7 +56,7 @@ def drift(
         Path, typer.Option("--reference", help="The working tree's training reference (DVC stage drift_reference).")
     ] = paths.DRIFT_REFERENCE,
     model_path: Annotated[
-        Path, typer.Option("--model", help="The working tree's model; scores a window that has no score column.")
+        Path, typer.Option("--model", help="The working tree's model; scores a window that has no prediction.")
     ] = paths.MODEL,
     fail_on_drift: Annotated[
         bool, typer.Option(help=f"Exit {DRIFT_EXIT_CODE} when drift is found (default: exit 0 either way).")
@@ -69,7 +70,7 @@ def drift(
     """
     from gitops_ml.io import atomic_write, dump_json
     from gitops_ml.monitoring.against import choose
-    from gitops_ml.monitoring.drift import PreparedReference, ReferenceOrigin, compare, window_scores
+    from gitops_ml.monitoring.drift import PreparedReference, ReferenceOrigin, compare, window_prediction
     from gitops_ml.monitoring.reference import read_reference
     from gitops_ml.monitoring.reference_source import commit_schema, label_of, reference_files
     from gitops_ml.monitoring.render import render
@@ -78,26 +79,26 @@ def drift(
     params = load_params(params_path)
     monitor, repo = params.monitor, Path.cwd()
     with console.status(f"reading the window {current}"):
-        raw = read_window(current, params.schema.columns)
+        raw = read_window(current, [*params.schema.columns, params.schema.target])
         versions = model_versions(raw.frame)
         choice = choose(repo, against, versions[0] if versions else None, reference_path)
         schema = commit_schema(repo, choice, params.schema)
         window = check_window(raw, schema, monitor.min_window_rows)
     compared_with = "the working tree" if choice.working_tree else label_of(choice)
     console.print(f"drift: comparing with {compared_with} (chosen by {choice.chosen_by})")
-    need_model = monitor.score and window.score is None
+    need_model = monitor.score and window.prediction is None
     with reference_files(
-        repo, choice, reference=reference_path, model=model_path, need_model=need_model, say=console.print
+        repo, choice, reference=reference_path, model=model_path, need_model=need_model, say=say
     ) as files:
         with console.status(f"reading the drift reference of {compared_with}"):
             reference = PreparedReference(read_reference(files.reference, schema), schema, monitor.bins, files.label)
         with console.status(f"comparing {window.rows} records with {reference.rows} training rows"):
-            scores, source = window_scores(window, monitor, files.model, schema)
+            predicted, source = window_prediction(window, monitor, files.model, schema)
     origin = ReferenceOrigin(
         chosen_by=choice.chosen_by, commit=choice.commit, model_version=choice.model_version,
         read_from=files.read_from, note=choice.note,
     )  # fmt: skip
-    report = compare(reference, window, monitor, scores, source, origin)
+    report = compare(reference, window, monitor, predicted, source, origin)
     json_text, markdown = dump_json(report.model_dump(mode="json")), render(report)
     json_path, md_path = out_dir / paths.DRIFT_JSON.name, out_dir / paths.DRIFT_MD.name
     with atomic_write(json_path) as json_tmp, atomic_write(md_path) as md_tmp:  # both or neither

@@ -1,15 +1,21 @@
-"""The drift check: every feature and the predicted score of a window against the training reference.
+"""The drift check: every feature and the model's prediction of a window against the training reference.
 
 :class:`DriftReport` is the schema of ``reports/drift.json``; :mod:`~gitops_ml.monitoring.render` turns it into
 ``drift.md``. A feature drifts when one of its statistics is above its threshold in ``monitor.thresholds``
-(params.yaml); the window drifts when a feature or the score does. Numbers (``float``, ``int``) get PSI,
+(params.yaml); the window drifts when a feature or the prediction does. Numbers (``float``, ``int``) get PSI,
 Wasserstein and KS; categories and booleans get PSI and Jensen-Shannon and, for categories, the share of values
-the reference never had; every feature gets the change of its missing share.
+the reference never had; every feature gets the change of its missing share. ``datetime`` features are not
+compared (time always moves) and the report lists them as not checked.
+
+The prediction is compared as the task makes it (:data:`PREDICTION_NAMES`): the positive class's probability
+(binary) and the predicted value (regression) as numbers, the predicted class (multiclass) as a category: the
+shares of the predicted classes, by PSI and Jensen-Shannon distance.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -23,13 +29,19 @@ from gitops_ml.config import ColumnType, DriftThresholds, MonitorParams, SchemaP
 from gitops_ml.errors import DriftInputError
 from gitops_ml.monitoring import statistics as stats
 from gitops_ml.monitoring.against import ChosenBy
-from gitops_ml.monitoring.reference import SCORE_COLUMN
+from gitops_ml.monitoring.reference import checked_columns, prediction_column, prediction_values
 from gitops_ml.monitoring.reference_source import ReadFrom
 from gitops_ml.monitoring.window import Window
+from gitops_ml.serving.outputs import TaskOutput
+from gitops_ml.tasks import Task
 
-SCHEMA_VERSION: Literal[2] = 2
-"""2: the reference says what it is (the commit, release and choice it came from)."""
+SCHEMA_VERSION: Literal[3] = 3
+"""2: the reference says what it is (the commit, release and choice it came from). 3: the task, its prediction
+in ``score`` (the score, the predicted class or the predicted value) and the features not checked."""
 SCORE_NAME = "predicted score"
+PREDICTION_NAMES = {Task.BINARY: SCORE_NAME, Task.MULTICLASS: "predicted class", Task.REGRESSION: "predicted value"}
+"""The prediction's name in the report (``drifted`` and the statistics table), per task."""
+NOT_CHECKED_REASON = "datetime: time always moves, so a window's dates never match the training data's"
 MAX_CATEGORIES = 20
 """Categories kept in a feature's histogram (the rest are summed into one bar), so a report stays small."""
 MAX_UNSEEN = 10
@@ -88,6 +100,13 @@ class FeatureDrift(_Model):
     histogram: Histogram
 
 
+class NotChecked(_Model):
+    """A feature the drift check does not compare, and why."""
+
+    name: Text
+    reason: Text
+
+
 class WindowFacts(_Model):
     source: Text
     files: int = Field(ge=0)
@@ -141,12 +160,13 @@ class Thresholds(_Model):
 
 
 class DriftReport(_Model):
-    """The body of ``reports/drift.json``."""
+    """The body of ``reports/drift.json`` (a version 2 report, written before tasks, still reads: binary)."""
 
-    schema_version: Literal[2] = SCHEMA_VERSION
+    schema_version: Literal[2, 3] = SCHEMA_VERSION
+    task: Literal["binary", "multiclass", "regression"] = "binary"
     drift: bool
     drifted: list[Text]
-    """Names of the drifted features, then ``predicted score`` when the score drifted."""
+    """Names of the drifted features, then the prediction's (:data:`PREDICTION_NAMES`) when it drifted."""
     checked_at: Text
     model_version: Text | None
     """The window's (most frequent) model version, when its records name one."""
@@ -155,6 +175,9 @@ class DriftReport(_Model):
     thresholds: Thresholds
     features: list[FeatureDrift]
     score: FeatureDrift | None
+    """The prediction's statistics (named for the task: :data:`PREDICTION_NAMES`); None when not checked."""
+    not_checked: list[NotChecked] = Field(default=[], max_length=1000)
+    """Features left out of the comparison (``datetime`` columns), with why."""
 
 
 # --- the reference, prepared once ---
@@ -164,7 +187,8 @@ class DriftReport(_Model):
 class PreparedReference:
     """The reference split by feature: each one's present values, missing share and (numbers) quantile bins.
 
-    Computed once, so many windows can be compared with one reference (the benchmark compares hundreds).
+    Computed once, so many windows can be compared with one reference (the benchmark compares hundreds). The
+    prediction is kept apart, as numbers (binary, regression) or the predicted classes as text (multiclass).
     """
 
     frame: pd.DataFrame
@@ -175,19 +199,26 @@ class PreparedReference:
     """Present values: a float array for a number and the score, a text Series for a category or boolean."""
     missing: dict[str, float] = field(default_factory=dict)
     edges: dict[str, np.ndarray] = field(default_factory=dict)
+    predicted: Any = None
+    """The training rows' prediction: a float array, or a text Series of the predicted classes (multiclass)."""
+    predicted_edges: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        for name, spec in self.schema.columns.items():
+        for name in checked_columns(self.schema):
+            kind = self.schema.columns[name].type
             column = self.frame[name]
             self.missing[name] = stats.missing_share(column)
-            if spec.type in NUMERIC_TYPES:
+            if kind in NUMERIC_TYPES:
                 self.values[name] = _present(column)
                 self.edges[name] = stats.quantile_edges(self.values[name], self.bins)
             else:
-                self.values[name] = _as_category(column, spec.type).dropna()
-        self.values[SCORE_COLUMN] = _present(self.frame[SCORE_COLUMN])
-        self.missing[SCORE_COLUMN] = 0.0
-        self.edges[SCORE_COLUMN] = stats.quantile_edges(self.values[SCORE_COLUMN], self.bins)
+                self.values[name] = _as_category(column, kind).dropna()
+        predicted = self.frame[prediction_column(self.schema.task)]
+        if self.schema.task is Task.MULTICLASS:
+            self.predicted = predicted.dropna().astype(str)
+        else:
+            self.predicted = _present(predicted)
+            self.predicted_edges = stats.quantile_edges(self.predicted, self.bins)
 
     @property
     def rows(self) -> int:
@@ -279,12 +310,18 @@ def numeric_drift(
 
 
 def category_drift(
-    name: str, reference: pd.Series, reference_missing: float, window: pd.Series, thresholds: DriftThresholds
+    name: str,
+    reference: pd.Series,
+    reference_missing: float,
+    window: pd.Series,
+    thresholds: DriftThresholds,
+    known: Sequence[str] = (),
 ) -> FeatureDrift:
     """Statistics of a category (or boolean) feature: drifted when PSI, Jensen-Shannon, the change of the missing
-    share or the share of unseen categories is above its threshold. ``reference`` holds the present values as text.
+    share or the share of unseen categories is above its threshold. ``reference`` holds the present values as text;
+    ``known`` categories are never unseen, even when the reference lacks them.
     """
-    distances = stats.category_distances(reference, window.dropna())
+    distances = stats.category_distances(reference, window.dropna(), known)
     missing_win = stats.missing_share(window)
     values: dict[Statistic, float | None] = {
         "psi": distances.psi,
@@ -314,44 +351,60 @@ def category_drift(
 def feature_drifts(
     reference: PreparedReference, window: pd.DataFrame, thresholds: DriftThresholds
 ) -> list[FeatureDrift]:
-    """Every feature of the schema, in schema order (``window`` typed as :func:`check_window` returns it)."""
+    """Every checked feature of the schema, in schema order (``window`` typed as :func:`check_window` returns it)."""
     results = []
-    for name, spec in reference.schema.columns.items():
+    for name in checked_columns(reference.schema):
+        kind = reference.schema.columns[name].type
         ref, missing = reference.values[name], reference.missing[name]
-        if spec.type in NUMERIC_TYPES:
+        if kind in NUMERIC_TYPES:
             results.append(numeric_drift(name, ref, missing, window[name], thresholds, reference.edges[name]))
         else:
-            results.append(category_drift(name, ref, missing, _as_category(window[name], spec.type), thresholds))
+            results.append(category_drift(name, ref, missing, _as_category(window[name], kind), thresholds))
     return results
 
 
-def score_drift(reference: PreparedReference, scores: np.ndarray, thresholds: DriftThresholds) -> FeatureDrift:
-    """The predicted score compared as a number."""
-    ref, edges = reference.values[SCORE_COLUMN], reference.edges[SCORE_COLUMN]
-    return numeric_drift(SCORE_NAME, ref, 0.0, pd.Series(scores, dtype="float64"), thresholds, edges)
+def prediction_drift(reference: PreparedReference, predicted: np.ndarray, thresholds: DriftThresholds) -> FeatureDrift:
+    """The window's prediction against the training rows': the score or value as a number, the predicted class as
+    a category (every class of ``schema.classes`` known, so a class the training rows never got is no "unseen"
+    value). ``predicted`` is the model's task-shaped prediction or the window's own (:func:`prediction_values`)."""
+    schema = reference.schema
+    name = PREDICTION_NAMES[schema.task]
+    values = prediction_values(schema, predicted)
+    if reference.predicted_edges is None:  # the predicted classes
+        classes = TaskOutput.of(schema).class_names
+        return category_drift(name, reference.predicted, 0.0, pd.Series(values, dtype=object), thresholds, classes)
+    window = pd.Series(values, dtype="float64")
+    return numeric_drift(name, reference.predicted, 0.0, window, thresholds, reference.predicted_edges)
+
+
+def not_checked(schema: SchemaParams) -> list[NotChecked]:
+    """The schema's features the drift check leaves out, with why."""
+    checked = set(checked_columns(schema))
+    return [NotChecked(name=name, reason=NOT_CHECKED_REASON) for name in schema.columns if name not in checked]
 
 
 def compare(
     reference: PreparedReference,
     window: Window,
     monitor: MonitorParams,
-    scores: np.ndarray | None,
+    predicted: np.ndarray | None,
     score_source: Literal["window", "model", "off"],
     origin: ReferenceOrigin = WORKING_TREE,
 ) -> DriftReport:
     """The drift report of ``window`` against ``reference`` under ``monitor``'s thresholds.
 
-    ``scores`` are the window's predicted scores (its own, or the model's of it), None when the score is not checked.
-    ``origin`` says which model's reference it is.
+    ``predicted`` is the window's prediction (its own, or the model's task-shaped prediction of it), None when the
+    prediction is not checked. ``origin`` says which model's reference it is.
     """
     thresholds = monitor.thresholds
     # Each statistic is a few small vector operations: BLAS threads waking up for each cost 1000 times the work
     # on a busy 2-core runner (a dot product of 15,000 numbers took 2 to 28 ms instead of 4 microseconds).
     with threadpool_limits(1):
         features = feature_drifts(reference, window.features, thresholds)
-        score = score_drift(reference, scores, thresholds) if scores is not None else None
+        score = prediction_drift(reference, predicted, thresholds) if predicted is not None else None
     drifted = [f.name for f in features if f.drift] + ([score.name] if score and score.drift else [])
     return DriftReport(
+        task=reference.schema.task.value,
         drift=bool(drifted),
         drifted=drifted,
         checked_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -364,7 +417,7 @@ def compare(
             first_timestamp=window.first_timestamp,
             last_timestamp=window.last_timestamp,
             model_versions=window.model_versions[:100],
-            score_source=score_source if scores is not None else "off",
+            score_source=score_source if predicted is not None else "off",
         ),
         reference=ReferenceFacts(path=str(reference.path), rows=reference.rows, **origin.model_dump(mode="python")),
         thresholds=Thresholds(
@@ -372,23 +425,24 @@ def compare(
         ),
         features=features,
         score=score,
+        not_checked=not_checked(reference.schema),
     )
 
 
-def window_scores(
+def window_prediction(
     window: Window, monitor: MonitorParams, model_path: Path, schema: SchemaParams
 ) -> tuple[np.ndarray | None, Literal["window", "model", "off"]]:
-    """The scores to check: the window's own, else the model's score of the window's rows, else none (off)."""
+    """The prediction to check: the window's own, else the model's prediction of the window's rows, else none."""
     if not monitor.score:
         return None, "off"
-    if window.score is not None:
-        return window.score, "window"
+    if window.prediction is not None:
+        return window.prediction, "window"
     from gitops_ml.model_io import load_model
     from gitops_ml.pipeline.interface import score_frame
 
     if not model_path.exists():
         raise DriftInputError(
-            f"the window has no score column and the model {model_path} that would score it is missing; run "
-            "`make repro`, or give the window a score column"
+            f"the window has no prediction and the model {model_path} that would score it is missing; run "
+            "`make repro`, or give the window its prediction (a column score, label or value, as the task has it)"
         )
     return score_frame(load_model(model_path), window.features, schema), "model"

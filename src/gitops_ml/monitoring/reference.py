@@ -1,9 +1,12 @@
 """Stage ``drift_reference``: what the drift check compares a window with, taken from the training split.
 
-The reference holds each training row's feature columns as the model sees them (:func:`model_frame`: numbers
-and booleans as float64, categories as text, missing as NaN) and the model's positive-class probability of the
-row in :data:`SCORE_COLUMN`. It is a DVC output, so it changes exactly when the training data, the schema or the
-model does, and a window is always judged against the data the served model learned from.
+The reference holds each training row's checked feature columns as the model sees them (:func:`model_frame`:
+numbers and booleans as float64, categories as text, missing as NaN; ``datetime`` columns are left out, the drift
+check does not compare them) and the model's prediction of the row in the task's column
+(:func:`prediction_column`): the positive class's probability (binary, ``__score__``), the predicted class as text
+(multiclass, ``__predicted_class__``) or the predicted value (regression, ``__prediction__``). It is a DVC output,
+so it changes exactly when the training data, the schema or the model does, and a window is always judged against
+the data the served model learned from.
 """
 
 from __future__ import annotations
@@ -11,26 +14,61 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from gitops_ml.config import SchemaParams
+from gitops_ml.config import ColumnType, SchemaParams
 from gitops_ml.errors import DriftInputError
 from gitops_ml.io import atomic_write
 from gitops_ml.pipeline.interface import model_frame, score_frame
+from gitops_ml.serving.outputs import TaskOutput
+from gitops_ml.tasks import Task
 
 SCORE_COLUMN = "__score__"
-"""The predicted score's column in the reference; a name no schema column takes in practice."""
+"""Binary: the predicted score's column in the reference; a name no schema column takes in practice."""
+PREDICTION_COLUMNS = {
+    Task.BINARY: SCORE_COLUMN,
+    Task.MULTICLASS: "__predicted_class__",
+    Task.REGRESSION: "__prediction__",
+}
+
+
+def prediction_column(task: Task) -> str:
+    """The reference's column holding the model's prediction of each training row, for ``task``."""
+    return PREDICTION_COLUMNS[task]
+
+
+def checked_columns(schema: SchemaParams) -> list[str]:
+    """The feature columns the drift check compares: all but ``datetime`` ones (time always moves)."""
+    return [name for name, spec in schema.columns.items() if spec.type is not ColumnType.DATETIME]
+
+
+def prediction_values(schema: SchemaParams, predicted: np.ndarray) -> np.ndarray:
+    """The model's task-shaped prediction as the drift check compares it: the score (binary) or value
+    (regression) as float64, the predicted class's name (multiclass, :func:`~gitops_ml.serving.outputs.class_name`)
+    as text. A multiclass prediction already given as class names is returned as text."""
+    if schema.task is not Task.MULTICLASS:
+        return np.asarray(predicted, dtype=np.float64)
+    given = np.asarray(predicted)
+    if given.ndim == 1:
+        return given.astype(str).astype(object)
+    output = TaskOutput.of(schema)
+    names = np.asarray(output.class_names, dtype=object)
+    picked: np.ndarray = names[output.class_indices(given)]
+    return picked
 
 
 def build_reference(train: pd.DataFrame, model: Any, schema: SchemaParams) -> pd.DataFrame:
-    """The training rows' features (typed as the model sees them) and the model's score of each row."""
-    if SCORE_COLUMN in schema.columns:
+    """The training rows' checked features (typed as the model sees them) and the model's prediction of each row."""
+    column = prediction_column(schema.task)
+    if column in schema.columns:
         raise DriftInputError(
-            f"the schema has a feature column named {SCORE_COLUMN!r}, the name the drift reference keeps the score "
+            f"the schema has a feature column named {column!r}, the name the drift reference keeps the prediction "
             "under; rename that column in your data and in schema.columns of params.yaml"
         )
-    reference = model_frame(train, schema).reset_index(drop=True)
-    reference[SCORE_COLUMN] = score_frame(model, train, schema)
+    checked = schema.model_copy(update={"columns": {name: schema.columns[name] for name in checked_columns(schema)}})
+    reference = model_frame(train, checked).reset_index(drop=True)
+    reference[column] = prediction_values(schema, score_frame(model, train, schema))
     return reference
 
 
@@ -56,9 +94,10 @@ def read_reference(path: Path, schema: SchemaParams) -> pd.DataFrame:
         raise DriftInputError(
             f"{path}: cannot be read as parquet ({exc}); run `make repro` to write it again"
         ) from None
-    missing = [c for c in [*schema.columns, SCORE_COLUMN] if c not in reference.columns]
+    missing = [c for c in [*checked_columns(schema), prediction_column(schema.task)] if c not in reference.columns]
     if missing:
         raise DriftInputError(
-            f"{path} lacks column(s) {', '.join(missing)} of the current schema: it is out of date; run `make repro`"
+            f"{path} lacks column(s) {', '.join(missing)} of the current schema ({schema.task.value}): it is out of "
+            "date; run `make repro`"
         )
     return reference

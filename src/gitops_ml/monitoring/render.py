@@ -1,20 +1,21 @@
 """``reports/drift.md``: the drift report as Markdown, in the style of the pull-request report.
 
-A summary line, one table of every feature's statistics (values above their threshold in bold), Mermaid
-``xychart-beta`` charts (PSI per feature against its threshold; the reference's and the window's shares for the
-score and each drifted feature) and the unseen categories. Rendered from the validated :class:`DriftReport`
-only, so an issue comment made from ``drift.json`` shows the same thing. Text that comes from data (category
-values, the window's path, model versions) goes inside code spans or through :func:`chart_label`.
+A summary line, one table of every feature's statistics (values above their threshold in bold), the features not
+checked, Mermaid ``xychart-beta`` charts (PSI per feature against its threshold; the reference's and the window's
+shares for the prediction and each drifted feature) and the unseen categories. Rendered from the validated
+:class:`DriftReport` only, so an issue comment made from ``drift.json`` shows the same thing. Text that comes from
+data (category values, the window's path, model versions) goes inside code spans or through :func:`chart_label`.
 """
 
 from __future__ import annotations
 
-from gitops_ml.gitops.report import code_span, one_line
-from gitops_ml.monitoring.drift import DriftReport, FeatureDrift, Statistic
+from gitops_ml.gitops.markdown import code_span, one_line
+from gitops_ml.monitoring.drift import PREDICTION_NAMES, DriftReport, FeatureDrift, Statistic
+from gitops_ml.tasks import Task
 
 NOT_COMPUTED = "\u2013"  # an en dash: the empty cell of a table
 MAX_CHARTS = 8
-"""Histogram charts at most (the score first, then the drifted features), to keep an issue comment readable."""
+"""Histogram charts at most (the prediction first, then the drifted features), to keep an issue comment readable."""
 CHART_LABEL_LENGTH = 24
 _CHART_SAFE = set(" _-.,:;()[]+/%'=!?")  # no quotes, backticks, pipes, <>, & or # (Mermaid reads entities)
 
@@ -168,15 +169,24 @@ def _window_line(report: DriftReport) -> str:
     period = f", {w.first_timestamp} → {w.last_timestamp}" if w.first_timestamp else ""
     versions = ", ".join(code_span(v) for v in w.model_versions[:5]) or "not recorded"
     skipped = f", {w.skipped_lines} incomplete last line(s) skipped" if w.skipped_lines else ""
-    score = {
-        "window": "the window's own scores",
-        "model": "the model's scores of the window (the window has none)",
+    predicted = {
+        "window": "the window's own",
+        "model": "the model's prediction of the window (the window has none)",
         "off": "not checked (monitor.score: false)",
     }[w.score_source]
+    name = PREDICTION_NAMES[Task(report.task)]
     return (
         f"Window {code_span(w.source)}: {w.rows} records from {w.files} file(s){period}{skipped}; model version(s): "
-        f"{versions}. Predicted score: {score}."
+        f"{versions}. {name[0].upper()}{name[1:]} ({report.task} model): {predicted}."
     )
+
+
+def _not_checked(report: DriftReport) -> list[str]:
+    if not report.not_checked:
+        return []
+    names = ", ".join(code_span(feature.name) for feature in report.not_checked)
+    reasons = "; ".join(dict.fromkeys(one_line(feature.reason) for feature in report.not_checked))
+    return [f"Not checked: {names} ({reasons}).", ""]
 
 
 CHOSEN_BY = {
@@ -232,6 +242,7 @@ def render(report: DriftReport) -> str:
         "",
         *_table(report),
         "",
+        *_not_checked(report),
         *_charts(report),
         "",
     ]

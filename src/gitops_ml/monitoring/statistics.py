@@ -12,6 +12,7 @@ gains missing values drifts on that one statistic.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,12 +141,14 @@ def _shares(counts: Counts) -> list[float]:
     return [float(c / total) if total else 0.0 for c in counts]
 
 
-def category_distances(reference: pd.Series, window: pd.Series) -> CategoryDistances:
+def category_distances(reference: pd.Series, window: pd.Series, categories: Sequence[str] = ()) -> CategoryDistances:
     """Distances between the non-missing category values of ``reference`` and ``window`` (compared as text).
 
-    Categories are the reference's, most frequent first, then those only the window has (the unseen ones).
+    Categories are the reference's and the given ``categories`` (known even when the reference has none of them),
+    most frequent in the reference first, then those only the window has (the unseen ones).
     """
     ref_counts = reference.dropna().astype(str).value_counts(sort=False)
+    ref_counts = ref_counts.reindex(list(dict.fromkeys([*ref_counts.index, *categories])), fill_value=0)
     win_counts = window.dropna().astype(str).value_counts(sort=False)
     known = sorted(ref_counts.index, key=lambda c: (-int(ref_counts[c]), c))
     unseen = sorted((c for c in win_counts.index if c not in ref_counts.index), key=lambda c: (-int(win_counts[c]), c))

@@ -2,8 +2,10 @@
 
 A window is a directory of prediction-log files (``*.jsonl``, ``*.jsonl.gz``; the format is in
 ``docs/prediction-log.md``), a glob of such files, or a CSV or parquet file with the schema's feature columns and
-optionally ``score``. Paths may be fsspec URLs (``s3://...``, ``gs://...``: the DVC remote's kinds) when the
-matching fsspec driver is installed.
+optionally the prediction (:data:`PREDICTION_FIELDS`: ``score`` for a binary model, ``label`` for a multiclass one,
+``value`` for a regression). Paths may be fsspec URLs (``s3://...``, ``gs://...``: the DVC remote's kinds) when the
+matching fsspec driver is installed. ``datetime`` columns must be there (the model may need them to score the
+window) and hold ISO dates, but are not compared.
 
 Every problem (no files, an unreadable file, a malformed record, a missing feature column, a value of the
 wrong type, too few rows) raises :class:`~gitops_ml.errors.DriftInputError` naming the file, line or column and
@@ -26,11 +28,20 @@ import pandas as pd
 
 from gitops_ml.config import ColumnType, SchemaParams
 from gitops_ml.errors import DriftInputError
+from gitops_ml.serving.outputs import TaskOutput, class_name
+from gitops_ml.tasks import Task
 
 LOG_SUFFIXES = (".jsonl", ".jsonl.gz")
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 SCORE = "score"
-"""The predicted score's field in a log record and its (optional) column in a CSV or parquet window."""
+"""Binary: the predicted score's field in a log record and its (optional) column in a CSV or parquet window."""
+PREDICTION_FIELDS = {Task.BINARY: SCORE, Task.MULTICLASS: "label", Task.REGRESSION: "value"}
+"""The field of a log record (and the optional column of a table) holding the prediction the drift check compares:
+the positive class's probability, the predicted class, the predicted value."""
+PER_RECORD = ("score", "label", "value")
+"""The prediction fields a log line holds one value of per record (``probabilities`` holds a list per class)."""
+META_FIELDS = ("score", "label", "value", "model_version", "timestamp")
+"""The log's fields a flattened record keeps (as ``__<name>__``) besides the features."""
 MAX_EXAMPLES = 3
 
 # The spellings validate accepts for a boolean (pipeline/validate.py), as 1.0 / 0.0 like the model's frame.
@@ -53,10 +64,14 @@ class RawWindow:
 
 @dataclass(frozen=True)
 class Window:
-    """A checked window: its features typed like the reference, its scores if it has them, and where it came from."""
+    """A checked window: its features typed like the reference, its prediction if it has one, and where it came from.
+
+    ``prediction`` is as the reference holds it (:func:`~gitops_ml.monitoring.reference.prediction_values`): scores
+    or values as float64, or predicted class names as text (multiclass); None when the window has none.
+    """
 
     features: pd.DataFrame
-    score: np.ndarray | None
+    prediction: np.ndarray | None
     source: str
     files: int
     skipped_lines: int
@@ -142,44 +157,54 @@ def _read_log(fs: Any, name: str) -> tuple[list[dict[str, Any]], int]:
 def log_records(entry: Any, where: str = "a prediction-log line") -> list[dict[str, Any]]:
     """The records of one prediction-log line, one dict each in the shape of a single record.
 
-    The service writes a line per request with its records as columns (``"score": [...]``,
-    ``"features": {"amount": [...]}``, docs/prediction-log.md): record ``i`` takes element ``i`` of every list.
-    A line whose ``score`` is not a list is one record (``"score": 0.3``, ``"features": {"amount": 12.5}``), the
-    form a hand-written window may use. ``where`` (file and line) starts every error message.
+    The service writes a line per request with its records as columns (``"score": [...]``, ``"label": [...]``,
+    ``"probabilities": {"a": [...]}``, ``"value": [...]``, ``"features": {"amount": [...]}``;
+    docs/prediction-log.md): record ``i`` takes element ``i`` of every list. A line whose prediction fields are not
+    lists is one record (``"score": 0.3``, ``"features": {"amount": 12.5}``), the form a hand-written window may
+    use. ``where`` (file and line) starts every error message, naming the field whose list is not one value per
+    record.
     """
     features = entry.get("features") if isinstance(entry, dict) else None
     if not isinstance(features, dict):
         raise DriftInputError(
             f"{where}: a prediction-log line needs a 'features' object (the format is in docs/prediction-log.md)"
         )
-    scores = entry.get(SCORE)
-    if not isinstance(scores, list):
+    lists = [v for v in features.values() if isinstance(v, list)] + [
+        entry[key] for key in PER_RECORD if isinstance(entry.get(key), list)
+    ]
+    if not lists:
         return [entry]
+    records = Counter(len(values) for values in lists).most_common(1)[0][0]  # the odd list out is the one to name
+    probabilities = entry.get("probabilities")
     ids = entry.get("ids") or {}
-    labels = entry.get("label")
-    columns = {"features": features, "ids": ids if isinstance(ids, dict) else {}}
-    for part, values_by_name in columns.items():
-        for column, values in values_by_name.items():
-            if not isinstance(values, list) or len(values) != len(scores):
-                raise DriftInputError(
-                    f"{where}: '{part}.{column}' must be a list of {len(scores)} values, one per score: a line "
-                    "holds the records of one request as columns (docs/prediction-log.md)"
-                )
+    columns = {
+        "features": features,
+        "ids": ids if isinstance(ids, dict) else {},
+        "probabilities": probabilities if isinstance(probabilities, dict) else {},
+    }
+    per_record = {key: entry[key] for key in PER_RECORD if key in entry}
+    checked = list(per_record.items()) + [
+        (f"{part}.{column}", values) for part, by_name in columns.items() for column, values in by_name.items()
+    ]
+    for name, values in checked:
+        if not isinstance(values, list) or len(values) != records:
+            raise DriftInputError(
+                f"{where}: '{name}' must be a list of {records} values, one per record: a line holds the records "
+                "of one request as columns (docs/prediction-log.md)"
+            )
     meta = {key: entry.get(key) for key in ("timestamp", "request_id", "model_version")}
+    parts = {part: by_name for part, by_name in columns.items() if part != "probabilities" or by_name}
     return [
         meta
-        | {
-            SCORE: score,
-            "label": labels[i] if isinstance(labels, list) and i < len(labels) else None,
-            **{part: {column: values[i] for column, values in by_name.items()} for part, by_name in columns.items()},
-        }
-        for i, score in enumerate(scores)
+        | {key: values[i] for key, values in per_record.items()}
+        | {part: {column: values[i] for column, values in by_name.items()} for part, by_name in parts.items()}
+        for i in range(records)
     ]
 
 
 def _flatten(record: dict[str, Any]) -> dict[str, Any]:
     row = dict(record["features"])
-    for key in (SCORE, "model_version", "timestamp"):
+    for key in META_FIELDS:
         row[f"__{key}__"] = record.get(key)
     return row
 
@@ -194,11 +219,11 @@ def _read_table(fs: Any, name: str) -> pd.DataFrame:
         raise DriftInputError(f"{name}: cannot be read as {name.rsplit('.', 1)[-1]} ({exc})") from None
 
 
-def read_window(path: str, features: Collection[str] = ()) -> RawWindow:
+def read_window(path: str, columns: Collection[str] = ()) -> RawWindow:
     """Read every file of the window ``path`` into one frame (log records flattened to their features).
 
-    A table's ``score``, ``model_version`` and ``timestamp`` columns are read as the log's fields of those names,
-    unless the schema has a feature of that name (``features``).
+    A table's ``score``, ``label``, ``value``, ``model_version`` and ``timestamp`` columns are read as the log's
+    fields of those names, unless the schema has a column of that name (``columns``: its features and target).
     """
     fs, files = window_files(path)
     parts: list[pd.DataFrame] = []
@@ -211,7 +236,7 @@ def read_window(path: str, features: Collection[str] = ()) -> RawWindow:
             skipped += incomplete
         elif lower.endswith(TABLE_SUFFIXES):
             table = _read_table(fs, name)
-            meta = [c for c in (SCORE, "model_version", "timestamp") if c not in features]
+            meta = [c for c in META_FIELDS if c not in columns]
             parts.append(table.rename(columns={c: f"__{c}__" for c in meta}))
         else:
             raise DriftInputError(
@@ -250,6 +275,12 @@ def _typed_column(column: pd.Series, kind: ColumnType) -> tuple[pd.Series, pd.Se
         typed = column.map(lambda v: BOOL_VALUES.get(v, np.nan) if _is_scalar(v) and pd.notna(v) else np.nan)
         typed = typed.astype("float64")
         return typed, present & typed.isna(), "is not a boolean (true/false or 1/0)"
+    if kind is ColumnType.DATETIME:  # kept as read, for the model to score; the drift check does not compare it
+        if pd.api.types.is_datetime64_any_dtype(column):  # a parquet window's timestamps
+            return column, present & False, ""
+        text = column.map(lambda v: isinstance(v, str))
+        parsed = pd.to_datetime(column.where(text), errors="coerce", format="ISO8601", utc=True)
+        return column, present & (~text | parsed.isna()), "is not an ISO 8601 date or date and time"
     typed = _numbers(column)
     return typed, present & ~np.isfinite(typed), "is not a finite number"
 
@@ -266,8 +297,9 @@ def check_window(raw: RawWindow, schema: SchemaParams, min_rows: int) -> Window:
     """The window's features typed like the reference; raise :class:`DriftInputError` naming every bad column.
 
     Values outside the schema's ranges or categories are accepted: telling how far a window moved from the
-    reference is the drift check's job. Missing feature columns, values of the wrong type, scores outside [0, 1]
-    and a window under ``min_rows`` records are refused.
+    reference is the drift check's job. Missing feature columns, values of the wrong type, a prediction that is not
+    one of the task's (a score outside [0, 1], a class not in ``schema.classes``, a value that is not a finite
+    number) and a window under ``min_rows`` records are refused.
     """
     frame = raw.frame
     missing = [name for name in schema.columns if name not in frame.columns]
@@ -283,7 +315,7 @@ def check_window(raw: RawWindow, schema: SchemaParams, min_rows: int) -> Window:
         features[name], bad, expected = _typed_column(frame[name], spec.type)
         if bad.any():
             problems.append(f"  {name}: {int(bad.sum())} value(s) {expected}: {_examples(frame[name][bad])}")
-    score = _scores(frame, problems)
+    prediction = _prediction(frame, schema, problems)
     if problems:
         raise DriftInputError(
             f"the window {raw.source!r} has values of the wrong type for schema.columns in params.yaml:\n"
@@ -296,7 +328,7 @@ def check_window(raw: RawWindow, schema: SchemaParams, min_rows: int) -> Window:
         )
     return Window(
         features=pd.DataFrame(features).reset_index(drop=True),
-        score=score,
+        prediction=prediction,
         source=raw.source,
         files=raw.files,
         skipped_lines=raw.skipped_lines,
@@ -306,18 +338,27 @@ def check_window(raw: RawWindow, schema: SchemaParams, min_rows: int) -> Window:
     )
 
 
-def _scores(frame: pd.DataFrame, problems: list[str]) -> np.ndarray | None:
-    column = frame.get(f"__{SCORE}__")
+def _prediction(frame: pd.DataFrame, schema: SchemaParams, problems: list[str]) -> np.ndarray | None:
+    """The window's own prediction of ``schema.task`` (None when it has none: the model then scores the window)."""
+    field = PREDICTION_FIELDS[schema.task]
+    column = frame.get(f"__{field}__")
     if column is None or column.isna().all():
         return None
-    values = _numbers(column)
-    bad = ~values.between(0, 1)
+    if schema.task is Task.MULTICLASS:
+        known = set(TaskOutput.of(schema).class_names)
+        names = column.map(lambda v: class_name(v) if _is_scalar(v) and pd.notna(v) else None)
+        bad = names.isna() | ~names.isin(known)
+        expected = f"are not a class of schema.classes ({', '.join(sorted(known))})"
+        values = names.to_numpy(dtype=object)
+    else:
+        numbers = _numbers(column)
+        bad = ~numbers.between(0, 1) if schema.task is Task.BINARY else ~np.isfinite(numbers)
+        expected = "are not a probability in [0, 1]" if schema.task is Task.BINARY else "are not a finite number"
+        values = numbers.to_numpy(dtype=np.float64)
     if bad.any():
-        problems.append(
-            f"  {SCORE}: {int(bad.sum())} value(s) are not a probability in [0, 1]: {_examples(column[bad])}"
-        )
+        problems.append(f"  {field}: {int(bad.sum())} value(s) {expected}: {_examples(column[bad])}")
         return None
-    return values.to_numpy(dtype=np.float64)
+    return values
 
 
 def model_versions(frame: pd.DataFrame) -> list[str]:

@@ -3,14 +3,17 @@
 Outputs (all declared in ``dvc.yaml``):
 - ``reports/metrics.json``: the DVC metrics (``dvc metrics show/diff``);
 - ``reports/metrics_ci.json``: bootstrap confidence intervals of each metric;
-- ``reports/predictions.parquet``: label and score per test row, for paired comparisons in reports;
-- ``reports/plots/*.csv``: ROC, precision-recall, confusion, calibration and feature importance
-  (``dvc plots show``). The confusion table names the classes with ``project.negative_label`` and
-  ``project.positive_label``, so those are params of the stage in ``dvc.yaml``.
+- ``reports/predictions.parquet``: target and prediction per test row, for paired comparisons in reports;
+- ``reports/plots/*.csv``: the task's plot tables (``dvc plots show``), listed in :mod:`gitops_ml.pipeline.plots`:
+  binary ROC, precision-recall, confusion and calibration; multiclass confusion and F1 per class; regression
+  predicted vs actual and residuals; permutation feature importance for every task. A binary confusion table
+  names the classes with ``project.negative_label`` and ``project.positive_label`` (params of the stage in
+  ``dvc.yaml``), a multiclass one with ``schema.classes``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn.calibration import calibration_curve
 from sklearn.inspection import permutation_importance
-from sklearn.metrics import precision_recall_curve, roc_curve
+from sklearn.metrics import precision_recall_curve, precision_recall_fscore_support, roc_curve
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
@@ -33,11 +36,12 @@ from gitops_ml.tasks import Task
 from gitops_ml.values import finite_or_none
 
 MAX_CURVE_POINTS = 200
+MAX_SCATTER_POINTS = 500
 IMPORTANCE_SAMPLE_ROWS = 2000
 DEFAULT_LABELS = ("negative", "positive")
 
-
-# The scikit-learn scorer permutation importance measures the drop of, per task.
+# The scikit-learn scorer permutation importance measures the drop of, per task (pipeline/plots.py titles the
+# plot with it).
 IMPORTANCE_SCORING = {Task.BINARY: "average_precision", Task.MULTICLASS: "f1_macro", Task.REGRESSION: "r2"}
 
 
@@ -119,11 +123,50 @@ def evaluate_model(
     return metrics, {"confidence": boot.confidence, "n_resamples": boot.n_resamples, "metrics": intervals}, outcome
 
 
-def plot_tables(outcome: Outcome, params: EvaluateParams, labels: tuple[str, str]) -> dict[str, pd.DataFrame]:
-    """The task's plot data, by file name under ``reports/plots/`` (``dvc.yaml``'s ``plots:`` lists them)."""
+def class_tables(outcome: Outcome, labels: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """Multiclass plot data: the confusion table (one row per test row, classes named by ``labels``, in class
+    index order) and precision, recall and F1 of each class (0 where undefined, as the metrics count it)."""
+    names = np.array(labels, dtype=object)
+    classes = np.arange(len(names))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        outcome.y, outcome.predicted_class, labels=classes, zero_division=0
+    )
+    return {
+        "confusion": pd.DataFrame({"actual": names[outcome.y], "predicted": names[outcome.predicted_class]}),
+        "per_class_f1": pd.DataFrame(
+            {"class": names, "f1": f1, "precision": precision, "recall": recall, "support": support}
+        ),
+    }
+
+
+def regression_tables(outcome: Outcome) -> dict[str, pd.DataFrame]:
+    """Regression plot data: actual and predicted values, and residual (actual - predicted) against predicted.
+
+    Both tables hold the same rows: at most :data:`MAX_SCATTER_POINTS` test rows spread evenly over the order of
+    the actual values (so every part of the range shows), in that order; the same test set gives the same rows.
+    """
+    order = np.argsort(outcome.y, kind="stable")
+    keep = order[np.unique(np.linspace(0, len(order) - 1, min(len(order), MAX_SCATTER_POINTS)).round().astype(int))]
+    actual, predicted = outcome.y[keep], outcome.predicted[keep]
+    return {
+        "predicted_actual": pd.DataFrame({"actual": actual, "predicted": predicted}),
+        "residuals": pd.DataFrame({"predicted": predicted, "residual": actual - predicted}),
+    }
+
+
+def plot_tables(outcome: Outcome, params: EvaluateParams, labels: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """The task's plot data but feature importance, by table name (:data:`gitops_ml.pipeline.plots.PLOTS`).
+
+    ``labels`` name the classes in class index order: binary (negative, positive), multiclass ``schema.classes``.
+    """
     if outcome.task is Task.BINARY:
-        return curve_tables(outcome.y, outcome.predicted, params.threshold, params.calibration_bins, labels)
-    return {}
+        negative, positive = labels
+        return curve_tables(
+            outcome.y, outcome.predicted, params.threshold, params.calibration_bins, (negative, positive)
+        )
+    if outcome.task is Task.MULTICLASS:
+        return class_tables(outcome, labels)
+    return regression_tables(outcome)
 
 
 def run_evaluate(
@@ -137,12 +180,14 @@ def run_evaluate(
 ) -> dict[str, Any]:
     """Score the model (or the model file) and write every evaluate output under ``out_dir``; return the metrics.
 
-    ``labels`` (negative, positive) name a binary model's classes in the confusion table (``project.*_label``).
+    ``labels`` (negative, positive) name a binary model's classes in the confusion table (``project.*_label``);
+    a multiclass model's are ``schema.classes``.
     """
     model = load_model(model) if isinstance(model, Path) else model
     test = pd.read_parquet(test_path)
     metrics, intervals, outcome = evaluate_model(model, test, schema, params)
-    tables = plot_tables(outcome, params, labels)
+    names = labels if schema.task is Task.BINARY else [str(c) for c in schema.class_labels]
+    tables = plot_tables(outcome, params, names)
     tables["feature_importance"] = feature_importance(model, test, schema, seed)
     for name, table in tables.items():
         with atomic_write(out_dir / "plots" / f"{name}.csv") as tmp:

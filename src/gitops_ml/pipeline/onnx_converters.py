@@ -165,6 +165,43 @@ def register_converters() -> None:
     )
 
 
+CLASSIFIER_OPTIONS = {"nocl": [True, False], "zipmap": [True, False, "columns"]}
+"""The options skl2onnx may pass a classifier's converter (``zipmap=False``: probabilities as one tensor)."""
+
+
+@functools.cache
+def _register_library(library: str) -> None:
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
+
+    if library == "lightgbm":
+        from lightgbm import LGBMClassifier, LGBMRegressor
+        from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
+
+        classifier, regressor, convert = LGBMClassifier, LGBMRegressor, convert_lightgbm
+        prefix = "LightGbm"
+    else:
+        from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
+        from xgboost import XGBClassifier, XGBRegressor
+
+        classifier, regressor, convert = XGBClassifier, XGBRegressor, convert_xgboost
+        prefix = "XGBoost"
+    update_registered_converter(
+        classifier, f"{prefix}{classifier.__name__}", calculate_linear_classifier_output_shapes, convert,
+        options=CLASSIFIER_OPTIONS,
+    )  # fmt: skip
+    update_registered_converter(
+        regressor, f"{prefix}{regressor.__name__}", calculate_linear_regressor_output_shapes, convert
+    )
+
+
 def register_estimator(estimator: Any) -> None:
-    """Register the converter of ``estimator``'s library with skl2onnx when skl2onnx has none of its own."""
+    """Register the converters skl2onnx needs for a Pipeline ending in ``estimator``: the template's imputer and
+    baseline, and onnxmltools' for a LightGBM or XGBoost estimator (imported only then)."""
     register_converters()
+    library = type(estimator).__module__.partition(".")[0]
+    if library in ("lightgbm", "xgboost"):
+        _register_library(library)

@@ -18,21 +18,28 @@ from gitops_ml.config import SchemaParams, TrainParams
 from gitops_ml.io import write_json
 from gitops_ml.model_io import save_model
 from gitops_ml.pipeline.features import model_frame, preprocessor
+from gitops_ml.tasks import Task
 
 
-def make_estimator(params: TrainParams) -> Any:
-    """The unfitted classifier named by ``params.estimator``, seeded with ``params.seed``."""
-    return params.estimator_params.build(params.seed)
+def make_estimator(params: TrainParams, task: Task) -> Any:
+    """The unfitted classifier or regressor for ``task`` named by ``params.estimator``, seeded with ``params.seed``.
+
+    Raises :class:`~gitops_ml.errors.ConfigError` when that estimator does not support ``task``.
+    """
+    params.check_task(task)
+    return params.estimator_params.build(task, params.seed)
 
 
 def build_model(schema: SchemaParams, params: TrainParams) -> Pipeline:
-    """Preprocessing (numbers scaled if the estimator wants them so) and classifier as one unfitted Pipeline."""
+    """Preprocessing (numbers standardised if the estimator wants them so) and estimator (for ``schema.task``) as one
+    unfitted Pipeline."""
     preprocess = preprocessor(schema, scale=params.estimator_params.scale_numeric)
-    return Pipeline([("preprocess", preprocess), ("classifier", make_estimator(params))])
+    return Pipeline([("preprocess", preprocess), ("estimator", make_estimator(params, schema.task))])
 
 
 def fit_model(train: pd.DataFrame, schema: SchemaParams, params: TrainParams) -> Pipeline:
-    """Fit the Pipeline on the training frame (features from the schema, label from ``schema.target``)."""
+    """Fit the Pipeline on the training frame (features from the schema, the encoded target from ``schema.target``:
+    the class index for classification, the value for regression)."""
     model = build_model(schema, params)
     model.fit(model_frame(train, schema), train[schema.target].to_numpy())
     return model
@@ -47,6 +54,7 @@ def run_train(train_path: Path, schema: SchemaParams, params: TrainParams, model
         info_path,
         {
             "estimator": params.estimator.value,
+            "task": schema.task.value,
             "hyperparameters": params.hyperparameters,
             "features": schema.feature_names,
             "target": schema.target,

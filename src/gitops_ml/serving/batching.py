@@ -49,7 +49,8 @@ class Batcher:
         on_wait: Callable[[float], None] | None = None,
         on_call: Callable[[float, int], None] | None = None,
     ) -> None:
-        """``predict`` takes column lists of equal length and returns one score per row; ``on_wait(seconds)``
+        """``predict`` takes column lists of equal length and returns one prediction per row (an array whose first
+        axis is the rows: the task-shaped prediction, :mod:`~gitops_ml.serving.outputs`); ``on_wait(seconds)``
         is called for each request when its model call starts, ``on_call(seconds, requests)`` after each call
         (timed in the event loop, so a thread hand-over counts as part of the call)."""
         self._predict = predict
@@ -66,7 +67,7 @@ class Batcher:
         """Model calls made so far (for metrics and tests)."""
 
     async def __call__(self, columns: Columns) -> np.ndarray:
-        """Scores for the rows of ``columns``, in order."""
+        """The predictions of the rows of ``columns``, in order."""
         rows = len(next(iter(columns.values()))) if columns else 0
         job = _Job(columns, rows, asyncio.get_running_loop().create_future(), time.perf_counter())
         self._queue.append(job)

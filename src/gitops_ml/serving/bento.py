@@ -2,7 +2,10 @@
 
 The bento is built from ``bentofile.yaml`` with ``src/`` as the build context, versioned with the model version
 and labelled with the model's card (version, commit, data hash, metrics). The model tag is recorded as the
-``model_tag`` bento argument, so serving the bento always serves the model it was built with.
+``model_tag`` bento argument, so serving the bento always serves the model it was built with. Its Python packages
+are the bentofile's (the service's own) plus those the model's estimator declares (``train.estimator`` in the
+params.yaml stored with the model; ``packages`` in ``pipeline/estimators.py``), pinned from ``uv.lock`` for the
+image's Python by :mod:`gitops_ml.serving.requirements`: no estimator's package is listed by hand.
 
 No container engine is needed here: :func:`export_context` writes the directory ``bentoml containerize`` would
 hand to Docker (the bento, its models and ``env/docker/Dockerfile``, which runs as a non-root user), so the
@@ -13,9 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import tempfile
 from pathlib import Path
+from typing import Any
 
-from gitops_ml.serving.store import import_model, model_version, read_card
+import yaml
+
+from gitops_ml.config import load_params
+from gitops_ml.errors import BentoBuildError
+from gitops_ml.serving.requirements import LOCK_FILE, estimator_pins, read_lock
+from gitops_ml.serving.store import PARAMS_FILE, import_model, model_version, read_card
 
 BENTOFILE = Path("bentofile.yaml")
 BUILD_CONTEXT = Path("src")
@@ -38,30 +48,48 @@ def build_bento(root: Path | str = ".", version: str | None = None) -> str:
     bentofile = root / BENTOFILE
     if not bentofile.exists():
         raise FileNotFoundError(f"{bentofile}: missing; the service's build file belongs at the repository root")
-    name = _bento_name(bentofile)
+    config = _read_bentofile(bentofile)
+    name = config["name"]
+    model_params = load_params(Path(bentoml.models.get(model_tag).path) / PARAMS_FILE)
+    config["python"]["packages"] = bento_packages(config, root / LOCK_FILE, model_params.train.packages)
     with contextlib.suppress(bentoml.exceptions.NotFound):
         bentoml.bentos.delete(f"{name}:{resolved}")
-    bento = bentoml.bentos.build_bentofile(
-        str(bentofile),
-        version=resolved,
-        build_ctx=str(root / BUILD_CONTEXT),
-        labels=card.labels(),
-        args={"model_tag": model_tag},
-    )
+    with tempfile.TemporaryDirectory(prefix="bentofile-") as tmp:
+        built_from = Path(tmp) / BENTOFILE.name
+        built_from.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        bento = bentoml.bentos.build_bentofile(
+            str(built_from),
+            version=resolved,
+            build_ctx=str(root / BUILD_CONTEXT),
+            labels=card.labels(),
+            args={"model_tag": model_tag},
+        )
     tag = str(bento.tag)
     with atomic_write(root / BENTO_TAG_FILE) as tmp:
         tmp.write_text(tag + "\n", encoding="utf-8")
     return tag
 
 
-def _bento_name(bentofile: Path) -> str:
-    import yaml
+def bento_packages(bentofile: dict[str, Any], lock_path: Path, estimator_packages: tuple[str, ...]) -> list[str]:
+    """The bento's ``python.packages``: the bentofile's, then ``estimator_packages`` and what they pull in, pinned
+    to the versions ``uv.lock`` gives the image's Python (``docker.python_version``)."""
+    own = [str(line) for line in bentofile["python"].get("packages") or []]
+    if not estimator_packages:
+        return own
+    python_version = str(bentofile["docker"]["python_version"])
+    return own + estimator_pins(read_lock(lock_path), python_version, estimator_packages, pinned=own)
 
+
+def _read_bentofile(bentofile: Path) -> dict[str, Any]:
+    """The bentofile's settings, refusing one without the keys the build fills in or relies on."""
     data = yaml.safe_load(bentofile.read_text(encoding="utf-8")) or {}
-    name = data.get("name")
-    if not name:
-        raise ValueError(f"{bentofile}: set 'name:' (the bento's name)")
-    return str(name)
+    if not isinstance(data, dict) or not data.get("name"):
+        raise BentoBuildError(f"{bentofile}: set 'name:' (the bento's name)")
+    if not isinstance(data.get("python"), dict) or "requirements_txt" in data["python"]:
+        raise BentoBuildError(f"{bentofile}: list the service's packages under python.packages (no requirements_txt)")
+    if not (data.get("docker") or {}).get("python_version"):
+        raise BentoBuildError(f"{bentofile}: set docker.python_version (the image's Python, e.g. '3.11')")
+    return data
 
 
 def export_context(tag: str, out_dir: Path | str) -> Path:

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from gitops_ml.cli_support import console
+from gitops_ml.cli_support import console, report_error
 from gitops_ml.serving.tokens import Role, hash_line, new_token
 
 
@@ -25,7 +25,7 @@ def _store_errors() -> Iterator[None]:
     try:
         yield
     except BentoMLException as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        report_error(exc)
         raise typer.Exit(1) from None
 
 

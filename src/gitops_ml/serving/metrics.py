@@ -7,41 +7,37 @@ directly, as BentoML's documentation now says. Series with labels are created up
 shows 0 rather than "no data" for a counter that has not moved yet.
 
 The names are the ones the Grafana dashboard (deploy/grafana/gitops-ml-dashboard.json) queries, and a test
-checks that the live service serves every one of them. docs/prediction-log.md lists them.
+checks that the live service serves every one of them but the other tasks' prediction series
+(:mod:`~gitops_ml.serving.prediction_metrics`). docs/prediction-log.md lists them.
 """
 
 from __future__ import annotations
-
-import json
-from typing import Any
 
 import numpy as np
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 
 from gitops_ml.adapters.prometheus_histogram import observe_many
+from gitops_ml.config import SchemaParams
 from gitops_ml.serving.log_writer import DROP_REASONS
+from gitops_ml.serving.prediction_metrics import PredictionMetrics
 
-SCORE_BUCKETS = tuple(round(0.05 * step, 2) for step in range(1, 21))
 RECORD_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)
 WAIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-def class_name(value: Any) -> str:
-    """A class value of the schema as a label value (``1``, ``yes``; booleans as ``true``/``false``)."""
-    return json.dumps(value) if isinstance(value, bool) else str(value)
-
-
 class ServiceMetrics:
-    """Score distribution, predictions per label, model-call size and time, queue wait, the prediction log's counts."""
+    """The prediction's series for the task, model-call size and time, queue wait, the prediction log's counts."""
 
     def __init__(
         self,
         model_version: str,
-        negative_class: Any,
-        positive_class: Any,
+        schema: SchemaParams,
+        threshold: float = 0.5,
         registry: CollectorRegistry = REGISTRY,
     ) -> None:
-        """Create the metrics in ``registry`` (a fresh one in unit tests) with their series at 0."""
+        """Create the metrics in ``registry`` (a fresh one in unit tests) with their series at 0: the prediction's
+        series of ``schema.task`` (:mod:`~gitops_ml.serving.prediction_metrics`; ``threshold``:
+        ``evaluate.threshold``) and the rest."""
         self.model_calls = Histogram(
             "gitops_ml_model_call_records",
             "Records per model call (more than one request's records when requests were batched).",
@@ -60,22 +56,7 @@ class ServiceMetrics:
             buckets=WAIT_BUCKETS,
             registry=registry,
         )
-        scores = Histogram(
-            "gitops_ml_prediction_score",
-            "Predicted probability of the positive class, one observation per scored record.",
-            ["model_version"],
-            buckets=SCORE_BUCKETS,
-            registry=registry,
-        )
-        self.scores = scores.labels(model_version)
-        predictions = Counter(
-            "gitops_ml_predictions",
-            "Scored records per predicted label.",
-            ["label", "model_version"],
-            registry=registry,
-        )
-        self.negatives = predictions.labels(class_name(negative_class), model_version)
-        self.positives = predictions.labels(class_name(positive_class), model_version)
+        self.predictions = PredictionMetrics(schema, threshold, model_version, registry)
         self.log_written = Counter(
             "gitops_ml_prediction_log_written_records",
             "Records written to the prediction log.",
@@ -89,15 +70,10 @@ class ServiceMetrics:
         )
         self.log_dropped = {reason: dropped.labels(reason) for reason in DROP_REASONS}
 
-    def observe_model_call(self, scores: np.ndarray, threshold: float) -> None:
-        """Record one model call: its size, each score, and how many records got each label."""
-        self.model_calls.observe(len(scores))
-        observe_many(self.scores, scores)
-        positives = int(np.count_nonzero(scores >= threshold))
-        if positives:
-            self.positives.inc(positives)
-        if len(scores) - positives:
-            self.negatives.inc(len(scores) - positives)
+    def observe_model_call(self, predicted: np.ndarray) -> None:
+        """Record one model call: its size and its task-shaped prediction of each record."""
+        self.model_calls.observe(len(predicted))
+        self.predictions.observe(predicted)
 
     def observe_queue_wait(self, seconds: float) -> None:
         """Record how long one request waited for the model."""

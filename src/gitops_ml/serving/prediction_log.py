@@ -7,9 +7,11 @@ One line per request, its records as columns (the format the drift check reads; 
      "features": {"amount": [12.5, 980.0], ...}}
 
 Only the schema's id and feature columns are written (the request model refuses any other field anyway),
-with ``null`` for a missing value or an id the request left out. ``label`` is the predicted class as the schema
-names it (``schema.positive_class`` when the score reaches ``evaluate.threshold``, else ``negative_class``).
-``request_id`` is the one BentoML returns in the ``X-BentoML-Request-ID`` header.
+with ``null`` for a missing value or an id the request left out. The prediction's fields follow the task
+(:mod:`~gitops_ml.serving.log_lines`): binary ``score`` and ``label`` (the predicted class as the schema names it:
+``schema.positive_class`` when the score reaches ``evaluate.threshold``, else ``negative_class``), multiclass
+``label`` and ``probabilities`` (per class), regression ``value``. ``request_id`` is the one BentoML returns in
+the ``X-BentoML-Request-ID`` header.
 
 The request path only samples and queues (:meth:`PredictionLog.record`); building the lines
 (:mod:`~gitops_ml.serving.log_lines`) and writing happen on a writer thread (:mod:`~gitops_ml.serving.log_writer`)
@@ -38,6 +40,7 @@ from gitops_ml.errors import PrivateApiError
 from gitops_ml.serving.log_lines import Columns, LineRenderer, ScoredBatch, Scores
 from gitops_ml.serving.log_sinks import FsspecSink, RotatingFileSink, Sink, is_url
 from gitops_ml.serving.log_writer import BackgroundWriter
+from gitops_ml.serving.outputs import TaskOutput
 
 if TYPE_CHECKING:
     from gitops_ml.serving.metrics import ServiceMetrics
@@ -130,8 +133,9 @@ class PredictionLog:
         self._failed = False
 
     def record(self, features: Columns, ids: Columns, scores: Scores, request_id: str | None = None) -> None:
-        """Queue one request's records: its ``features`` and ``ids`` columns and ``scores`` (a sample of the
-        records when ``sample_rate`` < 1). The columns are kept, not copied: do not change them afterwards."""
+        """Queue one request's records: its ``features`` and ``ids`` columns and ``scores``, the model's task-shaped
+        prediction (a sample of the records when ``sample_rate`` < 1). The columns are kept, not copied: do not
+        change them afterwards."""
         try:
             if self.sample_rate < 1:
                 keep = [i for i in range(len(scores)) if self._random() < self.sample_rate]
@@ -170,14 +174,8 @@ def start_prediction_log(
         logger.info("prediction log: off")
         return None
     schema = params.schema
-    render = LineRenderer(
-        model_version,
-        schema.feature_names,
-        list(schema.ids),
-        params.evaluate.threshold,
-        schema.negative_class,
-        schema.positive_class,
-    )
+    output = TaskOutput.of(schema, params.evaluate.threshold)
+    render = LineRenderer(model_version, schema.feature_names, list(schema.ids), output=output)
     try:
         sink = open_sink(settings)
     except Exception as exc:

@@ -5,8 +5,9 @@ with ``bentoml build --arg model_tag=...``) and reads the ``params.yaml`` stored
 is the data contract the model was trained on, and a built bento (or its container) needs nothing from the
 working directory. Bad input is refused by the generated pydantic model with HTTP 400 naming the field.
 
-Endpoints: ``/predict``, and BentoML's ``/livez``, ``/readyz`` (503 until the model is loaded), ``/metrics``
-(Prometheus: request counts and latencies, plus the service's own in ``metrics.py``) and ``/docs.json`` (OpenAPI).
+Endpoints: ``/predict`` (its response follows ``schema.task``: ``schema.py``), and BentoML's ``/livez``,
+``/readyz`` (503 until the model is loaded), ``/metrics`` (Prometheus: request counts and latencies, plus the
+service's own in ``metrics.py``) and ``/docs.json`` (OpenAPI).
 Each scored record also goes to the prediction log (``prediction_log.py``), off the request path.
 With ``GITOPS_ML_AUTH=on`` every endpoint but the probes needs a bearer token with a role (docs/auth.md).
 """
@@ -31,20 +32,23 @@ import numpy as np
 from bentoml.exceptions import ServiceUnavailable
 from pydantic import BaseModel
 
+from gitops_ml.adapters.bentoml_server import wrap_app
 from gitops_ml.config import Params, load_params
 from gitops_ml.pipeline.interface import ColumnScorer, column_scorer
+from gitops_ml.serving import log_safety
 from gitops_ml.serving.auth import SERVICE_POLICY, BearerAuth
 from gitops_ml.serving.auth_config import AUTH_OFF_WARNING, AuthConfigError, AuthSettings, load_auth_settings
 from gitops_ml.serving.batching import Batcher, Columns
 from gitops_ml.serving.metrics import ServiceMetrics
-from gitops_ml.serving.middleware import JsonBodyOnly
+from gitops_ml.serving.middleware import JsonBodyOnly, RestorePath, RouteLabels
 from gitops_ml.serving.openapi_security import DocumentBearerScheme
 from gitops_ml.serving.prediction_log import start_prediction_log
-from gitops_ml.serving.schema import columns_of, field_columns, request_model, response_model
+from gitops_ml.serving.schema import Responder, columns_of, field_columns, request_model
 from gitops_ml.serving.store import MODEL_NAME, PARAMS_FILE, missing_model_message, stored_files
 
 logger = logging.getLogger("gitops_ml.serving")
 logging.getLogger("gitops_ml").setLevel(logging.INFO)  # BentoML leaves the root at WARNING: show our INFO lines
+log_safety.install()  # one line per record, control characters escaped; a refused request is one WARNING
 SERVICE_NAME = "gitops-ml-service"
 
 
@@ -83,10 +87,11 @@ MODEL_DIR = Path(_stored.path)
 MODEL_VERSION = str(_stored.info.labels.get("model_version", _stored.tag.version))
 PARAMS: Params = load_params(MODEL_DIR / PARAMS_FILE)
 Record, PredictRequest = request_model(PARAMS)
-Prediction, PredictResponse = response_model(PARAMS.schema)
 FEATURES, IDS = field_columns(Record, PARAMS.schema)  # attribute -> column
+RESPONDER = Responder.of(PARAMS.schema, PARAMS.evaluate.threshold, IDS)  # the response of schema.task
+PredictResponse = RESPONDER.response
 
-METRICS = ServiceMetrics(MODEL_VERSION, PARAMS.schema.negative_class, PARAMS.schema.positive_class)
+METRICS = ServiceMetrics(MODEL_VERSION, PARAMS.schema, PARAMS.evaluate.threshold)
 
 
 @bentoml.service(
@@ -106,7 +111,6 @@ class PredictionService:
         self._score: ColumnScorer | None = None
         self._error: BaseException | None = None
         self._loaded = threading.Event()
-        self._threshold = PARAMS.evaluate.threshold
         self._batcher = Batcher(
             self._scores, PARAMS.serving.max_batch_size, METRICS.observe_queue_wait, METRICS.observe_call_time
         )
@@ -144,11 +148,11 @@ class PredictionService:
         return self._error is None
 
     def _scores(self, columns: Columns) -> np.ndarray:
-        """Positive-class probabilities for the rows of ``columns`` (called by the batcher: in a thread, or inline)."""
+        """The task-shaped prediction of the rows of ``columns`` (called by the batcher: in a thread, or inline)."""
         assert self._score is not None  # the batcher is only called once the model is loaded
-        scores = self._score(columns)
-        METRICS.observe_model_call(scores, self._threshold)
-        return scores
+        predicted = self._score(columns)
+        METRICS.observe_model_call(predicted)
+        return predicted
 
     # untyped-decorator: bentoml.api types input_spec/output_spec as its IODescriptor, yet takes any pydantic model.
     @bentoml.api(route="/predict", input_spec=PredictRequest, output_spec=PredictResponse)  # type: ignore[untyped-decorator]
@@ -157,24 +161,18 @@ class PredictionService:
         if not self.__is_ready__():
             raise ServiceUnavailable("the model is not loaded yet; retry when /readyz answers 200")
         columns = columns_of(records, FEATURES)
-        scores = await self._batcher(columns)
+        predicted = await self._batcher(columns)
         ids = columns_of(records, IDS)  # echoed in the predictions and logged
         if self._log is not None:  # the columns go to the log as they are: nothing changes them
-            self._log.record(columns, ids, scores)
-        threshold = self._threshold
-        predictions = [
-            Prediction(
-                label=int(score >= threshold),
-                probability=float(score),
-                **{name: ids[column][i] for name, column in IDS.items()},
-            )
-            for i, score in enumerate(scores)
-        ]
-        return PredictResponse(predictions=predictions, model_version=MODEL_VERSION)
+            self._log.record(columns, ids, predicted)
+        return RESPONDER.respond(predicted, ids, MODEL_VERSION)
 
 
-# The first middleware added is the outermost: authentication runs before anything reads the request.
+# The first middleware added is the outermost: the real path is back (RouteLabels showed BentoML's own middleware
+# the route's template), then authentication runs before anything reads the request.
 # attr-defined: bentoml types @service(...) with a Protocol mypy cannot apply; at run time this is a bentoml Service.
+wrap_app(PredictionService, RouteLabels)
+PredictionService.add_asgi_middleware(RestorePath)  # type: ignore[attr-defined]
 if AUTH.tokens is not None:
     PredictionService.add_asgi_middleware(BearerAuth, tokens=AUTH.tokens, policy=SERVICE_POLICY)  # type: ignore[attr-defined]
     PredictionService.add_asgi_middleware(DocumentBearerScheme, policy=SERVICE_POLICY)  # type: ignore[attr-defined]
