@@ -42,12 +42,12 @@ install: .venv/.synced ## Create .venv from uv.lock (installs uv first if missin
 data: install ## Make data/ match data.dvc (keep it, pull it from the DVC remote, or regenerate the sample if data.sample is set)
 	$(RUN) gitops-ml ensure-data
 
-# CSV, TARGET and FORCE come from the command line (`make init-data CSV=... TARGET=...`) and are read from the
-# environment inside the recipe, never spliced into it.
+# CSV, TARGET, TASK and FORCE come from the command line (`make init-data CSV=... TARGET=...`) and are read from
+# the environment inside the recipe, never spliced into it.
 .PHONY: init-data
-init-data: install ## Adopt your own data: CSV=path/to/file.csv|.parquet TARGET=label_column (FORCE=1 to replace earlier data)
-	@[[ -n "$${CSV:-}" && -n "$${TARGET:-}" ]] || { echo "usage: make init-data CSV=path/to/data.csv TARGET=label_column [FORCE=1]" >&2; exit 1; }
-	$(RUN) gitops-ml init-data "$$CSV" --target "$$TARGET" $${FORCE:+--force}
+init-data: install ## Adopt your own data: CSV=path/to/file.csv|.parquet TARGET=label_column (TASK=binary|multiclass|regression to override the inferred task, FORCE=1 to replace earlier data)
+	@[[ -n "$${CSV:-}" && -n "$${TARGET:-}" ]] || { echo "usage: make init-data CSV=path/to/data.csv TARGET=label_column [TASK=binary|multiclass|regression] [FORCE=1]" >&2; exit 1; }
+	$(RUN) gitops-ml init-data "$$CSV" --target "$$TARGET" $${TASK:+--task "$$TASK"} $${FORCE:+--force}
 
 .PHONY: repro
 repro: data ## Run the DVC pipeline (validate -> split -> train -> evaluate, drift_reference); only what changed reruns

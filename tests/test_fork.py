@@ -176,7 +176,11 @@ def test_a_fork_with_its_own_data_runs_releases_serves_and_keeps_its_tests_green
 
 
 def as_sent_by_pandas(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as ``df.to_dict(orient="records")`` sends them over JSON, missing values as null."""
+    """Rows as ``df.to_dict(orient="records")`` sends them over JSON, missing values as null, dates as ISO text."""
+    frame = frame.copy()
+    for name in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[name]):
+            frame[name] = frame[name].dt.strftime("%Y-%m-%dT%H:%M:%S")
     return json.loads(json.dumps(frame.astype(object).where(frame.notna(), None).to_dict(orient="records")))
 
 

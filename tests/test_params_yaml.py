@@ -71,3 +71,15 @@ def test_floats_read_back_as_floats_in_yaml_1_1(value: float) -> None:
 
 def test_none_is_written_as_null() -> None:
     assert params_yaml.dump(params_yaml.node({"v": None})) == "v: null\n"
+
+
+def test_a_comment_that_states_a_changed_fact_is_replaced() -> None:
+    doc = params_yaml.load(TEXT)
+    params_yaml.set_comment(doc["schema"], "target", "the number to predict", column=32)
+    params_yaml.set_comment(doc["project"], "owner", "who answers for it")
+    text = params_yaml.dump(doc)
+    assert "\n  target: is_fraud              # the number to predict\n  positive_class: 1 " in text
+    assert "# who answers for it\n\ndata:" in text  # the blank line before the next section stays
+    assert yaml.safe_load(text) == yaml.safe_load(TEXT)
+    with pytest.raises(ValueError, match="holds a block"):
+        params_yaml.set_comment(doc["schema"], "columns", "x")

@@ -1,6 +1,6 @@
 """The whole loop for a multiclass and a regression project, through the Makefile only, as a team runs it.
 
-For each task a fork of the template adopts a dataset of that task (tests/support/task_data.py: ids, dates, gaps,
+For each task a fork of the template adopts a dataset of that task (tests/support/loop_data.py: ids, dates, gaps,
 categories, free text, a rare class, unlabelled rows): ``make init-data`` infers the task and the contract,
 ``make run``, the commit init-data prints, ``make gate`` and ``make promote`` (the first release, on the floors
 init-data set), ``make serve`` and rows scored over HTTP as pandas writes them, ``make drift`` on a shifted window,
@@ -25,10 +25,10 @@ import pytest
 from gitops_ml.config import ColumnType, Params, load_params
 from gitops_ml.predictions import read_predictions
 from gitops_ml.tasks import Task
+from tests.support.loop_data import WEATHER_CLASSES, house_table, weather_table
 from tests.support.processes import free_port, stop
 from tests.support.projects import ROOT, make_project, project_env, run
 from tests.support.serving import wait_until_ready
-from tests.support.task_data import WEATHER_CLASSES, house_table, weather_table
 
 pytestmark = pytest.mark.slow
 

@@ -46,6 +46,23 @@ class ColumnType(StrEnum):
     CATEGORY = "category"
     BOOL = "bool"
     DATETIME = "datetime"
+    """An ISO 8601 date or date and time (``2012-01-01``, ``2012-01-01 08:30:00``); the model sees its calendar
+    parts (``parts``). A time with an offset (``+02:00``, ``Z``) is read in UTC."""
+
+
+class DatePart(StrEnum):
+    """A calendar part of a ``datetime`` column that becomes a numeric feature named ``<column>_<part>``."""
+
+    YEAR = "year"
+    MONTH = "month"
+    DAY = "day"
+    DAY_OF_WEEK = "day_of_week"
+    """Monday 0 to Sunday 6."""
+    HOUR = "hour"
+
+
+DEFAULT_DATE_PARTS = (DatePart.YEAR, DatePart.MONTH, DatePart.DAY, DatePart.DAY_OF_WEEK)
+"""The parts of a ``datetime`` column whose ``parts`` are left out (a date: no hour)."""
 
 
 class ColumnSpec(StrictModel):
@@ -56,6 +73,8 @@ class ColumnSpec(StrictModel):
     min: float | None = None
     max: float | None = None
     categories: list[str] | None = None
+    parts: list[DatePart] | None = None
+    """``datetime`` only: the calendar parts the model sees (default :data:`DEFAULT_DATE_PARTS`)."""
     description: str = ""
 
     @model_validator(mode="after")
@@ -64,11 +83,23 @@ class ColumnSpec(StrictModel):
             raise ValueError("a 'category' column needs a non-empty 'categories' list")
         if self.type is not ColumnType.CATEGORY and self.categories is not None:
             raise ValueError(f"'categories' only applies to 'category' columns, not '{self.type}'")
-        if self.type in (ColumnType.CATEGORY, ColumnType.BOOL) and (self.min is not None or self.max is not None):
+        if self.type not in (ColumnType.FLOAT, ColumnType.INT) and (self.min is not None or self.max is not None):
             raise ValueError(f"'min'/'max' only apply to numeric columns, not '{self.type}'")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        if self.parts is not None:
+            if self.type is not ColumnType.DATETIME:
+                raise ValueError(f"'parts' only applies to 'datetime' columns, not '{self.type}'")
+            if not self.parts or len(set(self.parts)) != len(self.parts):
+                raise ValueError(f"'parts' must list each calendar part once, at least one (got {self.parts})")
         return self
+
+    @property
+    def date_parts(self) -> tuple[DatePart, ...]:
+        """The calendar parts a ``datetime`` column gives the model (none for other types)."""
+        if self.type is not ColumnType.DATETIME:
+            return ()
+        return tuple(self.parts) if self.parts is not None else DEFAULT_DATE_PARTS
 
 
 # Fields of each prediction the service returns (for any task): an id column of that name would collide with them.
@@ -233,11 +264,30 @@ class DataParams(StrictModel):
 
 
 class SplitParams(StrictModel):
-    """Hold-out split of the validated data."""
+    """Hold-out split of the validated data: random (seeded), or the latest rows by a date column."""
 
     test_size: float = Field(default=0.2, gt=0, lt=1)
     seed: int = 42
     stratify: bool = True
+    """Classification: keep each class's share equal in train and test (regression splits plainly)."""
+    time_column: str | None = None
+    """A ``datetime`` column of ``schema.columns``: hold out the latest ``test_size`` of the rows by it instead of a
+    random split (``seed`` and ``stratify`` then do not apply); rows without a date stay in train."""
+
+    def check_time_column(self, schema: SchemaParams) -> None:
+        """Raise ValueError unless ``time_column`` is unset or a ``datetime`` column of ``schema``."""
+        name = self.time_column
+        if name is None:
+            return
+        spec = schema.columns.get(name)
+        if spec is None or spec.type is not ColumnType.DATETIME:
+            dates = schema.names_of(ColumnType.DATETIME)
+            found = "not a column of schema.columns" if spec is None else f"a {spec.type} column"
+            raise ValueError(
+                f"split.time_column: '{name}' is {found}; name a datetime column ("
+                + (", ".join(dates) if dates else "the schema has none")
+                + ") or remove the key for a random split"
+            )
 
 
 # One enum member per registered estimator (pipeline/estimators.py), e.g. Estimator.HIST_GRADIENT_BOOSTING.
@@ -457,6 +507,11 @@ class Params(StrictModel):
     @model_validator(mode="after")
     def _gate_names_task_metrics(self) -> Params:
         self.gate.check_metrics(self.schema_.task)
+        return self
+
+    @model_validator(mode="after")
+    def _time_column_is_a_date(self) -> Params:
+        self.split.check_time_column(self.schema_)
         return self
 
     @model_validator(mode="after")

@@ -194,3 +194,20 @@ def remove(parent: CommentedMap, key: str) -> None:
     value = parent[neighbour]
     container, last, slot = _last_entry(value) if _is_block(value) else (parent, neighbour, _MAP_SLOT)
     _attach_after(container, last, slot, following)
+
+
+def set_comment(parent: CommentedMap, key: str, comment: str, *, column: int | None = None) -> None:
+    """Replace the end-of-line comment of ``parent[key]`` (a scalar), keeping the lines that follow it.
+
+    For a comment that states a fact the new value changed (the template says ``# the binary label`` next to
+    ``target:``, which is wrong once the target is a number).
+    """
+    if isinstance(parent[key], CommentedMap | CommentedSeq) and _is_block(parent[key]):
+        raise ValueError(f"set_comment: '{key}' holds a block; its end-of-line comment is not on its own line")
+    following = _after_line(parent, key, _MAP_SLOT)
+    items = parent.ca.items.get(key)
+    if items:
+        items[_MAP_SLOT] = None
+    parent.yaml_add_eol_comment(comment, key, column=column)
+    if following:
+        _attach_after(parent, key, _MAP_SLOT, following)

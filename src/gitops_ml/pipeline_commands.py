@@ -16,6 +16,7 @@ from rich.table import Table
 from gitops_ml import paths
 from gitops_ml.cli_support import ParamsOption, console, out, say
 from gitops_ml.config import Params, SampleParams, load_params
+from gitops_ml.tasks import Task
 
 
 def sample_data(
@@ -46,40 +47,47 @@ def ensure_data(params_path: ParamsOption = Path("params.yaml")) -> None:
 
 def init_data(
     path: Annotated[Path, typer.Argument(help="Your data: a CSV or parquet file.", show_default=False)],
-    target: Annotated[str, typer.Option("--target", help="The binary label column.", show_default=False)],
+    target: Annotated[str, typer.Option("--target", help="The label column.", show_default=False)],
+    task: Annotated[
+        Task | None,
+        typer.Option(help="What the model predicts [default: inferred from the target].", show_default=False),
+    ] = None,
     force: Annotated[bool, typer.Option(help="Replace data/ and the params of data adopted before.")] = False,
     positive: Annotated[
-        str | None, typer.Option(help="The target's value that means positive [default: true, 1, yes, or rarer].")
+        str | None,
+        typer.Option(help="Binary: the target's value that means positive [default: true, 1, yes, or rarer]."),
     ] = None,
     name: Annotated[str | None, typer.Option(help="project.name [default: from the file name].")] = None,
 ) -> None:
-    """Adopt your own data: infer the contract into params.yaml, make data/ hold the file, `dvc add data`."""
+    """Adopt your own data: infer the task and contract into params.yaml, make data/ hold the file, `dvc add data`."""
     from gitops_ml.pipeline.init_data import describe
     from gitops_ml.pipeline.init_data import init_data as adopt
 
     with console.status(f"adopting {path}"):
-        adopted = adopt(path, target, force=force, positive=positive, name=name)
+        adopted = adopt(path, target, force=force, positive=positive, name=name, task=task)
     for line in describe(adopted):
         out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def validate(params_path: ParamsOption = Path("params.yaml")) -> None:
     """Stage validate: check the raw data against the schema in params.yaml and write it typed."""
-    from gitops_ml.pipeline.validate import run_validate
+    from gitops_ml.pipeline.validate import describe_summary, run_validate
 
     params = load_params(params_path)
     with console.status(f"validating {params.data.path}"):
         summary = run_validate(params.data.path, params.schema, paths.VALIDATED, paths.DATA_SUMMARY)
-    console.print(f"validate: {summary['rows']} rows pass the contract, positive rate {summary['positive_rate']:.4f}")
+    console.print(describe_summary(summary), markup=False, highlight=False, soft_wrap=True)
 
 
 def split(params_path: ParamsOption = Path("params.yaml")) -> None:
-    """Stage split: stratified hold-out split of the validated data."""
+    """Stage split: hold-out split of the validated data (random, or the latest rows by split.time_column)."""
     from gitops_ml.pipeline.split import run_split
 
     params = load_params(params_path)
     run_split(paths.VALIDATED, params.schema, params.split, paths.TRAIN, paths.TEST)
-    console.print(f"split: test_size={params.split.test_size}, seed={params.split.seed}")
+    split = params.split
+    how = f"latest by {split.time_column}" if split.time_column else f"seed={split.seed}"
+    console.print(f"split: test_size={split.test_size}, {how}", markup=False, highlight=False)
 
 
 def train(params_path: ParamsOption = Path("params.yaml")) -> None:

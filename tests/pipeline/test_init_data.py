@@ -1,21 +1,27 @@
 """`gitops-ml init-data`: every bad input gets one clear message and writes nothing; a second adoption needs
---force; a failed write is undone. Own data of two shapes through init-data, `make run`, the gate and the service:
-tests/test_fork.py."""
+--force; a failed write is undone; each task (inferred, or TASK=) writes its own contract and gate rules. Own data
+of two shapes through init-data, `make run`, the gate and the service: tests/test_fork.py."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from gitops_ml.cli import app
 from gitops_ml.config import load_params, parse_params
+from gitops_ml.model_metrics import DEFAULT_PRIMARY_METRIC, data_guards, no_skill_floors
 from gitops_ml.pipeline import init_data as init_data_module
 from gitops_ml.pipeline.infer_contract import MIN_ROWS
+from gitops_ml.tasks import Task
 from tests.support.own_data import numeric_table
-from tests.support.projects import make_project, run
+from tests.support.projects import ROOT, make_project, project_env, run
+from tests.support.task_data import WEATHER_CLASSES, cars_table, weather_table
 from tests.support.tree import snapshot
 
 runner = CliRunner()
@@ -38,7 +44,7 @@ def sample_project(tmp_path_factory: pytest.TempPathFactory, dvc_cache: Path) ->
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The input files of the bad-input cases, outside the project."""
+    """The input files of the bad-input cases (and the good tables of each task), outside the project."""
     folder = tmp_path_factory.mktemp("inputs")
     numeric_table().to_csv(folder / "numeric.csv", index=False)
     (folder / "garbage.csv").write_bytes(b"a,b\n1,2,3,4\n\x00\xff")
@@ -47,36 +53,73 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     numeric_table(rows=MIN_ROWS - 1).to_csv(folder / "small.csv", index=False)
     numeric_table().rename(columns={"pages_viewed": "pages viewed"}).to_csv(folder / "spaces.csv", index=False)
     numeric_table().assign(probability=[f"r{i}" for i in range(300)]).to_csv(folder / "collide.csv", index=False)
-    numeric_table().assign(converted=lambda f: f["converted"].where(f.index >= 3)).to_csv(
-        folder / "unlabelled.csv", index=False
-    )
+    numeric_table().assign(converted=None).to_csv(folder / "unlabelled.csv", index=False)
+    numeric_table().assign(converted=1).to_csv(folder / "one_value.csv", index=False)
+    weather_table().to_csv(folder / "weather.csv", index=False)
+    rare = weather_table()
+    rare.loc[rare.index[rare["weather"] == "snow"][4:], "weather"] = "rain"
+    rare.to_csv(folder / "rare.csv", index=False)
+    bad_date = weather_table()
+    bad_date.loc[7, "date"] = "2012-02-30"
+    bad_date.to_csv(folder / "bad_date.csv", index=False)
+    cars_table().to_parquet(folder / "cars.parquet", index=False)
+    cars_table().assign(origin=lambda f: f["origin"].where(f.index % 3 > 0)).to_csv(folder / "cars.csv", index=False)
     return folder
 
 
 BAD_INPUTS = {
-    "missing file": ("nope.csv", "converted", ["nope.csv does not exist or is not a file"]),
-    "unreadable file": ("garbage.csv", "converted", ["garbage.csv is not a readable CSV file"]),
-    "not csv or parquet": ("notes.xlsx", "converted", ["reads CSV or parquet files (.csv, .parquet, .pq)"]),
+    "missing file": ("nope.csv", ["--target", "converted"], ["nope.csv does not exist or is not a file"]),
+    "unreadable file": ("garbage.csv", ["--target", "converted"], ["garbage.csv is not a readable CSV file"]),
+    "not csv or parquet": (
+        "notes.xlsx",
+        ["--target", "converted"],
+        ["reads CSV or parquet files (.csv, .parquet, .pq)"],
+    ),
     "missing target": (
         "numeric.csv",
-        "label",
+        ["--target", "label"],
         ["no column 'label' to use as the target; the columns are: pages_viewed, seconds_on_site, ad_score"],
     ),
-    "non-binary target": (
+    "target that is not binary": (
         "twelve_classes.csv",
-        "converted",
+        ["--target", "converted", "--task", "binary"],
         ["target 'converted' is not binary: it has 12 distinct value(s) (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ...)"],
     ),
-    "target with gaps": ("unlabelled.csv", "converted", ["target 'converted' has no value in 3 row(s)"]),
-    "too few rows": ("small.csv", "converted", [f"has {MIN_ROWS - 1} rows; init-data needs at least {MIN_ROWS}"]),
+    "unlabelled rows only": (
+        "unlabelled.csv",
+        ["--target", "converted"],
+        ["target 'converted' has no value in any of the 300 row(s): every row is unlabelled"],
+    ),
+    "target with one value": ("one_value.csv", ["--target", "converted"], ["has one value (1) in every labelled row"]),
+    "class with too few rows": (
+        "rare.csv",
+        ["--target", "weather"],
+        ["target 'weather': too few labelled rows of a class ('snow' has 4); init-data needs at least 10"],
+    ),
+    "date that does not parse": (
+        "bad_date.csv",
+        ["--target", "weather"],
+        ["column 'date' holds dates, but 1 value(s) are not ISO 8601 dates ('2012-02-30')"],
+    ),
+    "regression target with text": (
+        "weather.csv",
+        ["--target", "weather", "--task", "regression"],
+        ["target 'weather' holds text (", "a regression target must be numbers"],
+    ),
+    "unknown task": ("weather.csv", ["--target", "weather", "--task", "ranking"], ["'ranking' is not one of"]),
+    "too few rows": (
+        "small.csv",
+        ["--target", "converted"],
+        [f"has {MIN_ROWS - 1} labelled rows; init-data needs at least {MIN_ROWS}"],
+    ),
     "name that cannot be a field": (
         "spaces.csv",
-        "converted",
+        ["--target", "converted"],
         ["'pages viewed': use letters, digits and _", "(e.g. pages_viewed)", "Rename them in the file"],
     ),
     "id colliding with the response": (
         "collide.csv",
-        "converted",
+        ["--target", "converted"],
         ["'probability': an id column of that name would collide with the prediction's 'probability' field"],
     ),
 }
@@ -86,11 +129,11 @@ BAD_INPUTS = {
 def test_bad_input_is_one_clear_message_and_writes_nothing(
     case: str, sample_project: Path, inputs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    name, target, expected = BAD_INPUTS[case]
+    name, args, expected = BAD_INPUTS[case]
     before = snapshot(sample_project)
-    code, output = invoke(sample_project, monkeypatch, str(inputs / name), "--target", target)
-    assert code == 1
-    assert output.startswith("error: ")
+    code, output = invoke(sample_project, monkeypatch, str(inputs / name), *args)
+    assert code in (1, 2)  # 2: the command line itself (typer's usage error)
+    assert output.startswith("error: ") or "Invalid value for '--task'" in output
     for fragment in expected:
         assert fragment in output
     assert "Traceback" not in output
@@ -156,3 +199,124 @@ def test_a_failed_write_is_undone(project: Path, inputs: Path, monkeypatch: pyte
         init_data_module.init_data(inputs / "numeric.csv", "converted", project)
     assert snapshot(project) == before
     assert not list(project.glob(".init-data-*"))
+
+
+# --- the three tasks, and switching between them ---------------------------------------------------------------
+
+
+def raw_params(project: Path) -> dict:
+    return yaml.safe_load((project / "params.yaml").read_text())
+
+
+def test_each_task_is_adopted_with_its_contract_and_gate(
+    project: Path, inputs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Multiclass, then regression, then binary again (--force): each writes its own keys and removes the others'."""
+    run(["gitops-ml", "ensure-data"], project)
+    weather = weather_table()
+    code, output = invoke(project, monkeypatch, str(inputs / "weather.csv"), "--target", "weather")
+    assert code == 0, output
+    labelled = weather["weather"].dropna()
+    assert f"({len(labelled)} labelled rows; 7 unlabelled rows (no weather), which validate leaves out)" in output
+    assert "target weather: multiclass (5 labels); classes (schema.classes, in this order): drizzle " in output
+    assert "date datetime as year, month, day, day_of_week" in output
+    assert "gate (primary_metric macro_f1; guards balanced_accuracy 0.02, log_loss 0.05; floors macro_f1 " in output
+    raw = raw_params(project)
+    schema = raw["schema"]
+    assert (schema["task"], schema["classes"]) == ("multiclass", WEATHER_CLASSES)
+    assert not {"positive_class", "negative_class", "min_target_rate", "max_target_rate"} & set(schema)
+    assert schema["columns"]["date"] == {"type": "datetime", "parts": ["year", "month", "day", "day_of_week"]}
+    assert "positive_label" not in raw["project"] and "negative_label" not in raw["project"]
+    encoded = labelled.map(WEATHER_CLASSES.index).to_numpy()
+    assert raw["gate"]["primary_metric"] == DEFAULT_PRIMARY_METRIC[Task.MULTICLASS]
+    assert raw["gate"]["guards"] == data_guards(Task.MULTICLASS, encoded)
+    assert raw["gate"]["floors"] == no_skill_floors(Task.MULTICLASS, encoded)
+    text = (project / "params.yaml").read_text()
+    assert re.search(r"\n  target: weather +# the label: one of schema.classes", text)
+    params = load_params(project / "params.yaml")  # the typed config accepts it
+    assert params.task is Task.MULTICLASS
+    plots = yaml.safe_load((project / "dvc.yaml").read_text())["plots"]  # DVC draws the multiclass plots
+    assert "reports/plots/per_class_f1.csv" in json.dumps(plots) and "roc.csv" not in json.dumps(plots)
+    assert "git add data.dvc params.yaml dvc.lock .gitignore dvc.yaml && git commit" in output
+
+    validated = run(["gitops-ml", "validate"], project).stderr
+    assert f"validate: {len(labelled)} labelled rows pass the contract (7 unlabelled rows left out), classes:" in (
+        " ".join(validated.split())
+    )
+    summary = json.loads((project / "reports" / "data_summary.json").read_text())
+    assert summary["task"] == "multiclass" and summary["unlabelled_rows"] == 7
+
+    # regression, with a split.time_column the new data does not have: removed, not left to fail in `split`
+    params_text = (
+        (project / "params.yaml")
+        .read_text()
+        .replace("  stratify: true\n", "  stratify: true\n  time_column: date\n")
+        .replace("estimator: hist_gradient_boosting", "estimator: logistic_regression", 1)
+    )
+    (project / "params.yaml").write_text(params_text)
+    code, output = invoke(project, monkeypatch, str(inputs / "cars.parquet"), "--target", "mpg", "--force")
+    assert code == 0, output
+    cars = cars_table()
+    mpg = cars["mpg"].dropna()
+    raw = raw_params(project)
+    schema = raw["schema"]
+    assert schema["task"] == "regression" and "classes" not in schema
+    assert schema["target_min"] <= mpg.min() and mpg.max() <= schema["target_max"]
+    assert raw["gate"]["primary_metric"] == "r2"
+    assert raw["gate"]["guards"] == data_guards(Task.REGRESSION, mpg.to_numpy())
+    assert raw["gate"]["floors"] == no_skill_floors(Task.REGRESSION, mpg.to_numpy())
+    assert "time_column" not in raw["split"]
+    assert "removed split.time_column: date is no datetime column of the new data" in output
+    assert raw["train"]["estimator"] == "hist_gradient_boosting"  # logistic_regression does not predict numbers
+    assert "train.estimator: hist_gradient_boosting (was logistic_regression, which does not support task" in output
+    assert schema["columns"]["year"] == {"type": "datetime", "parts": ["year"]}
+    assert "not used: name (text with 210 distinct values (more than 50 categories))" in output
+    assert f"target mpg: regression (numbers with {mpg.nunique()} distinct values); observed {mpg.min():g} to" in output
+    validated = " ".join(run(["gitops-ml", "validate"], project).stderr.split())
+    assert (
+        f"validate: {len(mpg)} labelled rows pass the contract (6 unlabelled rows left out), target from" in validated
+    )
+
+    # binary again: its keys and the class labels come back, the regression keys go
+    code, output = invoke(project, monkeypatch, str(inputs / "numeric.csv"), "--target", "converted", "--force")
+    assert code == 0, output
+    raw = raw_params(project)
+    assert raw["schema"]["task"] == "binary" and not {"target_min", "target_max"} & set(raw["schema"])
+    assert (raw["schema"]["positive_class"], raw["schema"]["negative_class"]) == (1, 0)
+    assert (raw["project"]["positive_label"], raw["project"]["negative_label"]) == ("converted", "not converted")
+    assert raw["gate"]["primary_metric"] == "average_precision"
+    assert set(raw["gate"]["guards"]) == {"roc_auc", "recall"}
+    run(["gitops-ml", "validate"], project)
+
+
+def test_the_task_can_be_chosen_through_make(project: Path, inputs: Path) -> None:
+    """`make init-data ... TASK=regression`: a 0-4 rating is a number to predict, not five classes."""
+    run(["gitops-ml", "ensure-data"], project)
+    rating = numeric_table().assign(rating=lambda f: f.index % 5)
+    rating.to_csv(project / "ratings.csv", index=False)
+    env = project_env({"UV_NO_SYNC": "1"})
+    (project / ".venv").symlink_to(ROOT / ".venv", target_is_directory=True)
+    result = run(["make", "init-data", "CSV=ratings.csv", "TARGET=rating", "TASK=regression"], project, env=env)
+    assert "target rating: regression (chosen with --task)" in result.stdout
+    assert raw_params(project)["schema"]["task"] == "regression"
+
+
+def test_time_column_survives_when_the_new_data_has_it(
+    project: Path, inputs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(["gitops-ml", "ensure-data"], project)
+    assert invoke(project, monkeypatch, str(inputs / "weather.csv"), "--target", "weather")[0] == 0
+    params_text = (
+        (project / "params.yaml")
+        .read_text()
+        .replace("  stratify: true\n", "  stratify: true\n  time_column: date\n")
+        .replace("estimator: hist_gradient_boosting", "estimator: logistic_regression", 1)
+    )
+    (project / "params.yaml").write_text(params_text)
+    assert invoke(project, monkeypatch, str(inputs / "weather.csv"), "--target", "weather", "--force")[0] == 0
+    assert raw_params(project)["split"]["time_column"] == "date"
+    run(["gitops-ml", "validate"], project)
+    assert "latest by date" in run(["gitops-ml", "split"], project).stderr
+    test = pd.read_parquet(project / "artifacts" / "test.parquet")
+    train = pd.read_parquet(project / "artifacts" / "train.parquet")
+    assert train["date"].max() < test["date"].min()
