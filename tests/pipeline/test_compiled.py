@@ -25,7 +25,7 @@ from gitops_ml.pipeline import compiled
 from gitops_ml.pipeline.estimators import estimators_for
 from gitops_ml.pipeline.interface import build_model, column_scorer, model_frame, score_frame
 from gitops_ml.tasks import Task
-from tests.support.task_data import WEATHER_CLASSES, house_table, weather_table
+from tests.support.task_data import cars_schema, encoded_weather, labelled_cars, weather_schema
 
 SMALL: dict[str, dict[str, Any]] = {
     "random_forest": {"n_estimators": 20, "n_jobs": 1},
@@ -36,45 +36,13 @@ SMALL: dict[str, dict[str, Any]] = {
 """Fewer trees than the defaults: the same converters and code paths, quicker to fit and convert."""
 UNSEEN = "a category nobody listed"
 
-WEATHER_SCHEMA = SchemaParams.model_validate(
-    {
-        "task": "multiclass",
-        "target": "weather",
-        "classes": list(WEATHER_CLASSES),
-        "columns": {
-            "temp_max": {"type": "float", "nullable": True},
-            "precipitation": {"type": "float", "min": 0},
-            "wind": {"type": "float", "min": 0},
-            "region": {"type": "category", "categories": ["coast", "valley", "hills"], "nullable": True},
-        },
-    }
-)
-HOUSE_SCHEMA = SchemaParams.model_validate(
-    {
-        "task": "regression",
-        "target": "price",
-        "columns": {
-            "area_m2": {"type": "float", "min": 0, "nullable": True},
-            "rooms": {"type": "int", "min": 1, "max": 9},
-            "district": {"type": "category", "categories": ["centre", "harbour", "suburb", "airport"]},
-            "year_built": {"type": "int", "min": 1900, "max": 2030},
-        },
-    }
-)
-
-
-def _weather() -> pd.DataFrame:
-    frame = weather_table(rows=1500, seed=3)
-    return frame.assign(weather=frame["weather"].map({c: i for i, c in enumerate(WEATHER_CLASSES)}))
-
-
-def _houses() -> pd.DataFrame:
-    return house_table(rows=1200, seed=4).dropna(subset=["price"]).reset_index(drop=True)
-
 
 def as_served(frame: pd.DataFrame, schema: SchemaParams) -> dict[str, list[Any]]:
     """Feature columns as the service's batcher passes them: typed Python values, None for missing."""
-    convert = {ColumnType.INT: int, ColumnType.FLOAT: float, ColumnType.BOOL: bool, ColumnType.CATEGORY: str}
+    convert = {
+        ColumnType.INT: int, ColumnType.FLOAT: float, ColumnType.BOOL: bool, ColumnType.CATEGORY: str,
+        ColumnType.DATETIME: str,
+    }  # fmt: skip
     return {
         name: [None if pd.isna(v) else convert[spec.type](v) for v in frame[name].astype(object)]
         for name, spec in schema.columns.items()
@@ -97,13 +65,14 @@ def with_surprises(frame: pd.DataFrame, schema: SchemaParams, seed: int = 11) ->
 
 @pytest.fixture(scope="module")
 def task_data(train_test: tuple[pd.DataFrame, pd.DataFrame], params: Params) -> dict[Task, Any]:
-    """(schema, training rows, held-out rows) per task: the sample (binary), weather (5 classes), houses."""
+    """(schema, training rows, held-out rows) per task: the sample (binary), daily weather (5 classes, a date), cars
+    (a category, a date-like model year)."""
     train, test = train_test
-    weather, houses = _weather(), _houses()
+    weather, cars = encoded_weather(rows=1500), labelled_cars(rows=1200)
     return {
         Task.BINARY: (params.schema, train, test.head(400)),
-        Task.MULTICLASS: (WEATHER_SCHEMA, weather.iloc[:1200], weather.iloc[1200:]),
-        Task.REGRESSION: (HOUSE_SCHEMA, houses.iloc[:900], houses.iloc[900:]),
+        Task.MULTICLASS: (weather_schema(), weather.iloc[:1100], weather.iloc[1100:]),
+        Task.REGRESSION: (cars_schema(), cars.iloc[:900], cars.iloc[900:]),
     }
 
 
@@ -161,6 +130,8 @@ def test_the_tolerance_is_absolute_on_probabilities_and_relative_on_values() -> 
 
 
 def test_the_probe_rows_cover_every_category_an_unknown_one_and_gaps(task_data: dict[Task, Any]) -> None:
+    kinds = {spec.type for schema, _, _ in task_data.values() for spec in schema.columns.values()}
+    assert kinds == set(ColumnType)  # every kind of column is probed below
     for schema, _, _ in task_data.values():
         probe = compiled.probe_columns(schema)
         assert len({len(values) for values in probe.values()}) == 1
@@ -169,6 +140,8 @@ def test_the_probe_rows_cover_every_category_an_unknown_one_and_gaps(task_data: 
             assert None in values, name
             if spec.type is ColumnType.CATEGORY:
                 assert set(spec.categories or []) | {compiled.UNKNOWN_LABEL} <= set(values), name
+            elif spec.type is ColumnType.DATETIME:
+                assert set(compiled.PROBE_DATES) <= set(values), name
             elif spec.type is not ColumnType.BOOL:
                 numbers = [v for v in values if v is not None]
                 low = spec.min if spec.min is not None else -1e4
@@ -275,18 +248,20 @@ def test_a_baseline_that_draws_at_random_is_not_compiled(task_data: dict[Task, A
     assert "stratified" in scorer.path
 
 
-def test_columns_that_lack_a_feature_or_hold_a_non_number_are_refused_by_name(
+def test_columns_that_lack_a_feature_or_hold_a_bad_value_are_refused_by_name(
     task_data: dict[Task, Any], tmp_path: Path
 ) -> None:
     schema, train, test = task_data[Task.REGRESSION]
     scorer = compiled.compile_scorer(fit("dummy", schema, train, tmp_path), schema)
     columns = as_served(test.head(2), schema)
     with pytest.raises(ValueError, match="lack the model's feature"):
-        scorer({"rooms": [1]})
+        scorer({"cylinders": [4]})
     with pytest.raises(ValueError, match=r"different lengths \[1, 2\]"):
-        scorer(columns | {"rooms": [3]})
-    with pytest.raises(ValueError, match="rooms: every value must be a number"):
-        scorer(columns | {"rooms": ["three", 2]})
+        scorer(columns | {"cylinders": [4]})
+    with pytest.raises(ValueError, match="cylinders: every value must be a number"):
+        scorer(columns | {"cylinders": ["four", 6]})
+    with pytest.raises(ValueError, match="year: '31/12/1975' is not an ISO 8601 date"):
+        scorer(columns | {"year": ["1975-01-01", "31/12/1975"]})
 
 
 def test_quick_calls_are_those_the_timings_fit_within_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -37,9 +37,12 @@ import numpy as np
 import pandas as pd
 
 from gitops_ml.config import ColumnSpec, ColumnType, SchemaParams
+from gitops_ml.pipeline.features import date_parts, part_name
 from gitops_ml.pipeline.onnx_converters import MISSING_LABEL, ONNX_OPSET, register_estimator
 from gitops_ml.tasks import Task
 
+PACKAGES = ("onnxruntime", "skl2onnx", "onnxmltools")
+"""The pip distributions this module needs where the service runs (the bento adds them, pinned from uv.lock)."""
 Columns = Mapping[str, Sequence[Any]]
 """Feature name -> one raw value per row (numbers, booleans or category labels; None or NaN for missing)."""
 
@@ -97,7 +100,11 @@ class CompiledScorer:
         rows = lengths.pop()
         out: dict[str, np.ndarray] = {}
         for name, spec in self.schema.columns.items():
-            out[name] = self._column(name, spec, columns[name]).reshape(rows, 1)
+            if spec.type is ColumnType.DATETIME:  # its calendar parts, by the function model_frame uses
+                for part, values in date_parts(name, spec, columns[name]).items():
+                    out[part] = values.astype(self.dtype).reshape(rows, 1)
+            else:
+                out[name] = self._column(name, spec, columns[name]).reshape(rows, 1)
         return out
 
     def _column(self, name: str, spec: ColumnSpec, values: Sequence[Any]) -> np.ndarray:
@@ -130,10 +137,14 @@ def _convert(model: Any, schema: SchemaParams, double: bool) -> Any:
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
 
     number = DoubleTensorType if double else FloatTensorType
-    inputs = [
-        (name, StringTensorType([None, 1]) if spec.type is ColumnType.CATEGORY else number([None, 1]))
-        for name, spec in schema.columns.items()
-    ]
+    inputs: list[tuple[str, Any]] = []  # the columns of model_frame, in its order
+    for name, spec in schema.columns.items():
+        if spec.type is ColumnType.DATETIME:
+            inputs += [(part_name(name, part), number([None, 1])) for part in spec.date_parts]
+        elif spec.type is ColumnType.CATEGORY:
+            inputs.append((name, StringTensorType([None, 1])))
+        else:
+            inputs.append((name, number([None, 1])))
     estimator = model.steps[-1][1] if hasattr(model, "steps") else model
     options = {id(estimator): {"zipmap": False}} if schema.task.is_classification else None
     return convert_sklearn(model, initial_types=inputs, target_opset=ONNX_OPSET, options=options)
@@ -175,6 +186,13 @@ def _classes(model: Any, schema: SchemaParams) -> np.ndarray | None:
     return classes.astype(np.intp)
 
 
+PROBE_DATES = (
+    "2012-01-31", "2016-02-29T23:59:59", "2019-06-15 13:45", "2020-12-31T00:30:00Z", "2023-03-05T08:15:00+02:00",
+    "2024-07-04T18:00:00", "2025-10-13", "2031-04-01T06:05:04.5",
+)  # fmt: skip
+"""A ``datetime`` column's probe values: every month part of a year apart, weekdays and weekends, hours, offsets."""
+
+
 def _number_candidates(spec: ColumnSpec) -> list[Any]:
     if spec.type is ColumnType.BOOL:
         return [True, False, None]
@@ -188,13 +206,16 @@ def _number_candidates(spec: ColumnSpec) -> list[Any]:
 
 
 def probe_columns(schema: SchemaParams, rows: int = PROBE_ROWS, seed: int = 0) -> dict[str, list[Any]]:
-    """Rows that exercise what the model learned: each column's every category, an unknown one, missing values, and
-    numbers across its range (the schema's bounds, else +-10,000), each value at least once, mixed at random."""
+    """Rows that exercise what the model learned: each column's every category, an unknown one, missing values,
+    numbers across its range (the schema's bounds, else +-10,000) and dates (:data:`PROBE_DATES`), each value at
+    least once, mixed at random."""
     rng = np.random.default_rng(seed)
     columns: dict[str, list[Any]] = {}
     for name, spec in schema.columns.items():
         if spec.type is ColumnType.CATEGORY:
             candidates: list[Any] = [*(spec.categories or []), UNKNOWN_LABEL, None]
+        elif spec.type is ColumnType.DATETIME:
+            candidates = [*PROBE_DATES, None]
         else:
             candidates = _number_candidates(spec)
         tiled = [candidates[i % len(candidates)] for i in range(max(rows, len(candidates)))]

@@ -10,6 +10,7 @@ estimators) are the team's to rewrite as long as these functions keep their mean
   positive class's probability (binary), one probability per class (multiclass) or the value (regression);
 - :func:`column_scorer`: the same predictions from raw columns (the service's model call), built once per loaded model:
   the compiled path of ``pipeline/compiled.py`` (ONNX Runtime) when it reproduces the model, else :func:`score_frame`;
+  :func:`scorer_packages`: what that path needs installed where the service runs;
 - :func:`sample_writer`: the optional built-in sample generator (``pipeline/sample_data.py``), a plug-in that
   ``data.sample`` in params.yaml switches on; the project works without the file;
 - :func:`data_files`, :func:`windows_dir`, :func:`data_file_suffixes`, :func:`check_window`: the raw data as the
@@ -45,6 +46,7 @@ __all__ = [
     "model_frame",
     "sample_writer",
     "score_frame",
+    "scorer_packages",
     "windows_dir",
 ]
 
@@ -133,6 +135,18 @@ def column_scorer(model: Any, schema: SchemaParams) -> ColumnScorer:
         return score_frame(model, pd.DataFrame({name: list(values) for name, values in columns.items()}), schema)
 
     return ColumnScorer(generic, f"generic: {reason}")
+
+
+def scorer_packages() -> tuple[str, ...]:
+    """The pip distributions :func:`column_scorer`'s compiled path needs where the service runs (none without it)."""
+    try:
+        compiled = importlib.import_module(COMPILED_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name != COMPILED_MODULE:
+            raise
+        return ()
+    packages: tuple[str, ...] = compiled.PACKAGES
+    return packages
 
 
 def sample_writer() -> Callable[[Path, int, int], Path]:
