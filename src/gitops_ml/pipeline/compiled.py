@@ -5,8 +5,9 @@ ColumnTransformer and estimator through scikit-learn's per-call validation: 5 to
 arithmetic takes microseconds. :func:`compile_scorer` converts the whole fitted Pipeline (imputers, scaler, one-hot
 encoder and the estimator: scikit-learn's through skl2onnx, LightGBM's and XGBoost's through onnxmltools, the rest
 in ``onnx_converters.py``) to one ONNX graph and loads it into an ONNX Runtime session on one thread; a call then
-turns the request's columns into one small array per feature and runs the graph (tens of microseconds per record,
-docs/performance-latency.md).
+turns the request's columns into one small array per feature (a ``datetime`` column into its calendar parts, by
+``features.date_parts`` as ``model_frame`` does) and runs the graph: tens of microseconds per record
+(docs/performance-latency.md).
 
 Converted when the service loads the model, not stored beside it: the skops file stays the only artifact (nothing
 derived from it to keep in step, or to trust), a team that changes its preprocessing never meets a stale graph,
@@ -20,9 +21,10 @@ the float64 one does, except for two values closer than float32 tells apart (abo
 such as a Unix timestamp in seconds would need another encoding).
 
 Checked before use: :func:`compile_scorer` scores probe rows (:func:`probe_columns`: every category, an unknown one,
-missing values and numbers across each column's range) both ways and refuses the graph (:class:`NotCompiled`,
-saying by how much they differ) unless every score is within :data:`TOLERANCE` of ``score_frame``'s. The caller
-(``interface.column_scorer``) then serves through ``score_frame``.
+missing values, numbers across each column's range, dates) both ways and refuses the graph (:class:`NotCompiled`,
+saying by how much they differ) unless every score is within :data:`TOLERANCE` of ``score_frame``'s; a model the
+converters do not know is refused too. The caller (``interface.column_scorer``) then serves through
+``score_frame``.
 """
 
 from __future__ import annotations
@@ -59,7 +61,6 @@ QUICK_CALL_MAX_ROWS = 16
 UNKNOWN_LABEL = "\x00unknown category"
 """The probe rows' category that no schema lists: it must score as scikit-learn scores an unseen one."""
 TREE_OPS = ("TreeEnsembleClassifier", "TreeEnsembleRegressor")
-NUMERIC_TYPES = (ColumnType.FLOAT, ColumnType.INT, ColumnType.BOOL)
 
 
 class NotCompiled(Exception):
