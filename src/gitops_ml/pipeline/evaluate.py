@@ -84,20 +84,21 @@ def curve_tables(
 
 
 def feature_importance(model: Pipeline, test: pd.DataFrame, schema: SchemaParams, seed: int) -> pd.DataFrame:
-    """Permutation importance of each raw feature (drop in the task's :data:`IMPORTANCE_SCORING`), on a sample of
-    the test set."""
+    """Permutation importance of each column the model sees (drop in the task's :data:`IMPORTANCE_SCORING`), on a
+    sample of the test set: the raw features, a ``datetime`` column as each of its calendar parts."""
     sample = test.sample(n=min(len(test), IMPORTANCE_SAMPLE_ROWS), random_state=seed)
+    features = model_frame(sample, schema)
     # Many small predictions: one thread each beats OpenMP's start-up and contention on a busy CI runner.
     with threadpool_limits(1):
         result = permutation_importance(
             model,
-            model_frame(sample, schema),
+            features,
             sample[schema.target].to_numpy(),
             scoring=IMPORTANCE_SCORING[schema.task],
             n_repeats=3,
             random_state=seed,
         )
-    table = pd.DataFrame({"feature": schema.feature_names, "importance": result.importances_mean.round(6)})
+    table = pd.DataFrame({"feature": list(features.columns), "importance": result.importances_mean.round(6)})
     return table.sort_values(["importance", "feature"], ascending=[False, True]).reset_index(drop=True)
 
 
