@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # no display: render to files only
 import matplotlib.pyplot as plt
@@ -505,6 +506,58 @@ def update_doc(name: str, result: dict[str, Any], root: Path) -> Path | None:
     return page
 
 
+# --- model call ---
+
+
+def model_call_markdown(result: dict[str, Any]) -> str:
+    """p50/p99 of the model call per estimator x task, fast path vs generic, then the goal and each path."""
+    rows = [
+        [
+            c["task"],
+            c["estimator"],
+            *(f"{c['fast'][n][q]:.3f}" for n in ("1", "20") for q in ("p50_ms", "p99_ms")),
+            *(f"{c['generic'][n][q]:.2f}" for n in ("1", "20") for q in ("p50_ms", "p99_ms")),
+            "met" if c["goal_met"] else "missed",
+        ]
+        for c in result["cells"]
+    ]
+    text = _md_table(
+        [
+            "task", "estimator", "fast 1 p50 ms", "fast 1 p99 ms", "fast 20 p50 ms", "fast 20 p99 ms",
+            "generic 1 p50 ms", "generic 1 p99 ms", "generic 20 p50 ms", "generic 20 p99 ms",
+            f"1 record <= {result['goal_ms']} ms",
+        ],
+        rows,
+    )  # fmt: skip
+    goal = result["targets"]["model_call_1_record_p50_ms"]
+    worst = goal["worst"]
+    text += (
+        f"\nModels fitted on {result['model_rows']} rows with each estimator's default hyperparameters; "
+        f"{result['repeats']} timed calls per fast cell, a tenth of that per generic cell; one thread.\n"
+        f"Goal: 1-record model call <= {goal['limit']} ms p50 for every estimator and task on the fast path: "
+        f"{'met' if goal['met'] else 'missed (' + ', '.join(goal['missed']) + ')'}; slowest "
+        f"{worst['estimator']} {worst['task']} {worst['p50_ms']:.3f} ms.\n\nPaths:\n\n"
+    )
+    text += "".join(f"- {c['estimator']} {c['task']}: {c['path']}\n" for c in result["cells"])
+    return text
+
+
+def model_call_chart(result: dict[str, Any], path: Path) -> None:
+    """1-record p50 per estimator x task, fast path and generic, log scale, with the goal."""
+    cells = result["cells"]
+    fig, ax = plt.subplots(figsize=(max(8, 0.7 * len(cells) + 2), 4.5))
+    xs = np.arange(len(cells))
+    ax.bar(xs - 0.2, [c["fast"]["1"]["p50_ms"] for c in cells], 0.4, label="fast path", color="#55a868")
+    ax.bar(xs + 0.2, [c["generic"]["1"]["p50_ms"] for c in cells], 0.4, label="generic", color="#c44e52")
+    ax.axhline(result["goal_ms"], color="#999999", linestyle="--", label=f"goal {result['goal_ms']} ms")
+    ax.set_xticks(xs, [f"{c['estimator']}\n{c['task']}" for c in cells], fontsize=7)
+    ax.set_yscale("log")
+    ax.set_ylabel("1-record model call, p50 (ms)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+
+
 # --- drift check ---
 
 
@@ -574,6 +627,7 @@ RENDERERS: dict[str, tuple[Callable[[dict[str, Any]], str], Callable[[dict[str, 
     "prediction_log": (prediction_log_markdown, prediction_log_chart),
     "drift": (drift_markdown, drift_chart),
     "latency": (latency_markdown, latency_chart),
+    "model_call": (model_call_markdown, model_call_chart),
 }
 
 

@@ -1,4 +1,4 @@
-"""Run the benchmarks: ``python -m benchmarks.run [--quick] [--only pipeline,pr_loop,serving,prediction_log,...]``.
+"""Run the benchmarks: ``python -m benchmarks.run [--quick] [--only pipeline,pr_loop,serving,model_call,...]``.
 
 ``make bench`` runs them all at full size; ``make bench QUICK=1`` runs small sizes in a few minutes (to check the
 harness, not to quote); ``make bench ONLY=latency`` runs a subset. Each benchmark prints its table and writes
@@ -22,7 +22,7 @@ from typing import Any
 from benchmarks.common import RESULTS, ROOT, BenchError, machine
 from benchmarks.report import update_doc, write_outputs
 
-BENCHMARKS = ("pipeline", "pr_loop", "serving", "prediction_log", "drift", "latency")
+BENCHMARKS = ("pipeline", "pr_loop", "serving", "prediction_log", "drift", "latency", "model_call")
 QUICK_ROWS = 5_000
 """Rows of sample data in a quick run (the serving benchmark reuses the pipeline benchmark's trained project)."""
 
@@ -62,6 +62,10 @@ def runner(name: str, quick: bool) -> Callable[[], dict[str, Any]]:
         from benchmarks import latency
 
         return lambda: latency.bench(quick=quick, say=_say, rows=QUICK_ROWS if quick else 10_000)
+    if name == "model_call":
+        from benchmarks import model_call
+
+        return lambda: model_call.bench(quick=quick, say=_say, rows=2_000 if quick else 10_000)
     raise ValueError(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}")
 
 

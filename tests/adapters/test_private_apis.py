@@ -19,7 +19,6 @@ from gitops_ml.adapters import (
     bentoml_server,
     dvc_workspace,
     prometheus_histogram,
-    sklearn_trees,
 )
 from gitops_ml.errors import PrivateApiError, ProjectError
 from gitops_ml.model_io import TRUSTED_TYPES
@@ -77,21 +76,6 @@ def test_the_wrapped_service_app_is_the_outermost_layer() -> None:
 
 def test_prometheus_histogram_internals_are_there() -> None:
     prometheus_histogram.check()
-
-
-def test_sklearn_tree_internals_are_there() -> None:
-    sklearn_trees.check()
-
-
-def test_a_classifier_of_another_shape_has_no_tree_walk() -> None:
-    """Multiclass boosting keeps several trees per iteration: the adapter says so with None, never a wrong walk."""
-    import numpy as np
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    x = np.random.default_rng(0).normal(size=(90, 2))
-    classifier = HistGradientBoostingClassifier(max_iter=2).fit(x, np.arange(90) % 3)
-    assert sklearn_trees.hgb_trees(classifier) is None
-    assert sklearn_trees.groups_infrequent(object())  # cannot tell: the safe answer
 
 
 def test_dvc_data_build_api_is_there() -> None:

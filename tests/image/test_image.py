@@ -29,6 +29,7 @@ import pytest
 
 from gitops_ml.config import load_params
 from gitops_ml.model_io import load_model
+from gitops_ml.pipeline.compiled import TOLERANCE
 from gitops_ml.pipeline.features import model_frame
 from gitops_ml.serving.schema import example_record
 from tests.support.auth_matrix import (
@@ -198,7 +199,10 @@ def test_container_serves_the_trained_model(image: PushedImage, engine: DockerEn
     assert len(warnings) == 1, logs.stdout + logs.stderr  # auth is off by default, said once
     body = answer.json()
     assert body["model_version"] == MODEL_VERSION
-    assert body["predictions"][0]["probability"] == pytest.approx(expected, abs=1e-9)
+    assert body["predictions"][0]["probability"] == pytest.approx(expected, abs=TOLERANCE)
+    # The image carries the compiled path's engine: ONNX Runtime serves, not the generic fallback.
+    paths = [line for line in (logs.stdout + logs.stderr).splitlines() if "scoring path: " in line]
+    assert paths and all("scoring path: fast: " in line for line in paths), paths
 
 
 def test_smoke_image_fails_on_the_wrong_model_version(image: PushedImage, engine: DockerEngine) -> None:

@@ -10,10 +10,13 @@ import pytest
 
 from gitops_ml.config import ColumnSpec, ColumnType, DatePart, SchemaParams
 from gitops_ml.pipeline.features import (
+    QUICK_DATES_MAX,
     date_part_columns,
+    date_parts,
     feature_name_clashes,
     model_frame,
     parse_datetimes,
+    plain_dates,
     preprocessor,
 )
 
@@ -80,6 +83,42 @@ def test_a_request_with_a_bad_date_names_the_column() -> None:
     schema = schema_with(day=ColumnSpec(type=ColumnType.DATETIME))
     with pytest.raises(ValueError, match=r"day: '31/12/2023' is not an ISO 8601 date"):
         model_frame(pd.DataFrame({"day": ["31/12/2023"]}), schema)
+
+
+PLAIN = [
+    "2012-01-31", "2024-02-29 17:45", "2024-03-04T08:30:15", "2024-03-04T08:30:15.5", "2019-12-31T23:59:59.999999",
+    "2012-01-31T08:30:00Z", "2012-01-31T23:30:00-05:30", "2012-01-01T00:30:00+02:00", "1700-01-01", "2262-04-10",
+    None, float("nan"), pd.NA,
+]  # fmt: skip
+ALL_PARTS = ColumnSpec(type=ColumnType.DATETIME, nullable=True, parts=list(DatePart))
+
+
+def test_a_few_plain_dates_are_read_value_by_value_exactly_as_pandas_reads_them() -> None:
+    """The service's one-record calls take the quick reading; training's large frames pandas': the parts agree."""
+    assert plain_dates(PLAIN) is not None
+    quick = date_parts("d", ALL_PARTS, PLAIN)
+    many = PLAIN * (QUICK_DATES_MAX // len(PLAIN) + 1)  # over the bound: pandas reads it
+    assert len(many) > QUICK_DATES_MAX
+    by_pandas = date_parts("d", ALL_PARTS, pd.Series(many, dtype=object))
+    assert list(quick) == [f"d_{part.value}" for part in DatePart]
+    for name, values in quick.items():
+        np.testing.assert_array_equal(values, by_pandas[name][: len(PLAIN)], err_msg=name)
+    assert quick["d_hour"][6:8].tolist() == [5.0, 22.0]  # offsets read in UTC, across midnight
+
+
+@pytest.mark.parametrize(
+    "value", ["2012-W01-1", "20120131", "2012-01-31T08", "1500-01-01", "2012-02-30", " 2012-01-31", 20120131]
+)
+def test_anything_but_plain_iso_text_is_left_to_pandas(value: object) -> None:
+    """What pandas reads otherwise than Python (week dates, years it cannot hold) or refuses is its to decide."""
+    assert plain_dates(["2012-01-31", value]) is None
+    column = pd.Series(["2012-01-31", value], dtype=object)
+    parsed, bad = parse_datetimes(column)
+    if bad.any():
+        with pytest.raises(ValueError, match=r"^d: .* is not an ISO 8601 date"):
+            date_parts("d", ALL_PARTS, column)
+    else:
+        assert date_parts("d", ALL_PARTS, column)["d_year"].tolist() == parsed.dt.year.astype(float).tolist()
 
 
 def test_the_preprocessor_scales_the_parts_with_the_numbers() -> None:

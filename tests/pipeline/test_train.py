@@ -13,8 +13,9 @@ from gitops_ml.config import Estimator, Params, TrainParams
 from gitops_ml.model_io import load_model, save_model
 from gitops_ml.pipeline.estimators import estimators_for
 from gitops_ml.pipeline.features import model_frame
-from gitops_ml.pipeline.train import fit_model, run_train
+from gitops_ml.pipeline.train import build_model, fit_model, run_train
 from gitops_ml.tasks import Task
+from tests.support.task_models import task_schema
 
 
 @pytest.mark.parametrize("estimator", [Estimator(name) for name in estimators_for(Task.BINARY)])
@@ -41,6 +42,18 @@ def test_each_estimator_fits_saves_and_loads(
         assert auc == pytest.approx(0.5)
     else:
         assert auc > 0.8, f"{estimator} learned nothing: ROC AUC {auc:.3f}"
+
+
+@pytest.mark.parametrize("estimator", list(Estimator))
+def test_numbers_are_standardised_only_for_an_estimator_that_wants_it(estimator: Estimator) -> None:
+    """Trees split on raw values: a scaler in front of them only makes their compiled float32 scores drift."""
+    settings = TrainParams(estimator=estimator)
+    task = min(settings.estimator_params.tasks)  # any task it supports
+    numeric = build_model(task_schema(task), settings)[0].transformers[0][1]
+    scaled = "scale" in numeric.named_steps
+    assert scaled == settings.estimator_params.scale_numeric
+    linear = estimator.value in {"logistic_regression", "ridge"}
+    assert scaled == linear, f"{estimator.value}: {'a linear model unscaled' if linear else 'trees scaled'}"
 
 
 def test_training_is_deterministic(train_test: tuple[pd.DataFrame, pd.DataFrame], params: Params) -> None:

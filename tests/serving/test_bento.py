@@ -17,6 +17,7 @@ from gitops_ml.errors import BentoBuildError
 from gitops_ml.io import read_json
 from gitops_ml.model_io import save_model
 from gitops_ml.pipeline.estimators import ESTIMATORS
+from gitops_ml.pipeline.interface import scorer_packages
 from gitops_ml.pipeline.train import fit_model
 from gitops_ml.serving.bento import bento_packages
 from gitops_ml.serving.requirements import image_environment, locked_for_image, pin_drift
@@ -95,6 +96,17 @@ def test_an_estimators_packages_are_added_pinned_to_the_lock(package: str, modul
     assert pin_drift({"docker": bentofile()["docker"], "python": {"packages": packages}}, LOCK) == {}
 
 
+def test_the_compiled_scorers_packages_are_added_pinned_to_the_lock() -> None:
+    """ONNX Runtime and the converters reach the image with what they pull in (protobuf below 7, onnx), as locked."""
+    own = bentofile()["python"]["packages"]
+    assert set(scorer_packages()) == {"onnxruntime", "skl2onnx", "onnxmltools"}
+    packages = bento_packages(bentofile(), ROOT / "uv.lock", scorer_packages())
+    added = {line.split("==")[0]: line.split("==")[1] for line in packages[len(own) :]}
+    assert {"onnxruntime", "skl2onnx", "onnxmltools", "onnx", "protobuf"} <= set(added), added
+    assert int(added["protobuf"].split(".")[0]) < 7  # skl2onnx fails with protobuf 7
+    assert pin_drift({"docker": bentofile()["docker"], "python": {"packages": packages}}, LOCK) == {}
+
+
 def test_a_model_without_estimator_packages_keeps_the_bentofiles() -> None:
     assert bento_packages(bentofile(), ROOT / "uv.lock", ()) == bentofile()["python"]["packages"]
 
@@ -143,6 +155,7 @@ def test_a_bento_for_a_lightgbm_model_installs_lightgbm(
 def test_the_default_bento_installs_no_estimator_package(built_bento: BuiltBento) -> None:
     requirements = (built_bento.path / "env" / "python" / "requirements.txt").read_text()
     assert not re.search(r"^(lightgbm|xgboost)", requirements, flags=re.MULTILINE), requirements
+    assert f"onnxruntime=={lock_version('onnxruntime')}" in requirements.splitlines()  # the compiled model call
 
 
 @pytest.mark.slow

@@ -1,5 +1,6 @@
 """One contract for training and serving: every hold-out row, sent the way a pandas client sends it, gets over HTTP
-the score ``evaluate`` computed for it (reports/predictions.parquet), and its id back."""
+the score ``evaluate`` computed for it (reports/predictions.parquet), within the compiled path's tolerance, and its id
+back."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pandas as pd
 import pytest
 
 from gitops_ml.config import ColumnType, Params
+from gitops_ml.pipeline.compiled import max_difference
 from tests.support.serving import BuiltBento, Server
 
 pytestmark = pytest.mark.slow
@@ -51,6 +53,11 @@ def test_every_test_row_scores_over_http_as_evaluate_scored_it(
     for name in schema.ids:
         assert [p[name] for p in predictions] == test_rows[name].tolist()
     served = np.array([p["probability"] for p in predictions])
-    np.testing.assert_allclose(served, evaluated["score"].to_numpy(), rtol=1e-12, atol=0)
+    scores = evaluated["score"].to_numpy()
+    difference, allowed = max_difference(schema.task, served, scores)  # the compiled path's stated tolerance
+    assert difference <= allowed, f"served scores differ from evaluate's by up to {difference:.3g}"
     threshold = project_params.evaluate.threshold
-    assert [p["label"] for p in predictions] == (evaluated["score"].to_numpy() >= threshold).astype(int).tolist()
+    clear = np.abs(scores - threshold) > allowed  # a score that close to the threshold may fall either side
+    assert clear.mean() > 0.99
+    labels = np.array([p["label"] for p in predictions])
+    assert labels[clear].tolist() == (scores[clear] >= threshold).astype(int).tolist()

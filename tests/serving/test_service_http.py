@@ -16,6 +16,7 @@ import pytest
 
 from gitops_ml.config import Params
 from gitops_ml.model_io import load_model
+from gitops_ml.pipeline.compiled import TOLERANCE
 from gitops_ml.pipeline.features import model_frame
 from tests.support.serving import BuiltBento, Server, to_records
 
@@ -60,7 +61,7 @@ def test_valid_batch_gets_the_models_predictions(
     assert set(body) == {"predictions", "model_version"}
     assert body["model_version"] == built_bento.tag.split(":")[1]
     probabilities = np.array([p["probability"] for p in body["predictions"]])
-    np.testing.assert_allclose(probabilities, expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(probabilities, expected, rtol=0, atol=TOLERANCE)  # the compiled path's tolerance
     threshold = project_params.evaluate.threshold
     labels = [p["label"] for p in body["predictions"]]
     assert labels == [int(p >= threshold) for p in expected]
@@ -76,7 +77,7 @@ def test_concurrent_requests_each_get_their_own_rows(
 
     with ThreadPoolExecutor(max_workers=12) as pool:
         got = list(pool.map(one, range(len(records))))
-    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=TOLERANCE)
 
 
 def _mutate(record: dict[str, Any], change: dict[str, Any], drop: str | None = None) -> dict[str, Any]:

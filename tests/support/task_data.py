@@ -6,13 +6,19 @@
   ``horsepower`` with gaps, a date-like ``year`` (``1970-01-01``: January 1st of each model year) and the target
   ``mpg`` with a few gaps (unlabelled rows).
 
-Both carry a real signal, so a model trained on them beats no skill.
+Both carry a real signal, so a model trained on them beats no skill. :func:`weather_schema` and :func:`cars_schema`
+are their data contracts and :func:`encoded_weather` and :func:`labelled_cars` their labelled rows as the validated
+data holds them, for tests and benchmarks that fit models directly (without init-data and validate).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
+
+from gitops_ml.config import SchemaParams
 
 WEATHER_CLASSES = ["drizzle", "fog", "rain", "snow", "sun"]
 
@@ -76,3 +82,40 @@ def cars_table(rows: int = 300, seed: int = 4, unlabelled: int = 6) -> pd.DataFr
     frame.loc[rng.random(rows) < 0.05, "horsepower"] = np.nan
     frame.loc[rng.choice(rows, unlabelled, replace=False), "mpg"] = np.nan
     return frame
+
+
+def weather_schema(**contract: Any) -> SchemaParams:
+    """The multiclass contract of :func:`weather_table` (``contract`` adds or replaces keys)."""
+    columns = {
+        "date": {"type": "datetime"},
+        "precipitation": {"type": "float", "min": 0},
+        "temp_max": {"type": "float"},
+        "temp_min": {"type": "float"},
+        "wind": {"type": "float", "min": 0, "nullable": True},
+    }
+    base = {"task": "multiclass", "target": "weather", "classes": WEATHER_CLASSES, "columns": columns}
+    return SchemaParams.model_validate(base | contract)
+
+
+def cars_schema(**contract: Any) -> SchemaParams:
+    """The regression contract of :func:`cars_table`, without its free-text ``name`` (``contract`` adds or replaces
+    keys)."""
+    columns = {
+        "origin": {"type": "category", "categories": ["usa", "europe", "japan"]},
+        "cylinders": {"type": "int", "min": 3, "max": 12},
+        "horsepower": {"type": "float", "min": 0, "nullable": True},
+        "weight": {"type": "float", "min": 0},
+        "year": {"type": "datetime", "parts": ["year"]},
+    }
+    return SchemaParams.model_validate({"task": "regression", "target": "mpg", "columns": columns} | contract)
+
+
+def encoded_weather(rows: int = 600, seed: int = 3) -> pd.DataFrame:
+    """:func:`weather_table`'s labelled rows, ``weather`` as the class index (its position in WEATHER_CLASSES)."""
+    frame = weather_table(rows, seed).dropna(subset=["weather"]).reset_index(drop=True)
+    return frame.assign(weather=frame["weather"].map({c: i for i, c in enumerate(WEATHER_CLASSES)}).astype(int))
+
+
+def labelled_cars(rows: int = 300, seed: int = 4) -> pd.DataFrame:
+    """:func:`cars_table`'s rows that have an ``mpg``."""
+    return cars_table(rows, seed).dropna(subset=["mpg"]).reset_index(drop=True)

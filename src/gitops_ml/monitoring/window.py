@@ -28,6 +28,7 @@ import pandas as pd
 
 from gitops_ml.config import ColumnType, SchemaParams
 from gitops_ml.errors import DriftInputError
+from gitops_ml.pipeline.interface import parse_datetimes
 from gitops_ml.serving.outputs import TaskOutput, class_name
 from gitops_ml.tasks import Task
 
@@ -276,11 +277,9 @@ def _typed_column(column: pd.Series, kind: ColumnType) -> tuple[pd.Series, pd.Se
         typed = typed.astype("float64")
         return typed, present & typed.isna(), "is not a boolean (true/false or 1/0)"
     if kind is ColumnType.DATETIME:  # kept as read, for the model to score; the drift check does not compare it
-        if pd.api.types.is_datetime64_any_dtype(column):  # a parquet window's timestamps
-            return column, present & False, ""
-        text = column.map(lambda v: isinstance(v, str))
-        parsed = pd.to_datetime(column.where(text), errors="coerce", format="ISO8601", utc=True)
-        return column, present & (~text | parsed.isna()), "is not an ISO 8601 date or date and time"
+        # The model's own parser: ISO text, and the dates or timestamps a CSV or parquet reader made of it.
+        _, bad = parse_datetimes(column)
+        return column, bad, "is not an ISO 8601 date or date and time"
     typed = _numbers(column)
     return typed, present & ~np.isfinite(typed), "is not a finite number"
 

@@ -14,7 +14,8 @@ To add an estimator (say ``extra_trees``):
    hyperparameter, each with a default and its bounds (``Field(default=100, ge=1)``), and a ``build(task, seed)``
    that imports the estimator *inside* the method (every ``gitops-ml`` command reads the config, so a top-level
    import would slow them all down) and returns it unfitted, seeded with ``seed``: a classifier for a
-   classification task (binary, multiclass), a regressor for regression.
+   classification task (binary, multiclass), a regressor for regression. A tree model sets
+   ``scale_numeric = False`` (its numbers then reach it unscaled).
 2. Declare on the class what the machinery needs to know:
    ``tasks`` (the tasks it supports; default all three), ``trusted_types`` (the types of its fitted model that
    skops does not trust by default: save a fitted model and read them with ``skops.io.get_untrusted_types``; review
@@ -55,6 +56,9 @@ class EstimatorParams(BaseModel):
     """Types of the fitted model beyond skops' defaults and the preprocessing's (``model_io.BASE_TRUSTED_TYPES``)."""
     packages: ClassVar[tuple[str, ...]] = ()
     """pip distributions the service needs, beyond its own (``bentofile.yaml``), to load the fitted model."""
+    scale_numeric: ClassVar[bool] = True
+    """Whether the numeric features are standardised before the estimator (``features.preprocessor``): linear
+    models want it; trees split on raw values and do not (False)."""
 
     def build(self, task: Task, seed: int) -> Any:
         """The unfitted classifier (binary, multiclass) or regressor (regression) with these hyperparameters."""
@@ -121,6 +125,7 @@ class RidgeParams(EstimatorParams):
 @register("random_forest")
 class RandomForestParams(EstimatorParams):
     trusted_types = ("sklearn.tree._tree.Tree",)
+    scale_numeric = False
 
     n_estimators: int = Field(default=200, ge=1)
     max_depth: int | None = Field(default=12, ge=1)
@@ -138,6 +143,7 @@ class RandomForestParams(EstimatorParams):
 @register("hist_gradient_boosting")
 class HistGradientBoostingParams(EstimatorParams):
     trusted_types = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
+    scale_numeric = False
 
     learning_rate: float = Field(default=0.1, gt=0)
     max_iter: int = Field(default=200, ge=1)
@@ -164,6 +170,7 @@ class LightGBMParams(EstimatorParams):
         "lightgbm.sklearn.LGBMRegressor",
     )
     packages = ("lightgbm",)
+    scale_numeric = False
 
     n_estimators: int = Field(default=200, ge=1)
     learning_rate: float = Field(default=0.1, gt=0)
@@ -189,6 +196,7 @@ class XGBoostParams(EstimatorParams):
 
     trusted_types = ("xgboost.core.Booster", "xgboost.sklearn.XGBClassifier", "xgboost.sklearn.XGBRegressor")
     packages = ("xgboost-cpu",)
+    scale_numeric = False
 
     n_estimators: int = Field(default=200, ge=1)
     learning_rate: float = Field(default=0.1, gt=0)
@@ -210,6 +218,8 @@ class XGBoostParams(EstimatorParams):
 @register("dummy")
 class DummyParams(EstimatorParams):
     """A sanity baseline that ignores the features."""
+
+    scale_numeric = False
 
     strategy: Literal["prior", "most_frequent", "stratified", "uniform"] = "prior"
     """Classification: what the baseline predicts (``prior``: the training class shares)."""

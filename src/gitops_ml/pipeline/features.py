@@ -9,12 +9,15 @@ cannot extrapolate from a point in time it never saw.
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Final
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import pandas as pd
 
-from gitops_ml.config import ColumnType, DatePart, SchemaParams
+from gitops_ml.config import ColumnSpec, ColumnType, DatePart, SchemaParams
 
 if TYPE_CHECKING:
     from sklearn.compose import ColumnTransformer
@@ -61,6 +64,67 @@ def feature_name_clashes(schema: SchemaParams) -> list[str]:
     return [name for name in date_part_columns(schema) if name in schema.columns]
 
 
+QUICK_DATES_MAX = 64
+"""A column of at most this many values (a request's) whose values are all plain ISO 8601 text (or missing) is read
+value by value (:func:`plain_dates`): pandas takes about a millisecond for one value, this a few microseconds."""
+PLAIN_ISO = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?")
+"""``2012-01-31``, optionally with ``08:30``, seconds, up to 6 decimals and ``Z`` or an offset: text Python's
+``fromisoformat`` and pandas' ISO 8601 parser read alike. Anything else goes to :func:`parse_datetimes`."""
+PLAIN_RANGE = (datetime.datetime(1677, 9, 22), datetime.datetime(2262, 4, 11))
+"""Dates pandas parses (its nanosecond timestamps' range): any other is left to :func:`parse_datetimes`."""
+PART_OF_DATETIME: dict[DatePart, Callable[[datetime.datetime], int]] = {
+    DatePart.YEAR: lambda d: d.year,
+    DatePart.MONTH: lambda d: d.month,
+    DatePart.DAY: lambda d: d.day,
+    DatePart.DAY_OF_WEEK: lambda d: d.weekday(),  # Monday 0, as pandas' dayofweek
+    DatePart.HOUR: lambda d: d.hour,
+}
+
+
+def plain_dates(values: Iterable[Any]) -> list[datetime.datetime | None] | None:
+    """Each value as a naive UTC datetime (None where missing) if every value is plain ISO 8601 text
+    (:data:`PLAIN_ISO`) or missing, read as :func:`parse_datetimes` reads it; else None."""
+    out: list[datetime.datetime | None] = []
+    for value in values:
+        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+            out.append(None)
+            continue
+        if not isinstance(value, str) or not PLAIN_ISO.fullmatch(value):
+            return None
+        try:
+            parsed = datetime.datetime.fromisoformat(value)
+        except ValueError:  # e.g. 2012-02-30: pandas' parser says it is bad
+            return None
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)
+        if not PLAIN_RANGE[0] <= parsed <= PLAIN_RANGE[1]:
+            return None
+        out.append(parsed)
+    return out
+
+
+def date_parts(name: str, spec: ColumnSpec, column: pd.Series | Sequence[Any]) -> dict[str, np.ndarray]:
+    """The calendar-part features of ``datetime`` column ``name``: ``<name>_<part>`` -> float64 (NaN where the date
+    is missing), for each of ``spec.date_parts``. The service's model call computes them here too.
+
+    Raises ValueError naming the column and a value that is not an ISO 8601 date or datetime.
+    """
+    plain = plain_dates(column) if len(column) <= QUICK_DATES_MAX else None
+    if plain is not None:
+        return {
+            part_name(name, part): np.array(
+                [math.nan if d is None else PART_OF_DATETIME[part](d) for d in plain], dtype=np.float64
+            )
+            for part in spec.date_parts
+        }
+    series = column if isinstance(column, pd.Series) else pd.Series(list(column), dtype=object)
+    dates, bad = parse_datetimes(series)
+    if bad.any():
+        example = series[bad].iloc[0]
+        raise ValueError(f"{name}: {example!r} is not an ISO 8601 date or datetime (e.g. 2012-01-31)")
+    return {part_name(name, part): _date_part(dates, part) for part in spec.date_parts}
+
+
 def _date_part(dates: pd.Series, part: DatePart) -> np.ndarray:
     accessor = dates.dt
     values = {
@@ -86,19 +150,19 @@ def model_frame(frame: pd.DataFrame, schema: SchemaParams) -> pd.DataFrame:
         if spec.type is ColumnType.CATEGORY:
             columns[name] = column.astype(object).where(column.notna(), np.nan).to_numpy(dtype=object)
         elif spec.type is ColumnType.DATETIME:
-            dates, bad = parse_datetimes(column)
-            if bad.any():
-                example = column[bad].iloc[0]
-                raise ValueError(f"{name}: {example!r} is not an ISO 8601 date or datetime (e.g. 2012-01-31)")
-            for part in spec.date_parts:
-                columns[part_name(name, part)] = _date_part(dates, part)
+            columns |= date_parts(name, spec, column)
         else:
             columns[name] = pd.to_numeric(column, errors="raise").astype("float64").to_numpy()
     return pd.DataFrame(columns, index=frame.index)
 
 
-def preprocessor(schema: SchemaParams) -> ColumnTransformer:
-    """Imputation, scaling and one-hot encoding for the schema's columns (fitted inside the model)."""
+def preprocessor(schema: SchemaParams, scale: bool = True) -> ColumnTransformer:
+    """Imputation, scaling (if ``scale``) and one-hot encoding for the schema's columns (fitted inside the model).
+
+    ``scale`` is the estimator's ``scale_numeric`` (``estimators.py``): trees split on raw values and need no
+    scaler, and without one their compiled float32 scores stay equal to scikit-learn's (a scaled value rounded to
+    float32 can cross a split the float64 value does not).
+    """
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
@@ -109,7 +173,7 @@ def preprocessor(schema: SchemaParams) -> ColumnTransformer:
     numeric_steps = Pipeline(
         [
             ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)),
-            ("scale", StandardScaler()),
+            *([("scale", StandardScaler())] if scale else []),
         ]
     )
     categorical_steps = Pipeline(

@@ -5,11 +5,13 @@ commands and the benchmarks call only what is here; the stage modules (validate,
 estimators) are the team's to rewrite as long as these functions keep their meaning:
 
 - :func:`model_frame`: the raw rows -> the frame the model takes (the schema's feature columns, typed);
+- :func:`parse_datetimes`: how a ``datetime`` column's values are read (what a window of it must hold);
 - :func:`build_model`: the unfitted model (preprocessing + the ``train.estimator`` classifier);
 - :func:`score_frame`: a fitted model's prediction for each raw row, shaped by the task (``schema.task``): the
   positive class's probability (binary), one probability per class (multiclass) or the value (regression);
 - :func:`column_scorer`: the same predictions from raw columns (the service's model call), built once per loaded model:
-  the fast path of ``pipeline/fast_scoring.py`` when it recognises the model, else :func:`score_frame`;
+  the compiled path of ``pipeline/compiled.py`` (ONNX Runtime) when it reproduces the model, else :func:`score_frame`;
+  :func:`scorer_packages`: what that path needs installed where the service runs;
 - :func:`sample_writer`: the optional built-in sample generator (``pipeline/sample_data.py``), a plug-in that
   ``data.sample`` in params.yaml switches on; the project works without the file;
 - :func:`data_files`, :func:`windows_dir`, :func:`data_file_suffixes`, :func:`check_window`: the raw data as the
@@ -31,7 +33,7 @@ import pandas as pd
 
 from gitops_ml.config import SchemaParams, TrainParams
 from gitops_ml.errors import DataSourceError
-from gitops_ml.pipeline.features import model_frame
+from gitops_ml.pipeline.features import model_frame, parse_datetimes
 from gitops_ml.tasks import Task
 
 __all__ = [
@@ -43,8 +45,10 @@ __all__ = [
     "data_file_suffixes",
     "data_files",
     "model_frame",
+    "parse_datetimes",
     "sample_writer",
     "score_frame",
+    "scorer_packages",
     "windows_dir",
 ]
 
@@ -52,7 +56,7 @@ if TYPE_CHECKING:
     from gitops_ml.pipeline.validate import WindowCheck
 
 SAMPLE_MODULE = "gitops_ml.pipeline.sample_data"
-FAST_SCORING_MODULE = "gitops_ml.pipeline.fast_scoring"
+COMPILED_MODULE = "gitops_ml.pipeline.compiled"
 logger = logging.getLogger(__name__)
 
 
@@ -81,7 +85,7 @@ def score_frame(model: Any, frame: pd.DataFrame, schema: SchemaParams) -> np.nda
 
 @dataclass(frozen=True)
 class ColumnScorer:
-    """``scorer(columns)``: the positive-class probability of each row of raw columns (feature name -> values)."""
+    """``scorer(columns)``: the task's prediction for each row of raw columns (feature name -> values)."""
 
     score: Callable[[Mapping[str, Sequence[Any]]], np.ndarray]
     path: str
@@ -91,43 +95,60 @@ class ColumnScorer:
     them to a thread (0: no such promise)."""
 
     def __call__(self, columns: Mapping[str, Sequence[Any]]) -> np.ndarray:
-        """Scores of the rows of ``columns`` (None or NaN for a missing value), equal to :func:`score_frame`'s."""
+        """Predictions for the rows of ``columns`` (None or NaN for a missing value), as :func:`score_frame` gives."""
         return self.score(columns)
+
+
+def _estimator_name(model: Any) -> str:
+    steps = getattr(model, "steps", None)
+    return type(steps[-1][1] if steps else model).__name__
 
 
 def column_scorer(model: Any, schema: SchemaParams) -> ColumnScorer:
     """The scorer of raw columns for ``model``, compiled once: call it per batch; logs once which path serves.
 
-    The fast path (``pipeline/fast_scoring.py``) skips the per-call DataFrame and ColumnTransformer and gives the
-    same scores; a model it does not recognise (changed preprocessing, or the module deleted) is scored through
-    :func:`score_frame` on a DataFrame built from the columns.
+    The fast path (``pipeline/compiled.py``) runs the whole fitted Pipeline converted to ONNX in ONNX Runtime, for
+    every task, after checking on probe rows that it gives :func:`score_frame`'s predictions (within
+    ``compiled.TOLERANCE``). A model it cannot convert, a graph that fails that check, or a project without the
+    module or its packages is scored through :func:`score_frame` on a DataFrame built from the columns; the one
+    log line then names the estimator and why.
     """
     try:
-        fast = importlib.import_module(FAST_SCORING_MODULE)
+        compiled = importlib.import_module(COMPILED_MODULE)
     except ModuleNotFoundError as exc:
-        if exc.name != FAST_SCORING_MODULE:
-            raise
-        reason = "src/gitops_ml/pipeline/fast_scoring.py is not in this project"
+        if exc.name == COMPILED_MODULE:
+            reason = "src/gitops_ml/pipeline/compiled.py is not in this project"
+        else:
+            reason = f"the compiled path needs the package {exc.name}, which is not installed"
     else:
-        reason = ""
-    if not reason and schema.task is not Task.BINARY:
-        reason = f"the fast path scores binary models only, not {schema.task.value}"
-    if not reason:
         try:
-            scorer = fast.compile_scorer(model, schema)
-        except fast.UnrecognisedModel as exc:
-            reason = f"the fast path does not recognise the model ({exc})"
+            scorer = compiled.compile_scorer(model, schema)
+        except compiled.NotCompiled as exc:
+            reason = str(exc)
         except Exception as exc:  # a fault in the optional fast path must not stop the model from serving
             reason = f"compiling the fast path failed ({type(exc).__name__}: {exc})"
         else:
-            logger.info("scoring path: fast: %s", scorer.path)
+            logger.info("scoring path: fast: %s: %s", _estimator_name(model), scorer.path)
             return ColumnScorer(scorer, f"fast: {scorer.path}", scorer.quick_call_max_rows)
+    reason = f"{_estimator_name(model)}: {reason}"
     logger.warning("scoring path: generic (score_frame on a DataFrame per call): %s", reason)
 
     def generic(columns: Mapping[str, Sequence[Any]]) -> np.ndarray:
         return score_frame(model, pd.DataFrame({name: list(values) for name, values in columns.items()}), schema)
 
     return ColumnScorer(generic, f"generic: {reason}")
+
+
+def scorer_packages() -> tuple[str, ...]:
+    """The pip distributions :func:`column_scorer`'s compiled path needs where the service runs (none without it)."""
+    try:
+        compiled = importlib.import_module(COMPILED_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name != COMPILED_MODULE:
+            raise
+        return ()
+    packages: tuple[str, ...] = compiled.PACKAGES
+    return packages
 
 
 def sample_writer() -> Callable[[Path, int, int], Path]:

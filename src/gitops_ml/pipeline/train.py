@@ -31,8 +31,10 @@ def make_estimator(params: TrainParams, task: Task) -> Any:
 
 
 def build_model(schema: SchemaParams, params: TrainParams) -> Pipeline:
-    """Preprocessing and estimator (for ``schema.task``) as one unfitted Pipeline."""
-    return Pipeline([("preprocess", preprocessor(schema)), ("estimator", make_estimator(params, schema.task))])
+    """Preprocessing (numbers standardised if the estimator wants them so) and estimator (for ``schema.task``) as one
+    unfitted Pipeline."""
+    preprocess = preprocessor(schema, scale=params.estimator_params.scale_numeric)
+    return Pipeline([("preprocess", preprocess), ("estimator", make_estimator(params, schema.task))])
 
 
 def fit_model(train: pd.DataFrame, schema: SchemaParams, params: TrainParams) -> Pipeline:

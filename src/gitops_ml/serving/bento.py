@@ -4,8 +4,9 @@ The bento is built from ``bentofile.yaml`` with ``src/`` as the build context, v
 and labelled with the model's card (version, commit, data hash, metrics). The model tag is recorded as the
 ``model_tag`` bento argument, so serving the bento always serves the model it was built with. Its Python packages
 are the bentofile's (the service's own) plus those the model's estimator declares (``train.estimator`` in the
-params.yaml stored with the model; ``packages`` in ``pipeline/estimators.py``), pinned from ``uv.lock`` for the
-image's Python by :mod:`gitops_ml.serving.requirements`: no estimator's package is listed by hand.
+params.yaml stored with the model; ``packages`` in ``pipeline/estimators.py``) and those of the compiled model call
+(``interface.scorer_packages``: ONNX Runtime and the converters), pinned from ``uv.lock`` for the image's Python
+by :mod:`gitops_ml.serving.requirements`: no estimator's or engine's package is listed by hand.
 
 No container engine is needed here: :func:`export_context` writes the directory ``bentoml containerize`` would
 hand to Docker (the bento, its models and ``env/docker/Dockerfile``, which runs as a non-root user), so the
@@ -40,6 +41,7 @@ def build_bento(root: Path | str = ".", version: str | None = None) -> str:
     import bentoml
 
     from gitops_ml.io import atomic_write
+    from gitops_ml.pipeline.interface import scorer_packages
 
     root = Path(root).resolve()
     resolved = model_version(root, version)
@@ -51,7 +53,8 @@ def build_bento(root: Path | str = ".", version: str | None = None) -> str:
     config = _read_bentofile(bentofile)
     name = config["name"]
     model_params = load_params(Path(bentoml.models.get(model_tag).path) / PARAMS_FILE)
-    config["python"]["packages"] = bento_packages(config, root / LOCK_FILE, model_params.train.packages)
+    needed = model_params.train.packages + scorer_packages()
+    config["python"]["packages"] = bento_packages(config, root / LOCK_FILE, needed)
     with contextlib.suppress(bentoml.exceptions.NotFound):
         bentoml.bentos.delete(f"{name}:{resolved}")
     with tempfile.TemporaryDirectory(prefix="bentofile-") as tmp:
