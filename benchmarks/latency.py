@@ -410,7 +410,12 @@ def goals(cells: list[dict[str, Any]], ladder: Ladder) -> dict[str, Any]:
     service, bare = server_knee(cells, "bentoml", 1), server_knee(cells, "bare_asgi", 1)
     share: dict[str, Any] = {"limit": GOAL_SHARE_OF_BARE, "service": service, "bare_asgi": bare}
     if bare is None:
-        share |= {"value": None, "verdict": "not judged", "how": "the bare app held no rate: the machine is too busy"}
+        share |= {
+            "value": None,
+            "verdict": "not judged",
+            "how": f"the bare app held no rate (not even {ladder.start}/s): the model call or the machine is the "
+            "limit, not the HTTP server",
+        }
     elif service is None:
         share |= {"value": 0.0, "verdict": "missed", "how": f"the service held no rate, the bare app {bare}/s"}
     else:
