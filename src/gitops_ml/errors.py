@@ -95,3 +95,8 @@ class DriftInputError(ProjectError, ValueError):
 
 class DeployError(ProjectError, RuntimeError):
     """A promotion, rollback or deploy pull request cannot be made (unknown environment or version, push failed)."""
+
+
+class ComputeError(ProjectError, RuntimeError):
+    """The Dask cluster cannot be reached, a worker died, or a computation on it failed or timed out; the message
+    names the scheduler, the stage or the partition, and the fix. Nothing was written."""

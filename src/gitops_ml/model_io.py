@@ -24,6 +24,12 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "numpy.dtype",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.tree._tree.Tree",
+    # LightGBM and XGBoost (stand-ins until issue #20's estimator entries declare their own)
+    "collections.OrderedDict",
+    "lightgbm.basic.Booster",
+    "lightgbm.sklearn.LGBMClassifier",
+    "xgboost.core.Booster",
+    "xgboost.sklearn.XGBClassifier",
 )
 
 
@@ -43,7 +49,8 @@ def canonical_skops(raw: bytes) -> bytes:
     with zipfile.ZipFile(io.BytesIO(raw)) as source:
         schema = source.read("schema.json").decode("utf-8")
         schema = re.sub(r'("__id__": )(\d+)', lambda m: m.group(1) + new_id(m.group(2)), schema)
-        schema = re.sub(r'("file": ")(\d+)(\.npy")', lambda m: m.group(1) + new_id(m.group(2)) + m.group(3), schema)
+        # arrays are files named by id (``<id>.npy``); bytes (an XGBoost booster) by a random uuid (``<uuid>.bin``)
+        schema = re.sub(r'("file": ")([^".]+)(\.\w+")', lambda m: m.group(1) + new_id(m.group(2)) + m.group(3), schema)
         members = {"schema.json": schema.encode("utf-8")}
         for name in source.namelist():
             if name != "schema.json":

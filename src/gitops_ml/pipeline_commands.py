@@ -68,8 +68,22 @@ def validate(params_path: ParamsOption = Path("params.yaml")) -> None:
     from gitops_ml.pipeline.validate import run_validate
 
     params = load_params(params_path)
-    with console.status(f"validating {params.data.path}"):
-        summary = run_validate(params.data.path, params.schema, paths.VALIDATED, paths.DATA_SUMMARY)
+    if params.compute.on_cluster:  # the Dask engine (docs/scale-out-dask.md)
+        from gitops_ml.compute.cluster import cluster_runner
+        from gitops_ml.pipeline.distributed import validate as on_cluster
+
+        with cluster_runner(params.compute, console.print, console) as runner:
+            summary = on_cluster.run_validate(
+                runner,
+                params.data.path,
+                params.schema,
+                params.compute.partition_mb,
+                paths.VALIDATED,
+                paths.DATA_SUMMARY,
+            )
+    else:
+        with console.status(f"validating {params.data.path}"):
+            summary = run_validate(params.data.path, params.schema, paths.VALIDATED, paths.DATA_SUMMARY)
     console.print(f"validate: {summary['rows']} rows pass the contract, positive rate {summary['positive_rate']:.4f}")
 
 
@@ -78,7 +92,22 @@ def split(params_path: ParamsOption = Path("params.yaml")) -> None:
     from gitops_ml.pipeline.split import run_split
 
     params = load_params(params_path)
-    run_split(paths.VALIDATED, params.schema, params.split, paths.TRAIN, paths.TEST)
+    if params.compute.on_cluster:  # the Dask engine (docs/scale-out-dask.md)
+        from gitops_ml.compute.cluster import cluster_runner
+        from gitops_ml.pipeline.distributed import split as on_cluster
+
+        with cluster_runner(params.compute, console.print, console) as runner:
+            on_cluster.run_split(
+                runner,
+                paths.VALIDATED,
+                params.schema,
+                params.split,
+                params.compute.partition_mb,
+                paths.TRAIN,
+                paths.TEST,
+            )
+    else:
+        run_split(paths.VALIDATED, params.schema, params.split, paths.TRAIN, paths.TEST)
     console.print(f"split: test_size={params.split.test_size}, seed={params.split.seed}")
 
 
@@ -87,8 +116,18 @@ def train(params_path: ParamsOption = Path("params.yaml")) -> None:
     from gitops_ml.pipeline.train import run_train
 
     params = load_params(params_path)
-    with console.status(f"training {params.train.estimator.value}"):
-        run_train(paths.TRAIN, params.schema, params.train, paths.MODEL, paths.MODEL_INFO)
+    if params.compute.on_cluster:  # the Dask engine (docs/scale-out-dask.md)
+        from gitops_ml.compute.cluster import cluster_runner
+        from gitops_ml.pipeline.distributed import train as on_cluster
+
+        with cluster_runner(params.compute, console.print, console) as runner:
+            on_cluster.run_train(
+                runner, paths.TRAIN, params.schema, params.train, params.compute, paths.MODEL, paths.MODEL_INFO,
+                console.print,
+            )  # fmt: skip
+    else:
+        with console.status(f"training {params.train.estimator.value}"):
+            run_train(paths.TRAIN, params.schema, params.train, paths.MODEL, paths.MODEL_INFO)
     console.print(f"train: {params.train.estimator.value} saved to {paths.MODEL}")
 
 
@@ -106,24 +145,33 @@ def evaluate(
 
         check_reachable(tracking_uri(params))  # fail before the work, not after it
     model = load_model(paths.MODEL)  # once, for scoring and for MLflow
-    with console.status("evaluating on the test set"):
-        labels = (params.project.negative_label, params.project.positive_label)
-        metrics = run_evaluate(
-            model, paths.TEST, params.schema, params.evaluate, params.train.seed, paths.REPORTS, labels
-        )
+    labels = (params.project.negative_label, params.project.positive_label)
+    if params.compute.on_cluster:  # the Dask engine (docs/scale-out-dask.md)
+        from gitops_ml.compute.cluster import cluster_runner
+        from gitops_ml.pipeline.distributed import evaluate as on_cluster
+
+        with cluster_runner(params.compute, console.print, console) as runner:
+            metrics = on_cluster.run_evaluate(
+                runner, model, paths.TEST, params.schema, params.evaluate, params.train.seed,
+                params.compute.partition_mb, paths.REPORTS, labels,
+            )  # fmt: skip
+    else:
+        with console.status("evaluating on the test set"):
+            metrics = run_evaluate(
+                model, paths.TEST, params.schema, params.evaluate, params.train.seed, paths.REPORTS, labels
+            )
     console.print(f"evaluate: wrote {paths.METRICS}")
     if track and params.tracking.enabled:
         _log_to_mlflow(params, metrics, model)
 
 
 def _log_to_mlflow(params: Params, metrics: dict[str, Any], model: Any) -> None:
-    import pandas as pd
-
+    from gitops_ml.compute.pieces import read_head
     from gitops_ml.io import read_json
     from gitops_ml.pipeline.interface import model_frame
     from gitops_ml.tracking import log_run, tracking_uri
 
-    example = model_frame(pd.read_parquet(paths.TEST).head(5), params.schema)
+    example = model_frame(read_head(paths.TEST, 5), params.schema)  # not the whole test set: it may be large
     data_md5 = read_json(paths.DATA_SUMMARY)["md5"]
     with console.status(f"logging the run to MLflow at {tracking_uri(params)}"):
         run_id = log_run(

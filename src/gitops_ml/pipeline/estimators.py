@@ -106,3 +106,31 @@ class DummyParams(EstimatorParams):
         from sklearn.dummy import DummyClassifier
 
         return DummyClassifier(random_state=seed, **self.model_dump())
+
+
+# Stand-ins for the LightGBM and XGBoost entries of issue #20 (binary only, as this branch's stages): the Dask
+# engine trains these two across the workers (compute/boosting.py). The estimators' own entries replace them.
+@register("lightgbm")
+class LightGBMParams(EstimatorParams):
+    n_estimators: int = Field(default=200, ge=1)
+    learning_rate: float = Field(default=0.1, gt=0)
+    num_leaves: int = Field(default=31, ge=2)
+    n_jobs: int = 1  # LightGBM's default (every core) is many times slower on a busy machine
+
+    def build(self, seed: int) -> Any:
+        from lightgbm import LGBMClassifier
+
+        return LGBMClassifier(random_state=seed, verbose=-1, **self.model_dump())
+
+
+@register("xgboost")
+class XGBoostParams(EstimatorParams):
+    n_estimators: int = Field(default=200, ge=1)
+    learning_rate: float = Field(default=0.1, gt=0)
+    max_depth: int = Field(default=6, ge=1)
+    n_jobs: int = 1
+
+    def build(self, seed: int) -> Any:
+        from xgboost import XGBClassifier
+
+        return XGBClassifier(random_state=seed, tree_method="hist", **self.model_dump())
