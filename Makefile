@@ -60,6 +60,15 @@ metrics: install ## Print the metrics of the last pipeline run
 .PHONY: run
 run: repro metrics ## Set up everything and run the whole pipeline on the sample data, then print the metrics
 
+# `make score IN=... OUT=...` scores a large CSV or parquet file, or a directory of parquet files, part by part (on
+# the Dask cluster when compute.engine is dask; docs/scale-out-dask.md) and writes OUT, a directory of parquet parts,
+# whole or not at all. MODEL=auto (the released model, else the working tree's), released, current or model-vN.
+# IN, OUT and MODEL are read from the environment inside the recipe, never spliced into it.
+.PHONY: score
+score: install ## Score a large file or directory: IN=path OUT=directory [MODEL=auto|released|current|model-vN]
+	@[[ -n "$${IN:-}" && -n "$${OUT:-}" ]] || { echo "usage: make score IN=file.csv|file.parquet|directory OUT=directory [MODEL=auto|released|current|model-vN]" >&2; exit 1; }
+	$(RUN) gitops-ml score --in "$$IN" --out "$$OUT" --model "$${MODEL:-auto}"
+
 .PHONY: lint
 lint: install ## ruff check and ruff format --check
 	$(RUN) ruff check .

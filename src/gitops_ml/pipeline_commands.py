@@ -1,5 +1,7 @@
 """CLI commands of the pipeline: the DVC stages (``validate``, ``split``, ``train``, ``evaluate``), ``init-data``,
-the data helpers (``sample-data``, ``ensure-data``) and ``metrics``. Registered in :mod:`gitops_ml.cli`.
+the data helpers (``sample-data``, ``ensure-data``), ``metrics`` and batch ``score``. Registered in
+:mod:`gitops_ml.cli`. With ``compute.engine: dask`` the stages run their Dask versions
+(:mod:`gitops_ml.pipeline.distributed`) on a cluster (:mod:`gitops_ml.compute`).
 
 The stages import their own module of ``pipeline/`` when they run; ``sample-data`` and ``ensure-data`` reach the
 team's code only through :mod:`gitops_ml.pipeline.interface`, so the CLI starts whatever ``pipeline/`` holds.
@@ -209,3 +211,35 @@ def metrics(
             row.append("n/a" if low is None else f"[{low:.4f}, {high:.4f}]")
         table.add_row(*row)
     out.print(table)
+
+
+def score(
+    input_path: Annotated[
+        Path,
+        typer.Option(
+            "--in", help="A CSV or parquet file, or a directory of parquet files, to score.", show_default=False
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option("--out", help="The directory of parquet parts to write (replaced whole).", show_default=False),
+    ],
+    model: Annotated[
+        str,
+        typer.Option(help="auto (the released model, else the working tree's), released, current, or a model-vN."),
+    ] = "auto",
+    params_path: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Score a large file or directory part by part (on the Dask cluster with compute.engine: dask); ids kept."""
+    from gitops_ml.compute.cluster import Runner, cluster_runner
+    from gitops_ml.compute.scoring import run_score, scoring_model
+
+    params = load_params(params_path)
+    with scoring_model(model, params, Path.cwd(), console.print) as chosen:
+        console.print(f"score: {input_path} with {chosen.label}")
+        if params.compute.on_cluster:
+            with cluster_runner(params.compute, console.print, console) as runner:
+                rows, parts = run_score(runner, chosen, input_path, output, params.compute.partition_mb)
+        else:
+            rows, parts = run_score(Runner(None, console), chosen, input_path, output, params.compute.partition_mb)
+    console.print(f"score: wrote {rows} rows in {parts} parts to {output}")
