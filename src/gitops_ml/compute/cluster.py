@@ -86,7 +86,7 @@ def _local_client(compute: ComputeParams) -> Client:
         memory_limit=compute.memory_limit,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address=":0",
         silence_logs=logging.CRITICAL,  # a failed task or a restarted worker is the stage's own message
     )
     return Client(cluster)
