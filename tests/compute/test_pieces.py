@@ -66,9 +66,14 @@ def test_outputs_appear_together_replacing_what_was_there_or_not_at_all(tmp_path
     table(10).to_parquet(file_before)
     dir_before.mkdir()
     (dir_before / "old.parquet").write_text("old")
-    with pytest.raises(RuntimeError), atomic_dirs(file_before, dir_before) as (one, two):
-        write_part(table(5), one, 0)
-        raise RuntimeError("a partition failed")
+
+    def failing_stage() -> None:
+        with atomic_dirs(file_before, dir_before) as (one, _):
+            write_part(table(5), one, 0)
+            raise RuntimeError("a partition failed")
+
+    with pytest.raises(RuntimeError):
+        failing_stage()
     assert file_before.is_file() and (dir_before / "old.parquet").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.parquet", "b.parquet"]  # no temporary left
     with atomic_dirs(file_before, dir_before) as (one, two):

@@ -50,8 +50,10 @@ def _twin(estimator: Any, client: Client, timeout_s: float) -> Any:
     module, name = TWINS[class_name(estimator)]
     params = estimator.get_params()
     if module == "lightgbm":
-        # LightGBM's own socket time-out (minutes, default 120), so its workers give up too.
+        # LightGBM's own socket time-out (minutes, default 120), so its workers give up too; its threads are the
+        # workers' (n_jobs would be ignored, with a warning).
         params.setdefault("time_out", max(1, math.ceil(timeout_s / 60)))
+        params.pop("n_jobs", None)
         return getattr(importlib.import_module(module), name)(**params, client=client)
     twin = getattr(importlib.import_module(module), name)(**params)
     twin.client = client
