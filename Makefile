@@ -388,8 +388,9 @@ rehearse: install image-deps ## Run ci, pr-comment and release workflows with ac
 
 # --- benchmarks ---
 # Figures for docs/performance.md: serving (BentoML vs mlflow models serve vs in-process), pipeline (dvc repro vs a
-# bare script at 10k/100k/1M rows), the pull-request loop, the prediction log's cost (on vs off at concurrency 32)
-# and latency (open-loop Poisson load at fixed rates; docs/performance-latency.md). Runs in temporary copies under
+# bare script at 10k/100k/1M rows), the pull-request loop, the prediction log's cost (on vs off at concurrency 32),
+# latency (open-loop Poisson load at fixed rates; docs/performance-latency.md) and the Dask engine (each stage in memory
+# vs on 2 Dask workers at 1M and 10M rows; docs/scale-out-dask.md; ONLY=dask_engine). Runs in temporary copies under
 # benchmarks/work/; load goes to 127.0.0.1 only, bounded in requests and seconds. QUICK=1 checks the harness at small
 # sizes; ONLY=latency (comma-separated names) runs a subset.
 QUICK ?=

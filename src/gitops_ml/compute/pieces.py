@@ -192,6 +192,7 @@ def atomic_dirs(*paths: Path) -> Iterator[list[Path]]:
     """Yield one empty temporary directory beside each of ``paths``; on success move each into place (replacing a
     file or directory there), on error delete them all: the outputs appear together, whole, or not at all."""
     tmps = []
+    paths = tuple(path.resolve() for path in paths)  # absolute: the workers may run in another directory
     try:
         for path in paths:
             path.parent.mkdir(parents=True, exist_ok=True)
