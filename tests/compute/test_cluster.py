@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +95,34 @@ def test_a_worker_that_dies_on_a_piece_again_and_again_is_one_message_and_nothin
     assert "memory limit (600MB each)" in message and "compute.partition_mb" in message
     assert "nothing was written" in message
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_workers_all_paused_for_memory_stop_the_stage_instead_of_waiting_for_ever(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import dask
+    from distributed import Client, LocalCluster
+
+    from gitops_ml.compute import cluster
+
+    monkeypatch.setattr(cluster, "STALL_CHECK_S", 1.0)
+    # A worker that pauses at 1% of its memory limit is paused from the start, as one at 80% of a limit too small.
+    memory = {"target": False, "spill": False, "pause": 0.01, "terminate": False}
+    with dask.config.set({f"distributed.worker.memory.{key}": value for key, value in memory.items()}):
+        local = LocalCluster(
+            n_workers=1, threads_per_worker=1, memory_limit="1GB", processes=True, host="127.0.0.1",
+            dashboard_address=":0", silence_logs=logging.CRITICAL,
+        )  # fmt: skip
+    client = Client(local)
+    try:
+        deadline = time.monotonic() + 60
+        while {w.get("status") for w in client.scheduler_info()["workers"].values()} != {"paused"}:
+            assert time.monotonic() < deadline, "the worker never paused"
+            time.sleep(0.2)
+        with pytest.raises(ComputeError) as caught:
+            Runner(client).map(lambda p: p, [0, 1], "score", str)
+    finally:
+        client.close()
+        local.close()
+    assert str(caught.value).startswith("score: all 1 workers are paused at 80% of their memory limit, so nothing")

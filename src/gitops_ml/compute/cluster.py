@@ -31,6 +31,10 @@ R = TypeVar("R")
 Say = Callable[[str], None]
 # Past the connect timeout, something on the port that is not a scheduler can keep Client() waiting: give up then.
 HARD_DEADLINE_EXTRA_S = 5.0
+STALL_CHECK_S = 30.0
+STALL_CHECKS = 2
+"""While waiting for tasks, every ``STALL_CHECK_S`` seconds a check that some worker can run them (not all paused
+for memory, not none left); this many failed checks in a row stop the stage."""
 
 
 def scheduler_address(compute: ComputeParams) -> tuple[str | None, str]:
@@ -143,22 +147,49 @@ class Runner:
         """
         if self.client is None:
             return self._map_here(fn, pieces, what, describe, **kwargs)
-        from distributed import as_completed
+        from distributed import wait
 
         token = uuid.uuid4().hex[:8]
         keys = [f"{what}-{index}-{token}" for index in range(len(pieces))]
         futures = self.client.map(fn, pieces, key=keys, pure=False, **kwargs)
         by_key = dict(zip(keys, pieces, strict=True))
+        pending = set(futures)
+        stalled = 0
         try:
             with _progress(self.console, what, len(pieces)) as bar:
                 task = bar.add_task(what, total=len(pieces))
-                for future in as_completed(futures):
-                    if future.status != "finished":
-                        self._raise_for(future.exception(), by_key.get(future.key), what, describe)
-                    bar.advance(task)
+                while pending:
+                    try:
+                        done, pending = wait(pending, timeout=STALL_CHECK_S, return_when="FIRST_COMPLETED")
+                    except TimeoutError:
+                        stalled = stalled + 1 if self._stalled() else 0
+                        if stalled >= STALL_CHECKS:
+                            self._raise_stalled(what)
+                        continue
+                    stalled = 0
+                    for future in done:
+                        if future.status != "finished":
+                            self._raise_for(future.exception(), by_key.get(future.key), what, describe)
+                        bar.advance(task)
             return list(self.client.gather(futures))
         finally:
             self.client.cancel(futures)
+
+    def _stalled(self) -> bool:
+        """True when no worker can run a task: every one paused at 80% of its memory limit, or none left."""
+        assert self.client is not None
+        workers = self.client.scheduler_info()["workers"]
+        return not any(info.get("status") != "paused" for info in workers.values())
+
+    def _raise_stalled(self, what: str) -> None:
+        assert self.client is not None
+        workers = self.client.scheduler_info()["workers"]
+        state = f"all {len(workers)} workers are paused at 80% of their memory limit" if workers else "no worker left"
+        raise ComputeError(
+            f"{what}: {state}, so nothing can run. A worker keeps what the libraries it imported and trained with "
+            "hold (about 500 MB after LightGBM and XGBoost): give the workers more memory (compute.memory_limit, or "
+            "`dask worker --memory-limit`), or restart them; nothing was written"
+        )
 
     def _map_here(
         self, fn: Callable[..., R], pieces: Sequence[T], what: str, describe: Callable[[T], str], **kwargs: Any
