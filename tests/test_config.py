@@ -86,7 +86,7 @@ def test_wrong_type_names_path_and_value() -> None:
 
 
 def test_unknown_estimator_lists_the_choices() -> None:
-    message = error_of(edited(train__estimator="xgboost"))
+    message = error_of(edited(train__estimator="catboost"))
     assert "train.estimator" in message and "logistic_regression" in message
 
 
