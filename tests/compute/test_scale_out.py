@@ -90,14 +90,29 @@ def write_wide_data(folder: Path) -> int:
     return size
 
 
+def high_water_mb(pid: int) -> float:
+    """The process's peak resident memory so far (``VmHWM``: its own, not inherited through fork as ru_maxrss is)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+    return kb * 1024 / MB
+
+
 def run_measured(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess, float]:
-    """Run ``cmd``; return its result and its own peak memory in MB (the client: the workers run elsewhere)."""
+    """Run ``cmd``; return its result and its own peak memory in MB (the client: the workers run elsewhere).
+
+    The peak is read every 0.1 s while it runs (a high-water mark, so a later read sees an earlier peak)."""
     out, err = cwd / ".cmd.out", cwd / ".cmd.err"
+    peak = 0.0
     with out.open("w") as stdout, err.open("w") as stderr:
         process = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=stdout, stderr=stderr)
-        _, status, usage = os.wait4(process.pid, 0)
-    result = subprocess.CompletedProcess(cmd, os.waitstatus_to_exitcode(status), out.read_text(), err.read_text())
-    return result, usage.ru_maxrss * 1024 / MB
+        while process.poll() is None:
+            peak = max(peak, high_water_mb(process.pid))
+            time.sleep(0.1)
+    result = subprocess.CompletedProcess(cmd, process.returncode, out.read_text(), err.read_text())
+    return result, peak
 
 
 @pytest.fixture(scope="module")
