@@ -20,6 +20,11 @@ from gitops_ml.cli_support import ParamsOption, console, out
 from gitops_ml.config import Params, SampleParams, load_params
 
 
+def say(message: str) -> None:
+    """Print a progress line to stderr, unwrapped (paths and addresses stay on one line) and without markup colours."""
+    console.print(message, soft_wrap=True, highlight=False, markup=False)
+
+
 def sample_data(
     rows: Annotated[int | None, typer.Option(help="Rows to generate [default: data.sample.rows].")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed [default: data.sample.seed].")] = None,
@@ -74,7 +79,7 @@ def validate(params_path: ParamsOption = Path("params.yaml")) -> None:
         from gitops_ml.compute.cluster import cluster_runner
         from gitops_ml.pipeline.distributed import validate as on_cluster
 
-        with cluster_runner(params.compute, console.print, console) as runner:
+        with cluster_runner(params.compute, say, console) as runner:
             summary = on_cluster.run_validate(
                 runner,
                 params.data.path,
@@ -98,7 +103,7 @@ def split(params_path: ParamsOption = Path("params.yaml")) -> None:
         from gitops_ml.compute.cluster import cluster_runner
         from gitops_ml.pipeline.distributed import split as on_cluster
 
-        with cluster_runner(params.compute, console.print, console) as runner:
+        with cluster_runner(params.compute, say, console) as runner:
             on_cluster.run_split(
                 runner,
                 paths.VALIDATED,
@@ -122,10 +127,9 @@ def train(params_path: ParamsOption = Path("params.yaml")) -> None:
         from gitops_ml.compute.cluster import cluster_runner
         from gitops_ml.pipeline.distributed import train as on_cluster
 
-        with cluster_runner(params.compute, console.print, console) as runner:
+        with cluster_runner(params.compute, say, console) as runner:
             on_cluster.run_train(
-                runner, paths.TRAIN, params.schema, params.train, params.compute, paths.MODEL, paths.MODEL_INFO,
-                console.print,
+                runner, paths.TRAIN, params.schema, params.train, params.compute, paths.MODEL, paths.MODEL_INFO, say,
             )  # fmt: skip
     else:
         with console.status(f"training {params.train.estimator.value}"):
@@ -152,7 +156,7 @@ def evaluate(
         from gitops_ml.compute.cluster import cluster_runner
         from gitops_ml.pipeline.distributed import evaluate as on_cluster
 
-        with cluster_runner(params.compute, console.print, console) as runner:
+        with cluster_runner(params.compute, say, console) as runner:
             metrics = on_cluster.run_evaluate(
                 runner, model, paths.TEST, params.schema, params.evaluate, params.train.seed,
                 params.compute.partition_mb, paths.REPORTS, labels,
@@ -235,11 +239,11 @@ def score(
     from gitops_ml.compute.scoring import run_score, scoring_model
 
     params = load_params(params_path)
-    with scoring_model(model, params, Path.cwd(), console.print) as chosen:
-        console.print(f"score: {input_path} with {chosen.label}")
+    with scoring_model(model, params, Path.cwd(), say) as chosen:
+        say(f"score: {input_path} with {chosen.label}")
         if params.compute.on_cluster:
-            with cluster_runner(params.compute, console.print, console) as runner:
+            with cluster_runner(params.compute, say, console) as runner:
                 rows, parts = run_score(runner, chosen, input_path, output, params.compute.partition_mb)
         else:
             rows, parts = run_score(Runner(None, console), chosen, input_path, output, params.compute.partition_mb)
-    console.print(f"score: wrote {rows} rows in {parts} parts to {output}")
+    say(f"score: wrote {rows} rows in {parts} parts to {output}")
