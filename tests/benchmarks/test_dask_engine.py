@@ -43,3 +43,17 @@ def test_the_report_compares_each_stage_in_memory_and_on_the_cluster(tmp_path: P
     assert "| 5k | validate | 100,000 | 80,000 | 900 | 250 | 700 |" in table
     assert "a local cluster of 2 workers with 4GiB each" in table
     assert (tmp_path / "dask_engine-quick.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_each_engine_is_configured_in_the_copys_params(tmp_path: Path) -> None:
+    from gitops_ml.config import load_params
+    from tests.support.fixture_project import FIXTURE_PARAMS
+
+    (tmp_path / "params.yaml").write_text(FIXTURE_PARAMS.read_text())
+    dask_engine.configure(tmp_path, "dask")
+    params = load_params(tmp_path / "params.yaml")
+    assert (params.compute.engine.value, params.compute.workers, params.compute.memory_limit) == ("dask", 2, "4GiB")
+    assert params.train.estimator.value == "lightgbm" and not params.tracking.enabled
+    dask_engine.configure(tmp_path, "local")
+    assert load_params(tmp_path / "params.yaml").compute.engine.value == "local"
+    assert dask_engine.stage_command("score", tmp_path)[:4] == ["gitops-ml", "score", "--in", "data/transactions.csv"]
