@@ -50,5 +50,5 @@ def run_evaluate(
     y = np.concatenate([part[0] for part in parts])
     predicted = np.concatenate([part[1] for part in parts])
     outcome = Outcome.of(schema.task, y, predicted, params.threshold)
-    sample = draw_sample(runner, pieces, IMPORTANCE_SAMPLE_ROWS, seed)
+    sample = draw_sample(runner, pieces, IMPORTANCE_SAMPLE_ROWS, seed, [*schema.feature_names, schema.target])
     return write_evaluation(model, outcome, sample, schema, params, seed, out_dir, labels)
