@@ -60,6 +60,15 @@ metrics: install ## Print the metrics of the last pipeline run
 .PHONY: run
 run: repro metrics ## Set up everything and run the whole pipeline on the sample data, then print the metrics
 
+# `make score IN=... OUT=...` scores a large CSV or parquet file, or a directory of parquet files, part by part (on
+# the Dask cluster when compute.engine is dask; docs/scale-out-dask.md) and writes OUT, a directory of parquet parts,
+# whole or not at all. MODEL=auto (the released model, else the working tree's), released, current or model-vN.
+# IN, OUT and MODEL are read from the environment inside the recipe, never spliced into it.
+.PHONY: score
+score: install ## Score a large file or directory: IN=path OUT=directory [MODEL=auto|released|current|model-vN]
+	@[[ -n "$${IN:-}" && -n "$${OUT:-}" ]] || { echo "usage: make score IN=file.csv|file.parquet|directory OUT=directory [MODEL=auto|released|current|model-vN]" >&2; exit 1; }
+	$(RUN) gitops-ml score --in "$$IN" --out "$$OUT" --model "$${MODEL:-auto}"
+
 .PHONY: lint
 lint: install ## ruff check and ruff format --check
 	$(RUN) ruff check .
@@ -382,9 +391,10 @@ rehearse: install image-deps ## Run ci, pr-comment and release workflows with ac
 
 # --- benchmarks ---
 # Figures for docs/performance.md: serving (BentoML vs mlflow models serve vs in-process), pipeline (dvc repro vs a
-# bare script at 10k/100k/1M rows), the pull-request loop, the prediction log's cost (on vs off at concurrency 32)
-# and latency (open-loop Poisson load raised to each server's knee, a model per task; docs/performance-latency.md). A
-# full run also rewrites the latency goals table in docs/performance-latency.md. Runs in temporary copies under
+# bare script at 10k/100k/1M rows), the pull-request loop, the prediction log's cost (on vs off at concurrency 32),
+# latency (open-loop Poisson load raised to each server's knee, a model per task; docs/performance-latency.md; a full
+# run also rewrites its goals table there) and the Dask engine (each stage in memory vs on 2 Dask workers at 1M and
+# 10M rows; docs/scale-out-dask.md; ONLY=dask_engine). Runs in temporary copies under
 # benchmarks/work/; load goes to 127.0.0.1 only, bounded in requests and seconds. QUICK=1 checks the harness at small
 # sizes; ONLY=latency (comma-separated names) runs a subset.
 QUICK ?=

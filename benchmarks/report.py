@@ -618,6 +618,66 @@ def drift_chart(result: dict[str, Any], path: Path) -> None:
     _save(fig, path)
 
 
+# --- Dask engine ---
+
+
+def dask_engine_markdown(result: dict[str, Any]) -> str:
+    """Per size and stage: rows per second and peak memory in memory against on the cluster."""
+    rows = []
+    for size in result["sizes"]:
+        local, dask = size["engines"]["local"], size["engines"]["dask"]
+        for stage in local:
+            rows.append(
+                [
+                    _rows(size["rows"]),
+                    stage,
+                    f"{local[stage]['rows_per_s']:,}",
+                    f"{dask[stage]['rows_per_s']:,}",
+                    f"{local[stage]['client_peak_mb']:.0f}",
+                    f"{dask[stage]['client_peak_mb']:.0f}",
+                    f"{dask[stage]['worker_peak_mb']:.0f}",
+                ]
+            )
+    text = _md_table(
+        [
+            "rows",
+            "stage",
+            "rows/s in memory",
+            f"rows/s Dask ({result['workers']} workers)",
+            "peak MB in memory",
+            "peak MB Dask client",
+            "peak MB largest worker",
+        ],
+        rows,
+    )
+    return text + (
+        f"\nDask: a local cluster of {result['workers']} workers with {result['worker_memory']} each, started by each "
+        f"stage (its start-up is in the stage's time); estimator {result['estimator']}.\n"
+    )
+
+
+def dask_engine_chart(result: dict[str, Any], path: Path) -> None:
+    """Rows per second and the client's peak memory, per stage, in memory against on the cluster (largest size)."""
+    size = result["sizes"][-1]
+    local, dask = size["engines"]["local"], size["engines"]["dask"]
+    stages = list(local)
+    xs = range(len(stages))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for offset, engine, colour in ((-0.2, local, "#4c72b0"), (0.2, dask, "#c44e52")):
+        label = "in memory" if engine is local else f"Dask, {result['workers']} workers"
+        left.bar([x + offset for x in xs], [engine[s]["rows_per_s"] for s in stages], 0.38, color=colour, label=label)
+        right.bar([x + offset for x in xs], [engine[s]["client_peak_mb"] for s in stages], 0.38, color=colour)
+    right.bar([x + 0.2 for x in xs], [dask[s]["worker_peak_mb"] for s in stages], 0.12, color="#333333",
+              label="largest Dask worker")  # fmt: skip
+    for ax, title in ((left, "rows per second"), (right, "peak memory (MB): this process, and a worker")):
+        ax.set_xticks(list(xs), stages)
+        ax.set_title(f"{title}, {_rows(size['rows'])} rows")
+    left.legend(fontsize=8)
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+
+
 # --- registry of benchmarks: name -> (markdown, chart) ---
 
 RENDERERS: dict[str, tuple[Callable[[dict[str, Any]], str], Callable[[dict[str, Any], Path], None]]] = {
@@ -628,6 +688,7 @@ RENDERERS: dict[str, tuple[Callable[[dict[str, Any]], str], Callable[[dict[str, 
     "drift": (drift_markdown, drift_chart),
     "latency": (latency_markdown, latency_chart),
     "model_call": (model_call_markdown, model_call_chart),
+    "dask_engine": (dask_engine_markdown, dask_engine_chart),
 }
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from benchmarks.common import RESULTS, ROOT, BenchError, machine
 from benchmarks.report import update_doc, write_outputs
 
-BENCHMARKS = ("pipeline", "pr_loop", "serving", "prediction_log", "drift", "latency", "model_call")
+BENCHMARKS = ("pipeline", "pr_loop", "serving", "prediction_log", "drift", "latency", "model_call", "dask_engine")
 QUICK_ROWS = 5_000
 """Rows of sample data in a quick run (the serving benchmark reuses the pipeline benchmark's trained project)."""
 
@@ -66,6 +66,11 @@ def runner(name: str, quick: bool) -> Callable[[], dict[str, Any]]:
         from benchmarks import model_call
 
         return lambda: model_call.bench(quick=quick, say=_say, rows=2_000 if quick else 10_000)
+
+    if name == "dask_engine":
+        from benchmarks import dask_engine
+
+        return lambda: dask_engine.bench([QUICK_ROWS] if quick else [1_000_000, 10_000_000], say=_say)
     raise ValueError(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}")
 
 

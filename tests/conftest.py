@@ -6,11 +6,13 @@ The helpers they are built from live in ``tests/support/`` (``projects.py``: mak
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,3 +70,21 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         stop(server)  # the server and its workers
         log.close()
+
+
+@pytest.fixture(scope="session")
+def dask_client() -> Iterator[Any]:
+    """A real ``distributed.LocalCluster`` (2 worker processes, 1 thread and 800 MB each) and its client, shared by the
+    Dask engine's tests (tests/compute, tests/pipeline/distributed)."""
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, memory_limit="800MB", processes=True, host="127.0.0.1",
+        dashboard_address=":0", silence_logs=logging.CRITICAL,
+    )  # fmt: skip
+    client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()

@@ -1,7 +1,7 @@
 """The boundary between the template's machinery and the team's code in ``pipeline/``.
 
-Machinery (gitops/, serving/, the CLI's non-pipeline commands, data_source.py, the benchmarks) reaches
-``pipeline/`` only through ``pipeline/interface.py``. The sample generator is a plug-in: a project that deleted
+Machinery (gitops/, serving/, monitoring/, compute/, the CLI's non-pipeline commands, data_source.py, the benchmarks)
+reaches ``pipeline/`` only through ``pipeline/interface.py``. The sample generator is a plug-in: a project that deleted
 ``pipeline/sample_data.py`` and configures no ``data.sample`` still runs its CLI, its stages and the release gate.
 """
 
@@ -28,7 +28,12 @@ PIPELINE_COMMANDS = frozenset({"validate", "split", "train", "evaluate", "init_d
 
 def machinery_files() -> list[Path]:
     """Every module of the machinery. config.py is not one: it builds ``train:`` from the estimator registry."""
-    files = [*SRC.glob("gitops/*.py"), *SRC.glob("serving/*.py"), *SRC.glob("monitoring/*.py")]
+    files = [
+        *SRC.glob("gitops/*.py"),
+        *SRC.glob("serving/*.py"),
+        *SRC.glob("monitoring/*.py"),
+        *SRC.glob("compute/*.py"),
+    ]
     files += (ROOT / "benchmarks").glob("*.py")
     files += [path for path in SRC.glob("*.py") if path.name != "config.py"]
     return sorted(files)

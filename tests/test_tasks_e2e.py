@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 from gitops_ml.config import ColumnType, Params, load_params
+from gitops_ml.monitoring.drift import PREDICTION_NAMES
 from gitops_ml.pipeline.compiled import max_difference
 from gitops_ml.predictions import read_predictions
 from gitops_ml.tasks import Task
@@ -203,10 +204,12 @@ def test_drift_catches_a_shifted_window_and_watches_the_prediction(released: For
     shifted_window(released).to_csv(window, index=False)
     make(released.path, "drift", f"CURRENT={window}", "AGAINST=workspace")
     drift = json.loads((released.path / "reports" / "drift.json").read_text())
-    assert drift["drifted"] is True, drift
-    checked = json.dumps(drift)
-    assert "prediction" in checked or "score" in checked  # the model's output is watched too
-    assert released.adoption.date_column in (released.path / "reports" / "drift.md").read_text()  # listed, skipped
+    scaled = released.params.schema.names_of(ColumnType.FLOAT)[0]
+    assert drift["drift"] is True and scaled in drift["drifted"], drift["drifted"]
+    assert drift["task"] == released.adoption.task.value
+    # time always moves: a date is listed, not compared
+    assert released.adoption.date_column in [item["name"] for item in drift["not_checked"]]
+    assert drift["score"] is not None and drift["score"]["name"] == PREDICTION_NAMES[released.adoption.task]
 
 
 def test_a_branch_changing_a_hyperparameter_gets_a_report_with_metric_deltas(released: Fork) -> None:

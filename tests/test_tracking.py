@@ -10,9 +10,12 @@ import pytest
 
 from gitops_ml.config import load_params
 from gitops_ml.errors import TrackingError
-from gitops_ml.tracking import check_reachable, flatten, log_run, tracking_uri
+from gitops_ml.pipeline.interface import model_frame, score_frame
+from gitops_ml.tasks import Task
+from gitops_ml.tracking import _example_output, check_reachable, flatten, log_run, tracking_uri
 from tests.support.fixture_project import FIXTURE_PARAMS
 from tests.support.processes import free_port
+from tests.support.task_models import fitted_model, task_rows, task_schema
 
 
 @pytest.mark.slow
@@ -58,3 +61,16 @@ def test_default_uri_is_the_local_sqlite_store(monkeypatch: pytest.MonkeyPatch) 
 
 def test_flatten_names_nested_keys_with_dots() -> None:
     assert flatten({"a": {"b": 1, "c": {"d": 2}}, "e": 3}) == {"a.b": 1, "a.c.d": 2, "e": 3}
+
+
+@pytest.mark.parametrize("task", list(Task))
+def test_the_logged_signature_has_the_tasks_output(task: Task) -> None:
+    """MLflow's signature gets the model's output of each task: a regressor has no predict_proba."""
+    schema = task_schema(task)
+    rows = task_rows(schema, 200, seed=1)
+    model = fitted_model(schema, rows)
+    example = model_frame(rows.head(5), schema)
+    output = _example_output(model, example, task)
+    expected_shape = (5, len(schema.class_labels)) if task is Task.MULTICLASS else (5,)
+    assert output.shape == expected_shape
+    np.testing.assert_allclose(output, score_frame(model, rows.head(5), schema))

@@ -43,6 +43,7 @@ COMMANDS: dict[str, list[Callable[..., None]]] = {
         pipeline.train,
         pipeline.evaluate,
         pipeline.metrics,
+        pipeline.score,
     ],
     "Pull requests": [
         release.check_lock,

@@ -472,6 +472,55 @@ class MonitorParams(StrictModel):
     (monitor.yml)."""
 
 
+class Engine(StrEnum):
+    """Where the stages compute (``compute.engine``)."""
+
+    LOCAL = "local"
+    """In this process, the data in memory (the default)."""
+    DASK = "dask"
+    """On a Dask cluster, partition by partition (docs/scale-out-dask.md)."""
+
+
+SCHEDULER_ADDRESS_ENV = "DASK_SCHEDULER_ADDRESS"
+"""The environment variable that names a running Dask scheduler; it overrides ``compute.scheduler_address``."""
+
+
+class ComputeParams(StrictModel):
+    """Where the stages compute: in this process (``local``) or on a Dask cluster (``dask``, docs/scale-out-dask.md).
+
+    With ``dask``, validate, split, evaluate and ``gitops-ml score`` work on the data partition by partition, and
+    LightGBM and XGBoost train on the cluster's workers. The cluster is the one at ``DASK_SCHEDULER_ADDRESS`` (or
+    ``scheduler_address``), else a local one that the stage starts with ``workers`` processes and stops at its end.
+    """
+
+    engine: Engine = Engine.LOCAL
+    scheduler_address: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9+]*://\S+$")
+    """A running scheduler, e.g. ``tcp://10.0.0.5:8786``; ``DASK_SCHEDULER_ADDRESS`` overrides it. Unset: each
+    stage starts a local cluster of ``workers`` processes."""
+    workers: int = Field(default=2, ge=1, le=256)
+    """Worker processes of the local cluster."""
+    threads_per_worker: int = Field(default=1, ge=1, le=64)
+    """Threads of each local worker: one partition in memory per thread."""
+    memory_limit: str = Field(default="2GiB", pattern=r"^(auto|\d+(\.\d+)?\s*(B|kB|KB|KiB|MB|MiB|GB|GiB|TB|TiB))$")
+    """Memory of each local worker (``auto``: the machine's memory shared by the workers). Dask pauses a worker at
+    80% of it and restarts it at 95%."""
+    partition_mb: float = Field(default=64, gt=0, le=4096)
+    """Megabytes of source data per partition: a CSV is cut into blocks of this size, parquet row groups are grouped
+    up to it (a row group is never cut)."""
+    preprocess_sample_rows: int = Field(default=100_000, ge=1000)
+    """Training on the cluster fits the model's preprocessing (imputation, scaling) on a seeded sample of at most
+    this many training rows, then transforms every partition with it."""
+    connect_timeout_s: float = Field(default=10, gt=0)
+    """How long to wait for the scheduler (and its first worker) before giving up."""
+    train_timeout_s: float = Field(default=3600, gt=0)
+    """Longest a training on the cluster may take: a worker that dies can leave LightGBM waiting for ever."""
+
+    @property
+    def on_cluster(self) -> bool:
+        """True when the stages compute on a Dask cluster."""
+        return self.engine is Engine.DASK
+
+
 class Params(StrictModel):
     """The whole of ``params.yaml``."""
 
@@ -485,6 +534,7 @@ class Params(StrictModel):
     serving: ServingParams = ServingParams()
     tracking: TrackingParams = TrackingParams()
     monitor: MonitorParams = MonitorParams()
+    compute: ComputeParams = ComputeParams()
 
     @model_validator(mode="before")
     @classmethod

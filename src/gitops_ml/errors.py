@@ -99,3 +99,8 @@ class DeployError(ProjectError, RuntimeError):
 
 class BentoBuildError(ProjectError, ValueError):
     """The bento cannot be built as configured: a bentofile key missing, or a package ``uv.lock`` cannot pin."""
+
+
+class ComputeError(ProjectError, RuntimeError):
+    """The Dask cluster cannot be reached, a worker died, or a computation on it failed or timed out; the message
+    names the scheduler, the stage or the partition, and the fix. Nothing was written."""

@@ -1,5 +1,7 @@
 """CLI commands of the pipeline: the DVC stages (``validate``, ``split``, ``train``, ``evaluate``), ``init-data``,
-the data helpers (``sample-data``, ``ensure-data``) and ``metrics``. Registered in :mod:`gitops_ml.cli`.
+the data helpers (``sample-data``, ``ensure-data``), ``metrics`` and batch ``score``. Registered in
+:mod:`gitops_ml.cli`. With ``compute.engine: dask`` the stages run their Dask versions
+(:mod:`gitops_ml.pipeline.distributed`) on a cluster (:mod:`gitops_ml.compute`).
 
 The stages import their own module of ``pipeline/`` when they run; ``sample-data`` and ``ensure-data`` reach the
 team's code only through :mod:`gitops_ml.pipeline.interface`, so the CLI starts whatever ``pipeline/`` holds.
@@ -74,8 +76,22 @@ def validate(params_path: ParamsOption = Path("params.yaml")) -> None:
     from gitops_ml.pipeline.validate import describe_summary, run_validate
 
     params = load_params(params_path)
-    with console.status(f"validating {params.data.path}"):
-        summary = run_validate(params.data.path, params.schema, paths.VALIDATED, paths.DATA_SUMMARY)
+    if params.compute.on_cluster:  # the Dask engine (docs/scale-out-dask.md)
+        from gitops_ml.compute.cluster import cluster_runner
+        from gitops_ml.pipeline.distributed import validate as on_cluster
+
+        with cluster_runner(params.compute, say, console) as runner:
+            summary = on_cluster.run_validate(
+                runner,
+                params.data.path,
+                params.schema,
+                params.compute.partition_mb,
+                paths.VALIDATED,
+                paths.DATA_SUMMARY,
+            )
+    else:
+        with console.status(f"validating {params.data.path}"):
+            summary = run_validate(params.data.path, params.schema, paths.VALIDATED, paths.DATA_SUMMARY)
     console.print(describe_summary(summary), markup=False, highlight=False, soft_wrap=True)
 
 
@@ -84,7 +100,22 @@ def split(params_path: ParamsOption = Path("params.yaml")) -> None:
     from gitops_ml.pipeline.split import run_split
 
     params = load_params(params_path)
-    run_split(paths.VALIDATED, params.schema, params.split, paths.TRAIN, paths.TEST)
+    if params.compute.on_cluster:  # the Dask engine (docs/scale-out-dask.md)
+        from gitops_ml.compute.cluster import cluster_runner
+        from gitops_ml.pipeline.distributed import split as on_cluster
+
+        with cluster_runner(params.compute, say, console) as runner:
+            on_cluster.run_split(
+                runner,
+                paths.VALIDATED,
+                params.schema,
+                params.split,
+                params.compute.partition_mb,
+                paths.TRAIN,
+                paths.TEST,
+            )
+    else:
+        run_split(paths.VALIDATED, params.schema, params.split, paths.TRAIN, paths.TEST)
     split = params.split
     how = f"latest by {split.time_column}" if split.time_column else f"seed={split.seed}"
     console.print(f"split: test_size={split.test_size}, {how}", markup=False, highlight=False)
@@ -95,8 +126,17 @@ def train(params_path: ParamsOption = Path("params.yaml")) -> None:
     from gitops_ml.pipeline.train import run_train
 
     params = load_params(params_path)
-    with console.status(f"training {params.train.estimator.value}"):
-        run_train(paths.TRAIN, params.schema, params.train, paths.MODEL, paths.MODEL_INFO)
+    if params.compute.on_cluster:  # the Dask engine (docs/scale-out-dask.md)
+        from gitops_ml.compute.cluster import cluster_runner
+        from gitops_ml.pipeline.distributed import train as on_cluster
+
+        with cluster_runner(params.compute, say, console) as runner:
+            on_cluster.run_train(
+                runner, paths.TRAIN, params.schema, params.train, params.compute, paths.MODEL, paths.MODEL_INFO, say,
+            )  # fmt: skip
+    else:
+        with console.status(f"training {params.train.estimator.value}"):
+            run_train(paths.TRAIN, params.schema, params.train, paths.MODEL, paths.MODEL_INFO)
     console.print(f"train: {params.train.estimator.value} saved to {paths.MODEL}")
 
 
@@ -114,24 +154,33 @@ def evaluate(
 
         check_reachable(tracking_uri(params))  # fail before the work, not after it
     model = load_model(paths.MODEL)  # once, for scoring and for MLflow
-    with console.status("evaluating on the test set"):
-        labels = (params.project.negative_label, params.project.positive_label)
-        metrics = run_evaluate(
-            model, paths.TEST, params.schema, params.evaluate, params.train.seed, paths.REPORTS, labels
-        )
+    labels = (params.project.negative_label, params.project.positive_label)
+    if params.compute.on_cluster:  # the Dask engine (docs/scale-out-dask.md)
+        from gitops_ml.compute.cluster import cluster_runner
+        from gitops_ml.pipeline.distributed import evaluate as on_cluster
+
+        with cluster_runner(params.compute, say, console) as runner:
+            metrics = on_cluster.run_evaluate(
+                runner, model, paths.TEST, params.schema, params.evaluate, params.train.seed,
+                params.compute.partition_mb, paths.REPORTS, labels,
+            )  # fmt: skip
+    else:
+        with console.status("evaluating on the test set"):
+            metrics = run_evaluate(
+                model, paths.TEST, params.schema, params.evaluate, params.train.seed, paths.REPORTS, labels
+            )
     console.print(f"evaluate: wrote {paths.METRICS}")
     if track and params.tracking.enabled:
         _log_to_mlflow(params, metrics, model)
 
 
 def _log_to_mlflow(params: Params, metrics: dict[str, Any], model: Any) -> None:
-    import pandas as pd
-
+    from gitops_ml.compute.pieces import read_head
     from gitops_ml.io import read_json
     from gitops_ml.pipeline.interface import model_frame
     from gitops_ml.tracking import log_run, tracking_uri
 
-    example = model_frame(pd.read_parquet(paths.TEST).head(5), params.schema)
+    example = model_frame(read_head(paths.TEST, 5), params.schema)  # not the whole test set: it may be large
     data_md5 = read_json(paths.DATA_SUMMARY)["md5"]
     with console.status(f"logging the run to MLflow at {tracking_uri(params)}"):
         run_id = log_run(
@@ -169,3 +218,35 @@ def metrics(
             row.append("n/a" if low is None else f"[{low:.4f}, {high:.4f}]")
         table.add_row(*row)
     out.print(table)
+
+
+def score(
+    input_path: Annotated[
+        Path,
+        typer.Option(
+            "--in", help="A CSV or parquet file, or a directory of parquet files, to score.", show_default=False
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option("--out", help="The directory of parquet parts to write (replaced whole).", show_default=False),
+    ],
+    model: Annotated[
+        str,
+        typer.Option(help="auto (the released model, else the working tree's), released, current, or a model-vN."),
+    ] = "auto",
+    params_path: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Score a large file or directory part by part (on the Dask cluster with compute.engine: dask); ids kept."""
+    from gitops_ml.compute.cluster import Runner, cluster_runner
+    from gitops_ml.compute.scoring import run_score, scoring_model
+
+    params = load_params(params_path)
+    with scoring_model(model, params, Path.cwd(), say) as chosen:
+        say(f"score: {input_path} with {chosen.label}")
+        if params.compute.on_cluster:
+            with cluster_runner(params.compute, say, console) as runner:
+                rows, parts = run_score(runner, chosen, input_path, output, params.compute.partition_mb)
+        else:
+            rows, parts = run_score(Runner(None, console), chosen, input_path, output, params.compute.partition_mb)
+    say(f"score: wrote {rows} rows in {parts} parts to {output}")

@@ -19,6 +19,7 @@ from sklearn.pipeline import Pipeline
 from gitops_ml.config import Params
 from gitops_ml.errors import TrackingError
 from gitops_ml.model_io import TRUSTED_TYPES
+from gitops_ml.tasks import Task
 from gitops_ml.values import flatten
 from gitops_ml.vcs import head_or_unknown
 
@@ -52,6 +53,14 @@ def model_requirements() -> list[str]:
     from importlib.metadata import version
 
     return [f"{name}=={version(name)}" for name in ("scikit-learn", "skops", "numpy", "pandas", "scipy")]
+
+
+def _example_output(model: Pipeline, example: pd.DataFrame, task: Task) -> Any:
+    """What the model gives for ``example``, shaped by the task (the MLflow signature's output)."""
+    if task is Task.REGRESSION:
+        return model.predict(example)
+    probabilities = model.predict_proba(example)
+    return probabilities[:, 1] if task is Task.BINARY else probabilities
 
 
 def log_run(
@@ -96,7 +105,7 @@ def log_run(
                 name="model",
                 serialization_format="skops",
                 skops_trusted_types=list(TRUSTED_TYPES),
-                signature=infer_signature(input_example, model.predict_proba(input_example)[:, 1]),
+                signature=infer_signature(input_example, _example_output(model, input_example, params.task)),
                 input_example=input_example,
                 pip_requirements=model_requirements(),
             )

@@ -111,8 +111,13 @@ def evaluate_model(
     the ``threshold`` and the ``test_positives``.
     """
     outcome = outcome_of(model, test, schema, params.threshold)
+    return (*metrics_of(outcome, schema, params), outcome)
+
+
+def metrics_of(outcome: Outcome, schema: SchemaParams, params: EvaluateParams) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(metrics, confidence intervals) of an outcome (:func:`evaluate_model`'s, also on a Dask cluster's)."""
     metrics: dict[str, Any] = {name: finite_or_none(value) for name, value in compute_metrics(outcome).items()}
-    metrics["test_rows"] = len(test)
+    metrics["test_rows"] = len(outcome.y)
     if schema.task is Task.BINARY:
         metrics |= {"threshold": params.threshold, "test_positives": int(outcome.y.sum())}
     boot = params.bootstrap
@@ -121,7 +126,7 @@ def evaluate_model(
         name: {side: finite_or_none(v) for side, v in bounds.items()}
         for name, bounds in confidence_intervals(samples, boot.confidence).items()
     }
-    return metrics, {"confidence": boot.confidence, "n_resamples": boot.n_resamples, "metrics": intervals}, outcome
+    return metrics, {"confidence": boot.confidence, "n_resamples": boot.n_resamples, "metrics": intervals}
 
 
 def class_tables(outcome: Outcome, labels: Sequence[str]) -> dict[str, pd.DataFrame]:
@@ -186,7 +191,23 @@ def run_evaluate(
     """
     model = load_model(model) if isinstance(model, Path) else model
     test = pd.read_parquet(test_path)
-    metrics, intervals, outcome = evaluate_model(model, test, schema, params)
+    outcome = outcome_of(model, test, schema, params.threshold)
+    return write_evaluation(model, outcome, test, schema, params, seed, out_dir, labels)
+
+
+def write_evaluation(
+    model: Pipeline,
+    outcome: Outcome,
+    test: pd.DataFrame,
+    schema: SchemaParams,
+    params: EvaluateParams,
+    seed: int,
+    out_dir: Path,
+    labels: tuple[str, str] = DEFAULT_LABELS,
+) -> dict[str, Any]:
+    """Write every evaluate output of ``outcome`` under ``out_dir``; return the metrics. ``test`` holds the test rows
+    (or, on a Dask cluster, a sample of them) that feature importance samples from."""
+    metrics, intervals = metrics_of(outcome, schema, params)
     names = labels if schema.task is Task.BINARY else [str(c) for c in schema.class_labels]
     tables = plot_tables(outcome, params, names)
     tables["feature_importance"] = feature_importance(model, test, schema, seed)

@@ -48,7 +48,13 @@ def fit_model(train: pd.DataFrame, schema: SchemaParams, params: TrainParams) ->
 def run_train(train_path: Path, schema: SchemaParams, params: TrainParams, model_path: Path, info_path: Path) -> None:
     """Fit on ``train_path`` and write the skops model and a JSON card of how it was made."""
     train = pd.read_parquet(train_path)
-    model = fit_model(train, schema, params)
+    save_trained(fit_model(train, schema, params), len(train), schema, params, model_path, info_path)
+
+
+def save_trained(
+    model: Pipeline, train_rows: int, schema: SchemaParams, params: TrainParams, model_path: Path, info_path: Path
+) -> None:
+    """Write the fitted ``model`` (skops) and the JSON card of how it was made (also for a model trained on Dask)."""
     save_model(model, model_path)
     write_json(
         info_path,
@@ -58,7 +64,7 @@ def run_train(train_path: Path, schema: SchemaParams, params: TrainParams, model
             "hyperparameters": params.hyperparameters,
             "features": schema.feature_names,
             "target": schema.target,
-            "train_rows": len(train),
+            "train_rows": train_rows,
             "sklearn_version": sklearn.__version__,
         },
     )
