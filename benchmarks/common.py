@@ -89,8 +89,9 @@ def copy_project(dest: Path, cache_dir: Path) -> Path:
     return dest
 
 
-CODE_PATHS = ("src/", "bentofile.yaml")
-"""What :func:`sync_code` brings up to date in a reused project copy: the package and what the bento is built from."""
+CODE_PATHS = ("src/", "bentofile.yaml", "pyproject.toml", "uv.lock")
+"""What :func:`sync_code` brings up to date in a reused project copy: the package and what the bento is built from
+(the bento pins the packages of the model's estimator and scoring engine from ``uv.lock``)."""
 
 
 def sync_code(project: Path) -> bool:

@@ -55,8 +55,9 @@ def trained_project(rows: int, say: Callable[[str], None], task: Task = Task.BIN
 
     Binary: the pipeline benchmark's copy on ``rows`` rows of the built-in sample if there is one, else a copy of its
     own. Multiclass and regression: a copy that adopted ``rows`` rows of the task's seeded data with
-    ``gitops-ml init-data`` (as a team adopts its own file). Each new copy runs ``dvc repro``. A reused copy gets the
-    working tree's code first (:func:`sync_code`), so the bento serves the code under test.
+    ``gitops-ml init-data`` (as a team adopts its own file). A reused copy gets the working tree's code first
+    (:func:`sync_code`), so the bento serves the code under test; every copy then runs ``dvc repro``, so a model
+    trained by older code (a stage's code changed) or a run that did not finish is made again.
     """
     project = WORK / "tasks" / f"{task.value}-{rows}" / "project"
     candidates = [WORK / "pipeline" / f"{rows}" / "project", project] if task is Task.BINARY else [project]
@@ -64,6 +65,7 @@ def trained_project(rows: int, say: Callable[[str], None], task: Task = Task.BIN
         if (candidate / "models" / "model.skops").exists() and (candidate / "mlflow.db").exists():
             if sync_code(candidate):
                 say(f"serving: {candidate} had older code; brought it up to date with the working tree")
+            sh(["dvc", "repro"], candidate)  # reruns only a stage whose code changed, or that did not finish
             return candidate
     say(f"serving: training a {task.value} model on {rows} rows in a new project copy")
     copy_project(project, project.parent / "dvc-cache")

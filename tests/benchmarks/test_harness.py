@@ -293,7 +293,8 @@ def test_a_reused_project_copy_gets_the_working_trees_code(tmp_path: Path) -> No
     assert sync_code(project) is True
     assert stale.read_bytes() == (ROOT / "src/gitops_ml/serving/log_lines.py").read_bytes()
     assert not gone.exists() and (project / "params.yaml").read_text() == "kept\n"  # only the code is touched
-    assert (project / "bentofile.yaml").read_bytes() == (ROOT / "bentofile.yaml").read_bytes()
+    for name in ("bentofile.yaml", "pyproject.toml", "uv.lock"):  # what the bento and its pins are built from
+        assert (project / name).read_bytes() == (ROOT / name).read_bytes()
     assert sh(["git", "log", "--format=%s", "-1"], project).strip() == "code from the working tree"
     assert sh(["git", "status", "--porcelain"], project).strip() == ""
     assert sync_code(project) is False  # up to date: nothing copied, nothing committed
