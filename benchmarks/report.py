@@ -457,7 +457,7 @@ def latency_markdown(result: dict[str, Any]) -> str:
 def latency_chart(result: dict[str, Any], path: Path) -> None:
     """p99 against the offered rate for 1-record requests, one panel per task, one line per server."""
     tasks = list(result["tasks"])
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4.5), squeeze=False)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 5), squeeze=False)
     for ax, task in zip(axes[0], tasks, strict=True):
         for server, label in LATENCY_LABELS.items():
             cells = sorted(
@@ -473,8 +473,9 @@ def latency_chart(result: dict[str, Any], path: Path) -> None:
         ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.yaxis.set_major_formatter(ScalarFormatter())
         ax.set_title(f"{task}: 1-record requests, open loop")
-        ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)  # below: no point hidden
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     _save(fig, path)
 
 
