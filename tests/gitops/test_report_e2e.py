@@ -82,7 +82,8 @@ def test_branch_that_changes_a_hyperparameter(repo: Path):
     params = repo / "params.yaml"
     raw = yaml.safe_load(params.read_text())
     old = raw["train"]["hist_gradient_boosting"]["learning_rate"]
-    params.write_text(params.read_text().replace(f"learning_rate: {old}", "learning_rate: 0.3"))
+    raw["train"]["hist_gradient_boosting"]["learning_rate"] = 0.3
+    params.write_text(yaml.safe_dump(raw, sort_keys=False))
     run(["dvc", "repro", "-q"], repo)
     _commit(repo, "raise the learning rate")
     report = _make_report(repo)

@@ -37,11 +37,11 @@ MATRIX_DTYPE = np.float32
 
 
 def distributable_estimators(schema: SchemaParams, params: TrainParams) -> list[str]:
-    """The ``train.estimator`` names whose estimator trains across Dask workers (LightGBM, XGBoost)."""
-    from gitops_ml.pipeline.estimators import ESTIMATORS
+    """The ``train.estimator`` names whose estimator trains across Dask workers for the project's task."""
+    from gitops_ml.pipeline.estimators import estimators_for
 
     names = []
-    for name in ESTIMATORS:
+    for name in estimators_for(schema.task):
         other = type(params).model_validate({"estimator": name, "seed": params.seed})
         if can_distribute(build_model(schema, other).steps[-1][1]):
             names.append(name)
