@@ -6,17 +6,13 @@ brings a dataset the template has never seen: ``make init-data``, ``make run``, 
 ``make gate`` (a new contract is a new model line, not a crash), ``make serve`` and hold-out rows scored over HTTP
 as ``evaluate`` scored them, the template's own tests and the team's checks inside the fork, a second adoption.
 
-The fork shares this checkout's virtualenv (a ``.venv`` link, ``UV_NO_SYNC=1``): the packages are the same, and
-what is under test is the fork's files and data, not a second install.
+The fork shares this checkout's virtualenv (tests/support/fork.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,36 +25,18 @@ import yaml
 from gitops_ml.config import load_params
 from gitops_ml.pipeline.compiled import max_difference
 from gitops_ml.serving.schema import request_model
+from tests.support.fork import as_sent_by_pandas, fork_env, make, make_serve, new_fork
 from tests.support.own_data import customer_table, numeric_table
-from tests.support.processes import free_port, stop
-from tests.support.projects import ROOT, make_project, project_env, run
-from tests.support.serving import wait_until_ready
+from tests.support.projects import run
 from tests.support.tree import snapshot
 
 pytestmark = pytest.mark.slow
-
-READY_TIMEOUT_S = 180
-
-
-def fork_env(fork: Path) -> dict[str, str]:
-    """The environment of a team member's shell in the fork: make's uv finds the shared .venv, never syncs."""
-    env = project_env({"UV_NO_SYNC": "1", "BENTOML_HOME": str(fork / ".bentoml"), "BENTOML_DO_NOT_TRACK": "True"})
-    inherited = {"VIRTUAL_ENV", "PYTEST_XDIST_WORKER", "PYTEST_CURRENT_TEST"}  # the fork's own runs start clean
-    return {k: v for k, v in env.items() if k not in inherited and not k.startswith(("COV_CORE_", "COVERAGE_"))}
-
-
-def make(fork: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """``make ARGS`` in the fork."""
-    return run(["make", *args], fork, env=fork_env(fork), check=check)
 
 
 @pytest.fixture
 def fork(tmp_path: Path, dvc_cache: Path) -> Path:
     """A fork that released the sample's model: ``make run``, commit, ``make gate``, ``make promote`` (model-v1)."""
-    fork = make_project(tmp_path / "fork", dvc_cache)
-    (fork / ".venv").symlink_to(ROOT / ".venv", target_is_directory=True)
-    with (fork / ".git" / "info" / "exclude").open("a") as exclude:
-        exclude.write("/.venv\n")  # .gitignore's `.venv/` matches a directory, not this link
+    fork = new_fork(tmp_path / "fork", dvc_cache)
     make(fork, "run")
     run(["git", "add", "-A"], fork)
     run(["git", "commit", "-qm", "first run", "--allow-empty"], fork)
@@ -66,24 +44,6 @@ def fork(tmp_path: Path, dvc_cache: Path) -> Path:
     make(fork, "promote")
     assert run(["git", "tag", "--points-at", "HEAD"], fork).stdout.split() == ["model-v1"]
     return fork
-
-
-@contextlib.contextmanager
-def make_serve(fork: Path) -> Iterator[str]:
-    """``make serve`` on a free port of 127.0.0.1 until ``/readyz`` answers; always stopped."""
-    port = free_port()
-    log = fork / "serve.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            ["make", "serve", f"PORT={port}"], cwd=fork, env=fork_env(fork), stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(process, url, log, "make serve", READY_TIMEOUT_S)
-        yield url
-    finally:
-        stop(process)
 
 
 def bring_data(tmp_path: Path, shape: str) -> tuple[Path, str]:
@@ -175,15 +135,6 @@ def test_a_fork_with_its_own_data_runs_releases_serves_and_keeps_its_tests_green
         assert (params.schema.positive_class, params.schema.negative_class) == ("yes", "no")
         assert (params.project.positive_label, params.project.negative_label) == ("yes", "no")
         adopt_again(fork, source)
-
-
-def as_sent_by_pandas(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as ``df.to_dict(orient="records")`` sends them over JSON, missing values as null, dates as ISO text."""
-    frame = frame.copy()
-    for name in frame.columns:
-        if pd.api.types.is_datetime64_any_dtype(frame[name]):
-            frame[name] = frame[name].dt.strftime("%Y-%m-%dT%H:%M:%S")
-    return json.loads(json.dumps(frame.astype(object).where(frame.notna(), None).to_dict(orient="records")))
 
 
 def adopt_again(fork: Path, source: Path) -> None:

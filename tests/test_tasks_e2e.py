@@ -11,11 +11,9 @@ tests/test_fork.py. One module-scoped fork per task keeps the slow part to one p
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
@@ -27,14 +25,11 @@ from gitops_ml.monitoring.drift import PREDICTION_NAMES
 from gitops_ml.pipeline.compiled import max_difference
 from gitops_ml.predictions import read_predictions
 from gitops_ml.tasks import Task
+from tests.support.fork import as_sent_by_pandas, fork_env, make, make_serve, new_fork
 from tests.support.loop_data import WEATHER_CLASSES, house_table, weather_table
-from tests.support.processes import free_port, stop
-from tests.support.projects import ROOT, make_project, project_env, run
-from tests.support.serving import wait_until_ready
+from tests.support.projects import run
 
 pytestmark = pytest.mark.slow
-
-READY_TIMEOUT_S = 180
 
 
 @dataclass(frozen=True)
@@ -74,27 +69,12 @@ class Fork:
         return load_params(self.path / "params.yaml")
 
 
-def fork_env(fork: Path) -> dict[str, str]:
-    """A team member's shell in the fork: make's uv finds the shared .venv and never syncs."""
-    env = project_env({"UV_NO_SYNC": "1", "BENTOML_HOME": str(fork / ".bentoml"), "BENTOML_DO_NOT_TRACK": "True"})
-    inherited = {"VIRTUAL_ENV", "PYTEST_XDIST_WORKER", "PYTEST_CURRENT_TEST", "CI"}
-    return {k: v for k, v in env.items() if k not in inherited and not k.startswith(("COV_CORE_", "COVERAGE_"))}
-
-
-def make(fork: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """``make ARGS`` in the fork."""
-    return run(["make", *args], fork, env=fork_env(fork), check=check)
-
-
 @pytest.fixture(scope="module", params=list(ADOPTIONS), ids=[t.value for t in ADOPTIONS])
 def released(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, dvc_cache: Path) -> Fork:
     """A fork that adopted the task's data, ran the pipeline, committed and released ``model-v1``."""
     adoption: Adoption = ADOPTIONS[request.param]
     home = tmp_path_factory.mktemp(adoption.task.value)
-    fork = make_project(home / "fork", dvc_cache)
-    (fork / ".venv").symlink_to(ROOT / ".venv", target_is_directory=True)
-    with (fork / ".git" / "info" / "exclude").open("a") as exclude:
-        exclude.write("/.venv\n")
+    fork = new_fork(home / "fork", dvc_cache)
     source = adoption.make_table()
     incoming = home / "incoming" / adoption.file_name
     incoming.parent.mkdir()
@@ -142,27 +122,11 @@ def test_the_first_release_passes_the_floors_of_its_task(released: Fork) -> None
     assert "threshold" not in metrics  # a decision threshold is binary's only
 
 
-def as_sent_by_pandas(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as ``df.to_dict(orient="records")`` sends them over JSON, missing values as null."""
-    return json.loads(json.dumps(frame.astype(object).where(frame.notna(), None).to_dict(orient="records")))
-
-
 @pytest.fixture(scope="module")
 def served(released: Fork) -> Iterator[str]:
     """``make serve`` of the released model on a free port until ``/readyz`` answers; stopped afterwards."""
-    port = free_port()
-    log = released.path / "serve.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            ["make", "serve", f"PORT={port}"], cwd=released.path, env=fork_env(released.path), stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(process, url, log, "make serve", READY_TIMEOUT_S)
+    with make_serve(released.path) as url:
         yield url
-    finally:
-        stop(process)
 
 
 def test_the_service_answers_in_the_shape_of_the_task(released: Fork, served: str) -> None:
