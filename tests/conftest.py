@@ -1,7 +1,9 @@
 """Shared fixtures: real git + DVC projects in temporary directories, and a real MLflow server.
 
 The helpers they are built from live in ``tests/support/`` (``projects.py``: make_project, run, project_env;
-``processes.py``: free_port, stop); tests import those from there, and only fixtures live here.
+``processes.py``: free_port, stop); tests import those from there, and only fixtures live here. The hooks below keep
+every test but the team's own checks (tests/project) off the repository's params.yaml and data
+(tests/support/own_files.py).
 """
 
 from __future__ import annotations
@@ -16,8 +18,25 @@ from typing import Any
 
 import pytest
 
+from tests.support import own_files
 from tests.support.processes import free_port, stop
 from tests.support.projects import VENV_BIN, make_project, project_env, run
+
+PROJECT_TESTS = Path(__file__).parent / "project"
+"""The team's own checks: the only tests that may read the repository's params.yaml and data/."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    own_files.install()  # from collection on: a template test that opens the repository's own data fails
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
+    own_files.allowed = item.path.is_relative_to(PROJECT_TESTS)
+    try:
+        return (yield)
+    finally:
+        own_files.allowed = False
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ The template as a fork receives it (its tracked files with the sample's params f
 this repository's own params.yaml or data/) first releases the sample's model as ``model-v1``. Then the team
 brings a dataset the template has never seen: ``make init-data``, ``make run``, the commit init-data prints,
 ``make gate`` (a new contract is a new model line, not a crash), ``make serve`` and hold-out rows scored over HTTP
-as ``evaluate`` scored them, the template's own tests and the team's checks inside the fork, a second adoption.
+as ``evaluate`` scored them, the team's checks inside the fork, a second adoption.
 
 The fork shares this checkout's virtualenv (tests/support/fork.py).
 """
@@ -123,12 +123,10 @@ def test_a_fork_with_its_own_data_runs_releases_serves_and_keeps_its_tests_green
     for name in params.schema.ids:
         assert [p[name] for p in predictions] == [r[name] for r in sent]
 
-    # The team's checks run on its data; the template's own tests stay green on a fork that changed its data.
+    # The team's checks run on its data. (The template's own tests never read the fork's params or data: the
+    # suite fails any test that opens them, tests/support/own_files.py.)
     ours = make(fork, "pytest", "PYTEST_ARGS=tests/project -p no:cacheprovider", "COV_FLOOR=0", check=False)
     assert ours.returncode == 0, ours.stdout[-6000:] + ours.stderr[-3000:]
-    template = make(fork, "test-fast", "PYTEST_ARGS=-p no:cacheprovider", check=False)
-    assert template.returncode == 0, template.stdout[-6000:] + template.stderr[-3000:]
-    assert " passed" in template.stdout.splitlines()[-1]
 
     if shape == "customers":
         assert params.schema.ids == ["customer_id"]

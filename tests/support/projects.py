@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fixture_project import ROOT, overlay_fixture
+from tests.support.fixture_project import FIXTURE_FILES, ROOT, overlay_fixture
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -61,6 +61,8 @@ def make_project(dest: Path, cache_dir: Path, fixture: bool = True) -> Path:
 
     ``fixture=False`` keeps the repository's own params.yaml, data.dvc and dvc.lock (tests/project only)."""
     for name in tracked_files():
+        if fixture and name in FIXTURE_FILES:
+            continue  # the repository's own: the fixture's take their place
         target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, target)
