@@ -28,8 +28,15 @@ def own_data(own_params: Params) -> Path:
 
 @pytest.fixture(scope="session")
 def own_pipeline(tmp_path_factory: pytest.TempPathFactory, dvc_cache: Path, own_data: Path) -> Path:
-    """A temporary copy of the repository, with its own params and data, after `dvc repro` (MLflow off)."""
-    project = make_project(tmp_path_factory.mktemp("own") / "project", dvc_cache, fixture=False)
+    """A temporary copy of the repository, with its own params and data, after `dvc repro` (MLflow off).
+
+    It shares the repository's own DVC cache when there is one: after `make run` on the same code, params and data,
+    DVC's run-cache restores the stages' outputs instead of running them again (and what it runs lands there too,
+    as `make run`'s would).
+    """
+    own_cache = Path(run(["dvc", "cache", "dir"], ROOT).stdout.strip())
+    cache = own_cache if own_cache.is_dir() else dvc_cache
+    project = make_project(tmp_path_factory.mktemp("own") / "project", cache, fixture=False)
     data_dir = ROOT / "data"
     shutil.copytree(data_dir, project / "data", dirs_exist_ok=True)
     run(["dvc", "repro"], project)  # MLflow logs to a sqlite file inside the copy
