@@ -103,10 +103,13 @@ def dask_client() -> Iterator[Any]:
     Dask engine's tests (tests/compute, tests/pipeline/distributed)."""
     from distributed import Client, LocalCluster
 
-    cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, memory_limit="800MB", processes=True, host="127.0.0.1",
-        dashboard_address=":0", silence_logs=logging.CRITICAL,
-    )  # fmt: skip
+    from gitops_ml.compute.cluster import environment_kept
+
+    with environment_kept():  # distributed leaves OMP_NUM_THREADS=1 behind
+        cluster = LocalCluster(
+            n_workers=2, threads_per_worker=1, memory_limit="800MB", processes=True, host="127.0.0.1",
+            dashboard_address=":0", silence_logs=logging.CRITICAL,
+        )  # fmt: skip
     client = Client(cluster)
     try:
         yield client

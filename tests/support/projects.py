@@ -21,9 +21,17 @@ from tests.support.fixture_project import FIXTURE_FILES, ROOT, overlay_fixture
 VENV_BIN = Path(sys.executable).parent
 
 
+THREADS_AT_START = os.environ.get("OMP_NUM_THREADS")
+"""OMP_NUM_THREADS before any test imported the service (which sets it to 1 for its workers): HistGradientBoosting's
+model depends on its thread count, so a pipeline a test starts must train as ``make run`` does, whatever ran before."""
+
+
 def project_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for commands in a temporary project: venv first on PATH, no telemetry, no MLflow server."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "GIT_", "DVC_"))}
+    """Environment for commands in a temporary project: venv first on PATH, no telemetry, no MLflow server, the
+    thread count the tests started with."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "GIT_", "DVC_", "OMP_NUM_THREADS"))}
+    if THREADS_AT_START is not None:
+        env["OMP_NUM_THREADS"] = THREADS_AT_START
     # The uv that runs the tests goes on PATH too: `bentoml build` calls `uv` from PATH, and make's own uv in
     # .tools/bin is on PATH only for what make starts (`uv run` names itself in $UV).
     uv_bin = [str(Path(env["UV"]).parent)] if env.get("UV") else []

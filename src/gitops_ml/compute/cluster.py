@@ -81,18 +81,36 @@ def _client_for(address: str, source: str, timeout_s: float) -> Client:
     return client
 
 
+@contextlib.contextmanager
+def environment_kept() -> Iterator[None]:
+    """Put back this process's environment variables as they were before the block.
+
+    ``distributed`` writes its workers' pre-spawn variables (``OMP_NUM_THREADS=1`` and the like) into the environment
+    of the process that starts a ``LocalCluster`` and leaves them there: whatever this process starts or trains
+    afterwards would run on one thread (and a HistGradientBoosting model would come out different).
+    """
+    before = dict(os.environ)
+    try:
+        yield
+    finally:
+        for name in set(os.environ) - set(before):
+            del os.environ[name]
+        os.environ.update(before)
+
+
 def _local_client(compute: ComputeParams) -> Client:
     from distributed import Client, LocalCluster
 
-    cluster = LocalCluster(
-        n_workers=compute.workers,
-        threads_per_worker=compute.threads_per_worker,
-        memory_limit=compute.memory_limit,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=":0",
-        silence_logs=logging.CRITICAL,  # a failed task or a restarted worker is the stage's own message
-    )
+    with environment_kept():
+        cluster = LocalCluster(
+            n_workers=compute.workers,
+            threads_per_worker=compute.threads_per_worker,
+            memory_limit=compute.memory_limit,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+            silence_logs=logging.CRITICAL,  # a failed task or a restarted worker is the stage's own message
+        )
     return Client(cluster)
 
 
