@@ -437,3 +437,8 @@ def replay_workflow(previous: Run, folder: Path) -> Path:
     path = folder / previous.workflow_file.name
     path.write_text(yaml.safe_dump(definition, sort_keys=False, width=1000))
     return path
+
+
+def learning_rate(value: str) -> str:
+    """params.yaml's HistGradientBoosting learning rate with its section line: LightGBM and XGBoost have one too."""
+    return f"hist_gradient_boosting:\n    learning_rate: {value}"

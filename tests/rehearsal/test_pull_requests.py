@@ -15,7 +15,7 @@ from tests.support.act_runner import RunnerMachine
 from tests.support.github_stub import GitHubStub
 
 from .checks import SAYS_WOULD_RELEASE, artifact_dir, expect_one_bot_comment, writes
-from .hosting import HostedRepo, Pull, Run
+from .hosting import HostedRepo, Pull, Run, learning_rate
 
 pytestmark = pytest.mark.rehearsal
 
@@ -50,7 +50,7 @@ def test_pull_request_gets_one_bot_comment_updated_in_place(
     first_comment = expect_one_bot_comment(github, comment.act, 7)
 
     # a second push: a tuned hyperparameter, with dvc.lock updated as `make repro` leaves it
-    dev.replace("params.yaml", "learning_rate: 0.1", "learning_rate: 0.08")
+    dev.replace("params.yaml", learning_rate("0.1"), learning_rate("0.08"))
     dev.dvc_repro()
     second = dev.commit("train: learning rate 0.08")
     dev.push("tune")
@@ -118,7 +118,7 @@ def test_stale_dvc_lock_fails_ci_with_the_fix_and_never_says_would_release(
     repo: HostedRepo, github: GitHubStub, machine: RunnerMachine
 ) -> None:
     dev = repo.clone("dev")
-    dev.replace("params.yaml", "learning_rate: 0.1", "learning_rate: 0.08")  # dvc.lock not updated
+    dev.replace("params.yaml", learning_rate("0.1"), learning_rate("0.08"))  # dvc.lock not updated
     head = dev.commit("train: learning rate 0.08 (forgot dvc.lock)", branch="stale")
     dev.push("stale")
     pull = repo.open_pull(9, "stale", head)

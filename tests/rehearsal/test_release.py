@@ -30,14 +30,14 @@ from tests.support.github_stub import GitHubStub
 
 from .checks import expect_released, registry_has, registry_tags, releases, writes
 from .conftest import REPOSITORY, docker_machine, new_stub
-from .hosting import Clone, HostedRepo, Run, git
+from .hosting import Clone, HostedRepo, Run, git, learning_rate
 
 pytestmark = [pytest.mark.rehearsal, pytest.mark.timeout(3600)]
 
 ZERO = "0" * 40
 SERVICE = "src/gitops_ml/serving/service.py"
 PREDICT = "    async def predict(self, records: list[Any]) -> BaseModel:\n"
-BETTER_MODEL = ("learning_rate: 0.1", "learning_rate: 0.05")  # raises average precision well past the gate's margin
+BETTER_MODEL = (learning_rate("0.1"), learning_rate("0.05"))  # raises average precision well past the gate's margin
 
 
 @dataclass
