@@ -92,7 +92,7 @@ COV_FLOOR ?= 92
 
 .PHONY: pytest
 pytest: install data ## Run the pytest suite with coverage (floor COV_FLOOR), on PYTEST_WORKERS processes (PYTEST_ARGS=...)
-	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not image and not rehearsal" \
+	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not image and not rehearsal" \
 		--cov --cov-report=term --cov-fail-under=$(COV_FLOOR) $(PYTEST_ARGS)
 
 .PHONY: test
@@ -100,7 +100,7 @@ test: lint lint-workflows typecheck deploy-check pytest ## Everything CI checks:
 
 .PHONY: test-fast
 test-fast: lint typecheck deploy-check data ## lint, types, deploy manifests and the fast tests only (no slow, image or rehearsal ones; no coverage)
-	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not slow and not image and not rehearsal" $(PYTEST_ARGS)
+	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not slow and not image and not rehearsal" $(PYTEST_ARGS)
 
 .PHONY: clean
 clean: ## Remove pipeline outputs and caches (keeps data/, the DVC cache and mlflow.db)
@@ -389,7 +389,24 @@ image-test: install image-deps ## Build the image, push it to a local registry, 
 # processes (each file's scenarios in order on one of them; only test_release.py starts the Docker engine).
 .PHONY: rehearse
 rehearse: install image-deps ## Run ci, pr-comment and release workflows with act against local stand-ins
-	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadfile -m rehearsal tests/rehearsal -p no:randomly -v $(PYTEST_ARGS)
+	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder -m rehearsal tests/rehearsal -p no:randomly -v $(PYTEST_ARGS)
+
+# --- the template: versions and upgrades (docs/upgrading.md) ---
+# A project records the template it came from in .copier-answers.yml; `make upgrade` merges a newer version in with
+# copier (three ways: the team's changes are kept) and commits it once. FROM= takes the template from elsewhere this
+# once (a local clone with its tags); TO= picks a version (default: the newest tag). Both are read from the
+# environment inside the recipes, never spliced into them.
+
+.PHONY: footprint upgrade init-project
+footprint: install ## Print the files and lines of each part: the team's, the engine's, the template's own (parts.yaml)
+	$(RUN) gitops-ml footprint
+
+upgrade: install ## Bring this project to a newer template version in one commit: TO=vX.Y.Z (default newest) FROM=url|path
+	$(RUN) gitops-ml upgrade $${TO:+--to "$$TO"} $${FROM:+--from "$$FROM"}
+
+init-project: install ## After 'Use this template': record the template (FROM=its URL) and drop its own tests and benchmarks
+	@[[ -n "$${FROM:-}" ]] || { echo "FROM must name the template's repository (its git URL, or a clone with its tags)" >&2; exit 1; }
+	$(RUN) gitops-ml init-project --from "$$FROM"
 
 # --- benchmarks ---
 # Figures for docs/performance.md: serving (BentoML vs mlflow models serve vs in-process), pipeline (dvc repro vs a
@@ -404,4 +421,5 @@ ONLY ?=
 
 .PHONY: bench
 bench: install ## Run the benchmarks (QUICK=1: small sizes, ONLY=a,b: a subset); tables and charts in benchmarks/results/
+	@test -d benchmarks || { echo "make bench: benchmarks/ stays in the template repository; run it there" >&2; exit 2; }
 	$(RUN) python -m benchmarks.run $(if $(QUICK),--quick) $${ONLY:+--only "$$ONLY"}

@@ -30,10 +30,18 @@ def pytest_configure(config: pytest.Config) -> None:
     own_files.install()  # from collection on: a template test that opens the repository's own data fails
 
 
+def schedule_weight(item: pytest.Item) -> float:
+    """How early ``item`` should start: its ``slow`` marker's ``weight`` (1 when it gives none), 0 when not slow."""
+    marker = item.get_closest_marker("slow")
+    return 0 if marker is None else float(marker.kwargs.get("weight", 1))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow tests first (a stable sort: each file keeps its order). xdist hands out whole files in this order, so the
-    long files start early and the short ones fill the gaps, instead of one long file running alone at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The heaviest tests first (a stable sort: each file keeps its order). The Makefile runs xdist with
+    ``--dist loadfile --no-loadscope-reorder``, which hands out whole files in this order: the long files start early
+    and the short ones fill the gaps, instead of one long file running alone at the end (xdist's own reorder, by
+    number of tests per file, put the few-test end-to-end files last)."""
+    items.sort(key=lambda item: -schedule_weight(item))
 
 
 @pytest.hookimpl(wrapper=True)

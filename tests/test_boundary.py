@@ -98,7 +98,7 @@ def ran_stages(output: str) -> list[str]:
     return re.findall(r"Running stage '(\w+)'", output)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(weight=3)
 def test_a_project_without_the_sample_generator_runs_the_cli_the_stages_and_the_gate(tmp_path: Path) -> None:
     project = make_project(tmp_path / "project", tmp_path / "cache")  # an empty DVC cache and no remote
     (project / "src" / "gitops_ml" / "pipeline" / "sample_data.py").unlink()

@@ -30,7 +30,7 @@ from tests.support.own_data import customer_table, numeric_table
 from tests.support.projects import run
 from tests.support.tree import snapshot
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(weight=8)
 
 
 @pytest.fixture

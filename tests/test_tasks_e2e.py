@@ -29,7 +29,7 @@ from tests.support.fork import as_sent_by_pandas, fork_env, make, make_serve, ne
 from tests.support.loop_data import WEATHER_CLASSES, house_table, weather_table
 from tests.support.projects import run
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(weight=12)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from gitops_ml.gitops import loop_commands as loop
 from gitops_ml.gitops import report_commands as pull_requests
 from gitops_ml.monitoring import commands as monitoring
 from gitops_ml.serving import commands as serving
+from gitops_ml.template import commands as template
 
 app = typer.Typer(
     name="gitops-ml",
@@ -84,6 +85,11 @@ COMMANDS: dict[str, list[Callable[..., None]]] = {
         loop.monitor_source,
         loop.drift_issue,
         loop.retrain,
+    ],
+    "Template": [
+        template.footprint,
+        template.init_project,
+        template.upgrade,
     ],
 }
 

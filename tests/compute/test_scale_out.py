@@ -32,7 +32,7 @@ from tests.support.processes import free_port, stop
 from tests.support.projects import VENV_BIN, make_project, project_env, run
 from tests.support.sample import sample_generator
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(weight=5)
 
 WORKER_MEMORY, WORKER_BYTES = "1GB", 1e9
 FILES, ROWS_PER_FILE, ROW_GROUP = 16, 10_000, 4000

@@ -25,7 +25,7 @@ from gitops_ml.pipeline.evaluate import predict_scores
 from gitops_ml.vcs import cache_path
 from tests.support.projects import make_project, project_env, run
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(weight=7)
 
 WEAK_ITERATIONS = 5  # the first release: a few boosting rounds, above the floors but easy to beat
 

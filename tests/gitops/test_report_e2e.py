@@ -17,7 +17,7 @@ import yaml
 
 from tests.support.projects import make_project, run
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(weight=5)
 
 
 def _report_run(project: Path, strict: bool = False, check: bool = True) -> subprocess.CompletedProcess:

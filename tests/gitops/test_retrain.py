@@ -81,6 +81,7 @@ def test_window_names_and_shown_sources():
     assert shown_source("data/new.csv") == "data/new.csv"
 
 
+@pytest.mark.slow(weight=3)
 def test_retrain_opens_a_pull_request_with_the_new_data_and_lock(tmp_path: Path, dvc_cache: Path):
     project = with_data(make_project(tmp_path / "project", dvc_cache))
     origin = with_origin(project, tmp_path)

@@ -16,7 +16,7 @@ from tests.support.github_stub import GitHubStub
 from .checks import expect_one_bot_comment, expect_released, writes
 from .hosting import HostedRepo
 
-pytestmark = pytest.mark.rehearsal
+pytestmark = [pytest.mark.rehearsal, pytest.mark.slow(weight=2)]
 
 ZERO = "0" * 40
 

@@ -12,7 +12,7 @@ from tests.support.github_stub import GitHubStub
 from .conftest import private_dvc_cache
 from .hosting import HostedRepo
 
-pytestmark = pytest.mark.rehearsal
+pytestmark = [pytest.mark.rehearsal, pytest.mark.slow(weight=5)]
 
 
 def test_first_push_of_a_fork_goes_green_and_posts_nothing(

@@ -29,7 +29,7 @@ from .checks import artifact_dir, writes
 from .conftest import private_dvc_cache
 from .hosting import BOT, HostedRepo, Run, git
 
-pytestmark = pytest.mark.rehearsal
+pytestmark = [pytest.mark.rehearsal, pytest.mark.slow(weight=8)]
 
 CRON = "23 5 * * *"
 SCHEMA = load_params(FIXTURE_PARAMS).schema

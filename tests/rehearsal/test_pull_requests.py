@@ -17,7 +17,7 @@ from tests.support.github_stub import GitHubStub
 from .checks import SAYS_WOULD_RELEASE, artifact_dir, expect_one_bot_comment, writes
 from .hosting import HostedRepo, Pull, Run, learning_rate
 
-pytestmark = pytest.mark.rehearsal
+pytestmark = [pytest.mark.rehearsal, pytest.mark.slow(weight=4)]
 
 
 def ci_for(repo: HostedRepo, name: str, pull: Pull) -> Run:

@@ -32,7 +32,7 @@ from .checks import expect_released, registry_has, registry_tags, releases, writ
 from .conftest import REPOSITORY, docker_machine, new_stub
 from .hosting import Clone, HostedRepo, Run, git, learning_rate
 
-pytestmark = [pytest.mark.rehearsal, pytest.mark.timeout(3600)]
+pytestmark = [pytest.mark.rehearsal, pytest.mark.slow(weight=13), pytest.mark.timeout(3600)]
 
 ZERO = "0" * 40
 SERVICE = "src/gitops_ml/serving/service.py"

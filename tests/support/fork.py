@@ -39,9 +39,14 @@ def fork_env(fork: Path) -> dict[str, str]:
     return {k: v for k, v in env.items() if k not in inherited and not k.startswith(("COV_CORE_", "COVERAGE_"))}
 
 
+MAKE = ["make", "-o", ".venv/.synced"]
+"""make in a fork: the shared .venv counts as installed, so a fork's newer uv.lock or pyproject.toml (a fresh
+clone's file times, an upgrade) never syncs this checkout's environment to the fork."""
+
+
 def make(fork: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """``make ARGS`` in the fork."""
-    return run(["make", *args], fork, env=fork_env(fork), check=check)
+    return run([*MAKE, *args], fork, env=fork_env(fork), check=check)
 
 
 @contextlib.contextmanager
@@ -51,7 +56,7 @@ def make_serve(fork: Path) -> Iterator[str]:
     log = fork / "serve.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            ["make", "serve", f"PORT={port}"], cwd=fork, env=fork_env(fork), stdout=out, stderr=subprocess.STDOUT,
+            [*MAKE, "serve", f"PORT={port}"], cwd=fork, env=fork_env(fork), stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

@@ -1,0 +1,68 @@
+"""CLI commands of the template itself: ``footprint``, ``init-project`` and ``upgrade`` (docs/upgrading.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gitops_ml.cli_support import out, say
+
+ProjectOption = Annotated[Path, typer.Option("--project", help="The project's root (a git repository).")]
+
+
+def footprint(
+    project: ProjectOption = Path(),
+    top: Annotated[int, typer.Option("--top", min=0, help="How many of the team's largest files to list.")] = 10,
+) -> None:
+    """Print the tracked files and lines of text of each part: the team's, the engine's, the template's own
+    (never copied into a project) and the generated ones (lockfiles, not counted as anyone's). parts.yaml says
+    which is which."""
+    from rich.table import Table
+
+    from gitops_ml.template.parts import Part, footprint
+
+    sizes = footprint(project)
+    table = Table("part", "files", "lines of text")
+    for part, size in sizes.items():
+        table.add_row(part.value, f"{size.files:,}", f"{size.lines:,}")
+    out.print(f"Tracked files of {project.resolve().name}, per part of parts.yaml (binary files left out):")
+    out.print(table)
+    team = sizes[Part.TEAM]
+    if top and team.largest:
+        out.print(f"The team's {min(top, len(team.largest))} largest files:", highlight=False)
+        for lines, name in team.largest[:top]:
+            out.print(f"  {lines:>6,}  {name}", highlight=False, markup=False)
+
+
+def init_project(
+    source: Annotated[
+        str, typer.Option("--from", help="Where the template lives: its git URL, or a path to a clone with tags.")
+    ],
+    project: ProjectOption = Path(),
+) -> None:
+    """After GitHub's 'Use this template': record where the template lives and at which version (for `make
+    upgrade`), and remove what stays in the template (its own tests, benchmarks, performance pages); one commit."""
+    from gitops_ml.template.upgrade import init_project as start
+
+    start(project, source, say=say)
+
+
+def upgrade(
+    to: Annotated[
+        str | None, typer.Option("--to", help="The template version to go to (vX.Y.Z; default: the newest).")
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option("--from", help="Take the template from here this once (a URL or a local clone with its tags)."),
+    ] = None,
+    project: ProjectOption = Path(),
+) -> None:
+    """Bring this project to a newer template version in one commit, keeping every change the team made
+    (copier's three-way merge); a conflict is left as conflict markers in the named files, uncommitted."""
+    from gitops_ml.template.upgrade import upgrade as run
+
+    commit = run(project, to=to, source=source, say=say)
+    if commit:
+        out.print(commit, highlight=False)
