@@ -87,8 +87,9 @@ typecheck: install ## mypy --strict on src/ (settings in pyproject.toml [tool.my
 
 # Coverage counts src/ in the test process and in every `gitops-ml`/`dvc` process the tests start (pyproject.toml
 # [tool.coverage]). The whole suite measures 93% (statements and branches); COV_FLOOR sits just below it, so a change
-# that drops coverage fails. COV_FLOOR=0 for a partial run (PYTEST_ARGS=tests/...).
-COV_FLOOR ?= 92
+# that drops coverage fails. COV_FLOOR=0 for a partial run (PYTEST_ARGS=tests/...). A project made from the template
+# (no copier.yml) runs its own checks and the conformance kit, not the engine's suite, so it has no floor.
+COV_FLOOR ?= $(if $(wildcard copier.yml),92,0)
 
 .PHONY: pytest
 pytest: install data ## Run the pytest suite with coverage (floor COV_FLOOR), on PYTEST_WORKERS processes (PYTEST_ARGS=...)

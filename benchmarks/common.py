@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
-from tests.support.fixture_project import FIXTURE_FILES, overlay_fixture
+from tests.support.fixture_project import copy_with_fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "benchmarks" / "work"
@@ -75,13 +75,7 @@ def copy_project(dest: Path, cache_dir: Path) -> Path:
     """
     if dest.exists():
         shutil.rmtree(dest)
-    for name in working_tree_files():
-        if name.startswith("benchmarks/") or name in FIXTURE_FILES:
-            continue
-        target = dest / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, target)
-    overlay_fixture(dest)
+    copy_with_fixture([name for name in working_tree_files() if not name.startswith("benchmarks/")], dest)
     sh(["git", "init", "-q", "-b", "main"], dest)
     sh(["dvc", "cache", "dir", "--local", str(cache_dir)], dest)
     sh(["git", "add", "-A"], dest)

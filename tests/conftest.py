@@ -2,8 +2,8 @@
 
 The helpers they are built from live in ``tests/support/`` (``projects.py``: make_project, run, project_env;
 ``processes.py``: free_port, stop); tests import those from there, and only fixtures live here. The hooks below keep
-every test but the team's own checks (tests/project) off the repository's params.yaml and data
-(tests/support/own_files.py).
+every test but the team's own checks (tests/project) and the conformance kit (tests/conformance) off the
+repository's params.yaml and data (tests/support/own_files.py).
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from tests.support import own_files
 from tests.support.processes import free_port, stop
 from tests.support.projects import VENV_BIN, make_project, project_env, run
 
-PROJECT_TESTS = Path(__file__).parent / "project"
-"""The team's own checks: the only tests that may read the repository's params.yaml and data/."""
+PROJECT_TESTS = (Path(__file__).parent / "project", Path(__file__).parent / "conformance")
+"""The team's own checks and the conformance kit: the only tests that may read the repository's params.yaml and
+data/."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -46,7 +47,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
-    own_files.allowed = item.path.is_relative_to(PROJECT_TESTS)
+    own_files.allowed = any(item.path.is_relative_to(folder) for folder in PROJECT_TESTS)
     try:
         return (yield)
     finally:

@@ -22,7 +22,7 @@ import pytest
 
 from tests.support.act_runner import ROOT, RunnerMachine
 from tests.support.docker_engine import DEFAULT_WORKDIR, DockerEngine, LocalRegistry, ensure_base_image
-from tests.support.fixture_project import FIXTURE_DIR, FIXTURE_FILES, overlay_fixture
+from tests.support.fixture_project import FIXTURE_DIR, copy_with_fixture
 from tests.support.github_stub import GitHubStub
 
 from .hosting import BOT, READ_ONLY_TOKEN, WORKFLOW_TOKEN, HostedRepo, git
@@ -54,14 +54,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         path.mkdir()
         archive = subprocess.run(["git", "archive", source], cwd=ROOT, capture_output=True, check=True).stdout
         subprocess.run(["tar", "-x", "-C", str(path)], input=archive, check=True)
-    for name in [] if source else template_files():
-        if name in FIXTURE_FILES:
-            continue  # the repository's own: the fixture's take their place
-        target = path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, target)
     # the sample's params.yaml, data.dvc and dvc.lock (never the repository's own) and its task's plots
-    overlay_fixture(path, path / FIXTURE_DIR.relative_to(ROOT))
+    copy_with_fixture([] if source else template_files(), path, fixture_dir=path / FIXTURE_DIR.relative_to(ROOT))
     git("init", "--quiet", "-b", "main", cwd=path)
     git("add", "-A", cwd=path)
     git("commit", "--quiet", "-m", "template", cwd=path)

@@ -10,6 +10,7 @@ reading the repository's own files fail outside the team's checks (tests/project
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
@@ -30,3 +31,18 @@ def overlay_fixture(dest: Path, fixture_dir: Path = FIXTURE_DIR) -> None:
         shutil.copy2(fixture_dir / name, dest / name)
     task = Task(yaml.safe_load((fixture_dir / "params.yaml").read_text())["schema"]["task"])
     write_dvc_plots(dest / "dvc.yaml", task)
+
+
+def copy_files(names: Iterable[str], dest: Path, source: Path = ROOT) -> None:
+    """Copy the files ``names`` (paths relative to ``source``) into ``dest``, keeping their times."""
+    for name in names:
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / name, target)
+
+
+def copy_with_fixture(names: Iterable[str], dest: Path, fixture_dir: Path = FIXTURE_DIR) -> None:
+    """Copy ``names`` (from this checkout) into ``dest`` but the repository's own params.yaml, data.dvc and
+    dvc.lock, then put the fixture project's in their place (:func:`overlay_fixture`, from ``fixture_dir``)."""
+    copy_files([name for name in names if name not in FIXTURE_FILES], dest)
+    overlay_fixture(dest, fixture_dir)

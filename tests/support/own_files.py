@@ -4,8 +4,8 @@ A fork replaces those with its own data (of any task), and the template's tests 
 the fixture project (tests/support/fixture_project.py). :func:`install` adds a Python audit hook (PEP 578, the only
 way to see every ``open`` in the process, whichever library makes it) that makes opening one of those paths raise
 :class:`OwnFileRead` naming the file and the fixture to use, unless :data:`allowed` says the running test is one of
-the team's own checks (tests/project), which read them on purpose. Commands the tests start run in temporary
-projects that hold the fixture's files instead.
+the team's own checks (tests/project) or of the conformance kit (tests/conformance), which read them on purpose.
+Commands the tests start run in temporary projects that hold the fixture's files instead.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ OWN_FILES = frozenset(str(ROOT / name) for name in FIXTURE_FILES)
 OWN_DATA = str(ROOT / "data") + os.sep
 
 allowed = False
-"""Set while one of the team's own checks (tests/project) runs."""
+"""Set while one of the team's own checks (tests/project) or the conformance kit (tests/conformance) runs."""
 
 
 class OwnFileRead(PermissionError):

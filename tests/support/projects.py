@@ -9,14 +9,13 @@ virtualenv's ``bin`` first on PATH, so ``dvc repro`` in the copy calls the same 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.fixture_project import FIXTURE_FILES, ROOT, overlay_fixture
+from tests.support.fixture_project import ROOT, copy_files, copy_with_fixture
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -68,14 +67,10 @@ def make_project(dest: Path, cache_dir: Path, fixture: bool = True) -> Path:
     dvc.lock (tests/fixtures/project), committed on ``main``, DVC cache at ``cache_dir``.
 
     ``fixture=False`` keeps the repository's own params.yaml, data.dvc and dvc.lock (tests/project only)."""
-    for name in tracked_files():
-        if fixture and name in FIXTURE_FILES:
-            continue  # the repository's own: the fixture's take their place
-        target = dest / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, target)
     if fixture:
-        overlay_fixture(dest)  # the sample's params and data, never the repository's own
+        copy_with_fixture(tracked_files(), dest)  # the sample's params and data, never the repository's own
+    else:
+        copy_files(tracked_files(), dest)
     run(["git", "init", "-q", "-b", "main"], dest)
     run(["dvc", "cache", "dir", "--local", str(cache_dir)], dest)
     run(["git", "add", "-A"], dest)

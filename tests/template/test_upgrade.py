@@ -155,15 +155,19 @@ def test_upgrading_to_the_same_version_again_changes_nothing(world: dict) -> Non
     assert git(world["fork"], "log", "-1", "--format=%s").strip() == "Upgrade the template from v1.0.0 to v1.1.0"
 
 
-def test_the_teams_checks_pass_on_the_upgraded_code(world: dict) -> None:
+def test_the_forks_make_test_passes_on_the_upgraded_code(world: dict) -> None:
+    """The fork's whole `make test` (what its CI runs): lint, workflow checks, types, the deploy check, and its
+    tests, which are the team's checks, the conformance kit and the test helpers' own, with no coverage floor."""
     fork = world["fork"]
     env = fork_env(fork) | {"PYTHONPATH": str(fork / "src")}  # the fork's own engine, not this checkout's
     ours = subprocess.run(
-        [*MAKE, "pytest", "PYTEST_ARGS=tests/project -p no:cacheprovider -v", "COV_FLOOR=0"],
-        cwd=fork, env=env, capture_output=True, text=True, check=False,
+        [*MAKE, "test", "PYTEST_ARGS=-p no:cacheprovider -v"], cwd=fork, env=env, capture_output=True, text=True,
+        check=False,
     )  # fmt: skip
     assert ours.returncode == 0, ours.stdout[-6000:] + ours.stderr[-3000:]
     assert f"PASSED {TEAM_CHECK}::test_the_visits_have_every_page_count_known" in ours.stdout
+    assert "PASSED tests/conformance/test_interface.py::test_the_services_scorer_agrees_with_score_frame" in ours.stdout
+    assert "tests/gitops" not in ours.stdout  # the template's own tests stay in the template
 
 
 def test_a_change_on_the_lines_the_upgrade_changes_is_a_named_conflict_and_no_commit(world: dict) -> None:
@@ -180,3 +184,17 @@ def test_a_change_on_the_lines_the_upgrade_changes_is_a_named_conflict_and_no_co
     assert "<<<<<<< " in (fork / CI).read_text()
     assert f"UU {CI}" in git(fork, "status", "--porcelain").splitlines()  # an ordinary git conflict
     assert GATE_V11 in (fork / GATE).read_text()  # the rest of the upgrade waits in the working tree
+
+
+def test_the_conformance_kit_fails_a_team_change_that_breaks_the_engines_interface(world: dict) -> None:
+    fork = use_this_template(world["moved"], world["root"] / "broken", "v1.1.0")
+    make(fork, "init-project", f"FROM={world['moved']}")
+    edit(fork / "src/gitops_ml/pipeline/interface.py",  # a binary score as two columns: the engine wants one
+         "return full[:, 1] if schema.task is Task.BINARY else full", "return full")  # fmt: skip
+    env = fork_env(fork) | {"PYTHONPATH": str(fork / "src")}
+    result = subprocess.run(
+        [*MAKE, "pytest", "PYTEST_ARGS=tests/conformance -p no:cacheprovider"], cwd=fork, env=env,
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "score_frame's shape is (" in result.stdout, result.stdout[-4000:]

@@ -106,8 +106,9 @@ def tag_exists(source: str, tag: str) -> bool:
     result = git("ls-remote", "--tags", "--exit-code", source, f"refs/tags/{tag}", cwd=".",
                  env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})  # fmt: skip
     if result.returncode not in (0, LS_REMOTE_NO_MATCH):
-        raise UpgradeError(f"cannot read the template's tags at {source} ({result.stderr.strip()}): check the "
-                           "location, or take the template from a local clone this once (FROM=path)")  # fmt: skip
+        why = next(iter(result.stderr.strip().splitlines()), f"git exited {result.returncode}")
+        raise UpgradeError(f"cannot read the template's tags at {source} ({why}): check the location, or take "
+                           "the template from a local clone this once (FROM=path)")  # fmt: skip
     return result.returncode == 0
 
 
@@ -162,14 +163,21 @@ def init_project(project: Path, source: str, say: Callable[[str], None] = print)
 @contextmanager
 def _answers_pointing_at(project: Path, answers: Answers, source: str) -> Iterator[str]:
     """For one run: the answers file names ``source`` instead of the recorded location, in a temporary commit
-    (copier reads the location from there and merges into a clean tree only). Yields the commit to return to."""
+    (copier reads the location from there and merges into a clean tree only). Yields the commit to return to.
+
+    If the block fails, the project goes back to that commit, files included: the tree was clean before, so
+    nothing of the team's is lost, and nothing half-upgraded is left behind."""
     start = git_stdout("rev-parse", "HEAD", cwd=project).strip()
-    if source == answers.source:
+    try:
+        if source != answers.source:
+            write_answers(project, Answers(source=source, version=answers.version, extra=answers.extra))
+            git_stdout("commit", "-q", "-m", "upgrade: the template's location for this run", ANSWERS_FILE,
+                       cwd=project)  # fmt: skip
         yield start
-        return
-    write_answers(project, Answers(source=source, version=answers.version, extra=answers.extra))
-    git_stdout("commit", "-q", "-m", "upgrade: the template's location for this run", ANSWERS_FILE, cwd=project)
-    yield start
+    except BaseException:
+        git("reset", "-q", "--hard", start, cwd=project)
+        git("clean", "-fdq", cwd=project)
+        raise
 
 
 def upgrade(
@@ -196,8 +204,6 @@ def upgrade(
                 run_update(str(project), vcs_ref=to, defaults=True, overwrite=True, conflict="inline", quiet=True,
                            skip_answered=True)  # fmt: skip
         except (CopierError, ValueError, OSError) as exc:
-            git("reset", "-q", "--hard", start, cwd=project)  # the tree was clean before: nothing of the team's is lost
-            git("clean", "-fdq", cwd=project)
             raise UpgradeError(f"copier could not upgrade from {location}: {exc}") from None
         new = read_answers(project)
         write_answers(project, Answers(source=answers.source, version=new.version, extra=new.extra))
