@@ -94,7 +94,7 @@ COV_FLOOR ?= $(if $(wildcard copier.yml),92,0)
 .PHONY: pytest
 pytest: install data ## Run the pytest suite with coverage (floor COV_FLOOR), on PYTEST_WORKERS processes (PYTEST_ARGS=...)
 	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not image and not rehearsal" \
-		--cov --cov-report=term --cov-fail-under=$(COV_FLOOR) $(PYTEST_ARGS)
+		--durations=20 --cov --cov-report=term --cov-fail-under=$(COV_FLOOR) $(PYTEST_ARGS)
 
 .PHONY: test
 test: lint lint-workflows typecheck deploy-check pytest ## Everything CI checks: lint, workflow checks, types, deploy manifests and the whole pytest suite
@@ -390,7 +390,7 @@ image-test: install image-deps ## Build the image, push it to a local registry, 
 # processes (each file's scenarios in order on one of them; only test_release.py starts the Docker engine).
 .PHONY: rehearse
 rehearse: install image-deps ## Run ci, pr-comment and release workflows with act against local stand-ins
-	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder -m rehearsal tests/rehearsal -p no:randomly -v $(PYTEST_ARGS)
+	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder -m rehearsal tests/rehearsal -p no:randomly -v --durations=10 $(PYTEST_ARGS)
 
 # --- the template: versions and upgrades (docs/upgrading.md) ---
 # A project records the template it came from in .copier-answers.yml; `make upgrade` merges a newer version in with

@@ -1,8 +1,9 @@
 """The boundary between the template's machinery and the team's code in ``pipeline/``.
 
-Machinery (gitops/, serving/, monitoring/, compute/, the CLI's non-pipeline commands, data_source.py, the benchmarks)
-reaches ``pipeline/`` only through ``pipeline/interface.py``. The sample generator is a plug-in: a project that deleted
-``pipeline/sample_data.py`` and configures no ``data.sample`` still runs its CLI, its stages and the release gate.
+Machinery (gitops/, serving/, monitoring/, compute/, template/, the CLI's non-pipeline commands, data_source.py, the
+benchmarks) reaches ``pipeline/`` only through ``pipeline/interface.py``. The sample generator is a plug-in: a project
+that deleted ``pipeline/sample_data.py`` and configures no ``data.sample`` still runs its CLI, its stages and the
+release gate.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def machinery_files() -> list[Path]:
         *SRC.glob("serving/*.py"),
         *SRC.glob("monitoring/*.py"),
         *SRC.glob("compute/*.py"),
+        *SRC.glob("template/*.py"),
     ]
     files += (ROOT / "benchmarks").glob("*.py")
     files += [path for path in SRC.glob("*.py") if path.name != "config.py"]
