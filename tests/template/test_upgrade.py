@@ -26,11 +26,11 @@ pytestmark = pytest.mark.slow(weight=4)
 
 GATE = "src/gitops_ml/gitops/gate.py"
 CI = ".github/workflows/ci.yml"
-GATE_V11 = '\nGATE_RULES_VERSION = 2\n"""Raised by the template when the gate\'s rules change."""\n'
+GATE_V11 = '\n\nGATE_RULES_VERSION = 2\n"""Raised by the template when the gate\'s rules change."""\n'
 TEAM_VARIABLE = '  TEAM_CHANNEL: "#fraud-models"  # the team\'s own workflow variable\n'
 TEAM_CHECK = "tests/project/test_team_rule.py"
 TEAM_CODE = "src/gitops_ml/pipeline/features.py"
-TEAM_CODE_LINE = "\n# The team's note: features are computed here and nowhere else.\n"
+TEAM_CODE_LINE = "\n\n# The team's note: features are computed here and nowhere else.\n"
 
 
 def git(repo: Path, *args: str) -> str:
@@ -90,7 +90,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, dvc_cache: Path) -> dict:
     (fork / TEAM_CHECK).write_text(
         "import pandas as pd\n\n\n"
         "def test_the_visits_have_every_page_count_known(own_params, own_data):\n"
-        "    assert pd.read_csv(own_data)['pages_viewed'].notna().all()\n"
+        '    assert pd.read_csv(own_data)["pages_viewed"].notna().all()\n'
     )
     edit(fork / CI, '  DVC_NO_ANALYTICS: "1"\n', '  DVC_NO_ANALYTICS: "1"\n' + TEAM_VARIABLE)
     run(["git", "add", "-A"], fork)
