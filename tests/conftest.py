@@ -68,10 +68,14 @@ def project(tmp_path: Path, dvc_cache: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def pipeline_project(tmp_path_factory: pytest.TempPathFactory, dvc_cache: Path) -> Iterator[Path]:
-    """A temporary copy of the template after ``gitops-ml ensure-data`` and ``dvc repro`` (shared: don't modify)."""
+    """A temporary copy of the template after ``gitops-ml ensure-data`` and ``dvc repro`` (shared: don't modify).
+
+    The stages run for real (``--force``), so the MLflow run and everything else a stage does besides its outputs
+    exist, even when an earlier test of the session put the same stages' outputs in the shared DVC cache (which
+    ``dvc repro`` would otherwise check out, since the fixture's dvc.lock records them)."""
     path = make_project(tmp_path_factory.mktemp("pipeline") / "project", dvc_cache)
     run(["gitops-ml", "ensure-data"], path)
-    run(["dvc", "repro"], path)
+    run(["dvc", "repro", "--force"], path)
     yield path
 
 
