@@ -100,3 +100,13 @@ def test_init_project_refuses_a_template_without_the_copys_version(tmp_path: Pat
         init_project(path, str(template))
     assert head(path) == before
     assert not (path / ".copier-answers.yml").exists()
+
+
+def test_init_project_writes_the_answers_as_copier_renders_them() -> None:
+    """The header init-project writes is the template's .copier-answers.yml.jinja's, so both ways agree line for
+    line (a difference would be a needless change, or a conflict, on the first upgrade)."""
+    from gitops_ml.template.upgrade import ANSWERS_HEADER, ANSWERS_TEMPLATE
+    from tests.support.projects import ROOT
+
+    lines = (ROOT / ANSWERS_TEMPLATE).read_text().splitlines(keepends=True)
+    assert "".join(line for line in lines if line.startswith("#")) == ANSWERS_HEADER
