@@ -379,7 +379,13 @@ image-deps: ## Install the Debian packages the image test needs (docker.io, debo
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing
 
 .PHONY: image-test
-image-test: install image-deps ## Build the image, push it to a local registry, run it by digest, smoke-test it
+# The template's own suites and benchmarks stay in the template repository (copier.yml's _exclude): in a project
+# made from it these targets say so before installing anything.
+.PHONY: in-template
+in-template:
+	@test -f copier.yml || { echo "make $(MAKECMDGOALS): its tests and benchmarks stay in the template repository (copier.yml's _exclude); run it there" >&2; exit 2; }
+
+image-test: in-template install image-deps ## Build the image, push it to a local registry, run it by digest, smoke-test it
 	$(RUN) pytest -m image tests/image -p no:randomly -x -s $(PYTEST_ARGS)
 
 # --- workflow rehearsal ---
@@ -389,7 +395,7 @@ image-test: install image-deps ## Build the image, push it to a local registry, 
 # REHEARSE_TEMPLATE=HEAD rehearses the last commit instead of the working tree. Test files run on PYTEST_WORKERS
 # processes (each file's scenarios in order on one of them; only test_release.py starts the Docker engine).
 .PHONY: rehearse
-rehearse: install image-deps ## Run ci, pr-comment and release workflows with act against local stand-ins
+rehearse: in-template install image-deps ## Run ci, pr-comment and release workflows with act against local stand-ins
 	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder -m rehearsal tests/rehearsal -p no:randomly -v --durations=10 $(PYTEST_ARGS)
 
 # --- the template: versions and upgrades (docs/upgrading.md) ---
@@ -421,6 +427,5 @@ QUICK ?=
 ONLY ?=
 
 .PHONY: bench
-bench: install ## Run the benchmarks (QUICK=1: small sizes, ONLY=a,b: a subset); tables and charts in benchmarks/results/
-	@test -d benchmarks || { echo "make bench: benchmarks/ stays in the template repository; run it there" >&2; exit 2; }
+bench: in-template install ## Run the benchmarks (QUICK=1: small sizes, ONLY=a,b: a subset); tables and charts in benchmarks/results/
 	$(RUN) python -m benchmarks.run $(if $(QUICK),--quick) $${ONLY:+--only "$$ONLY"}
