@@ -679,6 +679,36 @@ def dask_engine_chart(result: dict[str, Any], path: Path) -> None:
     _save(fig, path)
 
 
+def fork_ci_markdown(result: dict[str, Any]) -> str:
+    """Per variant and ci.yml job: wall seconds under act, and the project's total as a share of the template's."""
+    rows = []
+    for variant, jobs in result["variants"].items():
+        for job in result["jobs"]:
+            rows.append([variant, job, f"{jobs[job]['wall_s']:.0f}", f"{jobs[job]['load_average_1m']:.2f}"])
+        rows.append([variant, "**total**", f"**{jobs['total_s']:.0f}**", ""])
+    text = _md_table(["variant", "ci.yml job", "wall s (act)", "load average at start"], rows)
+    share = result.get("project_share_of_template")
+    if share is not None:
+        text += f"\nThe project's CI takes {share:.2f}x the template copy's (goal: at most 0.33x).\n"
+    return text
+
+
+def fork_ci_chart(result: dict[str, Any], path: Path) -> None:
+    """Stacked seconds per ci.yml job, one bar per variant."""
+    variants = list(result["variants"])
+    fig, ax = plt.subplots(figsize=(7, 4))
+    bottom = [0.0] * len(variants)
+    for job, colour in zip(result["jobs"], ("#4c72b0", "#c44e52"), strict=False):
+        heights = [result["variants"][v][job]["wall_s"] for v in variants]
+        ax.bar(variants, heights, 0.5, bottom=bottom, color=colour, label=f"job {job}")
+        bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+    ax.set_ylabel("seconds under act (2 cores)")
+    ax.set_title("ci.yml on a team-only change")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+
+
 # --- registry of benchmarks: name -> (markdown, chart) ---
 
 RENDERERS: dict[str, tuple[Callable[[dict[str, Any]], str], Callable[[dict[str, Any], Path], None]]] = {
@@ -690,6 +720,7 @@ RENDERERS: dict[str, tuple[Callable[[dict[str, Any]], str], Callable[[dict[str, 
     "latency": (latency_markdown, latency_chart),
     "model_call": (model_call_markdown, model_call_chart),
     "dask_engine": (dask_engine_markdown, dask_engine_chart),
+    "fork_ci": (fork_ci_markdown, fork_ci_chart),
 }
 
 

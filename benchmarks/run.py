@@ -22,7 +22,17 @@ from typing import Any
 from benchmarks.common import RESULTS, ROOT, BenchError, machine
 from benchmarks.report import update_doc, write_outputs
 
-BENCHMARKS = ("pipeline", "pr_loop", "serving", "prediction_log", "drift", "latency", "model_call", "dask_engine")
+BENCHMARKS = (
+    "pipeline",
+    "pr_loop",
+    "serving",
+    "prediction_log",
+    "drift",
+    "latency",
+    "model_call",
+    "dask_engine",
+    "fork_ci",
+)
 QUICK_ROWS = 5_000
 """Rows of sample data in a quick run (the serving benchmark reuses the pipeline benchmark's trained project)."""
 
@@ -71,6 +81,11 @@ def runner(name: str, quick: bool) -> Callable[[], dict[str, Any]]:
         from benchmarks import dask_engine
 
         return lambda: dask_engine.bench([QUICK_ROWS] if quick else [1_000_000, 10_000_000], say=_say)
+    if name == "fork_ci":
+        from benchmarks import fork_ci
+
+        # quick: the project's side only (the template copy's `make test` under act alone takes over half an hour)
+        return lambda: fork_ci.bench(say=_say, variants=("project",) if quick else fork_ci.VARIANTS)
     raise ValueError(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}")
 
 
