@@ -9,6 +9,7 @@ repository's params.yaml and data (tests/support/own_files.py).
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import time
 import urllib.request
@@ -27,8 +28,15 @@ PROJECT_TESTS = (Path(__file__).parent / "project", Path(__file__).parent / "con
 data/."""
 
 
+SUBPROCESS_COVERAGE_HOOK = Path(__file__).parent / "support" / "subprocess_coverage"
+"""Its sitecustomize.py keeps coverage's tracer out of the subprocesses that run no gitops_ml code (DVC, MLflow)."""
+
+
 def pytest_configure(config: pytest.Config) -> None:
     own_files.install()  # from collection on: a template test that opens the repository's own data fails
+    paths = [path for path in os.environ.get("PYTHONPATH", "").split(os.pathsep) if path]
+    if str(SUBPROCESS_COVERAGE_HOOK) not in paths:  # xdist's workers inherit it from the controller
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(SUBPROCESS_COVERAGE_HOOK), *paths])
 
 
 def schedule_weight(item: pytest.Item) -> float:
