@@ -404,12 +404,19 @@ rehearse: in-template install image-deps ## Run ci, pr-comment and release workf
 # once (a local clone with its tags); TO= picks a version (default: the newest tag). Both are read from the
 # environment inside the recipes, never spliced into them.
 
-.PHONY: footprint upgrade init-project
+.PHONY: footprint upgrade engine-test init-project
 footprint: install ## Print the files and lines of each part: the team's, the engine's, the template's own (parts.yaml)
 	$(RUN) gitops-ml footprint
 
 upgrade: install ## Bring this project to a newer template version in one commit: TO=vX.Y.Z (default newest) FROM=url|path
 	$(RUN) gitops-ml upgrade $${TO:+--to "$$TO"} $${FROM:+--from "$$FROM"}
+
+# `make engine-test` runs the template's own suite (as its `make pytest` does, without coverage) on this project's
+# engine: the recorded version cloned into a temporary directory, the project's engine files (parts.yaml) copied over
+# it, tested with this project's .venv. engine.yml runs it when an upgrade changes .copier-answers.yml. FROM and
+# PYTEST_ARGS are read from the environment inside the recipe, never spliced into it.
+engine-test: install ## Run the template's own suite on this project's engine files: FROM=url|path PYTEST_ARGS=... (selects tests)
+	$(RUN) gitops-ml engine-test --workers $(PYTEST_WORKERS) $${FROM:+--from "$$FROM"} --pytest-args "$${PYTEST_ARGS:-}"
 
 init-project: install ## After 'Use this template': record the template (FROM=its URL) and drop its own tests and benchmarks
 	@[[ -n "$${FROM:-}" ]] || { echo "FROM must name the template's repository (its git URL, or a clone with its tags)" >&2; exit 1; }

@@ -90,6 +90,7 @@ COMMANDS: dict[str, list[Callable[..., None]]] = {
         template.footprint,
         template.init_project,
         template.upgrade,
+        template.engine_test,
     ],
 }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,27 @@ def new_fork(path: Path, dvc_cache: Path) -> Path:
     with (fork / ".git" / "info" / "exclude").open("a") as exclude:
         exclude.write("/.venv\n")  # .gitignore's `.venv/` matches a directory, not this link
     return fork
+
+
+def use_this_template(template: Path, dest: Path, ref: str) -> Path:
+    """What GitHub's "Use this template" makes: the template's files at ``ref`` in a new repository, one commit;
+    with this checkout's virtualenv, as :func:`new_fork`'s forks have."""
+    run(["git", "clone", "-q", "--branch", ref, str(template), str(dest)], template.parent)
+    shutil.rmtree(dest / ".git")
+    run(["git", "init", "-q", "-b", "main"], dest)
+    run(["git", "add", "-A"], dest)
+    run(["git", "commit", "-qm", "Initial commit"], dest)
+    (dest / ".venv").symlink_to(ROOT / ".venv", target_is_directory=True)
+    with (dest / ".git" / "info" / "exclude").open("a") as exclude:
+        exclude.write("/.venv\n")
+    return dest
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace the one occurrence of ``old`` in the file ``path`` with ``new`` (fails when it is not there once)."""
+    text = path.read_text()
+    assert text.count(old) == 1, f"{path}: {old!r} found {text.count(old)} times"
+    path.write_text(text.replace(old, new))
 
 
 def fork_env(fork: Path) -> dict[str, str]:

@@ -11,16 +11,15 @@ upgraded code. A second fork that changed the very line v1.1.0 changes gets the 
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from gitops_ml import params_yaml
-from tests.support.fork import MAKE, fork_env, make
+from tests.support.fork import MAKE, edit, fork_env, make, use_this_template
 from tests.support.own_data import numeric_table
-from tests.support.projects import ROOT, make_project, run
+from tests.support.projects import make_project, run
 
 pytestmark = pytest.mark.slow(weight=4)
 
@@ -46,26 +45,6 @@ def release(template: Path, version: str, edits: dict[str, tuple[str, str]]) -> 
         path.write_text(text.replace(old, new))
     run(["git", "commit", "-qam", f"Template {version}"], template)
     run(["git", "tag", "-a", f"v{version}", "-m", f"v{version}"], template)
-
-
-def use_this_template(template: Path, dest: Path, ref: str) -> Path:
-    """What GitHub's "Use this template" makes: the template's files at ``ref`` in a new repository, one commit;
-    with this checkout's virtualenv, as tests/support/fork.py's forks have."""
-    run(["git", "clone", "-q", "--branch", ref, str(template), str(dest)], template.parent)
-    shutil.rmtree(dest / ".git")
-    run(["git", "init", "-q", "-b", "main"], dest)
-    run(["git", "add", "-A"], dest)
-    run(["git", "commit", "-qm", "Initial commit"], dest)
-    (dest / ".venv").symlink_to(ROOT / ".venv", target_is_directory=True)
-    with (dest / ".git" / "info" / "exclude").open("a") as exclude:
-        exclude.write("/.venv\n")
-    return dest
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert text.count(old) == 1, f"{path}: {old!r} found {text.count(old)} times"
-    path.write_text(text.replace(old, new))
 
 
 @pytest.fixture(scope="module")

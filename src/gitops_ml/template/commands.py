@@ -1,4 +1,5 @@
-"""CLI commands of the template itself: ``footprint``, ``init-project`` and ``upgrade`` (docs/upgrading.md)."""
+"""CLI commands of the template itself: ``footprint``, ``init-project``, ``upgrade`` and ``engine-test``
+(docs/upgrading.md)."""
 
 from __future__ import annotations
 
@@ -66,3 +67,25 @@ def upgrade(
     commit = run(project, to=to, source=source, say=say)
     if commit:
         out.print(commit, highlight=False)
+
+
+def engine_test(
+    source: Annotated[
+        str | None,
+        typer.Option("--from", help="Take the template from here this once (a URL or a local clone with its tags)."),
+    ] = None,
+    pytest_args: Annotated[
+        str, typer.Option("--pytest-args", help="More pytest arguments, as one shell-quoted string (select tests).")
+    ] = "",
+    workers: Annotated[int, typer.Option("--workers", min=0, help="pytest-xdist processes (0: none).")] = 2,
+    project: ProjectOption = Path(),
+) -> None:
+    """Run the template's own suite, at the version this project records, on this project's engine files (the
+    team's files stay the template's), in a temporary clone; exit with pytest's status."""
+    import shlex
+
+    from gitops_ml.template.engine_suite import run_engine_suite
+
+    status = run_engine_suite(project, source=source, pytest_args=shlex.split(pytest_args), workers=workers, say=say)
+    if status:
+        raise typer.Exit(status)
