@@ -1,10 +1,10 @@
 """CLI commands of the pipeline: the DVC stages (``validate``, ``split``, ``train``, ``evaluate``), ``init-data``,
 the data helpers (``sample-data``, ``ensure-data``), ``metrics`` and batch ``score``. Registered in
-:mod:`gitops_ml.cli`. With ``compute.engine: dask`` the stages run their Dask versions
-(:mod:`gitops_ml.pipeline.distributed`) on a cluster (:mod:`gitops_ml.compute`).
+:mod:`gitops_ml.cli`. With ``compute.engine: dask`` the stages run their Dask versions on a cluster
+(:mod:`gitops_ml.compute`).
 
-The stages import their own module of ``pipeline/`` when they run; ``sample-data`` and ``ensure-data`` reach the
-team's code only through :mod:`gitops_ml.pipeline.interface`, so the CLI starts whatever ``pipeline/`` holds.
+Every command reaches the team's code only through :mod:`gitops_ml.pipeline.interface`, imported when it runs (each
+stage then imports its own module of ``pipeline/``), so the CLI starts whatever ``pipeline/`` holds.
 """
 
 from __future__ import annotations
@@ -62,26 +62,25 @@ def init_data(
     name: Annotated[str | None, typer.Option(help="project.name [default: from the file name].")] = None,
 ) -> None:
     """Adopt your own data: infer the task and contract into params.yaml, make data/ hold the file, `dvc add data`."""
-    from gitops_ml.pipeline.init_data import describe
-    from gitops_ml.pipeline.init_data import init_data as adopt
+    from gitops_ml.pipeline.interface import adopt_data
 
     with console.status(f"adopting {path}"):
-        adopted = adopt(path, target, force=force, positive=positive, name=name, task=task)
-    for line in describe(adopted):
+        described = adopt_data(path, target, force=force, positive=positive, name=name, task=task)
+    for line in described:
         out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def validate(params_path: ParamsOption = Path("params.yaml")) -> None:
     """Stage validate: check the raw data against the schema in params.yaml and write it typed."""
-    from gitops_ml.pipeline.validate import describe_summary, run_validate
+    from gitops_ml.pipeline.interface import describe_summary, run_validate
 
     params = load_params(params_path)
     if params.compute.on_cluster:  # the Dask engine (docs/scale-out-dask.md)
         from gitops_ml.compute.cluster import cluster_runner
-        from gitops_ml.pipeline.distributed import validate as on_cluster
+        from gitops_ml.pipeline.interface import validate_on_cluster
 
         with cluster_runner(params.compute, say, console) as runner:
-            summary = on_cluster.run_validate(
+            summary = validate_on_cluster(
                 runner,
                 params.data.path,
                 params.schema,
@@ -97,15 +96,15 @@ def validate(params_path: ParamsOption = Path("params.yaml")) -> None:
 
 def split(params_path: ParamsOption = Path("params.yaml")) -> None:
     """Stage split: hold-out split of the validated data (random, or the latest rows by split.time_column)."""
-    from gitops_ml.pipeline.split import run_split
+    from gitops_ml.pipeline.interface import run_split
 
     params = load_params(params_path)
     if params.compute.on_cluster:  # the Dask engine (docs/scale-out-dask.md)
         from gitops_ml.compute.cluster import cluster_runner
-        from gitops_ml.pipeline.distributed import split as on_cluster
+        from gitops_ml.pipeline.interface import split_on_cluster
 
         with cluster_runner(params.compute, say, console) as runner:
-            on_cluster.run_split(
+            split_on_cluster(
                 runner,
                 paths.VALIDATED,
                 params.schema,
@@ -123,15 +122,15 @@ def split(params_path: ParamsOption = Path("params.yaml")) -> None:
 
 def train(params_path: ParamsOption = Path("params.yaml")) -> None:
     """Stage train: fit the estimator named by train.estimator."""
-    from gitops_ml.pipeline.train import run_train
+    from gitops_ml.pipeline.interface import run_train
 
     params = load_params(params_path)
     if params.compute.on_cluster:  # the Dask engine (docs/scale-out-dask.md)
         from gitops_ml.compute.cluster import cluster_runner
-        from gitops_ml.pipeline.distributed import train as on_cluster
+        from gitops_ml.pipeline.interface import train_on_cluster
 
         with cluster_runner(params.compute, say, console) as runner:
-            on_cluster.run_train(
+            train_on_cluster(
                 runner, paths.TRAIN, params.schema, params.train, params.compute, paths.MODEL, paths.MODEL_INFO, say,
             )  # fmt: skip
     else:
@@ -146,7 +145,7 @@ def evaluate(
 ) -> None:
     """Stage evaluate: metrics, plot data and predictions on the test set; log the run to MLflow."""
     from gitops_ml.model_io import load_model
-    from gitops_ml.pipeline.evaluate import run_evaluate
+    from gitops_ml.pipeline.interface import run_evaluate
 
     params = load_params(params_path)
     if track and params.tracking.enabled:
@@ -157,10 +156,10 @@ def evaluate(
     labels = (params.project.negative_label, params.project.positive_label)
     if params.compute.on_cluster:  # the Dask engine (docs/scale-out-dask.md)
         from gitops_ml.compute.cluster import cluster_runner
-        from gitops_ml.pipeline.distributed import evaluate as on_cluster
+        from gitops_ml.pipeline.interface import evaluate_on_cluster
 
         with cluster_runner(params.compute, say, console) as runner:
-            metrics = on_cluster.run_evaluate(
+            metrics = evaluate_on_cluster(
                 runner, model, paths.TEST, params.schema, params.evaluate, params.train.seed,
                 params.compute.partition_mb, paths.REPORTS, labels,
             )  # fmt: skip

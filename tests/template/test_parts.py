@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from gitops_ml.template.boundary import DOORS, interface_names, team_imports
 from gitops_ml.template.parts import Layout, Part, PartsError, count_lines, footprint, load_layout, tracked_files
 from tests.support.projects import ROOT, make_project, run
 
@@ -119,3 +120,30 @@ def test_a_malformed_parts_file_is_named_with_the_fix(tmp_path: Path, text: str,
 def test_a_missing_parts_file_says_what_it_is_for(tmp_path: Path) -> None:
     with pytest.raises(PartsError, match=re.escape("parts.yaml is missing: it lists which files are the team's")):
         load_layout(tmp_path)
+
+
+def test_the_engine_reaches_the_teams_code_only_through_the_interface_and_the_params() -> None:
+    crossings = [found for found in team_imports(ROOT) if found.module not in DOORS]
+    assert not crossings, (
+        "engine modules import the team's modules directly (use pipeline/interface.py):\n"
+        + "\n".join(f"{found.path}:{found.line} imports {found.module}" for found in crossings)
+    )
+    assert {found.module for found in team_imports(ROOT)} == DOORS  # both doors are in use: the check reads imports
+
+
+def test_the_boundary_check_names_an_engine_module_that_imports_a_team_module(tmp_path: Path) -> None:
+    for name in ("parts.yaml", "copier.yml"):
+        (tmp_path / name).write_text((ROOT / name).read_text())
+    package = tmp_path / "src" / "gitops_ml"
+    (package / "pipeline").mkdir(parents=True)
+    (package / "pipeline" / "train.py").write_text("def fit():\n    pass\n")
+    (package / "pipeline" / "interface.py").write_text("def score_frame():\n    pass\n")
+    (package / "gate.py").write_text(
+        "from gitops_ml.pipeline.interface import score_frame\n\n\n"
+        "def later():\n    from gitops_ml.pipeline import train\n"
+    )
+    assert [(f.path, f.line, f.module) for f in team_imports(tmp_path)] == [
+        ("src/gitops_ml/gate.py", 1, "gitops_ml.pipeline.interface"),
+        ("src/gitops_ml/gate.py", 5, "gitops_ml.pipeline.train"),
+    ]
+    assert interface_names(tmp_path) == {"score_frame"}

@@ -1,8 +1,9 @@
 """The one door from the template's machinery into the team's code in ``pipeline/``.
 
-The release gate, the champion, the pull-request report, the service, ``data_source.py``, the CLI's non-stage
-commands and the benchmarks call only what is here; the stage modules (validate, split, train, evaluate, features,
-estimators) are the team's to rewrite as long as these functions keep their meaning:
+The engine (the CLI and its stage commands, the release gate, the champion, the pull-request report, the service,
+``data_source.py``) calls only what is here and the typed params of ``config.py`` (tests/template/test_parts.py
+holds it to that); the stage modules (validate, split, train, evaluate, features, estimators) are the team's to
+rewrite as long as these functions keep their meaning:
 
 - :func:`model_frame`: the raw rows -> the frame the model takes (the schema's feature columns, typed);
 - :func:`parse_datetimes`: how a ``datetime`` column's values are read (what a window of it must hold);
@@ -16,7 +17,11 @@ estimators) are the team's to rewrite as long as these functions keep their mean
   ``data.sample`` in params.yaml switches on; the project works without the file;
 - :func:`data_files`, :func:`windows_dir`, :func:`data_file_suffixes`, :func:`check_window`: the raw data as the
   validate stage reads it (``data.path`` and the windows of labelled data appended after it) and the check a new
-  window passes before ``make retrain`` adds it.
+  window passes before ``make retrain`` adds it;
+- the DVC stages, in memory and on a Dask cluster (:func:`run_validate`, :func:`validate_on_cluster`,
+  :func:`describe_summary`, :func:`run_split`, :func:`split_on_cluster`, :func:`run_train`,
+  :func:`train_on_cluster`, :func:`run_evaluate`, :func:`evaluate_on_cluster`), and :func:`adopt_data`
+  (``make init-data``).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from gitops_ml.config import SchemaParams, TrainParams
+from gitops_ml.config import ComputeParams, EvaluateParams, SchemaParams, SplitParams, TrainParams
 from gitops_ml.errors import DataSourceError
 from gitops_ml.pipeline.features import model_frame, parse_datetimes
 from gitops_ml.tasks import Task
@@ -39,20 +44,31 @@ from gitops_ml.tasks import Task
 __all__ = [
     "SAMPLE_MODULE",
     "ColumnScorer",
+    "adopt_data",
     "build_model",
     "check_window",
     "column_scorer",
     "data_file_suffixes",
     "data_files",
+    "describe_summary",
+    "evaluate_on_cluster",
     "model_frame",
     "parse_datetimes",
+    "run_evaluate",
+    "run_split",
+    "run_train",
+    "run_validate",
     "sample_writer",
     "score_frame",
     "scorer_packages",
+    "split_on_cluster",
+    "train_on_cluster",
+    "validate_on_cluster",
     "windows_dir",
 ]
 
 if TYPE_CHECKING:
+    from gitops_ml.compute.cluster import Runner
     from gitops_ml.pipeline.validate import WindowCheck
 
 SAMPLE_MODULE = "gitops_ml.pipeline.sample_data"
@@ -201,3 +217,117 @@ def check_window(raw_path: Path, window: Path, schema: SchemaParams, name: str) 
     from gitops_ml.pipeline.validate import check_window as check
 
     return check(raw_path, window, schema, name)
+
+
+# The DVC stages: dvc.yaml runs `gitops-ml <stage>`, whose command (pipeline_commands.py) calls these. Each imports
+# its module when it runs; the *_on_cluster ones are the stage's Dask version (compute.engine: dask).
+
+
+def run_validate(raw_path: Path, schema: SchemaParams, out_path: Path, summary_path: Path) -> dict[str, Any]:
+    """Stage validate: check the raw data against ``schema``, write it typed and its summary; return the summary."""
+    from gitops_ml.pipeline.validate import run_validate as run
+
+    return run(raw_path, schema, out_path, summary_path)
+
+
+def validate_on_cluster(
+    runner: Runner, raw_path: Path, schema: SchemaParams, partition_mb: float, out_path: Path, summary_path: Path
+) -> dict[str, Any]:
+    """Stage validate on a Dask cluster: the same checks, summary and output, partition by partition."""
+    from gitops_ml.pipeline.distributed.validate import run_validate as run
+
+    return run(runner, raw_path, schema, partition_mb, out_path, summary_path)
+
+
+def describe_summary(summary: dict[str, Any]) -> str:
+    """One line about a validate summary (rows, what was left out, the target's balance)."""
+    from gitops_ml.pipeline.validate import describe_summary as describe
+
+    return describe(summary)
+
+
+def run_split(validated: Path, schema: SchemaParams, params: SplitParams, train_path: Path, test_path: Path) -> None:
+    """Stage split: the hold-out split of the validated data into ``train_path`` and ``test_path``."""
+    from gitops_ml.pipeline.split import run_split as run
+
+    run(validated, schema, params, train_path, test_path)
+
+
+def split_on_cluster(
+    runner: Runner,
+    validated: Path,
+    schema: SchemaParams,
+    params: SplitParams,
+    partition_mb: float,
+    train_path: Path,
+    test_path: Path,
+) -> tuple[int, int]:
+    """Stage split on a Dask cluster; return the train and test rows."""
+    from gitops_ml.pipeline.distributed.split import run_split as run
+
+    return run(runner, validated, schema, params, partition_mb, train_path, test_path)
+
+
+def run_train(train_path: Path, schema: SchemaParams, params: TrainParams, model_path: Path, info_path: Path) -> None:
+    """Stage train: fit the model ``params`` names on the training split; save it and its info."""
+    from gitops_ml.pipeline.train import run_train as run
+
+    run(train_path, schema, params, model_path, info_path)
+
+
+def train_on_cluster(
+    runner: Runner,
+    train_path: Path,
+    schema: SchemaParams,
+    params: TrainParams,
+    compute: ComputeParams,
+    model_path: Path,
+    info_path: Path,
+    say: Callable[[str], None] = print,
+) -> None:
+    """Stage train on a Dask cluster (distributed boosting where the estimator has it, else on a sample)."""
+    from gitops_ml.pipeline.distributed.train import run_train as run
+
+    run(runner, train_path, schema, params, compute, model_path, info_path, say)
+
+
+def run_evaluate(
+    model: Any,
+    test_path: Path,
+    schema: SchemaParams,
+    params: EvaluateParams,
+    seed: int,
+    out_dir: Path,
+    labels: tuple[str, str],
+) -> dict[str, Any]:
+    """Stage evaluate: metrics, their confidence intervals, plots and predictions on the test split; the metrics."""
+    from gitops_ml.pipeline.evaluate import run_evaluate as run
+
+    return run(model, test_path, schema, params, seed, out_dir, labels)
+
+
+def evaluate_on_cluster(
+    runner: Runner,
+    model: Any,
+    test_path: Path,
+    schema: SchemaParams,
+    params: EvaluateParams,
+    seed: int,
+    partition_mb: float,
+    out_dir: Path,
+    labels: tuple[str, str],
+) -> dict[str, Any]:
+    """Stage evaluate on a Dask cluster: the test split scored partition by partition; the metrics."""
+    from gitops_ml.pipeline.distributed.evaluate import run_evaluate as run
+
+    return run(runner, model, test_path, schema, params, seed, partition_mb, out_dir, labels)
+
+
+def adopt_data(
+    source: Path, target: str, force: bool, positive: str | None, name: str | None, task: Task | None
+) -> list[str]:
+    """``make init-data``: adopt the team's data file (infer the task and contract into params.yaml, make data/
+    hold it, ``dvc add data``); return the lines that describe what was adopted."""
+    from gitops_ml.pipeline.init_data import describe, init_data
+
+    return describe(init_data(source, target, force=force, positive=positive, name=name, task=task))
