@@ -154,6 +154,8 @@ def test_project_section_and_experiment_default_to_the_project_name() -> None:
     ("changes", "expected"),
     [
         ({"project__name": "fraud detection"}, "project.name"),
+        ({"project__name": "fraud-"}, "project.name"),  # the bento's name must end with a letter or digit
+        ({"project__name": "f" * 64}, "project.name"),  # ... and have at most 63
         ({"project__negative_label": "fraud"}, "positive_label and negative_label are both 'fraud'"),
         ({"project__owner": ["a"]}, "project.owner"),
     ],

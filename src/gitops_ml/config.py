@@ -229,8 +229,9 @@ class SchemaParams(StrictModel):
 class ProjectParams(StrictModel):
     """What the model is and who answers for it: quoted by reports, release notes and the model card."""
 
-    name: str = Field(default="gitops-ml-model", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
-    """Short name (letters, digits, ``_ . -``); also the MLflow experiment unless ``tracking.experiment`` is set."""
+    name: str = Field(default="gitops-ml-model", pattern=r"^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$", max_length=63)
+    """Short name (letters, digits, ``_ . -`` between them; at most 63): the MLflow experiment unless
+    ``tracking.experiment`` is set, and the bento's name (in lower case: ``bentoml list``, the image's labels)."""
     positive_label: str = Field(default="positive", min_length=1)
     """How reports name the positive class (``schema.positive_class``), e.g. "churned"."""
     negative_label: str = Field(default="negative", min_length=1)

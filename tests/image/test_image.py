@@ -96,7 +96,7 @@ def image(
         env["PATH"] = f"{env['PATH']}{os.pathsep}{Path(uv).parent}"
     progress("building the bento and exporting its container context")
     tag = run(["gitops-ml", "build-bento"], image_project, env=env).stdout.strip().splitlines()[-1]
-    assert tag == f"gitops-ml-service:{MODEL_VERSION}"
+    assert tag == f"{load_params(image_project / 'params.yaml').project.name}:{MODEL_VERSION}"  # the project's name
     context = tmp_path_factory.mktemp("context") / "bento"
     dockerfile = run(["gitops-ml", "bento-context", "--out", str(context)], image_project, env=env).stdout
     dockerfile = dockerfile.strip().splitlines()[-1]

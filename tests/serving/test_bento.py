@@ -19,7 +19,7 @@ from gitops_ml.model_io import save_model
 from gitops_ml.pipeline.estimators import ESTIMATORS
 from gitops_ml.pipeline.interface import scorer_packages
 from gitops_ml.pipeline.train import fit_model
-from gitops_ml.serving.bento import bento_packages
+from gitops_ml.serving.bento import bento_packages, read_bentofile
 from gitops_ml.serving.requirements import image_environment, locked_for_image, pin_drift
 from gitops_ml.serving.store import MODEL_NAME, stored_files
 from tests.support.projects import ROOT, run
@@ -125,6 +125,13 @@ def test_a_package_the_lock_does_not_install_is_refused_with_the_fix(tmp_path: P
         bento_packages(bentofile(), tmp_path / "uv.lock", ("lightgbm",))
 
 
+def test_a_bentofile_that_names_the_bento_is_refused_with_the_fix(tmp_path: Path) -> None:
+    named = bentofile() | {"name": "gitops-ml-service"}
+    (tmp_path / "bentofile.yaml").write_text(yaml.safe_dump(named))
+    with pytest.raises(BentoBuildError, match=r"remove 'name:'.*project\.name in params\.yaml"):
+        read_bentofile(tmp_path / "bentofile.yaml")
+
+
 @pytest.mark.slow
 def test_a_bento_for_a_lightgbm_model_installs_lightgbm(
     pipeline_project: Path, serving_env: dict[str, str], tmp_path: Path
@@ -161,7 +168,8 @@ def test_the_default_bento_installs_no_estimator_package(built_bento: BuiltBento
 @pytest.mark.slow
 def test_build_prints_the_tag_last_and_writes_it(built_bento: BuiltBento) -> None:
     head = run(["git", "rev-parse", "--short=7", "HEAD"], built_bento.project).stdout.strip()
-    assert built_bento.tag == f"gitops-ml-service:dev-{head}"
+    name = load_params(built_bento.project / "params.yaml").project.name
+    assert built_bento.tag == f"{name.lower()}:dev-{head}"  # the project's name, not the template's
     assert built_bento.stdout.strip().splitlines()[-1] == built_bento.tag
     assert (built_bento.project / "reports" / "bento_tag.txt").read_text() == built_bento.tag + "\n"
 
@@ -173,6 +181,7 @@ def test_bento_is_labelled_and_packs_the_model_and_only_code(built_bento: BuiltB
     labels = info["labels"]
     metrics = read_json(built_bento.project / "reports" / "metrics.json")
     assert labels["model_version"] == version
+    assert labels["project"] == load_params(built_bento.project / "params.yaml").project.name
     assert labels["git_commit"] == run(["git", "rev-parse", "HEAD"], built_bento.project).stdout.strip()
     assert labels["data_md5"] == read_json(built_bento.project / "reports" / "data_summary.json")["md5"]
     assert float(labels["metric_average_precision"]) == pytest.approx(metrics["average_precision"], rel=1e-5)

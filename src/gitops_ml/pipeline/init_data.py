@@ -71,7 +71,7 @@ def _files(directory: Path) -> list[Path]:
 
 def project_name(source: Path) -> str:
     """A ``project.name`` from the file name: ``Customer Churn.csv`` -> ``customer-churn``."""
-    return re.sub(r"[^a-z0-9]+", "-", source.stem.lower()).strip("-") or "model"
+    return re.sub(r"[^a-z0-9]+", "-", source.stem.lower())[:63].strip("-") or "model"
 
 
 def _labels(contract: InferredContract) -> tuple[str, str]:

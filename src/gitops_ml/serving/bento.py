@@ -34,9 +34,11 @@ BENTO_TAG_FILE = Path("reports/bento_tag.txt")
 
 
 def build_bento(root: Path | str = ".", version: str | None = None) -> str:
-    """Import the current model and build the bento ``<name>:<model version>``; return the bento tag.
+    """Import the current model and build the bento ``<project.name>:<model version>``; return the bento tag.
 
-    A bento with the same tag is replaced. The tag is also written to ``reports/bento_tag.txt``.
+    The name is the project's (``project.name`` in the params.yaml stored with the model, in lower case, as BentoML
+    keeps tags), so ``bentoml list`` and the image's labels say whose model it is. A bento with the same tag is
+    replaced. The tag is also written to ``reports/bento_tag.txt``.
     """
     import bentoml
 
@@ -50,9 +52,10 @@ def build_bento(root: Path | str = ".", version: str | None = None) -> str:
     bentofile = root / BENTOFILE
     if not bentofile.exists():
         raise FileNotFoundError(f"{bentofile}: missing; the service's build file belongs at the repository root")
-    config = _read_bentofile(bentofile)
-    name = config["name"]
+    config = read_bentofile(bentofile)
     model_params = load_params(Path(bentoml.models.get(model_tag).path) / PARAMS_FILE)
+    name = config["name"] = model_params.project.name.lower()
+    config["labels"] = {**(config.get("labels") or {}), "project": model_params.project.name}
     needed = model_params.train.packages + scorer_packages()
     config["python"]["packages"] = bento_packages(config, root / LOCK_FILE, needed)
     with contextlib.suppress(bentoml.exceptions.NotFound):
@@ -83,11 +86,15 @@ def bento_packages(bentofile: dict[str, Any], lock_path: Path, estimator_package
     return own + estimator_pins(read_lock(lock_path), python_version, estimator_packages, pinned=own)
 
 
-def _read_bentofile(bentofile: Path) -> dict[str, Any]:
+def read_bentofile(bentofile: Path) -> dict[str, Any]:
     """The bentofile's settings, refusing one without the keys the build fills in or relies on."""
     data = yaml.safe_load(bentofile.read_text(encoding="utf-8")) or {}
-    if not isinstance(data, dict) or not data.get("name"):
-        raise BentoBuildError(f"{bentofile}: set 'name:' (the bento's name)")
+    if not isinstance(data, dict):
+        raise BentoBuildError(f"{bentofile}: must be a mapping of BentoML's build settings")
+    if "name" in data:
+        raise BentoBuildError(
+            f"{bentofile}: remove 'name:': the bento is named after the project (project.name in params.yaml)"
+        )
     if not isinstance(data.get("python"), dict) or "requirements_txt" in data["python"]:
         raise BentoBuildError(f"{bentofile}: list the service's packages under python.packages (no requirements_txt)")
     if not (data.get("docker") or {}).get("python_version"):
