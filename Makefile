@@ -85,11 +85,12 @@ format: install ## Fix what ruff can fix and format the code
 typecheck: install ## mypy --strict on src/ (settings in pyproject.toml [tool.mypy])
 	$(RUN) mypy
 
-# Coverage counts src/ in the test process and in the processes the tests start (pyproject.toml [tool.coverage];
-# DVC's and MLflow's own, which run none of src/, untraced: tests/support/subprocess_coverage). The whole suite
-# measures 93% (statements and branches); COV_FLOOR sits just below it, so a change that drops coverage fails. COV_FLOOR=0 for a partial run (PYTEST_ARGS=tests/...). A project made from the template
+# Coverage counts src/ in the test process and in the processes the tests start (pyproject.toml [tool.coverage]),
+# except DVC's and MLflow's own and those the slow end-to-end tests start, which run untraced (a third faster:
+# tests/support/subprocess_coverage). COV_FLOOR sits just below what the whole suite measures, so a change that
+# drops coverage fails. COV_FLOOR=0 for a partial run (PYTEST_ARGS=tests/...). A project made from the template
 # (no copier.yml) runs its own checks and the conformance kit, not the engine's suite, so it has no floor.
-COV_FLOOR ?= $(if $(wildcard copier.yml),92,0)
+COV_FLOOR ?= $(if $(wildcard copier.yml),80,0)
 
 .PHONY: pytest
 pytest: install data ## Run the pytest suite with coverage (floor COV_FLOOR), on PYTEST_WORKERS processes (PYTEST_ARGS=...)

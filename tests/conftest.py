@@ -22,6 +22,7 @@ import pytest
 from tests.support import own_files
 from tests.support.processes import free_port, stop
 from tests.support.projects import VENV_BIN, make_project, project_env, run
+from tests.support.subprocess_coverage.sitecustomize import UNTRACED_ENV
 
 PROJECT_TESTS = (Path(__file__).parent / "project", Path(__file__).parent / "conformance")
 """The team's own checks and the conformance kit: the only tests that may read the repository's params.yaml and
@@ -29,7 +30,7 @@ data/."""
 
 
 SUBPROCESS_COVERAGE_HOOK = Path(__file__).parent / "support" / "subprocess_coverage"
-"""Its sitecustomize.py keeps coverage's tracer out of the subprocesses that run no gitops_ml code (DVC, MLflow)."""
+"""Its sitecustomize.py keeps coverage's tracer out of DVC's and MLflow's processes and of those slow tests start."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -56,10 +57,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
     own_files.allowed = any(item.path.is_relative_to(folder) for folder in PROJECT_TESTS)
+    if schedule_weight(item):  # a slow end-to-end flow: the processes it starts run untraced (sitecustomize.py)
+        os.environ[UNTRACED_ENV] = "1"
     try:
         return (yield)
     finally:
         own_files.allowed = False
+        os.environ.pop(UNTRACED_ENV, None)
 
 
 @pytest.fixture(scope="session")
