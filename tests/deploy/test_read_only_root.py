@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gitops_ml.config import load_params
 from gitops_ml.deploy.render import render
 from tests.support.processes import free_port, stop
 from tests.support.projects import ROOT, project_env, run
@@ -62,7 +63,7 @@ def bento_context(pipeline_project: Path, tmp_path_factory: pytest.TempPathFacto
     tag = run(["gitops-ml", "build-bento"], project, env=env).stdout.strip().splitlines()[-1]
     context = project.parent / "context"
     run(["gitops-ml", "bento-context", "--out", str(context)], project, env=env)
-    assert tag.split(":")[0] == "gitops-ml-service"
+    assert tag.split(":")[0] == load_params(project / "params.yaml").project.name.lower()  # the project's bento
     return context, env
 
 
