@@ -84,7 +84,7 @@ def runner(name: str, quick: bool) -> Callable[[], dict[str, Any]]:
     if name == "fork_ci":
         from benchmarks import fork_ci
 
-        # quick: the project's side only (the template copy's `make test` under act alone takes over half an hour)
+        # quick: the project's side only (the template copy's `make test` under act alone takes over 20 minutes)
         return lambda: fork_ci.bench(say=_say, variants=("project",) if quick else fork_ci.VARIANTS)
     raise ValueError(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}")
 
