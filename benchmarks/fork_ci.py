@@ -16,8 +16,8 @@ online audits, which need GitHub) and is left out.
 
 from __future__ import annotations
 
-import subprocess
 import time
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,10 +40,7 @@ def template_repository(path: Path) -> Path:
     sh(["git", "init", "-q", "-b", "main"], path)
     sh(["git", "add", "-A"], path)
     sh(["git", "commit", "-qm", "template"], path)
-    version = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "python"), "-c", "import tomllib,sys; print(tomllib.load(open('pyproject.toml',"
-         "'rb'))['project']['version'])"], cwd=path, capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+    version = tomllib.loads((path / "pyproject.toml").read_text())["project"]["version"]
     sh(["git", "tag", f"v{version}"], path)
     return path
 
