@@ -2,7 +2,7 @@
 
 ``POST /predict`` with ``{"records": [...]}`` answers ``{"predictions": [...]}``: one score per record (binary:
 the positive class's probability; multiclass: one probability per class; regression: the value), from the same
-scorer the service calls (``interface.column_scorer``) behind the same batcher (``serving.batching.Batcher``, small
+scorer the service calls (``scorer.column_scorer``) behind the same batcher (``serving.batching.Batcher``, small
 calls in the event loop), served by the same uvicorn (same HTTP parser and event loop as ``bentoml serve``). What
 it leaves out is everything the service adds per request: BentoML's routing, middleware, tracing and metrics,
 pydantic validation, authentication, the prediction log and the per-record response objects. JSON goes through
@@ -29,8 +29,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gitops_ml.config import load_params
+from gitops_ml.model_call.scorer import column_scorer
 from gitops_ml.model_io import load_model
-from gitops_ml.pipeline.interface import column_scorer
 from gitops_ml.serving.batching import Batcher
 
 PROJECT_ENV = "GITOPS_ML_BARE_PROJECT"

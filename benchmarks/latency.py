@@ -50,7 +50,7 @@ from benchmarks.serving import (
     trained_project,
 )
 from gitops_ml.config import Params, load_params
-from gitops_ml.pipeline.interface import ColumnScorer, column_scorer
+from gitops_ml.model_call.scorer import ColumnScorer, column_scorer
 from gitops_ml.serving.auth_config import AUTH_VAR, TOKENS_FILE_VAR
 from gitops_ml.serving.prediction_log import ENV_VAR as PREDICTION_LOG_ENV
 from gitops_ml.tasks import Task

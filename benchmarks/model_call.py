@@ -4,7 +4,7 @@ Per task (binary: the built-in sample; multiclass: daily weather of 5 classes wi
 category and a date-like model year; seeded tables of ``tests/support/task_data.py``) and per estimator the registry
 offers for it, a model is fitted with the estimator's default hyperparameters (200 trees for HistGradientBoosting,
 LightGBM, XGBoost and the random forest), saved and loaded back through skops as the service loads it, and
-``interface.column_scorer`` builds the service's scorer (the compiled path, or the generic one, saying why). Then, on
+``scorer.column_scorer`` builds the service's scorer (the compiled path, or the generic one, saying why). Then, on
 one thread, calls of 1 and of 20 held-out records, handed over as the service's batcher hands them (plain Python
 values per column, None for missing), are timed through that scorer ("fast") and through the generic path
 (``score_frame`` on a DataFrame per call, what the service does without the compiled path).
@@ -76,8 +76,9 @@ def measure(
     """Fit estimator ``name`` on the first ``rows`` rows, load it back as the service does, time both paths."""
     from threadpoolctl import threadpool_limits
 
+    from gitops_ml.model_call.scorer import column_scorer
     from gitops_ml.model_io import load_model, save_model
-    from gitops_ml.pipeline.interface import build_model, column_scorer, model_frame, score_frame
+    from gitops_ml.pipeline.interface import build_model, model_frame, score_frame
 
     train, held_out = frame.iloc[:rows], frame.iloc[rows : rows + HELD_OUT]
     model = build_model(schema, TrainParams.model_validate({"estimator": name}))

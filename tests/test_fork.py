@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from gitops_ml.config import load_params
-from gitops_ml.pipeline.compiled import max_difference
+from gitops_ml.model_call.compiled import max_difference
 from gitops_ml.serving.schema import request_model
 from tests.support.fork import as_sent_by_pandas, fork_env, make, make_serve, new_fork
 from tests.support.own_data import customer_table

@@ -21,8 +21,8 @@ import pandas as pd
 import pytest
 
 from gitops_ml.config import ColumnType, Params, load_params
+from gitops_ml.model_call.compiled import max_difference
 from gitops_ml.monitoring.drift import PREDICTION_NAMES
-from gitops_ml.pipeline.compiled import max_difference
 from gitops_ml.predictions import read_predictions
 from gitops_ml.tasks import Task
 from tests.support.fork import as_sent_by_pandas, fork_env, make, make_serve, new_fork

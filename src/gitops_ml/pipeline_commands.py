@@ -62,11 +62,12 @@ def init_data(
     name: Annotated[str | None, typer.Option(help="project.name [default: from the file name].")] = None,
 ) -> None:
     """Adopt your own data: infer the task and contract into params.yaml, make data/ hold the file, `dvc add data`."""
-    from gitops_ml.pipeline.interface import adopt_data
+    from gitops_ml.adopt.init_data import describe
+    from gitops_ml.adopt.init_data import init_data as adopt
 
     with console.status(f"adopting {path}"):
-        described = adopt_data(path, target, force=force, positive=positive, name=name, task=task)
-    for line in described:
+        adopted = adopt(path, target, force=force, positive=positive, name=name, task=task)
+    for line in describe(adopted):
         out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 

@@ -110,11 +110,12 @@ def test_score_frame_answers_in_the_shape_of_the_task(params: Params, frame: pd.
 
 
 def test_the_services_scorer_agrees_with_score_frame(params: Params, frame: pd.DataFrame, fitted: Any) -> None:
+    from gitops_ml.model_call.scorer import column_scorer
     from gitops_ml.pipeline import interface
 
     schema = params.schema
     rows = frame.head(200)
-    scorer = interface.column_scorer(fitted, schema)
+    scorer = column_scorer(fitted, schema)
     columns = {name: rows[name].tolist() for name in schema.feature_names}
     served = np.asarray(scorer(columns), dtype=np.float64)
     expected = np.asarray(interface.score_frame(fitted, rows, schema), dtype=np.float64)

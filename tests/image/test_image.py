@@ -28,8 +28,8 @@ import pandas as pd
 import pytest
 
 from gitops_ml.config import load_params
+from gitops_ml.model_call.compiled import TOLERANCE
 from gitops_ml.model_io import load_model
-from gitops_ml.pipeline.compiled import TOLERANCE
 from gitops_ml.pipeline.features import model_frame
 from gitops_ml.serving.schema import example_record
 from tests.support.auth_matrix import (

@@ -19,10 +19,11 @@ import skops.io as sio
 import yaml
 
 from gitops_ml.config import ConfigError, SchemaParams, TrainParams, parse_params
+from gitops_ml.model_call.compiled import max_difference
+from gitops_ml.model_call.scorer import column_scorer
 from gitops_ml.model_io import BASE_TRUSTED_TYPES, TRUSTED_TYPES, load_model, save_model
-from gitops_ml.pipeline.compiled import max_difference
 from gitops_ml.pipeline.estimators import CLASSIFICATION, ESTIMATORS, estimators_for
-from gitops_ml.pipeline.interface import column_scorer, score_frame
+from gitops_ml.pipeline.interface import score_frame
 from gitops_ml.pipeline.train import build_model, fit_model
 from gitops_ml.tasks import Task
 from tests.support.fixture_project import FIXTURE_PARAMS
@@ -119,7 +120,7 @@ def test_fits_predicts_the_tasks_shape_and_loads_back_identical(
 def test_the_serving_path_scores_as_score_frame(
     name: str, task: Task, saved: Any, frames: dict[Task, pd.DataFrame]
 ) -> None:
-    """The service's scorer (``interface.column_scorer``) on columns of plain values, None for missing, gives
+    """The service's scorer (``model_call.scorer.column_scorer``) on columns of plain values, None for missing, gives
     ``score_frame``'s predictions through the compiled path, within its tolerance (tests/pipeline/test_compiled.py
     checks it on held-out rows)."""
     _, predicted, path = saved(name, task)

@@ -15,9 +15,9 @@ from packaging.markers import Marker
 from gitops_ml.config import load_params
 from gitops_ml.errors import BentoBuildError
 from gitops_ml.io import read_json
+from gitops_ml.model_call.scorer import scorer_packages
 from gitops_ml.model_io import save_model
 from gitops_ml.pipeline.estimators import ESTIMATORS
-from gitops_ml.pipeline.interface import scorer_packages
 from gitops_ml.pipeline.train import fit_model
 from gitops_ml.serving.bento import bento_packages, read_bentofile
 from gitops_ml.serving.requirements import image_environment, locked_for_image, pin_drift

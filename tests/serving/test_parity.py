@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from gitops_ml.config import ColumnType, Params
-from gitops_ml.pipeline.compiled import max_difference
+from gitops_ml.model_call.compiled import max_difference
 from tests.support.serving import BuiltBento, Server
 
 pytestmark = pytest.mark.slow

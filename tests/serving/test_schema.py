@@ -12,7 +12,8 @@ import pytest
 from pydantic import ValidationError
 
 from gitops_ml.config import Params, SchemaParams, load_params
-from gitops_ml.pipeline.interface import column_scorer, score_frame
+from gitops_ml.model_call.scorer import column_scorer
+from gitops_ml.pipeline.interface import score_frame
 from gitops_ml.serving.schema import (
     Prediction,
     PredictResponse,

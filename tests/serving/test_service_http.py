@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from gitops_ml.config import Params
+from gitops_ml.model_call.compiled import TOLERANCE
 from gitops_ml.model_io import load_model
-from gitops_ml.pipeline.compiled import TOLERANCE
 from gitops_ml.pipeline.features import model_frame
 from tests.support.serving import BuiltBento, Server, to_records
 

@@ -7,64 +7,68 @@ rewrite as long as these functions keep their meaning:
 
 - :func:`model_frame`: the raw rows -> the frame the model takes (the schema's feature columns, typed);
 - :func:`parse_datetimes`: how a ``datetime`` column's values are read (what a window of it must hold);
+- :func:`estimator_for_task`: the estimator the registry (``estimators.py``) offers for a task;
 - :func:`build_model`: the unfitted model (preprocessing + the ``train.estimator`` classifier);
 - :func:`score_frame`: a fitted model's prediction for each raw row, shaped by the task (``schema.task``): the
   positive class's probability (binary), one probability per class (multiclass) or the value (regression);
-- :func:`column_scorer`: the same predictions from raw columns (the service's model call), built once per loaded model:
-  the compiled path of ``pipeline/compiled.py`` (ONNX Runtime) when it reproduces the model, else :func:`score_frame`;
-  :func:`scorer_packages`: what that path needs installed where the service runs;
+- :func:`part_name`, :func:`date_parts`: the features a ``datetime`` column becomes (the service's compiled model
+  call, ``model_call/compiled.py``, computes them as :func:`model_frame` does, and checks it gives :func:`score_frame`'s
+  predictions before serving);
 - :func:`sample_writer`: the optional built-in sample generator (``pipeline/sample_data.py``), a plug-in that
   ``data.sample`` in params.yaml switches on; the project works without the file;
 - :func:`data_files`, :func:`windows_dir`, :func:`data_file_suffixes`, :func:`check_window`: the raw data as the
   validate stage reads it (``data.path`` and the windows of labelled data appended after it) and the check a new
-  window passes before ``make retrain`` adds it;
+  window passes before ``make retrain`` adds it; :func:`read_table`, :func:`check_frame` and
+  :func:`unlabelled_mask`: reading a data file, the contract's check of a frame, and which targets count as missing
+  (``make init-data``, in ``adopt/``, adopts a team's file with them, and :func:`write_dvc_plots` gives
+  ``dvc.yaml`` the plots of the new task);
 - the DVC stages, in memory and on a Dask cluster (:func:`run_validate`, :func:`validate_on_cluster`,
   :func:`describe_summary`, :func:`run_split`, :func:`split_on_cluster`, :func:`run_train`,
-  :func:`train_on_cluster`, :func:`run_evaluate`, :func:`evaluate_on_cluster`), and :func:`adopt_data`
-  (``make init-data``).
+  :func:`train_on_cluster`, :func:`run_evaluate`, :func:`evaluate_on_cluster`).
 """
 
 from __future__ import annotations
 
 import importlib
-import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from gitops_ml.config import ComputeParams, EvaluateParams, SchemaParams, SplitParams, TrainParams
 from gitops_ml.errors import DataSourceError
-from gitops_ml.pipeline.features import model_frame, parse_datetimes
+from gitops_ml.pipeline.features import date_parts, model_frame, parse_datetimes, part_name
 from gitops_ml.tasks import Task
 
 __all__ = [
     "SAMPLE_MODULE",
-    "ColumnScorer",
-    "adopt_data",
     "build_model",
+    "check_frame",
     "check_window",
-    "column_scorer",
     "data_file_suffixes",
     "data_files",
+    "date_parts",
     "describe_summary",
+    "estimator_for_task",
     "evaluate_on_cluster",
     "model_frame",
     "parse_datetimes",
+    "part_name",
+    "read_table",
     "run_evaluate",
     "run_split",
     "run_train",
     "run_validate",
     "sample_writer",
     "score_frame",
-    "scorer_packages",
     "split_on_cluster",
     "train_on_cluster",
+    "unlabelled_mask",
     "validate_on_cluster",
     "windows_dir",
+    "write_dvc_plots",
 ]
 
 if TYPE_CHECKING:
@@ -72,8 +76,6 @@ if TYPE_CHECKING:
     from gitops_ml.pipeline.validate import WindowCheck
 
 SAMPLE_MODULE = "gitops_ml.pipeline.sample_data"
-COMPILED_MODULE = "gitops_ml.pipeline.compiled"
-logger = logging.getLogger(__name__)
 
 
 def build_model(schema: SchemaParams, params: TrainParams) -> Any:
@@ -81,6 +83,15 @@ def build_model(schema: SchemaParams, params: TrainParams) -> Any:
     from gitops_ml.pipeline.train import build_model as build  # the estimators' imports only when a model is built
 
     return build(schema, params)
+
+
+def estimator_for_task(name: str, task: Task) -> str:
+    """The ``train.estimator`` to train for ``task``: ``name`` when the registry has it and it supports ``task``, else
+    the registry's default (``make init-data`` keeps a team's choice whenever the new data's task allows it)."""
+    from gitops_ml.pipeline.estimators import DEFAULT_ESTIMATOR, ESTIMATORS
+
+    chosen = ESTIMATORS.get(name)
+    return name if chosen is not None and task in chosen.tasks else DEFAULT_ESTIMATOR
 
 
 def score_frame(model: Any, frame: pd.DataFrame, schema: SchemaParams) -> np.ndarray:
@@ -97,74 +108,6 @@ def score_frame(model: Any, frame: pd.DataFrame, schema: SchemaParams) -> np.nda
     full = np.zeros((len(features), len(schema.class_labels)), dtype=np.float64)
     full[:, np.asarray(model.classes_, dtype=np.int64)] = proba  # the model's columns are the classes it saw
     return full[:, 1] if schema.task is Task.BINARY else full
-
-
-@dataclass(frozen=True)
-class ColumnScorer:
-    """``scorer(columns)``: the task's prediction for each row of raw columns (feature name -> values)."""
-
-    score: Callable[[Mapping[str, Sequence[Any]]], np.ndarray]
-    path: str
-    """Which path serves, in words: ``fast: ...`` or ``generic: <why the fast path does not apply>``."""
-    quick_call_max_rows: int = 0
-    """Calls of at most this many rows take well under a millisecond, so a caller may make them without handing
-    them to a thread (0: no such promise)."""
-
-    def __call__(self, columns: Mapping[str, Sequence[Any]]) -> np.ndarray:
-        """Predictions for the rows of ``columns`` (None or NaN for a missing value), as :func:`score_frame` gives."""
-        return self.score(columns)
-
-
-def _estimator_name(model: Any) -> str:
-    steps = getattr(model, "steps", None)
-    return type(steps[-1][1] if steps else model).__name__
-
-
-def column_scorer(model: Any, schema: SchemaParams) -> ColumnScorer:
-    """The scorer of raw columns for ``model``, compiled once: call it per batch; logs once which path serves.
-
-    The fast path (``pipeline/compiled.py``) runs the whole fitted Pipeline converted to ONNX in ONNX Runtime, for
-    every task, after checking on probe rows that it gives :func:`score_frame`'s predictions (within
-    ``compiled.TOLERANCE``). A model it cannot convert, a graph that fails that check, or a project without the
-    module or its packages is scored through :func:`score_frame` on a DataFrame built from the columns; the one
-    log line then names the estimator and why.
-    """
-    try:
-        compiled = importlib.import_module(COMPILED_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name == COMPILED_MODULE:
-            reason = "src/gitops_ml/pipeline/compiled.py is not in this project"
-        else:
-            reason = f"the compiled path needs the package {exc.name}, which is not installed"
-    else:
-        try:
-            scorer = compiled.compile_scorer(model, schema)
-        except compiled.NotCompiled as exc:
-            reason = str(exc)
-        except Exception as exc:  # a fault in the optional fast path must not stop the model from serving
-            reason = f"compiling the fast path failed ({type(exc).__name__}: {exc})"
-        else:
-            logger.info("scoring path: fast: %s: %s", _estimator_name(model), scorer.path)
-            return ColumnScorer(scorer, f"fast: {scorer.path}", scorer.quick_call_max_rows)
-    reason = f"{_estimator_name(model)}: {reason}"
-    logger.warning("scoring path: generic (score_frame on a DataFrame per call): %s", reason)
-
-    def generic(columns: Mapping[str, Sequence[Any]]) -> np.ndarray:
-        return score_frame(model, pd.DataFrame({name: list(values) for name, values in columns.items()}), schema)
-
-    return ColumnScorer(generic, f"generic: {reason}")
-
-
-def scorer_packages() -> tuple[str, ...]:
-    """The pip distributions :func:`column_scorer`'s compiled path needs where the service runs (none without it)."""
-    try:
-        compiled = importlib.import_module(COMPILED_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name != COMPILED_MODULE:
-            raise
-        return ()
-    packages: tuple[str, ...] = compiled.PACKAGES
-    return packages
 
 
 def sample_writer() -> Callable[[Path, int, int], Path]:
@@ -217,6 +160,37 @@ def check_window(raw_path: Path, window: Path, schema: SchemaParams, name: str) 
     from gitops_ml.pipeline.validate import check_window as check
 
     return check(raw_path, window, schema, name)
+
+
+def write_dvc_plots(dvc_yaml: Path, task: Task) -> bool:
+    """Make ``dvc_yaml``'s ``plots:`` the evaluate stage's plots of ``task`` (comments kept); whether it changed."""
+    from gitops_ml.pipeline.plots import write_dvc_plots as write
+
+    return write(dvc_yaml, task)
+
+
+def read_table(path: Path, dtype_backend: Literal["numpy_nullable"] | None = None) -> pd.DataFrame:
+    """The data file at ``path`` (CSV, or parquet by its suffix) as a frame; DataContractError when it is unreadable.
+
+    ``dtype_backend="numpy_nullable"`` keeps integer and boolean columns with gaps as such (for inferring types).
+    """
+    from gitops_ml.pipeline.validate import read_table as read
+
+    return read(path, dtype_backend)
+
+
+def check_frame(frame: pd.DataFrame, schema: SchemaParams) -> pd.DataFrame:
+    """``frame``'s labelled rows, typed, if it meets the contract ``schema``; else DataContractError saying why."""
+    from gitops_ml.pipeline.validate import check_frame as check
+
+    return check(frame, schema)
+
+
+def unlabelled_mask(column: pd.Series) -> np.ndarray:
+    """True for each row of the target ``column`` that has no label (the stages leave those rows out)."""
+    from gitops_ml.pipeline.validate import unlabelled_mask as mask
+
+    return mask(column)
 
 
 # The DVC stages: dvc.yaml runs `gitops-ml <stage>`, whose command (pipeline_commands.py) calls these. Each imports
@@ -321,13 +295,3 @@ def evaluate_on_cluster(
     from gitops_ml.pipeline.distributed.evaluate import run_evaluate as run
 
     return run(runner, model, test_path, schema, params, seed, partition_mb, out_dir, labels)
-
-
-def adopt_data(
-    source: Path, target: str, force: bool, positive: str | None, name: str | None, task: Task | None
-) -> list[str]:
-    """``make init-data``: adopt the team's data file (infer the task and contract into params.yaml, make data/
-    hold it, ``dvc add data``); return the lines that describe what was adopted."""
-    from gitops_ml.pipeline.init_data import describe, init_data
-
-    return describe(init_data(source, target, force=force, positive=positive, name=name, task=task))

@@ -5,7 +5,7 @@ and labelled with the model's card (version, commit, data hash, metrics). The mo
 ``model_tag`` bento argument, so serving the bento always serves the model it was built with. Its Python packages
 are the bentofile's (the service's own) plus those the model's estimator declares (``train.estimator`` in the
 params.yaml stored with the model; ``packages`` in ``pipeline/estimators.py``) and those of the compiled model call
-(``interface.scorer_packages``: ONNX Runtime and the converters), pinned from ``uv.lock`` for the image's Python
+(``model_call.scorer.scorer_packages``: ONNX Runtime and the converters), pinned from ``uv.lock`` for the image's Python
 by :mod:`gitops_ml.serving.requirements`: no estimator's or engine's package is listed by hand.
 
 No container engine is needed here: :func:`export_context` writes the directory ``bentoml containerize`` would
@@ -43,7 +43,7 @@ def build_bento(root: Path | str = ".", version: str | None = None) -> str:
     import bentoml
 
     from gitops_ml.io import atomic_write
-    from gitops_ml.pipeline.interface import scorer_packages
+    from gitops_ml.model_call.scorer import scorer_packages
 
     root = Path(root).resolve()
     resolved = model_version(root, version)

@@ -1,6 +1,6 @@
 """What the model's prediction means for each task: the one place the predicted class is decided and named.
 
-The scorer (:func:`gitops_ml.pipeline.interface.column_scorer`) returns the task-shaped prediction: the positive
+The scorer (:func:`gitops_ml.model_call.scorer.column_scorer`) returns the task-shaped prediction: the positive
 class's probability (binary, shape (rows,)), one probability per class in ``schema.classes`` order (multiclass,
 shape (rows, classes)) or the predicted value (regression, shape (rows,)). The response (``schema.py``), the
 prediction log (``log_lines.py``), the metrics (``metrics.py``) and the drift check (``monitoring/``) all read it

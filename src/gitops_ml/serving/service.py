@@ -34,7 +34,7 @@ from pydantic import BaseModel
 
 from gitops_ml.adapters.bentoml_server import wrap_app
 from gitops_ml.config import Params, load_params
-from gitops_ml.pipeline.interface import ColumnScorer, column_scorer
+from gitops_ml.model_call.scorer import ColumnScorer, column_scorer
 from gitops_ml.serving import log_safety
 from gitops_ml.serving.auth import SERVICE_POLICY, BearerAuth
 from gitops_ml.serving.auth_config import AUTH_OFF_WARNING, AuthConfigError, AuthSettings, load_auth_settings

@@ -6,7 +6,7 @@ arithmetic takes microseconds. :func:`compile_scorer` converts the whole fitted 
 encoder and the estimator: scikit-learn's through skl2onnx, LightGBM's and XGBoost's through onnxmltools, the rest
 in ``onnx_converters.py``) to one ONNX graph and loads it into an ONNX Runtime session on one thread; a call then
 turns the request's columns into one small array per feature (a ``datetime`` column into its calendar parts, by
-``features.date_parts`` as ``model_frame`` does) and runs the graph: tens of microseconds per record
+the team's ``date_parts`` as its ``model_frame`` does) and runs the graph: tens of microseconds per record
 (docs/performance-latency.md).
 
 Converted when the service loads the model, not stored beside it: the skops file stays the only artifact (nothing
@@ -23,7 +23,7 @@ such as a Unix timestamp in seconds would need another encoding).
 Checked before use: :func:`compile_scorer` scores probe rows (:func:`probe_columns`: every category, an unknown one,
 missing values, numbers across each column's range, dates) both ways and refuses the graph (:class:`NotCompiled`,
 saying by how much they differ) unless every score is within :data:`TOLERANCE` of ``score_frame``'s; a model the
-converters do not know is refused too. The caller (``interface.column_scorer``) then serves through
+converters do not know is refused too. The caller (``scorer.column_scorer``) then serves through
 ``score_frame``.
 """
 
@@ -39,8 +39,8 @@ import numpy as np
 import pandas as pd
 
 from gitops_ml.config import ColumnSpec, ColumnType, SchemaParams
-from gitops_ml.pipeline.features import date_parts, part_name
-from gitops_ml.pipeline.onnx_converters import MISSING_LABEL, ONNX_OPSET, register_estimator
+from gitops_ml.model_call.onnx_converters import MISSING_LABEL, ONNX_OPSET, register_estimator
+from gitops_ml.pipeline.interface import date_parts, part_name
 from gitops_ml.tasks import Task
 
 PACKAGES = ("onnxruntime", "skl2onnx", "onnxmltools")

@@ -7,10 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gitops_ml.config import ColumnType, DatePart
-from gitops_ml.errors import InitDataError
-from gitops_ml.model_metrics import DEFAULT_PRIMARY_METRIC, data_guards, no_skill_floors
-from gitops_ml.pipeline.infer_contract import (
+from gitops_ml.adopt.infer_contract import (
     CATEGORY_CAP,
     MAX_INTEGER_CLASSES,
     MIN_CLASS_ROWS,
@@ -19,6 +16,9 @@ from gitops_ml.pipeline.infer_contract import (
     infer_target,
     numeric_range,
 )
+from gitops_ml.config import ColumnType, DatePart
+from gitops_ml.errors import InitDataError
+from gitops_ml.model_metrics import DEFAULT_PRIMARY_METRIC, data_guards, no_skill_floors
 from gitops_ml.tasks import Task
 from tests.support.own_data import customer_table, numeric_table
 from tests.support.task_data import WEATHER_CLASSES, cars_table, weather_table

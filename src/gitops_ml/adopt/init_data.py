@@ -1,7 +1,7 @@
 """``gitops-ml init-data FILE --target COL``: adopt a team's own CSV or parquet file as the project's data.
 
 One command replaces the ~120 hand-written lines a fork used to need. It reads the file the way ``validate`` will,
-infers the task and the contract (:mod:`gitops_ml.pipeline.infer_contract` holds every rule), rewrites the
+infers the task and the contract (:mod:`gitops_ml.adopt.infer_contract` holds every rule), rewrites the
 ``project:``, ``data:`` (its path; ``data.sample`` goes, as the data is no longer the sample) and ``schema:``
 sections and the task's ``gate.primary_metric``, ``gate.guards`` and ``gate.floors`` of ``params.yaml`` (every
 comment and every other section kept, :mod:`gitops_ml.params_yaml`), checks the data against the new contract
@@ -27,15 +27,21 @@ from typing import Any
 import yaml
 
 from gitops_ml import params_yaml
+from gitops_ml.adopt.infer_contract import InferredContract, infer_contract
 from gitops_ml.config import ColumnType, Params, load_params, parse_params
 from gitops_ml.errors import DataContractError, InitDataError
 from gitops_ml.io import atomic_write
-from gitops_ml.pipeline.infer_contract import InferredContract, infer_contract
-from gitops_ml.pipeline.validate import PARQUET_SUFFIXES, check_frame, read_table
+from gitops_ml.pipeline.interface import (
+    check_frame,
+    data_file_suffixes,
+    estimator_for_task,
+    read_table,
+    write_dvc_plots,
+)
 from gitops_ml.tasks import Task
 
 DATA_DIR = Path("data")
-SUFFIXES = (".csv", *PARQUET_SUFFIXES)
+SUFFIXES = data_file_suffixes()
 # Files `dvc add data` rewrites, restored if adopting fails half-way.
 DVC_FILES = (Path("data.dvc"), Path(".gitignore"))
 TODO = "TODO: set project.{} in params.yaml"
@@ -180,14 +186,14 @@ def _render_split(doc: Any, contract: InferredContract) -> str | None:
 
 def _render_train(doc: Any, contract: InferredContract) -> str | None:
     """Set ``train.estimator`` to the default when it does not support the new task; return the one replaced."""
-    from gitops_ml.pipeline.estimators import DEFAULT_ESTIMATOR, ESTIMATORS
-
     train = doc.get("train")
     name = train.get("estimator") if train is not None else None
-    chosen = ESTIMATORS.get(str(name)) if name is not None else None
-    if train is None or name is None or (chosen is not None and contract.task in chosen.tasks):
+    if train is None or name is None:
         return None
-    params_yaml.set_value(train, "estimator", DEFAULT_ESTIMATOR)
+    chosen = estimator_for_task(str(name), contract.task)
+    if chosen == str(name):
+        return None
+    params_yaml.set_value(train, "estimator", chosen)
     return str(name)
 
 
@@ -345,8 +351,6 @@ def init_data(
 ) -> Adopted:
     """Adopt ``source`` as the project's data with ``target`` as the label, its task inferred unless ``task`` is
     given (see the module docstring)."""
-    from gitops_ml.pipeline.plots import write_dvc_plots
-
     root, source = root.resolve(), source.resolve()
     before = load_params(root / "params.yaml")
     contract, text, data_path = plan(source, target, root, force=force, positive=positive, name=name, task=task)

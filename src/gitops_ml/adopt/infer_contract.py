@@ -54,8 +54,7 @@ import pandas as pd
 from gitops_ml.config import PREDICTION_FIELDS, ColumnSpec, ColumnType, DatePart
 from gitops_ml.errors import InitDataError
 from gitops_ml.model_metrics import DEFAULT_PRIMARY_METRIC, data_guards, no_skill_floors
-from gitops_ml.pipeline.features import parse_datetimes, part_name
-from gitops_ml.pipeline.validate import unlabelled_mask
+from gitops_ml.pipeline.interface import parse_datetimes, part_name, unlabelled_mask
 from gitops_ml.tasks import Task
 
 MIN_ROWS = 100

@@ -13,11 +13,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from gitops_ml.adopt import init_data as init_data_module
+from gitops_ml.adopt.infer_contract import MIN_ROWS
 from gitops_ml.cli import app
 from gitops_ml.config import load_params, parse_params
 from gitops_ml.model_metrics import DEFAULT_PRIMARY_METRIC, data_guards, no_skill_floors
-from gitops_ml.pipeline import init_data as init_data_module
-from gitops_ml.pipeline.infer_contract import MIN_ROWS
 from gitops_ml.tasks import Task
 from tests.support.own_data import numeric_table
 from tests.support.projects import ROOT, make_project, project_env, run

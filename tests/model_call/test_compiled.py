@@ -20,10 +20,11 @@ import pytest
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from gitops_ml.config import ColumnType, Params, SchemaParams, TrainParams
+from gitops_ml.model_call import compiled
+from gitops_ml.model_call.scorer import column_scorer
 from gitops_ml.model_io import load_model, save_model
-from gitops_ml.pipeline import compiled
 from gitops_ml.pipeline.estimators import estimators_for
-from gitops_ml.pipeline.interface import build_model, column_scorer, model_frame, score_frame
+from gitops_ml.pipeline.interface import build_model, model_frame, score_frame
 from gitops_ml.tasks import Task
 from tests.support.task_data import cars_schema, encoded_weather, labelled_cars, weather_schema
 
@@ -94,7 +95,7 @@ def test_compiled_scores_equal_score_frame(
     """On held-out rows with gaps and unseen categories: all at once, 20 at a time and row by row."""
     schema, train, test = task_data[task]
     model = fit(name, schema, train, tmp_path)
-    with caplog.at_level(logging.INFO, logger="gitops_ml.pipeline.interface"):
+    with caplog.at_level(logging.INFO, logger="gitops_ml.model_call.scorer"):
         scorer = column_scorer(model, schema)
     assert scorer.path.startswith("fast: ONNX Runtime"), scorer.path
     said = [r.getMessage() for r in caplog.records if "scoring path" in r.getMessage()]
@@ -172,7 +173,7 @@ def test_a_model_the_converter_does_not_know_is_scored_by_the_generic_path_and_s
     model = Pipeline(
         [("preprocess", ColumnTransformer([("log", LogOfAmount(), numeric)])), ("classifier", LogisticRegression())]
     ).fit(model_frame(train, schema), train[schema.target].to_numpy())
-    with caplog.at_level(logging.INFO, logger="gitops_ml.pipeline.interface"):
+    with caplog.at_level(logging.INFO, logger="gitops_ml.model_call.scorer"):
         scorer = column_scorer(model, schema)
         scores = scorer(as_served(test, schema))
     said = [r.getMessage() for r in caplog.records if "scoring path" in r.getMessage()]
@@ -228,7 +229,7 @@ def test_a_corrupted_graph_is_caught_by_the_probe_check_and_the_generic_path_ser
     monkeypatch.setattr(compiled, "_convert", corrupted)
     with pytest.raises(compiled.NotCompiled, match=r"differ from score_frame's on 256 probe rows by up to"):
         compiled.compile_scorer(model, schema)
-    with caplog.at_level(logging.INFO, logger="gitops_ml.pipeline.interface"):
+    with caplog.at_level(logging.INFO, logger="gitops_ml.model_call.scorer"):
         scorer = column_scorer(model, schema)
     said = [r.getMessage() for r in caplog.records if "scoring path" in r.getMessage()]
     assert len(said) == 1 and said[0].startswith("scoring path: generic"), said
