@@ -405,7 +405,7 @@ rehearse: in-template install image-deps ## Run ci, pr-comment and release workf
 # once (a local clone with its tags); TO= picks a version (default: the newest tag). Both are read from the
 # environment inside the recipes, never spliced into them.
 
-.PHONY: footprint upgrade engine-test init-project
+.PHONY: footprint upgrade engine-test init-project rename
 footprint: install ## Print the files and lines of each part: the team's, the engine's, the template's own (parts.yaml)
 	$(RUN) gitops-ml footprint
 
@@ -422,6 +422,10 @@ engine-test: install ## Run the template's own suite on this project's engine fi
 init-project: install ## After 'Use this template': record the template (FROM=its URL) and drop its own tests and benchmarks
 	@[[ -n "$${FROM:-}" ]] || { echo "FROM must name the template's repository (its git URL, or a clone with its tags)" >&2; exit 1; }
 	$(RUN) gitops-ml init-project --from "$$FROM"
+
+rename: install ## Name the project NAME=...: project.name in params.yaml and its Python distribution (pyproject.toml, uv.lock)
+	@[[ -n "$${NAME:-}" ]] || { echo "NAME must give the project's new name, e.g. make rename NAME=churn-model" >&2; exit 1; }
+	$(RUN) gitops-ml rename "$$NAME"
 
 # --- benchmarks ---
 # Figures for docs/performance.md: serving (BentoML vs mlflow models serve vs in-process), pipeline (dvc repro vs a

@@ -89,6 +89,7 @@ COMMANDS: dict[str, list[Callable[..., None]]] = {
     "Template": [
         template.footprint,
         template.init_project,
+        template.rename,
         template.upgrade,
         template.engine_test,
     ],

@@ -33,6 +33,22 @@ def atomic_write(path: Path | str) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def restorable(root: Path, paths: list[Path]) -> Iterator[None]:
+    """Put ``paths`` (files, relative to ``root``) back as they were if the block fails: a command that rewrites
+    several files leaves all of them or none."""
+    saved = {path: (root / path).read_bytes() if (root / path).is_file() else None for path in paths}
+    try:
+        yield
+    except BaseException:
+        for path, content in saved.items():
+            if content is None:
+                (root / path).unlink(missing_ok=True)
+            else:
+                (root / path).write_bytes(content)
+        raise
+
+
 def dump_json(data: Any) -> str:
     """Serialize ``data`` the one way the project writes JSON: sorted keys, two-space indent, newline."""
     return json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n"

@@ -19,6 +19,7 @@ from gitops_ml.cli import app
 from gitops_ml.config import load_params, parse_params
 from gitops_ml.model_metrics import DEFAULT_PRIMARY_METRIC, data_guards, no_skill_floors
 from gitops_ml.tasks import Task
+from gitops_ml.template.naming import distribution_name
 from tests.support.own_data import numeric_table
 from tests.support.projects import ROOT, make_project, project_env, run
 from tests.support.task_data import WEATHER_CLASSES, cars_table, weather_table
@@ -184,10 +185,14 @@ def test_a_file_already_in_data_is_adopted_in_place(
     params = load_params(project / "params.yaml")
     assert (params.data.path, params.project.name) == (Path("data/own.csv"), "web-signups")
     assert params.data.sample is None  # own data: ensure-data never regenerates the sample over it
+    assert distribution_name(project) == "web-signups"  # the package metadata follows the name
+    assert 'name = "web-signups"\nversion = ' in (project / "uv.lock").read_text()
+    assert "the Python distribution is web-signups" in output
 
 
 def test_a_failed_write_is_undone(project: Path, inputs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`dvc add` failing (injected: the last step) leaves data/, params.yaml, data.dvc and .gitignore as they were."""
+    """`dvc add` failing (injected: the last step) leaves data/, params.yaml, pyproject.toml, uv.lock, data.dvc and
+    .gitignore as they were."""
     run(["gitops-ml", "ensure-data"], project)
     before = snapshot(project)
 

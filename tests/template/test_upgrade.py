@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from gitops_ml import params_yaml
+from gitops_ml.template.naming import TEMPLATE_DISTRIBUTION, distribution_name
 from tests.support.fork import MAKE, edit, fork_env, make, use_this_template
 from tests.support.own_data import numeric_table
 from tests.support.projects import make_project, run
@@ -37,8 +38,14 @@ def git(repo: Path, *args: str) -> str:
 
 
 def release(template: Path, version: str, edits: dict[str, tuple[str, str]]) -> None:
-    """Commit ``edits`` (path -> (old, new) text) and the version bump to the template, and tag ``v<version>``."""
-    for name, (old, new) in {**edits, "pyproject.toml": ('version = "1.0.0"', f'version = "{version}"')}.items():
+    """Commit ``edits`` (path -> (old, new) text) and the version bump (pyproject.toml, and uv.lock as `uv lock`
+    writes it) to the template, and tag ``v<version>``."""
+    root = f'name = "{TEMPLATE_DISTRIBUTION}"\nversion = '
+    bump = {
+        "pyproject.toml": ('version = "1.0.0"', f'version = "{version}"'),
+        "uv.lock": (f'{root}"1.0.0"', f'{root}"{version}"'),
+    }
+    for name, (old, new) in {**edits, **bump}.items():
         path = template / name
         text = path.read_text()
         assert text.count(old) == 1, f"{name}: {old!r} found {text.count(old)} times"
@@ -94,6 +101,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, dvc_cache: Path) -> dict:
 def test_init_project_records_the_template_and_drops_its_own_files(world: dict) -> None:
     fork = world["fork"]
     assert "recorded the template" in world["init"].stderr + world["init"].stdout
+    assert "the Python distribution is named fraud-detection" in " ".join(world["init"].stderr.split())
     for name in ("benchmarks", "tests/test_fork.py", "tests/gitops", "copier.yml", ".copier-answers.yml.jinja",
                  "docs/performance.md", ".ci"):  # fmt: skip
         assert not (fork / name).exists(), name
@@ -113,6 +121,9 @@ def test_the_upgrade_merges_the_new_version_and_keeps_the_teams_work(world: dict
     assert (fork / TEAM_CODE).read_text().endswith(TEAM_CODE_LINE)
     assert (fork / TEAM_CHECK).is_file()
     assert 'version = "1.1.0"' in (fork / "pyproject.toml").read_text()
+    # The team's name (init-data named the distribution after visits.csv) survives the version bump on the next line.
+    assert distribution_name(fork) == "visits"
+    assert 'name = "visits"\nversion = "1.1.0"\nsource = { editable = "." }' in (fork / "uv.lock").read_text()
     assert not (fork / "benchmarks").exists()  # what stays in the template stays there
     assert run(["git", "grep", "-n", "-e", "^<<<<<<< ", "-e", "^>>>>>>> "], fork, check=False).stdout == ""
 

@@ -6,20 +6,19 @@ infers the task and the contract (:mod:`gitops_ml.adopt.infer_contract` holds ev
 sections and the task's ``gate.primary_metric``, ``gate.guards`` and ``gate.floors`` of ``params.yaml`` (every
 comment and every other section kept, :mod:`gitops_ml.params_yaml`), checks the data against the new contract
 exactly as ``validate`` will, and only then writes: ``data/`` holds the file alone (the built-in sample leaves the
-pipeline's path), params.yaml, and ``dvc add data`` records it in ``data.dvc``. Any failure before that point
-writes nothing; a failure while writing puts ``data/``, ``params.yaml``, ``data.dvc`` and ``.gitignore`` back as
-they were.
+pipeline's path), params.yaml, the Python distribution's name (``project.name``, in pyproject.toml and uv.lock:
+:mod:`gitops_ml.template.naming`), and ``dvc add data`` records it in ``data.dvc``. Any failure before that point
+writes nothing; a failure while writing puts ``data/``, ``params.yaml``, ``pyproject.toml``, ``uv.lock``,
+``data.dvc`` and ``.gitignore`` back as they were.
 
 Run a second time (own data already adopted, or other files in ``data/``), it needs ``--force``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from gitops_ml import params_yaml
 from gitops_ml.adopt.infer_contract import InferredContract, infer_contract
 from gitops_ml.config import ColumnType, Params, load_params, parse_params
 from gitops_ml.errors import DataContractError, InitDataError
-from gitops_ml.io import atomic_write
+from gitops_ml.io import atomic_write, restorable
 from gitops_ml.pipeline.interface import (
     check_frame,
     data_file_suffixes,
@@ -39,6 +38,7 @@ from gitops_ml.pipeline.interface import (
     write_dvc_plots,
 )
 from gitops_ml.tasks import Task
+from gitops_ml.template.naming import LOCK, PYPROJECT, Renamed, renamed, write_renamed
 
 DATA_DIR = Path("data")
 SUFFIXES = data_file_suffixes()
@@ -284,21 +284,6 @@ def plan(
     return contract, text, data_path
 
 
-@contextlib.contextmanager
-def _restorable(root: Path, paths: list[Path]) -> Iterator[None]:
-    """Put ``paths`` (files, relative to ``root``) back as they were if the block fails."""
-    saved = {path: (root / path).read_bytes() if (root / path).is_file() else None for path in paths}
-    try:
-        yield
-    except BaseException:
-        for path, content in saved.items():
-            if content is None:
-                (root / path).unlink(missing_ok=True)
-            else:
-                (root / path).write_bytes(content)
-        raise
-
-
 def _dvc_add(root: Path) -> None:
     from dvc.repo import Repo
 
@@ -306,8 +291,9 @@ def _dvc_add(root: Path) -> None:
         repo.add(str(root / DATA_DIR))
 
 
-def install(source: Path, root: Path, data_path: Path, params_text: str) -> list[Path]:
-    """Make ``data/`` hold ``source`` alone, write params.yaml, ``dvc add data``; all or nothing.
+def install(source: Path, root: Path, data_path: Path, params_text: str, named: Renamed) -> list[Path]:
+    """Make ``data/`` hold ``source`` alone, write params.yaml and the distribution's name (``named``), ``dvc add
+    data``; all or nothing.
 
     Returns the other files that were in ``data/`` (removed; ``dvc checkout`` of an older data.dvc brings
     tracked ones back).
@@ -320,13 +306,14 @@ def install(source: Path, root: Path, data_path: Path, params_text: str) -> list
         new_dir.mkdir()
         shutil.copy2(source, new_dir / data_path.name)  # first: the source may be inside data/
         old_dir = staging / "old-data"
-        with _restorable(root, [Path("params.yaml"), *DVC_FILES]):
+        with restorable(root, [Path("params.yaml"), PYPROJECT, LOCK, *DVC_FILES]):
             if data_dir.exists():
                 data_dir.rename(old_dir)
             try:
                 new_dir.rename(data_dir)
                 with atomic_write(root / "params.yaml") as tmp:
                     tmp.write_text(params_text, encoding="utf-8")
+                write_renamed(root, named)
                 _dvc_add(root)
             except BaseException:
                 if not new_dir.exists():  # the new data/ is in place: take it out again
@@ -354,7 +341,8 @@ def init_data(
     root, source = root.resolve(), source.resolve()
     before = load_params(root / "params.yaml")
     contract, text, data_path = plan(source, target, root, force=force, positive=positive, name=name, task=task)
-    replaced = install(source, root, data_path, text)
+    named = renamed(root, parse_params(yaml.safe_load(text)).project.name)  # the distribution follows the name
+    replaced = install(source, root, data_path, text, named)
     params = load_params(root / "params.yaml")
     dropped = before.split.time_column if params.split.time_column is None else None
     estimator = params.train.estimator.value
@@ -425,6 +413,8 @@ def describe(adopted: Adopted) -> list[str]:
         f"  params.yaml: data.path, schema (task {contract.task.value}, {table}), "
         f"gate (primary_metric {gate.primary_metric}; guards {_rules(gate.guards)}; floors {_rules(gate.floors)}), "
         f"project (name {adopted.params.project.name})",
+        f"  pyproject.toml and uv.lock: the Python distribution is {adopted.params.project.name} (`make rename "
+        "NAME=...` renames the project)",
     ]
     if adopted.dropped_time_column:
         lines.append(

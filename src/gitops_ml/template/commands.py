@@ -1,5 +1,5 @@
-"""CLI commands of the template itself: ``footprint``, ``init-project``, ``upgrade`` and ``engine-test``
-(docs/upgrading.md)."""
+"""CLI commands of the template itself: ``footprint``, ``init-project``, ``rename``, ``upgrade`` and
+``engine-test`` (docs/upgrading.md)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,19 @@ def init_project(
     from gitops_ml.template.upgrade import init_project as start
 
     start(project, source, say=say)
+
+
+def rename(
+    name: Annotated[str, typer.Argument(help="The project's new name (letters, digits, _ . - between them).")],
+    project: ProjectOption = Path(),
+) -> None:
+    """Name the project: project.name in params.yaml (the MLflow experiment, the bento, the release notes) and its
+    Python distribution (pyproject.toml and uv.lock), all at once."""
+    from gitops_ml.template.naming import rename_project
+
+    params = rename_project(project, name)
+    say(f"the project is now {params.project.name}: params.yaml project.name, pyproject.toml and uv.lock; the next "
+        "`make` target installs it under that name (commit the three files)")  # fmt: skip
 
 
 def upgrade(

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gitops_ml.errors import ProjectError
+from gitops_ml.template.naming import PYPROJECT, distribution_name, pyproject_named
 from gitops_ml.template.parts import COPIER_FILE, Layout, Part, load_layout, tracked_files
 from gitops_ml.template.upgrade import ANSWERS_FILE, read_answers, tag_exists
 from gitops_ml.vcs import git, git_stdout
@@ -57,11 +58,21 @@ def _same(a: Path, b: Path) -> bool:
 
 def overlay(project: Path, checkout: Path, names: Sequence[str]) -> list[str]:
     """Copy the files ``names`` of ``project`` over ``checkout`` (a file missing from the working tree is skipped)
-    and commit them there, as the checkout's own; return the names whose content differed from the checkout's."""
+    and commit them there, as the checkout's own; return the names whose content differed from the checkout's.
+
+    pyproject.toml keeps the checkout's distribution name: the project's own name is the team's, not the engine's
+    (:mod:`gitops_ml.template.naming`), and the checkout's uv.lock names the template's."""
     changed = []
+    template_name = distribution_name(checkout)
     for name in names:
         source, target = project / name, checkout / name
         if not source.is_file() and not source.is_symlink():
+            continue
+        if name == PYPROJECT.as_posix() and not source.is_symlink():  # the project's name is not an engine change
+            text = pyproject_named(source.read_text(encoding="utf-8"), template_name, source)
+            if not target.is_file() or target.read_text(encoding="utf-8") != text:
+                changed.append(name)
+                target.write_text(text, encoding="utf-8")
             continue
         if (target.exists() or target.is_symlink()) and _same(source, target):
             continue

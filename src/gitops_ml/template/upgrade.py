@@ -4,7 +4,8 @@ The mechanism is copier's (``copier update``: it renders the version the project
 merges the difference into the project three ways, so every change the team made is kept and a real conflict shows
 as ordinary conflict markers). This module adds what a project needs around it: the template's location recorded
 once in ``.copier-answers.yml`` and overridable for one run (``FROM=``: a local clone, a mirror), a clean-tree check
-with the fix, conflicts named file by file, and the whole upgrade as one commit.
+with the fix, conflicts named file by file, the project's own name kept out of the merge, and the whole upgrade as
+one commit.
 """
 
 from __future__ import annotations
@@ -18,8 +19,19 @@ from typing import Any
 
 import yaml
 
+from gitops_ml.config import load_params
 from gitops_ml.errors import ProjectError
 from gitops_ml.io import load_yaml
+from gitops_ml.template.naming import (
+    LOCK,
+    PARAMS,
+    PYPROJECT,
+    TEMPLATE_DISTRIBUTION,
+    distribution_name,
+    rename_distribution,
+    renamed,
+    write_renamed,
+)
 from gitops_ml.template.parts import COPIER_FILE, Part, load_layout, tracked_files
 from gitops_ml.vcs import commit_of, git, git_stdout
 
@@ -125,9 +137,9 @@ def engine_version(project: Path) -> str:
 def init_project(project: Path, source: str, say: Callable[[str], None] = print) -> Answers:
     """Turn a plain copy of the template (GitHub's 'Use this template') into a project of it, in one commit.
 
-    Records ``source`` and this engine's version in ``.copier-answers.yml``, and removes what stays in the template
+    Records ``source`` and this engine's version in ``.copier-answers.yml``, removes what stays in the template
     repository (copier.yml's ``_exclude``: its own tests, benchmarks, performance pages), as ``copier copy`` would
-    have left them out.
+    have left them out, and names the Python distribution after ``project.name`` (:mod:`~gitops_ml.template.naming`).
     """
     if (project / ANSWERS_FILE).is_file():
         answers = read_answers(project)
@@ -143,6 +155,8 @@ def init_project(project: Path, source: str, say: Callable[[str], None] = print)
     if not tag_exists(source, version):
         raise UpgradeError(f"{source} has no tag {version} (this copy's engine version): name the template "
                            "repository this project was copied from, with its tags (FROM=<URL or path>)")  # fmt: skip
+    name = load_params(project / PARAMS).project.name
+    named = renamed(project, name)  # checked before anything changes
     layout = load_layout(project)
     removed = [
         name
@@ -153,17 +167,21 @@ def init_project(project: Path, source: str, say: Callable[[str], None] = print)
         git_stdout("rm", "-q", "--", *removed[chunk : chunk + 200], cwd=project)
     answers = Answers(source=source, version=version, extra={})
     write_answers(project, answers)
-    git_stdout("add", ANSWERS_FILE, cwd=project)
+    write_renamed(project, named)
+    git_stdout("add", ANSWERS_FILE, PYPROJECT.as_posix(), LOCK.as_posix(), cwd=project)
     git_stdout("commit", "-q", "-m", f"Start the project from the template {version} ({source})", cwd=project)
     say(f"recorded the template {source} at {version} in {ANSWERS_FILE}; removed {len(removed)} files that "
-        "stay in the template (its own tests, benchmarks and performance pages)")  # fmt: skip
+        f"stay in the template (its own tests, benchmarks and performance pages); the Python distribution is "
+        f"named {name} (project.name; `make rename NAME=...` changes both)")  # fmt: skip
     return answers
 
 
 @contextmanager
-def _answers_pointing_at(project: Path, answers: Answers, source: str) -> Iterator[str]:
-    """For one run: the answers file names ``source`` instead of the recorded location, in a temporary commit
-    (copier reads the location from there and merges into a clean tree only). Yields the commit to return to.
+def _ready_for_copier(project: Path, answers: Answers, source: str) -> Iterator[str]:
+    """For one run: the answers file names ``source`` instead of the recorded location, and the project's Python
+    distribution bears the template's name, in a temporary commit (copier reads the location from there and merges
+    into a clean tree only; the name's line sits next to the version's, which every version changes, so a renamed
+    project would conflict there on each upgrade). Yields the commit to return to.
 
     If the block fails, the project goes back to that commit, files included: the tree was clean before, so
     nothing of the team's is lost, and nothing half-upgraded is left behind."""
@@ -171,7 +189,9 @@ def _answers_pointing_at(project: Path, answers: Answers, source: str) -> Iterat
     try:
         if source != answers.source:
             write_answers(project, Answers(source=source, version=answers.version, extra=answers.extra))
-            git_stdout("commit", "-q", "-m", "upgrade: the template's location for this run", ANSWERS_FILE,
+        rename_distribution(project, TEMPLATE_DISTRIBUTION)
+        if git_stdout("status", "--porcelain", cwd=project).strip():
+            git_stdout("commit", "-q", "-m", "upgrade: the template's location and name for this run", "-a",
                        cwd=project)  # fmt: skip
         yield start
     except BaseException:
@@ -198,7 +218,8 @@ def upgrade(
     if to and not tag_exists(location, to):
         raise UpgradeError(f"{location} has no tag {to}: name a version the template has released (TO=vX.Y.Z)")
     say(f"upgrading from {answers.version} to {to or 'the newest version'} of {location}")
-    with _answers_pointing_at(project, answers, location) as start:
+    own_name = distribution_name(project)
+    with _ready_for_copier(project, answers, location) as start:
         try:
             with _quiet_git_prompt():
                 run_update(str(project), vcs_ref=to, defaults=True, overwrite=True, conflict="inline", quiet=True,
@@ -207,6 +228,7 @@ def upgrade(
             raise UpgradeError(f"copier could not upgrade from {location}: {exc}") from None
         new = read_answers(project)
         write_answers(project, Answers(source=answers.source, version=new.version, extra=new.extra))
+        rename_distribution(project, own_name)
         # Back to the team's commit without touching the index or the files: the temporary commit, if any, joins
         # the upgrade, and copier's unmerged entries stay as they are (`git reset --soft` refuses them).
         git_stdout("update-ref", "HEAD", start, cwd=project)
