@@ -19,6 +19,7 @@ from gitops_ml.adapters import (
     bentoml_server,
     dvc_workspace,
     prometheus_histogram,
+    sklearn_hist_gradient_boosting,
 )
 from gitops_ml.errors import PrivateApiError, ProjectError
 from gitops_ml.model_io import TRUSTED_TYPES
@@ -76,6 +77,18 @@ def test_the_wrapped_service_app_is_the_outermost_layer() -> None:
 
 def test_prometheus_histogram_internals_are_there() -> None:
     prometheus_histogram.check()
+
+
+def test_hist_gradient_boosting_trees_are_there() -> None:
+    sklearn_hist_gradient_boosting.check()
+
+
+def test_hist_gradient_boosting_without_its_trees_is_reported_with_the_version() -> None:
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    unfitted = HistGradientBoostingRegressor()
+    with pytest.raises(PrivateApiError, match=r"scikit-learn \S+ changed its private API .*sklearn_hist_gradient"):
+        sklearn_hist_gradient_boosting.trees(unfitted)
 
 
 def test_dvc_data_build_api_is_there() -> None:

@@ -188,6 +188,7 @@ def test_a_file_already_in_data_is_adopted_in_place(
     assert distribution_name(project) == "web-signups"  # the package metadata follows the name
     assert 'name = "web-signups"\nversion = ' in (project / "uv.lock").read_text()
     assert "the Python distribution is web-signups" in output
+    assert (project / "README.md").read_text().startswith("# web-signups\n")  # it had the template's title
 
 
 def test_a_failed_write_is_undone(project: Path, inputs: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -116,6 +116,41 @@ def test_compiled_scores_equal_score_frame(
         check(slice(row, row + 1))
 
 
+@pytest.mark.parametrize("task", list(Task), ids=[t.value for t in Task])
+def test_hist_gradient_boosting_runs_in_double_and_splits_exactly_at_its_thresholds(
+    task: Task, task_data: dict[Task, Any], tmp_path: Path
+) -> None:
+    """Every threshold of every tree on a float column, offered exactly and one double step to each side: the graph
+    takes the branch scikit-learn takes (in float32, 15.4 against a threshold of 15.4 could take the other one)."""
+    from gitops_ml.adapters.sklearn_hist_gradient_boosting import trees
+
+    schema, train, test = task_data[task]
+    model = fit("hist_gradient_boosting", schema, train, tmp_path)
+    scorer = column_scorer(model, schema)
+    assert "the whole Pipeline in double" in scorer.path, scorer.path
+    floats = set(schema.names_of(ColumnType.FLOAT))
+    names = [name.partition("__")[2] for name in model[:-1].get_feature_names_out()]
+    thresholds = {
+        (names[int(node["feature_idx"])], float(node["num_threshold"]))
+        for iteration in trees(model[-1]).iterations
+        for nodes in iteration
+        for node in nodes[~nodes["is_leaf"].astype(bool)]
+        if names[int(node["feature_idx"])] in floats
+    }
+    assert len(thresholds) >= 20, thresholds  # the trees split on the float columns
+    row = test.head(1)
+    frame = pd.concat(
+        [
+            row.assign(**{name: value})
+            for name, threshold in sorted(thresholds)
+            for value in (threshold, np.nextafter(threshold, np.inf), np.nextafter(threshold, -np.inf))
+        ],
+        ignore_index=True,
+    )
+    got, want = scorer(as_served(frame, schema)), score_frame(model, frame, schema)
+    assert float(np.max(np.abs(got - want))) <= 1e-12
+
+
 def test_the_tolerance_is_absolute_on_probabilities_and_relative_on_values() -> None:
     probability = np.array([0.2, 0.7])
     assert compiled.max_difference(Task.BINARY, probability + 0.9e-5, probability) == pytest.approx((0.9e-5, 1e-5))

@@ -1,6 +1,7 @@
 """The project's name in its package metadata: `gitops-ml rename` (and init-data, init-project) name the Python
-distribution in pyproject.toml and uv.lock after ``project.name``; uv agrees the lock is still current, every other
-line stays, and a name or a file it cannot use is refused with nothing written.
+distribution in pyproject.toml and uv.lock, and the README's title, after ``project.name``; uv agrees the lock is
+still current, every other line stays, a title the team wrote stays, and a name or a file it cannot use is refused
+with nothing written.
 
 The upgrade keeping a renamed project's name through a version bump: tests/template/test_upgrade.py; engine-test not
 counting the name as an engine change: tests/template/test_engine_suite.py.
@@ -102,6 +103,26 @@ def test_rename_names_the_project_everywhere_at_once_and_keeps_the_comments(proj
     assert re.search(r"^  name: churn-model +# letters, digits", (project / "params.yaml").read_text(), re.MULTILINE)
     assert distribution_name(project) == "churn-model"
     assert 'name = "churn-model"\nversion = ' in (project / "uv.lock").read_text()
+    readme = (project / "README.md").read_text()
+    assert readme.startswith("# churn-model\n")  # was the template's title
+    assert readme.partition("\n")[2] == (ROOT / "README.md").read_text().partition("\n")[2]  # only the title changed
+
+
+def test_a_readme_title_the_team_wrote_is_left_alone(project: Path) -> None:
+    readme = project / "README.md"
+    readme.write_text("# Churn at Acme\n\nOur model.\n")
+    result = CliRunner().invoke(app, ["rename", "churn-model", "--project", str(project)])
+    assert result.exit_code == 0, result.output
+    assert readme.read_text() == "# Churn at Acme\n\nOur model.\n"
+    assert distribution_name(project) == "churn-model"
+
+
+def test_a_title_that_is_the_old_name_follows_the_new_one(project: Path) -> None:
+    readme = project / "README.md"
+    readme.write_text("# fraud-detection\n\nOur model.\n")  # as init-project titles it (the fixture's name)
+    result = CliRunner().invoke(app, ["rename", "churn-model", "--project", str(project)])
+    assert result.exit_code == 0, result.output
+    assert readme.read_text() == "# churn-model\n\nOur model.\n"
 
 
 @pytest.mark.parametrize("bad", ["churn model", "churn-", "x" * 64])

@@ -101,7 +101,9 @@ def world(tmp_path_factory: pytest.TempPathFactory, dvc_cache: Path) -> dict:
 def test_init_project_records_the_template_and_drops_its_own_files(world: dict) -> None:
     fork = world["fork"]
     assert "recorded the template" in world["init"].stderr + world["init"].stdout
-    assert "the Python distribution is named fraud-detection" in " ".join(world["init"].stderr.split())
+    assert "the Python distribution and the README's title are fraud-detection" in " ".join(
+        world["init"].stderr.split()
+    )
     for name in ("benchmarks", "tests/test_fork.py", "tests/gitops", "copier.yml", ".copier-answers.yml.jinja",
                  "docs/performance.md", ".ci"):  # fmt: skip
         assert not (fork / name).exists(), name
@@ -123,6 +125,7 @@ def test_the_upgrade_merges_the_new_version_and_keeps_the_teams_work(world: dict
     assert 'version = "1.1.0"' in (fork / "pyproject.toml").read_text()
     # The team's name (init-data named the distribution after visits.csv) survives the version bump on the next line.
     assert distribution_name(fork) == "visits"
+    assert (fork / "README.md").read_text().startswith("# visits\n")  # init-project titled it, init-data renamed it
     assert 'name = "visits"\nversion = "1.1.0"\nsource = { editable = "." }' in (fork / "uv.lock").read_text()
     assert not (fork / "benchmarks").exists()  # what stays in the template stays there
     assert run(["git", "grep", "-n", "-e", "^<<<<<<< ", "-e", "^>>>>>>> "], fork, check=False).stdout == ""

@@ -38,7 +38,7 @@ from gitops_ml.pipeline.interface import (
     write_dvc_plots,
 )
 from gitops_ml.tasks import Task
-from gitops_ml.template.naming import LOCK, PYPROJECT, Renamed, renamed, write_renamed
+from gitops_ml.template.naming import LOCK, PYPROJECT, README, TEMPLATE_DISTRIBUTION, Renamed, renamed, write_renamed
 
 DATA_DIR = Path("data")
 SUFFIXES = data_file_suffixes()
@@ -306,7 +306,7 @@ def install(source: Path, root: Path, data_path: Path, params_text: str, named: 
         new_dir.mkdir()
         shutil.copy2(source, new_dir / data_path.name)  # first: the source may be inside data/
         old_dir = staging / "old-data"
-        with restorable(root, [Path("params.yaml"), PYPROJECT, LOCK, *DVC_FILES]):
+        with restorable(root, [Path("params.yaml"), PYPROJECT, LOCK, README, *DVC_FILES]):
             if data_dir.exists():
                 data_dir.rename(old_dir)
             try:
@@ -341,7 +341,8 @@ def init_data(
     root, source = root.resolve(), source.resolve()
     before = load_params(root / "params.yaml")
     contract, text, data_path = plan(source, target, root, force=force, positive=positive, name=name, task=task)
-    named = renamed(root, parse_params(yaml.safe_load(text)).project.name)  # the distribution follows the name
+    name = parse_params(yaml.safe_load(text)).project.name  # the distribution and the README's title follow it
+    named = renamed(root, name, titled_after=(before.project.name, TEMPLATE_DISTRIBUTION))
     replaced = install(source, root, data_path, text, named)
     params = load_params(root / "params.yaml")
     dropped = before.split.time_column if params.split.time_column is None else None
@@ -413,8 +414,8 @@ def describe(adopted: Adopted) -> list[str]:
         f"  params.yaml: data.path, schema (task {contract.task.value}, {table}), "
         f"gate (primary_metric {gate.primary_metric}; guards {_rules(gate.guards)}; floors {_rules(gate.floors)}), "
         f"project (name {adopted.params.project.name})",
-        f"  pyproject.toml and uv.lock: the Python distribution is {adopted.params.project.name} (`make rename "
-        "NAME=...` renames the project)",
+        f"  pyproject.toml and uv.lock: the Python distribution is {adopted.params.project.name}, and so is "
+        "README.md's title unless you wrote your own (`make rename NAME=...` renames the project)",
     ]
     if adopted.dropped_time_column:
         lines.append(

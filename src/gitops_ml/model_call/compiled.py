@@ -39,7 +39,12 @@ import numpy as np
 import pandas as pd
 
 from gitops_ml.config import ColumnSpec, ColumnType, SchemaParams
-from gitops_ml.model_call.onnx_converters import MISSING_LABEL, ONNX_OPSET, register_estimator
+from gitops_ml.model_call.onnx_converters import (
+    MISSING_LABEL,
+    ONNX_OPSET,
+    register_estimator,
+    with_tree_ensemble_opset,
+)
 from gitops_ml.pipeline.interface import date_parts, part_name
 from gitops_ml.tasks import Task
 
@@ -148,7 +153,8 @@ def _convert(model: Any, schema: SchemaParams, double: bool) -> Any:
             inputs.append((name, number([None, 1])))
     estimator = model.steps[-1][1] if hasattr(model, "steps") else model
     options = {id(estimator): {"zipmap": False}} if schema.task.is_classification else None
-    return convert_sklearn(model, initial_types=inputs, target_opset=ONNX_OPSET, options=options)
+    graph = convert_sklearn(model, initial_types=inputs, target_opset=ONNX_OPSET, options=options)
+    return with_tree_ensemble_opset(graph)
 
 
 def _session(graph: Any) -> Any:

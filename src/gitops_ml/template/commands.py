@@ -54,13 +54,14 @@ def rename(
     name: Annotated[str, typer.Argument(help="The project's new name (letters, digits, _ . - between them).")],
     project: ProjectOption = Path(),
 ) -> None:
-    """Name the project: project.name in params.yaml (the MLflow experiment, the bento, the release notes) and its
-    Python distribution (pyproject.toml and uv.lock), all at once."""
+    """Name the project: project.name in params.yaml (the MLflow experiment, the bento, the release notes), its
+    Python distribution (pyproject.toml and uv.lock) and the README's title, all at once."""
     from gitops_ml.template.naming import rename_project
 
     params = rename_project(project, name)
-    say(f"the project is now {params.project.name}: params.yaml project.name, pyproject.toml and uv.lock; the next "
-        "`make` target installs it under that name (commit the three files)")  # fmt: skip
+    say(f"the project is now {params.project.name}: project.name in params.yaml, the Python distribution in "
+        "pyproject.toml and uv.lock, and README.md's title unless you wrote your own; commit them, and the next "
+        "`make` target installs the project under that name")  # fmt: skip
 
 
 def upgrade(

@@ -26,6 +26,7 @@ from gitops_ml.template.naming import (
     LOCK,
     PARAMS,
     PYPROJECT,
+    README,
     TEMPLATE_DISTRIBUTION,
     distribution_name,
     rename_distribution,
@@ -139,7 +140,8 @@ def init_project(project: Path, source: str, say: Callable[[str], None] = print)
 
     Records ``source`` and this engine's version in ``.copier-answers.yml``, removes what stays in the template
     repository (copier.yml's ``_exclude``: its own tests, benchmarks, performance pages), as ``copier copy`` would
-    have left them out, and names the Python distribution after ``project.name`` (:mod:`~gitops_ml.template.naming`).
+    have left them out, and names the Python distribution and the README's title after ``project.name``
+    (:mod:`~gitops_ml.template.naming`).
     """
     if (project / ANSWERS_FILE).is_file():
         answers = read_answers(project)
@@ -156,7 +158,7 @@ def init_project(project: Path, source: str, say: Callable[[str], None] = print)
         raise UpgradeError(f"{source} has no tag {version} (this copy's engine version): name the template "
                            "repository this project was copied from, with its tags (FROM=<URL or path>)")  # fmt: skip
     name = load_params(project / PARAMS).project.name
-    named = renamed(project, name)  # checked before anything changes
+    named = renamed(project, name, titled_after=(TEMPLATE_DISTRIBUTION,))  # checked before anything changes
     layout = load_layout(project)
     removed = [
         name
@@ -168,11 +170,11 @@ def init_project(project: Path, source: str, say: Callable[[str], None] = print)
     answers = Answers(source=source, version=version, extra={})
     write_answers(project, answers)
     write_renamed(project, named)
-    git_stdout("add", ANSWERS_FILE, PYPROJECT.as_posix(), LOCK.as_posix(), cwd=project)
+    git_stdout("add", ANSWERS_FILE, PYPROJECT.as_posix(), LOCK.as_posix(), README.as_posix(), cwd=project)
     git_stdout("commit", "-q", "-m", f"Start the project from the template {version} ({source})", cwd=project)
     say(f"recorded the template {source} at {version} in {ANSWERS_FILE}; removed {len(removed)} files that "
-        f"stay in the template (its own tests, benchmarks and performance pages); the Python distribution is "
-        f"named {name} (project.name; `make rename NAME=...` changes both)")  # fmt: skip
+        f"stay in the template (its own tests, benchmarks and performance pages); the Python distribution and the "
+        f"README's title are {name} (project.name; `make rename NAME=...` renames them all)")  # fmt: skip
     return answers
 
 
