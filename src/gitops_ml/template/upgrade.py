@@ -157,8 +157,8 @@ def init_project(project: Path, source: str, say: Callable[[str], None] = print)
     if not tag_exists(source, version):
         raise UpgradeError(f"{source} has no tag {version} (this copy's engine version): name the template "
                            "repository this project was copied from, with its tags (FROM=<URL or path>)")  # fmt: skip
-    name = load_params(project / PARAMS).project.name
-    named = renamed(project, name, titled_after=(TEMPLATE_DISTRIBUTION,))  # checked before anything changes
+    project_name = load_params(project / PARAMS).project.name
+    named = renamed(project, project_name, titled_after=(TEMPLATE_DISTRIBUTION,))  # checked before anything changes
     layout = load_layout(project)
     removed = [
         name
@@ -174,7 +174,7 @@ def init_project(project: Path, source: str, say: Callable[[str], None] = print)
     git_stdout("commit", "-q", "-m", f"Start the project from the template {version} ({source})", cwd=project)
     say(f"recorded the template {source} at {version} in {ANSWERS_FILE}; removed {len(removed)} files that "
         f"stay in the template (its own tests, benchmarks and performance pages); the Python distribution and the "
-        f"README's title are {name} (project.name; `make rename NAME=...` renames them all)")  # fmt: skip
+        f"README's title are {project_name} (project.name; `make rename NAME=...` renames them all)")  # fmt: skip
     return answers
 
 
