@@ -116,33 +116,47 @@ def test_compiled_scores_equal_score_frame(
         check(slice(row, row + 1))
 
 
-@pytest.mark.parametrize("task", list(Task), ids=[t.value for t in Task])
-def test_hist_gradient_boosting_runs_in_double_and_splits_exactly_at_its_thresholds(
-    task: Task, task_data: dict[Task, Any], tmp_path: Path
-) -> None:
-    """Every threshold of every tree on a float column, offered exactly and one double step to each side: the graph
-    takes the branch scikit-learn takes (in float32, 15.4 against a threshold of 15.4 could take the other one)."""
+def split_points(name: str, model: Any) -> list[tuple[int, float]]:
+    """(feature index, threshold) of every split of the fitted boosted ``model`` (the Pipeline's estimator), read
+    the library's way: HistGradientBoosting's trees, LightGBM's ``trees_to_dataframe``."""
+    estimator = model[-1]
+    if name == "lightgbm":
+        splits = estimator.booster_.trees_to_dataframe().dropna(subset=["split_feature"])
+        pairs = zip(splits["split_feature"], splits["threshold"], strict=True)
+        return [(int(feature.rpartition("_")[2]), float(threshold)) for feature, threshold in pairs]
     from gitops_ml.adapters.sklearn_hist_gradient_boosting import trees
 
+    return [
+        (int(node["feature_idx"]), float(node["num_threshold"]))
+        for iteration in trees(estimator).iterations
+        for nodes in iteration
+        for node in nodes[~nodes["is_leaf"].astype(bool)]
+    ]
+
+
+DOUBLE_CASES = [(name, task) for name in ("hist_gradient_boosting", "lightgbm") for task in Task]
+
+
+@pytest.mark.parametrize(("name", "task"), DOUBLE_CASES, ids=[f"{n}-{t.value}" for n, t in DOUBLE_CASES])
+def test_boosted_trees_run_in_double_and_split_exactly_at_their_thresholds(
+    name: str, task: Task, task_data: dict[Task, Any], tmp_path: Path
+) -> None:
+    """Every threshold of every tree on a float column, offered exactly and one double step to each side: the graph
+    takes the branch the library takes (in float32, 15.4 against a threshold of 15.4 could take the other one)."""
     schema, train, test = task_data[task]
-    model = fit("hist_gradient_boosting", schema, train, tmp_path)
+    model = fit(name, schema, train, tmp_path)
     scorer = column_scorer(model, schema)
     assert "the whole Pipeline in double" in scorer.path, scorer.path
     floats = set(schema.names_of(ColumnType.FLOAT))
-    names = [name.partition("__")[2] for name in model[:-1].get_feature_names_out()]
-    thresholds = {
-        (names[int(node["feature_idx"])], float(node["num_threshold"]))
-        for iteration in trees(model[-1]).iterations
-        for nodes in iteration
-        for node in nodes[~nodes["is_leaf"].astype(bool)]
-        if names[int(node["feature_idx"])] in floats
-    }
+    names = [column.partition("__")[2] for column in model[:-1].get_feature_names_out()]
+    thresholds = {(names[feature], threshold) for feature, threshold in split_points(name, model)}
+    thresholds = {(column, threshold) for column, threshold in thresholds if column in floats}
     assert len(thresholds) >= 20, thresholds  # the trees split on the float columns
     row = test.head(1)
     frame = pd.concat(
         [
-            row.assign(**{name: value})
-            for name, threshold in sorted(thresholds)
+            row.assign(**{column: value})
+            for column, threshold in sorted(thresholds)
             for value in (threshold, np.nextafter(threshold, np.inf), np.nextafter(threshold, -np.inf))
         ],
         ignore_index=True,

@@ -39,12 +39,8 @@ import numpy as np
 import pandas as pd
 
 from gitops_ml.config import ColumnSpec, ColumnType, SchemaParams
-from gitops_ml.model_call.onnx_converters import (
-    MISSING_LABEL,
-    ONNX_OPSET,
-    register_estimator,
-    with_tree_ensemble_opset,
-)
+from gitops_ml.model_call.onnx_converters import MISSING_LABEL, ONNX_OPSET, register_estimator
+from gitops_ml.model_call.tree_ensembles import with_tree_ensemble_opset
 from gitops_ml.pipeline.interface import date_parts, part_name
 from gitops_ml.tasks import Task
 
