@@ -121,7 +121,7 @@ def test_the_serving_path_scores_as_score_frame(
     name: str, task: Task, saved: Any, frames: dict[Task, pd.DataFrame]
 ) -> None:
     """The service's scorer (``model_call.scorer.column_scorer``) on columns of plain values, None for missing, gives
-    ``score_frame``'s predictions through the compiled path, within its tolerance (tests/pipeline/test_compiled.py
+    ``score_frame``'s predictions through the compiled path, within its tolerance (tests/model_call/test_compiled.py
     checks it on held-out rows)."""
     _, predicted, path = saved(name, task)
     schema = schema_for(task)
