@@ -49,6 +49,12 @@ def test_stage_without_its_input_says_what_to_run(workdir: Path) -> None:
     assert "run `dvc repro`" in result.output
 
 
+def test_metrics_before_any_run_say_what_to_run(workdir: Path) -> None:
+    result = runner.invoke(app, ["metrics"])
+    assert result.exit_code == 1
+    assert "reports/metrics.json: no metrics yet; run `make run`" in " ".join(result.output.split())
+
+
 def test_sample_data_and_metrics_table(workdir: Path) -> None:
     result = runner.invoke(app, ["sample-data", "--rows", "500", "--seed", "3", "--out", "small.csv"])
     assert result.exit_code == 0, result.output

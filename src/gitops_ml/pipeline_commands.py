@@ -202,6 +202,8 @@ def metrics(
     from gitops_ml.io import read_json
     from gitops_ml.model_metrics import all_metric_names
 
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no metrics yet; run `make run` (or `dvc repro`) first")
     values = read_json(path)
     intervals = read_json(ci_path)["metrics"] if ci_path.exists() else {}
     at = f", threshold {values['threshold']}" if "threshold" in values else ""
