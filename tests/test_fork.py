@@ -85,7 +85,8 @@ def test_a_fork_with_its_own_data_runs_releases_serves_and_keeps_its_tests_green
     assert (params.schema.target, params.project.name, params.tracking.experiment) == (target, source.stem, source.stem)
     assert next_commands(init.stdout) == [
         "make run",
-        f'git add data.dvc params.yaml dvc.lock .gitignore && git commit -m "Own data: {source.name}"',
+        f"git add data.dvc params.yaml dvc.lock .gitignore pyproject.toml uv.lock README.md && git commit -m "
+        f'"Own data: {source.name}"',
     ]
 
     make(fork, "run")

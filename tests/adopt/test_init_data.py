@@ -187,7 +187,8 @@ def test_a_file_already_in_data_is_adopted_in_place(
     assert params.data.sample is None  # own data: ensure-data never regenerates the sample over it
     assert distribution_name(project) == "web-signups"  # the package metadata follows the name
     assert 'name = "web-signups"\nversion = ' in (project / "uv.lock").read_text()
-    assert "the Python distribution is web-signups" in output
+    assert "pyproject.toml, uv.lock, README.md: named web-signups (the Python distribution" in output
+    assert "git add data.dvc params.yaml dvc.lock .gitignore pyproject.toml uv.lock README.md && git commit" in output
     assert (project / "README.md").read_text().startswith("# web-signups\n")  # it had the template's title
 
 
@@ -243,7 +244,7 @@ def test_each_task_is_adopted_with_its_contract_and_gate(
     assert params.task is Task.MULTICLASS
     plots = yaml.safe_load((project / "dvc.yaml").read_text())["plots"]  # DVC draws the multiclass plots
     assert "reports/plots/per_class_f1.csv" in json.dumps(plots) and "roc.csv" not in json.dumps(plots)
-    assert "git add data.dvc params.yaml dvc.lock .gitignore dvc.yaml && git commit" in output
+    assert "git add data.dvc params.yaml dvc.lock .gitignore dvc.yaml pyproject.toml uv.lock README.md && git" in output
 
     validated = run(["gitops-ml", "validate"], project).stderr
     assert f"validate: {len(labelled)} labelled rows pass the contract (7 unlabelled rows left out), classes:" in (

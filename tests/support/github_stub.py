@@ -146,6 +146,15 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class _Server(ThreadingHTTPServer):
+    """``ThreadingHTTPServer`` with a listen backlog for bursts: with the default 5, a burst of concurrent clients
+    on a busy machine overflows the accept queue, and a client whose handshake the kernel dropped waits for
+    retransmissions (seconds) before its request is read."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class GitHubStub:
     """The stand-in server. ``state`` is copied; read the live one through :attr:`state` (under :attr:`lock`)."""
 
@@ -155,8 +164,7 @@ class GitHubStub:
         self.lock = threading.Lock()
         self._holds: list[_Hold] = []
         self.calls_path = calls_path
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", port), self._handler())
         self._thread: threading.Thread | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------------------

@@ -61,6 +61,8 @@ class Adopted:
     """The ``train.estimator`` replaced by the default because it does not support the new task."""
     plots_changed: bool = False
     """Whether ``dvc.yaml``'s ``plots:`` section was rewritten for the new task (then it is to be committed too)."""
+    renamed_files: tuple[str, ...] = ()
+    """The files the project's new name changed (pyproject.toml, uv.lock, README.md), to be committed too."""
 
 
 def on_template_sample(params: Params, root: Path, source: Path) -> bool:
@@ -343,13 +345,18 @@ def init_data(
     contract, text, data_path = plan(source, target, root, force=force, positive=positive, name=name, task=task)
     name = parse_params(yaml.safe_load(text)).project.name  # the distribution and the README's title follow it
     named = renamed(root, name, titled_after=(before.project.name, TEMPLATE_DISTRIBUTION))
+    renamed_files = tuple(
+        path.as_posix()
+        for path, new_text in ((PYPROJECT, named.pyproject), (LOCK, named.lock), (README, named.readme))
+        if new_text is not None and new_text != (root / path).read_text(encoding="utf-8")
+    )
     replaced = install(source, root, data_path, text, named)
     params = load_params(root / "params.yaml")
     dropped = before.split.time_column if params.split.time_column is None else None
     estimator = params.train.estimator.value
     replaced_estimator = before.train.estimator.value if estimator != before.train.estimator.value else None
     plots_changed = write_dvc_plots(root / "dvc.yaml", contract.task)  # DVC draws the plots of the new task
-    return Adopted(data_path, contract, params, replaced, dropped, replaced_estimator, plots_changed)
+    return Adopted(data_path, contract, params, replaced, dropped, replaced_estimator, plots_changed, renamed_files)
 
 
 def _pct(rate: float) -> str:
@@ -414,9 +421,12 @@ def describe(adopted: Adopted) -> list[str]:
         f"  params.yaml: data.path, schema (task {contract.task.value}, {table}), "
         f"gate (primary_metric {gate.primary_metric}; guards {_rules(gate.guards)}; floors {_rules(gate.floors)}), "
         f"project (name {adopted.params.project.name})",
-        f"  pyproject.toml and uv.lock: the Python distribution is {adopted.params.project.name}, and so is "
-        "README.md's title unless you wrote your own (`make rename NAME=...` renames the project)",
     ]
+    if adopted.renamed_files:
+        lines.append(
+            f"  {', '.join(adopted.renamed_files)}: named {adopted.params.project.name} (the Python distribution, "
+            "and the README's title unless you wrote your own; `make rename NAME=...` renames the project)"
+        )
     if adopted.dropped_time_column:
         lines.append(
             f"  removed split.time_column: {adopted.dropped_time_column} is no datetime column of the new data "
@@ -431,7 +441,10 @@ def describe(adopted: Adopted) -> list[str]:
         lines.append(f"  dvc.yaml: plots of task {contract.task.value} (pipeline/plots.py)")
     if adopted.replaced:
         lines.append(f"  removed from data/: {', '.join(p.as_posix() for p in adopted.replaced)}")
-    files = "data.dvc params.yaml dvc.lock .gitignore" + (" dvc.yaml" if adopted.plots_changed else "")
+    files = " ".join(
+        ["data.dvc", "params.yaml", "dvc.lock", ".gitignore", *(["dvc.yaml"] if adopted.plots_changed else []),
+         *adopted.renamed_files]
+    )  # fmt: skip
     lines += [
         "Next:",
         "  make run",
