@@ -66,7 +66,7 @@ GOAL_RATE = 100
 GOAL_P99_MS = 10.0
 SETTLE_PAUSE_S = 2.0
 SETTLE_TIMEOUT_S = 30.0
-REQUEST_SECONDS = "bentoml_service_request_duration_seconds"
+REQUEST_SECONDS = "gitops_ml_predict_request_duration_seconds"
 QUEUE_SECONDS = "gitops_ml_batch_queue_wait_seconds"
 CALL_SECONDS = "gitops_ml_model_call_seconds"
 CALL_RECORDS = "gitops_ml_model_call_records"
@@ -106,7 +106,7 @@ def breakdown(before: str, after: str, client_mean_ms: float) -> dict[str, float
         c1, s1 = _histogram(after, name, **labels)
         return c1 - c0, ((s1 - s0) / (c1 - c0) * scale if c1 > c0 else float("nan"))
 
-    requests, server_ms = mean(REQUEST_SECONDS, endpoint="/predict", http_response_code="200")
+    requests, server_ms = mean(REQUEST_SECONDS, http_response_code="200")
     if not requests:
         return None
     _, queue_ms = mean(QUEUE_SECONDS)

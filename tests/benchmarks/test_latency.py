@@ -109,12 +109,12 @@ def test_other_hosts_are_refused() -> None:
 
 
 def _exposition(requests: int, request_s: float, queue_s: float, call_s: float, calls: int, rows: int) -> str:
-    series = '{endpoint="/predict",http_response_code="200",service_name="s",service_version="v"}'
+    series = '{http_response_code="200"}'
     return "\n".join(
         [
-            "# TYPE bentoml_service_request_duration_seconds histogram",
-            f"bentoml_service_request_duration_seconds_count{series} {requests}",
-            f"bentoml_service_request_duration_seconds_sum{series} {request_s}",
+            "# TYPE gitops_ml_predict_request_duration_seconds histogram",
+            f"gitops_ml_predict_request_duration_seconds_count{series} {requests}",
+            f"gitops_ml_predict_request_duration_seconds_sum{series} {request_s}",
             "# TYPE gitops_ml_batch_queue_wait_seconds histogram",
             f"gitops_ml_batch_queue_wait_seconds_count {requests}",
             f"gitops_ml_batch_queue_wait_seconds_sum {queue_s}",

@@ -206,20 +206,25 @@ def test_probes_and_docs(server: Server, records: list[dict[str, Any]]) -> None:
 
 
 def test_metrics_count_requests_and_latencies(server: Server, records: list[dict[str, Any]]) -> None:
-    def count(text: str, code: str) -> float:
-        pattern = (
-            rf'bentoml_service_request_total\{{[^}}]*endpoint="/predict",http_response_code="{code}"[^}}]*\}} (\S+)'
-        )
-        match = re.search(pattern, text)
+    def sample(text: str, name: str, code: str) -> float:
+        match = re.search(rf'{name}\{{http_response_code="{code}"\}} (\S+)', text)
         return float(match.group(1)) if match else 0.0
+
+    def count(text: str, code: str) -> float:
+        return sample(text, "gitops_ml_predict_requests_total", code)
 
     before = httpx.get(f"{server.url}/metrics", timeout=10).text
     assert post(server, {"records": records[:2]}).status_code == 200
     assert post(server, {"records": []}).status_code == 400
+    assert post_text(server, '{"records": [').status_code == 400
     after = httpx.get(f"{server.url}/metrics", timeout=10).text
     assert count(after, "200") == count(before, "200") + 1
-    assert count(after, "400") == count(before, "400") + 1
-    assert 'bentoml_service_request_duration_seconds_count{endpoint="/predict"' in after
+    assert count(after, "400") == count(before, "400") + 2
+    for code, more in (("200", 1), ("400", 2)):  # every answer timed, by status
+        seconds = "gitops_ml_predict_request_duration_seconds"
+        assert sample(after, f"{seconds}_count", code) == sample(before, f"{seconds}_count", code) + more
+        assert sample(after, f"{seconds}_sum", code) > sample(before, f"{seconds}_sum", code)
+    assert "gitops_ml_predict_requests_in_progress 0.0" in after
     assert "gitops_ml_model_call_records_count" in after
     assert count(after, "500") == 0
 

@@ -36,8 +36,8 @@ def test_metric_names_keeps_only_metric_names(case: str) -> None:
 
 
 def test_template_variable_queries() -> None:
-    assert variable_metric_names("label_values(bentoml_service_request_total, job)") == {
-        "bentoml_service_request_total"
+    assert variable_metric_names("label_values(gitops_ml_predict_requests_total, job)") == {
+        "gitops_ml_predict_requests_total"
     }
     assert variable_metric_names("label_values(job)") == set()
     assert variable_metric_names("query_result(topk(5, sum by (job) (rate(a_total[5m]))))") == {"a_total"}

@@ -14,7 +14,7 @@ checks that the live service serves every one of them but the other tasks' predi
 from __future__ import annotations
 
 import numpy as np
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 from gitops_ml.adapters.prometheus_histogram import observe_many
 from gitops_ml.config import SchemaParams
@@ -23,10 +23,60 @@ from gitops_ml.serving.prediction_metrics import PredictionMetrics
 
 RECORD_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)
 WAIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+ANSWERED = (200, 400)
+"""The statuses whose request counts exist from the start (at 0); any other appears when first answered."""
+
+
+class RequestMetrics:
+    """``POST /predict``'s requests: answered per status, time to answer, in progress.
+
+    The service answers ``/predict`` ahead of BentoML's middleware (:mod:`~gitops_ml.serving.predict_endpoint`),
+    so these replace BentoML's ``bentoml_service_request_*`` series for that endpoint, with the same meaning.
+    """
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        """Create the metrics in ``registry`` (a fresh one in unit tests)."""
+        self.answered = Counter(
+            "gitops_ml_predict_requests",
+            "POST /predict requests answered, by HTTP status.",
+            ["http_response_code"],
+            registry=registry,
+        )
+        self.seconds = Histogram(
+            "gitops_ml_predict_request_duration_seconds",
+            "Seconds from a POST /predict request's arrival to the end of its answer, by HTTP status.",
+            ["http_response_code"],
+            buckets=REQUEST_BUCKETS,
+            registry=registry,
+        )
+        self.in_progress = Gauge(
+            "gitops_ml_predict_requests_in_progress",
+            "POST /predict requests being answered.",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self._by_status: dict[int, tuple[Counter, Histogram]] = {}
+        for status in ANSWERED:
+            self._series(status)
+
+    def _series(self, status: int) -> tuple[Counter, Histogram]:
+        series = self._by_status.get(status)
+        if series is None:  # HTTP statuses are few: this map stays small
+            code = str(status)
+            series = self._by_status[status] = (self.answered.labels(code), self.seconds.labels(code))
+        return series
+
+    def observe(self, status: int, seconds: float) -> None:
+        """Count one answered request with its ``status`` and the ``seconds`` it took."""
+        answered, duration = self._series(status)
+        answered.inc()
+        duration.observe(seconds)
 
 
 class ServiceMetrics:
-    """The prediction's series for the task, model-call size and time, queue wait, the prediction log's counts."""
+    """The prediction's series for the task, model-call size and time, queue wait, the prediction log's counts, and
+    ``/predict``'s requests (:class:`RequestMetrics`)."""
 
     def __init__(
         self,
@@ -69,6 +119,7 @@ class ServiceMetrics:
             registry=registry,
         )
         self.log_dropped = {reason: dropped.labels(reason) for reason in DROP_REASONS}
+        self.requests = RequestMetrics(registry)
 
     def observe_model_call(self, predicted: np.ndarray) -> None:
         """Record one model call: its size and its task-shaped prediction of each record."""
