@@ -64,6 +64,13 @@ SERVERS = ("bentoml", "bentoml_auth", "bare_asgi", "mlflow", "in_process")
 GOAL_SHARE_OF_BARE = 0.7
 GOAL_RATE = 100
 GOAL_P99_MS = 10.0
+GENERATOR_LAG_LIMIT_MS = 20.0
+"""A missed step whose load generator fell this far behind its schedule (p99 of the send lag) is run once more.
+
+Generator and server share the 2 cores: a stall of the generator's own process (seen: 117 ms at 50 requests/s, the
+server answering every request within 3 ms) delays requests it has not sent yet, and one such step would end a
+knee search far below the server's limit. The retried step is kept in the results, marked ``discarded``; a step
+whose retry misses again counts as missed (a server that saturates the CPU makes the generator lag too)."""
 SETTLE_PAUSE_S = 2.0
 SETTLE_TIMEOUT_S = 30.0
 REQUEST_SECONDS = "gitops_ml_predict_request_duration_seconds"
@@ -170,6 +177,12 @@ def search(
     results: dict[int, bool] = {}
     while (rate := next_rate(ladder, results)) is not None:
         cell = step(server, records, rate, ladder, measure, say)
+        if not cell["held"] and cell["send_lag_p99_ms"] > GENERATOR_LAG_LIMIT_MS:
+            say(f"latency: {server}, {rate}/s: the generator lagged {cell['send_lag_p99_ms']} ms (p99): run again")
+            cells.append(cell | {"discarded": f"generator lag p99 {cell['send_lag_p99_ms']} ms"})
+            if settle is not None:
+                settle()
+            cell = step(server, records, rate, ladder, measure, say)
         cells.append(cell)
         results[rate] = cell["held"]
         if not cell["held"] and settle is not None:
@@ -177,10 +190,19 @@ def search(
     return cells
 
 
+def judged(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The steps that count: all but those run again because the generator lagged (:data:`GENERATOR_LAG_LIMIT_MS`)."""
+    return [c for c in cells if not c.get("discarded")]
+
+
 def server_knee(cells: list[dict[str, Any]], server: str, records: int) -> int | None:
     """The knee of ``server`` at ``records`` per request, from its search's steps (an extra step does not count)."""
     return knee(
-        {c["rate"]: c["held"] for c in cells if (c["server"], c["records"]) == (server, records) and not c.get("extra")}
+        {
+            c["rate"]: c["held"]
+            for c in judged(cells)
+            if (c["server"], c["records"]) == (server, records) and not c.get("extra")
+        }
     )
 
 
@@ -231,6 +253,7 @@ def bench(quick: bool, say: Callable[[str], None] = print, rows: int = 10_000) -
         "record_sizes": list(sizes),
         "model_rows": rows,
         "p99_limit_ms": P99_LIMIT_MS,
+        "generator_lag_limit_ms": GENERATOR_LAG_LIMIT_MS,
         "goal_limits": {"share_of_bare": GOAL_SHARE_OF_BARE, "rate": GOAL_RATE, "p99_ms": GOAL_P99_MS},
         "tasks": tasks,
     }
@@ -407,6 +430,7 @@ def goals(cells: list[dict[str, Any]], ladder: Ladder) -> dict[str, Any]:
     knee and the bare app's at that rate or the next one it tried; for the p99, the step at 100/s, with its
     per-request breakdown.
     """
+    cells = judged(cells)
     service, bare = server_knee(cells, "bentoml", 1), server_knee(cells, "bare_asgi", 1)
     share: dict[str, Any] = {"limit": GOAL_SHARE_OF_BARE, "service": service, "bare_asgi": bare}
     if bare is None:

@@ -423,7 +423,7 @@ def latency_markdown(result: dict[str, Any]) -> str:
                 f"{c['p95_ms']:.1f}",
                 f"{c['p99_ms']:.1f}",
                 f"{c['errors']}/{c['requests']}",
-                "held" if c["held"] else "missed",
+                "run again (generator lag)" if c.get("discarded") else "held" if c["held"] else "missed",
                 f"{c['send_lag_p99_ms']:.1f}",
                 f"{c['load_average_1m']:.1f}",
                 _breakdown(c.get("breakdown")),
@@ -446,7 +446,9 @@ def latency_markdown(result: dict[str, Any]) -> str:
         f"\nOpen loop, Poisson arrivals; each step at most {ladder['seconds']:g} s and {ladder['max_requests']} "
         f"requests, latency from the scheduled send time. Knee search: from {ladder['start']}/s doubling while p99 "
         f"<= {result['p99_limit_ms']:.0f} ms with no error, up to {ladder['max_rate']}/s, then narrowed until the "
-        f"missed rate is within {ladder['resolution']}x the held one. Prediction log on for the service; "
+        f"missed rate is within {ladder['resolution']}x the held one; a missed step whose generator lagged more "
+        f"than {result.get('generator_lag_limit_ms', 20):g} ms (p99) is run once more. Prediction log on for the "
+        "service; "
         f"{result['model_rows']} rows of data per task.\n"
     )
     if where:

@@ -13,7 +13,9 @@ from sklearn import metrics as sk
 from gitops_ml.model_metrics import (
     METRICS,
     Outcome,
+    applicable,
     bootstrap_metrics,
+    bootstrap_weights,
     compute_metrics,
     confidence_intervals,
     data_guards,
@@ -143,3 +145,16 @@ def test_no_skill_floors_fail_a_model_without_skill() -> None:
     assert compute_metrics(mean_model)["r2"] < no_skill_floors(Task.REGRESSION, Y_REG)["r2"]
     assert no_skill_floors(Task.BINARY, Y_BIN)["average_precision"] <= Y_BIN.mean()
     assert 0 < data_guards(Task.REGRESSION, Y_REG)["mae"] < 1  # 2% of a standard deviation of 10
+
+
+@pytest.mark.parametrize("task", list(Task))
+def test_a_resamples_metrics_sharing_their_tables_equal_each_computed_alone(task: Task) -> None:
+    """The bootstrap computes a resample's confusion table and ranking once for all its metrics: each metric must
+    still be exactly what it is on an outcome of its own (nothing carried over from another resample)."""
+    shared = OUTCOMES[task]
+    samples = bootstrap_metrics(shared, 4, seed=11)
+    for weights, sample in zip(bootstrap_weights(shared.rows, 4, 11), samples, strict=True):
+        for m in applicable(shared):
+            alone = float(m.compute(Outcome.of(task, shared.y, shared.predicted, shared.threshold), weights))
+            assert sample[m.name] == alone or (math.isnan(alone) and math.isnan(sample[m.name])), m.name
+    assert compute_metrics(shared) == compute_metrics(Outcome.of(task, shared.y, shared.predicted, shared.threshold))

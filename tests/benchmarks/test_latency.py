@@ -189,6 +189,30 @@ def test_the_search_tries_the_ladder_and_settles_after_each_miss() -> None:
     assert latency.server_knee(cells, "mlflow", 20) is None  # not searched
 
 
+def test_a_step_missed_because_the_generator_lagged_is_run_once_more() -> None:
+    lags = {50: [150.0, 0.0], 100: [150.0, 150.0]}  # 50/s: the generator stalled once; 100/s: it lags every time
+
+    def measure(rate: int, schedule: list[float]) -> tuple[OpenLoopResult, dict[str, float] | None]:
+        lag = lags.get(rate, [0.0]).pop(0) if lags.get(rate) else 0.0
+        ms = 900.0 if lag else 5.0
+        return OpenLoopResult(rate, len(schedule), 0, [ms] * len(schedule), [lag], 1.0, None), None
+
+    settled: list[int] = []
+    cells = latency.search("bentoml", 1, measure, QUICK, lambda _: None, settle=lambda: settled.append(1))
+    assert [(c["rate"], c["held"], bool(c.get("discarded"))) for c in cells] == [
+        (25, True, False),
+        (50, False, True),  # run again...
+        (50, True, False),  # ...and held
+        (100, False, True),
+        (100, False, False),  # lagged again: a miss
+        (71, True, False),  # within the quick ladder's resolution (1.5x) of the miss: the search ends
+    ]
+    assert "generator lag p99 150.0 ms" in cells[1]["discarded"]
+    assert latency.server_knee(cells, "bentoml", 1) == 71
+    assert len(settled) == 3  # after each miss, the discarded ones included
+    assert [c["rate"] for c in latency.judged(cells)] == [25, 50, 100, 71]
+
+
 def _task_cells(service: int, bare: int, auth_p99_at_100: float, ladder: Ladder = QUICK) -> list[dict[str, Any]]:
     cells = _ladder_cells("bentoml", 1, service, ladder) + _ladder_cells("bare_asgi", 1, bare, ladder)
     return [*cells, _cell("bentoml_auth", 1, 25, 3.0), _cell("bentoml_auth", 1, 100, auth_p99_at_100)]

@@ -18,6 +18,7 @@ from gitops_ml.monitoring.reference import (
     prediction_column,
     prediction_values,
     read_reference,
+    reference_rows,
     run_reference,
 )
 from gitops_ml.pipeline.interface import score_frame
@@ -73,3 +74,31 @@ def test_a_reference_of_another_task_or_schema_is_refused_with_the_fix(tmp_path:
     clashing = binary.model_copy(update={"columns": binary.columns | {"__score__": ColumnSpec(type=ColumnType.FLOAT)}})
     with pytest.raises(DriftInputError, match="a feature column named '__score__'"):
         build_reference(frame, None, clashing)
+
+
+def test_a_large_split_is_sampled_and_keeps_every_category_value_it_had(tmp_path: Path) -> None:
+    schema = task_schema(Task.BINARY)
+    train = task_rows(schema, 4000, seed=3)
+    train["channel"], train["flag"] = "web", False  # one missing channel, two rare ones, one flag once: a draw of
+    train.loc[2500, "channel"] = None  # 50 rows from 4,000 misses each of them
+    train.loc[3100, "channel"], train.loc[3200, "channel"] = "phone", "shop"
+    train.loc[3700, "flag"] = True
+    sampled = reference_rows(train, schema, seed=7, limit=50)
+    assert 50 < len(sampled) <= 50 + 6  # at most one more row per value of channel (4) and flag (2)
+    assert sampled.index.is_monotonic_increasing  # the split's order
+    for column in ("channel", "flag"):
+        assert set(sampled[column].dropna()) == set(train[column].dropna()), column
+    assert sampled["channel"].isna().any()
+    assert sampled.equals(reference_rows(train, schema, seed=7, limit=50))  # seeded: the same rows again
+    assert not sampled.index.equals(reference_rows(train, schema, seed=8, limit=50).index)
+    assert reference_rows(train, schema, seed=7, limit=4000) is train  # small enough: every row
+
+    model = fitted_model(schema, train)
+    save_model(model, tmp_path / "model.skops")
+    train.to_parquet(tmp_path / "train.parquet")
+    written = run_reference(
+        tmp_path / "train.parquet", tmp_path / "model.skops", schema, tmp_path / "ref.parquet", 7, 50
+    )
+    assert written == len(sampled)
+    reference = read_reference(tmp_path / "ref.parquet", schema)
+    assert np.allclose(reference["__score__"], score_frame(model, sampled, schema), rtol=0, atol=1e-12)

@@ -27,7 +27,7 @@ def drift_reference(params_path: ParamsOption = Path("params.yaml")) -> None:
 
     params = load_params(params_path)
     with console.status("scoring the training split for the drift reference"):
-        rows = run_reference(paths.TRAIN, paths.MODEL, params.schema, paths.DRIFT_REFERENCE)
+        rows = run_reference(paths.TRAIN, paths.MODEL, params.schema, paths.DRIFT_REFERENCE, params.train.seed)
     console.print(f"drift_reference: wrote {paths.DRIFT_REFERENCE} ({rows} rows)")
 
 

@@ -145,7 +145,7 @@ class PredictEndpoint:
             return
         try:
             response = await service.answer(request.records, scope[REQUEST_ID])  # type: ignore[attr-defined]
-            payload = response.__pydantic_serializer__.to_json(response)
+            payload = response.model_dump_json().encode()  # as BentoML serialized it (aliases: column names)
         except Exception:  # a fault of the service, not the caller's: logged in full, answered without detail
             logger.exception("cannot answer %s [POST]", PATH)
             await _send_json(send, 500, {"error": SERVER_ERROR})
