@@ -99,6 +99,11 @@ def _answer_problems(where: str, response: httpx.Response) -> list[str]:
     return problems
 
 
+REFUSED_BY_THE_PARSER = frozenset({"control character"})
+"""Malformed headers that uvicorn's C parser (httptools) refuses with 400 before the app sees them (RFC 9110 allows
+no control character in a field value); the pure-Python parser (h11) passes them on, and the app answers 401."""
+
+
 def malformed_headers(tokens: AuthTokens) -> dict[str, list[bytes]]:
     """Broken ``Authorization`` header lines by name (several lines: several headers)."""
     valid = tokens.by_role[Role.PREDICT].encode()
@@ -143,13 +148,15 @@ def raw_status(url: str, method: str, path: str, header_lines: list[bytes], body
 
 
 def malformed_header_failures(url: str, tokens: AuthTokens, predict_body: Mapping[str, Any]) -> list[str]:
-    """Each malformed header not answered 401 on ``POST /predict``, and an oversized one answered 5xx."""
+    """Each malformed header not refused on ``POST /predict`` (401, or 400 from the HTTP parser for those of
+    :data:`REFUSED_BY_THE_PARSER`), and an oversized one answered 5xx."""
     body = json.dumps(predict_body).encode()
     failures = []
     for name, lines in malformed_headers(tokens).items():
         status = raw_status(url, "POST", "/predict", lines, body)
-        if status != 401:
-            failures.append(f"{name}: {status}, expected 401")
+        expected = {400, 401} if name in REFUSED_BY_THE_PARSER else {401}
+        if status not in expected:
+            failures.append(f"{name}: {status}, expected {' or '.join(map(str, sorted(expected)))}")
     # Sanity check of the raw request itself: the same request with the valid token is served.
     valid = [b"Authorization: Bearer " + tokens.by_role[Role.PREDICT].encode()]
     if (status := raw_status(url, "POST", "/predict", valid, body)) != 200:

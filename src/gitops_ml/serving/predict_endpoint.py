@@ -1,4 +1,4 @@
-"""``POST /predict`` answered in front of BentoML's per-request machinery: the same contract for a third of the CPU.
+"""``POST /predict`` answered in front of BentoML's per-request machinery: the same contract for under half the CPU.
 
 **Why.** Profiled under load (docs/performance-latency.md), a one-record request cost the service's worker about
 2.7 ms of CPU against 0.7 ms for a bare uvicorn + Starlette app calling the same scorer: BentoML's layers
@@ -8,12 +8,13 @@ BentoML has no hook to run an endpoint without those layers, so :class:`PredictE
 layer (:func:`gitops_ml.adapters.bentoml_server.wrap_app`): it answers ``POST /predict`` itself and hands every
 other request to BentoML's app unchanged.
 
-**What stays the same for a caller**: the request model (``schema.request_model``, validated from the raw JSON
-by pydantic as BentoML did, so every 400 lists the same ``loc``/``type``/``msg``), the response model, 415 for a
-body that is not JSON, 401/403 with authentication on (:class:`~gitops_ml.serving.auth.BearerAuth`, same policy),
-503 until the model is loaded, a generic 500 (logged with its traceback) for a fault of the service, the
-``X-BentoML-Request-ID`` header (the id written with each record in the prediction log), one access-log line in
-BentoML's format on the ``bentoml.access`` logger, and one WARNING line per refused body.
+**What stays the same for a caller**: the request model (:func:`~gitops_ml.serving.schema.request_model`,
+validated from the raw JSON by pydantic as BentoML did, so every 400 lists the same ``loc``/``type``/``msg``), the
+response model, 415 for a body that is not JSON, 401/403 with authentication on
+(:class:`~gitops_ml.serving.auth.BearerAuth`, same policy), 503 until the model is loaded, a generic 500 (logged
+with its traceback) for a fault of the service, the ``X-BentoML-Request-ID`` header (the id written with each
+record in the prediction log), one access-log line in BentoML's format on the ``bentoml.access`` logger, and one
+WARNING line per refused body.
 
 **What differs**: ``/predict``'s request counts and latencies are the service's own metrics
 (``gitops_ml_predict_requests_total``, ``gitops_ml_predict_request_duration_seconds``,
