@@ -36,7 +36,8 @@ pytestmark = [pytest.mark.rehearsal, pytest.mark.slow(weight=13), pytest.mark.ti
 
 ZERO = "0" * 40
 SERVICE = "src/gitops_ml/serving/service.py"
-PREDICT = "    async def predict(self, records: list[Any]) -> BaseModel:\n"
+ANSWER = "    async def answer(self, records: Sequence[Any], request_id: str | None = None) -> BaseModel:\n"
+"""The service's method behind every ``POST /predict`` (predict_endpoint.py calls it): breaking it breaks /predict."""
 BETTER_MODEL = (learning_rate("0.1"), learning_rate("0.05"))  # raises average precision well past the gate's margin
 
 
@@ -131,7 +132,7 @@ def docs_only(dev: Clone) -> str:
 def better_model_with_broken_service(dev: Clone) -> str:
     dev.replace("params.yaml", *BETTER_MODEL)
     dev.dvc_repro()
-    dev.replace(SERVICE, PREDICT, PREDICT + "        raise RuntimeError('rehearsal: a broken service')\n")
+    dev.replace(SERVICE, ANSWER, ANSWER + "        raise RuntimeError('rehearsal: a broken service')\n")
     return "train: learning rate 0.05 (and a broken /predict)"
 
 
