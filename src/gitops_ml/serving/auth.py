@@ -25,12 +25,11 @@ that its body would have been refused).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from gitops_ml.serving.middleware import ASGIApp, Receive, Scope, Send
+from gitops_ml.serving.middleware import ASGIApp, Receive, Scope, Send, send_json
 from gitops_ml.serving.tokens import Role, TokenStore
 
 REALM = "gitops-ml"
@@ -154,11 +153,5 @@ class BearerAuth:
 
 
 async def _deny(send: Send, status: int, message: str, challenge: str) -> None:
-    body = json.dumps({"error": message, "field": "Authorization"}).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"www-authenticate", challenge.encode()),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    content = {"error": message, "field": "Authorization"}
+    await send_json(send, status, content, headers=[(b"www-authenticate", challenge.encode())])

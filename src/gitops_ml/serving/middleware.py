@@ -119,13 +119,23 @@ def _content_type(scope: Scope) -> str:
 
 
 async def _reject(send: Send, media_type: str) -> None:
-    body = json.dumps(
+    await send_json(
+        send,
+        415,
         {
             "error": f"unsupported Content-Type {media_type!r}: send the body as JSON "
             "with the header 'Content-Type: application/json'",
             "field": "Content-Type",
-        }
-    ).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 415, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+        },
+    )
+
+
+async def send_json(
+    send: Send, status: int, content: Any, headers: Iterable[tuple[bytes, bytes]] = (), body: bytes | None = None
+) -> None:
+    """Answer with ``content`` as JSON (or ``body``, JSON already encoded) and ``headers`` besides its type and
+    length: the one place the service's own layers write an answer."""
+    encoded = json.dumps(content).encode() if body is None else body
+    head = [(b"content-type", b"application/json"), (b"content-length", str(len(encoded)).encode()), *headers]
+    await send({"type": "http.response.start", "status": status, "headers": head})
+    await send({"type": "http.response.body", "body": encoded})

@@ -26,7 +26,6 @@ OpenTelemetry span, and BentoML's ``traffic.timeout`` does not apply to it (a mo
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -35,9 +34,10 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
+from gitops_ml.adapters.bentoml_request_id import HEADER_FORMAT
 from gitops_ml.serving.log_safety import client_error
 from gitops_ml.serving.metrics import RequestMetrics
-from gitops_ml.serving.middleware import ASGIApp, JsonBodyOnly, Message, Receive, Scope, Send
+from gitops_ml.serving.middleware import ASGIApp, JsonBodyOnly, Message, Receive, Scope, Send, send_json
 
 PATH = "/predict"
 REQUEST_ID_HEADER = b"x-bentoml-request-id"
@@ -105,7 +105,7 @@ class PredictEndpoint:
     async def _observed(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The request counted, timed and written to the access log, whoever answers it (auth, 415 or handler)."""
         start = time.perf_counter()
-        request_id = format(self._random.getrandbits(64), "016x")
+        request_id = format(self._random.getrandbits(64), HEADER_FORMAT)  # as BentoML writes its ids
         scope[REQUEST_ID] = request_id
         status = 500
         response_type = response_length = b""
@@ -137,21 +137,21 @@ class PredictEndpoint:
         body = await _read_body(receive)
         service = self.service
         if service is None or not service.is_ready():
-            await _send_json(send, 503, {"error": NOT_READY})
+            await send_json(send, 503, {"error": NOT_READY})
             return
         try:
             request = self.request_model.model_validate_json(body or b"{}")
         except ValidationError as exc:
-            await _send_json(send, 400, _validation_answer(exc))
+            await send_json(send, 400, _validation_answer(exc))
             return
         try:
             response = await service.answer(request.records, scope[REQUEST_ID])  # type: ignore[attr-defined]
             payload = response.model_dump_json().encode()  # as BentoML serialized it (aliases: column names)
         except Exception:  # a fault of the service, not the caller's: logged in full, answered without detail
             logger.exception("cannot answer %s [POST]", PATH)
-            await _send_json(send, 500, {"error": SERVER_ERROR})
+            await send_json(send, 500, {"error": SERVER_ERROR})
             return
-        await _send(send, 200, payload)
+        await send_json(send, 200, None, body=payload)
 
 
 def _validation_answer(exc: ValidationError) -> dict[str, Any]:
@@ -175,16 +175,6 @@ async def _read_body(receive: Receive) -> bytes:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
-
-
-async def _send_json(send: Send, status: int, content: dict[str, Any]) -> None:
-    await _send(send, status, json.dumps(content).encode())
-
-
-async def _send(send: Send, status: int, body: bytes) -> None:
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def _log_access(scope: Scope, status: int, response_type: bytes, response_length: bytes, seconds: float) -> None:
