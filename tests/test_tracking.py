@@ -1,47 +1,21 @@
-"""MLflow tracking against a real ``mlflow server`` on 127.0.0.1, and a clear error when none answers."""
+"""MLflow tracking: the URI in force, a clear error when no server answers, what a run records of each task.
+
+Runs logged into a real store and a real ``mlflow server``: tests/test_tracking_background.py.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 import pytest
 
 from gitops_ml.config import load_params
 from gitops_ml.errors import TrackingError
 from gitops_ml.pipeline.interface import model_frame, score_frame
 from gitops_ml.tasks import Task
-from gitops_ml.tracking import _example_output, check_reachable, flatten, log_run, tracking_uri
+from gitops_ml.tracking import _example_output, check_reachable, flatten, tracking_uri
 from tests.support.fixture_project import FIXTURE_PARAMS
 from tests.support.processes import free_port
 from tests.support.task_models import fitted_model, task_rows, task_schema
-
-
-@pytest.mark.slow
-def test_run_is_logged_to_the_server_with_model_params_and_tags(
-    mlflow_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    import mlflow
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
-    params = load_params(FIXTURE_PARAMS)
-    frame = pd.DataFrame({"a": np.arange(20.0), "b": np.arange(20.0) % 3})
-    model = Pipeline([("lr", LogisticRegression())]).fit(frame, np.arange(20) % 2)
-    report = tmp_path / "metrics.json"
-    report.write_text('{"roc_auc": 0.5}')
-    run_id = log_run(params, {"roc_auc": 0.75, "threshold": 0.5}, model, frame.head(3), "f" * 32, [report])
-
-    client = mlflow.MlflowClient(mlflow_server)
-    run = client.get_run(run_id)
-    assert run.data.metrics["roc_auc"] == 0.75
-    assert run.data.params["estimator"] == params.train.estimator.value
-    assert run.data.tags["data_md5"] == "f" * 32
-    assert {a.path for a in client.list_artifacts(run_id, "reports")} == {"reports/metrics.json"}
-    logged = mlflow.sklearn.load_model(f"runs:/{run_id}/model")
-    np.testing.assert_allclose(logged.predict_proba(frame)[:, 1], model.predict_proba(frame)[:, 1])
 
 
 def test_unreachable_server_fails_fast_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import typer
 
 from gitops_ml import pipeline_commands as pipeline
-from gitops_ml.cli_support import clean_errors
+from gitops_ml.cli_support import clean_errors, skip_the_final_collection
 from gitops_ml.deploy import commands as deploy
 from gitops_ml.gitops import deploy_commands as deploy_flow
 from gitops_ml.gitops import gate_commands as release
@@ -25,6 +25,8 @@ from gitops_ml.gitops import report_commands as pull_requests
 from gitops_ml.monitoring import commands as monitoring
 from gitops_ml.serving import commands as serving
 from gitops_ml.template import commands as template
+
+skip_the_final_collection()
 
 app = typer.Typer(
     name="gitops-ml",

@@ -9,16 +9,20 @@ stage then imports its own module of ``pipeline/``), so the CLI starts whatever 
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from gitops_ml import paths
 from gitops_ml.cli_support import ParamsOption, console, out, say
-from gitops_ml.config import Params, SampleParams, load_params
+from gitops_ml.config import SampleParams, load_params
 from gitops_ml.tasks import Task
+
+if TYPE_CHECKING:
+    from gitops_ml.tracking_background import BackgroundRun
 
 
 def sample_data(
@@ -149,49 +153,42 @@ def evaluate(
     from gitops_ml.pipeline.interface import run_evaluate
 
     params = load_params(params_path)
-    if track and params.tracking.enabled:
+    tracked = track and params.tracking.enabled
+    if tracked:
         from gitops_ml.tracking import check_reachable, tracking_uri
 
         check_reachable(tracking_uri(params))  # fail before the work, not after it
-    model = load_model(paths.MODEL)  # once, for scoring and for MLflow
-    labels = (params.project.negative_label, params.project.positive_label)
-    if params.compute.on_cluster:  # the Dask engine (docs/scale-out-dask.md)
-        from gitops_ml.compute.cluster import cluster_runner
-        from gitops_ml.pipeline.interface import evaluate_on_cluster
+    with _background_run(params_path) if tracked else contextlib.nullcontext() as run:
+        model = load_model(paths.MODEL)
+        labels = (params.project.negative_label, params.project.positive_label)
+        if params.compute.on_cluster:  # the Dask engine (docs/scale-out-dask.md)
+            from gitops_ml.compute.cluster import cluster_runner
+            from gitops_ml.pipeline.interface import evaluate_on_cluster
 
-        with cluster_runner(params.compute, say, console) as runner:
-            metrics = evaluate_on_cluster(
-                runner, model, paths.TEST, params.schema, params.evaluate, params.train.seed,
-                params.compute.partition_mb, paths.REPORTS, labels,
-            )  # fmt: skip
-    else:
-        with console.status("evaluating on the test set"):
-            metrics = run_evaluate(
-                model, paths.TEST, params.schema, params.evaluate, params.train.seed, paths.REPORTS, labels
-            )
-    console.print(f"evaluate: wrote {paths.METRICS}")
-    if track and params.tracking.enabled:
-        _log_to_mlflow(params, metrics, model)
+            with cluster_runner(params.compute, say, console) as runner:
+                metrics = evaluate_on_cluster(
+                    runner, model, paths.TEST, params.schema, params.evaluate, params.train.seed,
+                    params.compute.partition_mb, paths.REPORTS, labels,
+                )  # fmt: skip
+        else:
+            with console.status("evaluating on the test set"):
+                metrics = run_evaluate(
+                    model, paths.TEST, params.schema, params.evaluate, params.train.seed, paths.REPORTS, labels
+                )
+        console.print(f"evaluate: wrote {paths.METRICS}")
+        if run is not None:
+            from gitops_ml.tracking import tracking_uri
+
+            with console.status(f"logging the run to MLflow at {tracking_uri(params)}"):
+                run_id = run.finish(metrics, [paths.METRICS, paths.METRICS_CI, paths.MODEL_INFO])
+            console.print(f"evaluate: MLflow run {run_id} in experiment '{params.tracking.experiment}'")
 
 
-def _log_to_mlflow(params: Params, metrics: dict[str, Any], model: Any) -> None:
-    from gitops_ml.compute.pieces import read_head
-    from gitops_ml.io import read_json
-    from gitops_ml.pipeline.interface import model_frame
-    from gitops_ml.tracking import log_run, tracking_uri
+def _background_run(params_path: Path) -> BackgroundRun:
+    """The stage's MLflow run, logged by a second process meanwhile (:mod:`gitops_ml.tracking_background`)."""
+    from gitops_ml.tracking_background import BackgroundRun
 
-    example = model_frame(read_head(paths.TEST, 5), params.schema)  # not the whole test set: it may be large
-    data_md5 = read_json(paths.DATA_SUMMARY)["md5"]
-    with console.status(f"logging the run to MLflow at {tracking_uri(params)}"):
-        run_id = log_run(
-            params,
-            metrics,
-            model,
-            example,
-            data_md5,
-            [paths.METRICS, paths.METRICS_CI, paths.MODEL_INFO],
-        )
-    console.print(f"evaluate: MLflow run {run_id} in experiment '{params.tracking.experiment}'")
+    return BackgroundRun(params_path, paths.MODEL, paths.TEST, paths.DATA_SUMMARY)
 
 
 def metrics(
