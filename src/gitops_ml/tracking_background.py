@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -113,9 +114,7 @@ class BackgroundRun:
 
     def _cleanup(self) -> None:
         self._log.close()
-        for path in self._dir.iterdir():
-            path.unlink()
-        self._dir.rmdir()
+        shutil.rmtree(self._dir, ignore_errors=True)
 
 
 def _child(job: dict[str, str], rest: IO[str]) -> dict[str, Any]:
@@ -131,8 +130,9 @@ def _child(job: dict[str, str], rest: IO[str]) -> dict[str, Any]:
     params = load_params(Path(job["params"]))
     example = model_frame(read_head(Path(job["example"]), 5), params.schema)  # not the whole test set
     data_md5 = read_json(Path(job["data_summary"]))["md5"]
-    run_id = open_run(params, load_model(Path(job["model"])), example, data_md5)
+    model = load_model(Path(job["model"]))
     try:
+        run_id = open_run(params, model, example, data_md5)
         handed = rest.read()
         if not handed.strip():
             discard_run()
@@ -140,7 +140,8 @@ def _child(job: dict[str, str], rest: IO[str]) -> dict[str, Any]:
         results = json.loads(handed)
         return {"run_id": close_run(params, results["metrics"], [Path(a) for a in results["artifacts"]])}
     except BaseException:
-        discard_run()
+        with contextlib.suppress(Exception):  # the first failure is the one to report
+            discard_run()
         raise
 
 
