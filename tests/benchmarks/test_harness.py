@@ -54,6 +54,16 @@ def test_stage_breakdown_reads_each_stage_process() -> None:
     assert stages["train"] == {"wall_s": 4.5, "peak_rss_mb": 400.0}
 
 
+def test_evaluates_mlflow_process_is_reported_beside_the_stages() -> None:
+    processes = {
+        1: _sample("python /venv/bin/gitops-ml evaluate", 8.5, 12.0, 300),
+        2: _sample("/venv/bin/python -m gitops_ml.tracking_background", 8.6, 11.0, 350),
+    }
+    stages = pipeline.stage_breakdown(Measured(12.0, 0, 0.0, processes))
+    assert stages[pipeline.MLFLOW_RUN] == {"wall_s": 2.4, "peak_rss_mb": 350.0}
+    assert stages["evaluate"] == {"wall_s": 3.5, "peak_rss_mb": 300.0}
+
+
 def test_linear_fit_recovers_a_line_and_flags_a_bend() -> None:
     line = pipeline.linear_fit([1e4, 1e5, 1e6], [100 + 0.001 * x for x in (1e4, 1e5, 1e6)])
     assert line["slope"] == pytest.approx(0.001)
@@ -304,6 +314,7 @@ def test_stage_of_reads_hyphenated_commands_as_stage_names() -> None:
     assert pipeline.stage_of("python /venv/bin/gitops-ml drift-reference") == "drift_reference"
     assert pipeline.stage_of("/venv/bin/python /venv/bin/gitops-ml train --params p.yaml") == "train"
     assert pipeline.stage_of("python dvc repro") is None
+    assert pipeline.stage_of("/venv/bin/python -m gitops_ml.tracking_background") == pipeline.MLFLOW_RUN
 
 
 def test_drift_shifts_change_only_their_feature() -> None:
@@ -339,7 +350,8 @@ def test_pipeline_benchmark_runs_at_a_tiny_size(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr(pipeline, "WORK", tmp_path)
     result = pipeline.bench_size(2_000, repeats=1, say=lambda _: None)
     assert result["rows"] == 2_000
-    assert set(result["pipeline"]["stages"]) == set(pipeline.STAGES)
+    # every stage, and evaluate's MLflow process beside it (the fixture's tracking is on)
+    assert set(result["pipeline"]["stages"]) == {*pipeline.STAGES, pipeline.MLFLOW_RUN}
     assert result["pipeline"]["peak_rss_mb"] > 50 and result["bare"]["peak_rss_mb"] > 50
     assert 0 < result["bare"]["average_precision"] <= 1
     assert (tmp_path / "pipeline" / "2000" / "project" / "reports" / "metrics.json").exists()
