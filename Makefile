@@ -441,3 +441,7 @@ ONLY ?=
 .PHONY: bench
 bench: in-template install ## Run the benchmarks (QUICK=1: small sizes, ONLY=a,b: a subset); tables and charts in benchmarks/results/
 	$(RUN) python -m benchmarks.run $(if $(QUICK),--quick) $${ONLY:+--only "$$ONLY"}
+
+.PHONY: bench-goal
+bench-goal: in-template install ## The latency goal cell (p99 at 100/s, auth on) REPEATS= times (6) for TASK= (binary, multiclass, regression)
+	$(RUN) python -m benchmarks.goal_repeats "$(or $(TASK),regression)" "$(or $(REPEATS),6)"

@@ -4,9 +4,9 @@
 the tenth-slowest request and one stall of the shared machine moves it by milliseconds. This runs the same step
 (the same bento, tokens, prediction log on, the same open-loop generator and schedule length) ``repeats`` times
 against one ``bentoml serve`` of a task's model and prints each step's figures, so a verdict can rest on more than
-one draw. Run it after the latency section (it reuses that section's trained project for the task)::
+one draw. It reuses the latency section's trained project of the task (and trains it when there is none)::
 
-    python -m benchmarks.goal_repeats regression 6
+    make bench-goal TASK=regression REPEATS=6
 
 It writes ``benchmarks/results/goal_repeats-<task>.json``.
 """
@@ -17,11 +17,12 @@ import argparse
 import json
 import shutil
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
-from benchmarks.common import ROOT, WORK, bench_env, load_average, sh
+from benchmarks.common import ROOT, WORK, bench_env, load_average, machine, sh
 from benchmarks.latency import FULL_LADDER, GOAL_RATE, _check_predictions, make_tokens
 from benchmarks.openloop import poisson_schedule, run_http
 from benchmarks.serving import SERVER_ENV, bento_records, chunks, free_port, running, trained_project
@@ -82,7 +83,11 @@ def main() -> None:
     steps = repeat_goal_cell(Task(args.task), args.repeats)
     p99s = sorted(s["p99_ms"] for s in steps)
     print(f"p99 over {len(steps)} steps: {p99s} ms (goal <= 10 ms: {sum(p <= 10 for p in p99s)} of {len(p99s)} met)")
-    write_json(ROOT / "benchmarks" / "results" / f"goal_repeats-{args.task}.json", {"task": args.task, "steps": steps})
+    finished = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    write_json(
+        ROOT / "benchmarks" / "results" / f"goal_repeats-{args.task}.json",
+        {"task": args.task, "finished": finished, "machine": machine(), "steps": steps},
+    )
 
 
 if __name__ == "__main__":
