@@ -14,18 +14,16 @@ It writes ``benchmarks/results/goal_repeats-<task>.json``.
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
-from benchmarks.common import ROOT, WORK, bench_env, load_average, machine, sh
+from benchmarks.common import ROOT, WORK, bench_env, load_average, machine
 from benchmarks.latency import FULL_LADDER, GOAL_RATE, _check_predictions, make_tokens
 from benchmarks.openloop import poisson_schedule, run_http
-from benchmarks.serving import SERVER_ENV, bento_records, chunks, free_port, running, trained_project
+from benchmarks.serving import SERVER_ENV, free_port, fresh_bento, request_bodies, running, trained_project
 from gitops_ml.config import load_params
 from gitops_ml.io import write_json
 from gitops_ml.serving.auth_config import AUTH_VAR, TOKENS_FILE_VAR
@@ -41,12 +39,11 @@ def repeat_goal_cell(task: Task, repeats: int, rows: int = 10_000) -> list[dict[
     project = trained_project(rows, print, task)
     params = load_params(project / "params.yaml")
     test = pd.read_parquet(project / "artifacts" / "test.parquet")
-    bodies = [json.dumps({"records": bento_records(c, params)}).encode() for c in chunks(test, 1, 200)]
+    bodies = request_bodies(test, params, 1, 200)["bentoml"]  # the latency section's one-record bodies
     work = WORK / "goal-repeats" / task.value
     home = work / "bentoml-home"
-    shutil.rmtree(home, ignore_errors=True)
     env = bench_env({"BENTOML_HOME": str(home)} | SERVER_ENV)
-    tag = sh(["gitops-ml", "build-bento"], project, env).strip().splitlines()[-1]
+    tag = fresh_bento(project, home, env)
     tokens = make_tokens(project, work)
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -44,6 +44,7 @@ from benchmarks.serving import (
     bento_records,
     chunks,
     free_port,
+    fresh_bento,
     latest_run_id,
     mlflow_body,
     running,
@@ -298,10 +299,9 @@ def bench_task(
 
     # (a), (b): the service, authentication off then on, prediction log on (as by default).
     home = work / "bentoml-home"
-    shutil.rmtree(home, ignore_errors=True)  # a fresh model and bento store each run
     env = bench_env({"BENTOML_HOME": str(home)} | SERVER_ENV)
     say(f"latency: {task.value}: building the bento (gitops-ml build-bento)")
-    tag = sh(["gitops-ml", "build-bento"], project, env).strip().splitlines()[-1]
+    tag = fresh_bento(project, home, env)
     tokens = make_tokens(project, work)
     auth_modes = {
         "bentoml": ({AUTH_VAR: "off"}, None, None),

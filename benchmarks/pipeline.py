@@ -28,6 +28,8 @@ STAGE_PATTERN = re.compile(r"gitops-ml ([a-z][\w-]*)")
 MLFLOW_RUN = "mlflow_run"
 """The evaluate stage's MLflow process (``python -m gitops_ml.tracking_background``): it runs beside the stage, so
 its time is reported apart and not counted in the stages' (nor taken from DVC's share)."""
+MEASURED = (*STAGES, MLFLOW_RUN)
+"""The processes :func:`stage_breakdown` reports."""
 
 
 def stage_of(cmdline: str) -> str | None:
@@ -47,7 +49,7 @@ def stage_breakdown(run: Measured) -> dict[str, dict[str, float]]:
     stages: dict[str, dict[str, float]] = {}
     for sample in run.processes.values():
         name = stage_of(sample.cmdline)
-        if name not in (*STAGES, MLFLOW_RUN):
+        if name not in MEASURED:
             continue
         seen = stages.setdefault(name, {"start_s": sample.first_s, "end_s": sample.last_s, "peak_rss_mb": 0.0})
         seen["start_s"] = min(seen["start_s"], sample.first_s)
@@ -58,7 +60,7 @@ def stage_breakdown(run: Measured) -> dict[str, dict[str, float]]:
             "wall_s": round(s["end_s"] - s["start_s"], 2),
             "peak_rss_mb": round(s["peak_rss_mb"], 1),
         }
-        for name in (*STAGES, MLFLOW_RUN)
+        for name in MEASURED
         if (s := stages.get(name))
     }
 

@@ -27,13 +27,14 @@ import httpx
 import pandas as pd
 import psutil
 
-from benchmarks.common import WORK, BenchError, bench_env, sh
+from benchmarks.common import WORK, BenchError, bench_env
 from benchmarks.loadgen import WARMUP_REQUESTS, run_load
 from benchmarks.serving import (
     RECORD_SIZES,
     SERVER_ENV,
     bento_records,
     free_port,
+    fresh_bento,
     request_bodies,
     running,
     trained_project,
@@ -137,7 +138,7 @@ def bench(quick: bool, say: Callable[[str], None] = print, rows: int = 10_000) -
     home, log_dir = work / "bentoml-home", work / "log"
     shutil.rmtree(work, ignore_errors=True)
     say("prediction log: building the bento (gitops-ml build-bento)")
-    tag = sh(["gitops-ml", "build-bento"], project, bench_env({"BENTOML_HOME": str(home)})).strip().splitlines()[-1]
+    tag = fresh_bento(project, home, bench_env())
     ports = {mode: free_port() for mode in MODES}
     envs = {
         mode: bench_env({"BENTOML_HOME": str(home), ENV_VAR: "off" if mode == "off" else str(log_dir)} | SERVER_ENV)

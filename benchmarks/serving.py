@@ -181,6 +181,12 @@ def chunks(test: pd.DataFrame, records: int, count: int) -> list[pd.DataFrame]:
     return [pool.iloc[start : start + records] for start in starts]
 
 
+def fresh_bento(project: Path, home: Path, env: dict[str, str]) -> str:
+    """Build ``project``'s bento into a new BentoML store at ``home`` (emptied first), with ``env``; return its tag."""
+    shutil.rmtree(home, ignore_errors=True)  # a fresh model and bento store each run
+    return sh(["gitops-ml", "build-bento"], project, env | {"BENTOML_HOME": str(home)}).strip().splitlines()[-1]
+
+
 def request_bodies(test: pd.DataFrame, params: Params, records: int, count: int) -> dict[str, list[bytes]]:
     """``count`` request bodies of ``records`` rows each (see :func:`chunks`), for both servers."""
     bodies: dict[str, list[bytes]] = {"bentoml": [], "mlflow": []}
@@ -274,12 +280,11 @@ def bench(quick: bool, say: Callable[[str], None] = print, rows: int = 10_000) -
                 cells.append({"server": server, "records": records, "concurrency": concurrency, **result})
 
     home = WORK / "serving" / "bentoml-home"
-    shutil.rmtree(home, ignore_errors=True)  # a fresh model and bento store each run
     log = WORK / "serving" / "prediction-log"  # logging on, as by default (the prediction_log benchmark: its cost)
     shutil.rmtree(log, ignore_errors=True)
     env = bench_env({"BENTOML_HOME": str(home), PREDICTION_LOG_ENV: str(log)} | SERVER_ENV)
     say("serving: building the bento (gitops-ml build-bento)")
-    tag = sh(["gitops-ml", "build-bento"], project, env).strip().splitlines()[-1]
+    tag = fresh_bento(project, home, env)
     port = free_port()
     say(f"serving: starting bentoml serve {tag}")
     logs = WORK / "serving" / "logs"

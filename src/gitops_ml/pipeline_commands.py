@@ -176,9 +176,7 @@ def evaluate(
                     model, paths.TEST, params.schema, params.evaluate, params.train.seed, paths.REPORTS, labels
                 )
         console.print(f"evaluate: wrote {paths.METRICS}")
-        if run is not None:
-            from gitops_ml.tracking import tracking_uri
-
+        if run is not None:  # tracked: tracking_uri was imported above
             with console.status(f"logging the run to MLflow at {tracking_uri(params)}"):
                 run_id = run.finish(metrics, [paths.METRICS, paths.METRICS_CI, paths.MODEL_INFO])
             console.print(f"evaluate: MLflow run {run_id} in experiment '{params.tracking.experiment}'")
