@@ -213,11 +213,14 @@ class GitHubStub:
             self._holds.append(_Hold(method, re.compile(path), threading.Barrier(parties, timeout=timeout_s), parties))
 
     def _held(self, method: str, path: str) -> threading.Barrier | None:
-        with self.lock:
-            for hold in self._holds:
-                if hold.method == method and hold.path.fullmatch(path) and hold.left > 0:
-                    hold.left -= 1
-                    return hold.barrier
+        """The barrier this request waits at before its answer is sent, if a hold takes it (call under :attr:`lock`).
+
+        The answer is computed when the request arrives, before the wait: held reads all see the state from before
+        any of their callers' next writes, whichever thread the scheduler runs first after the barrier opens."""
+        for hold in self._holds:
+            if hold.method == method and hold.path.fullmatch(path) and hold.left > 0:
+                hold.left -= 1
+                return hold.barrier
         return None
 
     # --- what tests read ---------------------------------------------------------------------------------
@@ -352,10 +355,6 @@ class GitHubStub:
                     with stub.lock:
                         self._send(_Reply(200, copy.deepcopy(stub.state)))
                     return
-                barrier = stub._held(method, parts.path)
-                if barrier is not None:
-                    with contextlib.suppress(threading.BrokenBarrierError):
-                        barrier.wait()
                 token = _token(self.headers.get("Authorization"))
                 query = dict(parse_qsl(parts.query, keep_blank_values=True))
                 try:
@@ -372,6 +371,10 @@ class GitHubStub:
                     if stub.calls_path:
                         with stub.calls_path.open("a", encoding="utf-8") as handle:
                             handle.write(call.to_json() + "\n")
+                    barrier = stub._held(method, parts.path)
+                if barrier is not None:  # answered as of its arrival, sent once its companions have arrived too
+                    with contextlib.suppress(threading.BrokenBarrierError):
+                        barrier.wait()
                 self._send(reply)
 
             def _send(self, reply: _Reply) -> None:
