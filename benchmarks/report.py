@@ -430,7 +430,7 @@ def latency_markdown(result: dict[str, Any]) -> str:
                 f"{c['p95_ms']:.1f}",
                 f"{c['p99_ms']:.1f}",
                 f"{c['errors']}/{c['requests']}",
-                "run again (generator lag)" if c.get("discarded") else "held" if c["held"] else "missed",
+                _step_verdict(c),
                 f"{c['send_lag_p99_ms']:.1f}",
                 f"{c['load_average_1m']:.1f}",
                 _breakdown(c.get("breakdown")),
@@ -453,14 +453,22 @@ def latency_markdown(result: dict[str, Any]) -> str:
         f"\nOpen loop, Poisson arrivals; each step at most {ladder['seconds']:g} s and {ladder['max_requests']} "
         f"requests, latency from the scheduled send time. Knee search: from {ladder['start']}/s doubling while p99 "
         f"<= {result['p99_limit_ms']:.0f} ms with no error, up to {ladder['max_rate']}/s, then narrowed until the "
-        f"missed rate is within {ladder['resolution']}x the held one; a missed step whose generator lagged more "
-        f"than {result.get('generator_lag_limit_ms', 20):g} ms (p99) is run once more. Prediction log on for the "
-        "service; "
+        f"missed rate is within {ladder['resolution']}x the held one; a missed rate is run again, up to "
+        f"{result.get('runs_per_miss', 3)} runs, and holds when most of them hold. The service and the bare app run "
+        "side by side, their searches taking turns. Prediction log on for the service; "
         f"{result['model_rows']} rows of data per task.\n"
     )
     if where:
         text += "\nGoals not met, and where the time went:\n\n" + "\n".join(where) + "\n"
     return text
+
+
+def _step_verdict(cell: dict[str, Any]) -> str:
+    """A latency run's line in the steps table: held or missed, and whether it decided its rate."""
+    verdict = "held" if cell["held"] else "missed"
+    if cell.get("discarded"):
+        return f"{verdict}, did not decide ({cell['discarded']})"
+    return f"{verdict}, decided ({cell['runs']})" if cell.get("runs") else verdict
 
 
 def latency_chart(result: dict[str, Any], path: Path) -> None:

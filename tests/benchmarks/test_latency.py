@@ -181,36 +181,63 @@ def test_the_search_tries_the_ladder_and_settles_after_each_miss() -> None:
     cells = latency.search(
         "mlflow", 1, _fake_measure(150), QUICK, lambda _: None, settle=lambda: settled.append(len(settled))
     )
-    assert [c["rate"] for c in cells] == [25, 50, 100, 200, 141]
-    assert [c["held"] for c in cells] == [True, True, True, False, True]
-    assert len(settled) == 1  # after the miss at 200/s
+    assert [c["rate"] for c in cells] == [25, 50, 100, 200, 200, 141]  # a miss is run again
+    assert [c["held"] for c in cells] == [True, True, True, False, False, True]
+    assert len(settled) == 2  # after each missed run at 200/s
     assert all(0 < c["requests"] <= QUICK.requests_at(c["rate"]) for c in cells)
     assert latency.server_knee(cells, "mlflow", 1) == 141
     assert latency.server_knee(cells, "mlflow", 20) is None  # not searched
 
 
-def test_a_step_missed_because_the_generator_lagged_is_run_once_more() -> None:
-    lags = {50: [150.0, 0.0], 100: [150.0, 150.0]}  # 50/s: the generator stalled once; 100/s: it lags every time
+def _scripted_measure(p99s: dict[int, list[float]]) -> latency.Measure:
+    """Each run at a rate takes the next p99 of its list (5 ms once the list is used up)."""
 
     def measure(rate: int, schedule: list[float]) -> tuple[OpenLoopResult, dict[str, float] | None]:
-        lag = lags.get(rate, [0.0]).pop(0) if lags.get(rate) else 0.0
-        ms = 900.0 if lag else 5.0
-        return OpenLoopResult(rate, len(schedule), 0, [ms] * len(schedule), [lag], 1.0, None), None
+        ms = p99s[rate].pop(0) if p99s.get(rate) else 5.0
+        return OpenLoopResult(rate, len(schedule), 0, [ms] * len(schedule), [0.0], 1.0, None), None
 
+    return measure
+
+
+def test_a_missed_rate_is_run_again_and_most_runs_decide() -> None:
+    # 50/s: one stall, then held twice; 100/s: held once between two misses; 200 is never tried
+    measure = _scripted_measure({50: [900.0, 5.0, 5.0], 100: [900.0, 5.0, 900.0]})
     settled: list[int] = []
     cells = latency.search("bentoml", 1, measure, QUICK, lambda _: None, settle=lambda: settled.append(1))
-    assert [(c["rate"], c["held"], bool(c.get("discarded"))) for c in cells] == [
-        (25, True, False),
-        (50, False, True),  # run again...
-        (50, True, False),  # ...and held
-        (100, False, True),
-        (100, False, False),  # lagged again: a miss
-        (71, True, False),  # within the quick ladder's resolution (1.5x) of the miss: the search ends
+    assert [(c["rate"], c["held"], c.get("discarded"), c.get("runs")) for c in cells] == [
+        (25, True, None, None),
+        (50, False, "2 of 3 runs held", None),
+        (50, True, "2 of 3 runs held", None),
+        (50, True, None, "2 of 3 runs held"),  # the run that made the majority decides
+        (100, False, "1 of 3 runs held", None),
+        (100, True, "1 of 3 runs held", None),
+        (100, False, None, "1 of 3 runs held"),
+        (71, True, None, None),  # within the quick ladder's resolution (1.5x) of the miss: the search ends
     ]
-    assert "generator lag p99 150.0 ms" in cells[1]["discarded"]
     assert latency.server_knee(cells, "bentoml", 1) == 71
-    assert len(settled) == 3  # after each miss, the discarded ones included
+    assert len(settled) == 3  # after each missed run
     assert [c["rate"] for c in latency.judged(cells)] == [25, 50, 100, 71]
+
+
+def test_side_by_side_searches_take_turns_and_keep_their_own_knees() -> None:
+    order: list[str] = []
+
+    def recording(name: str, capacity: int) -> latency.Measure:
+        inner = _fake_measure(capacity)
+
+        def measure(rate: int, schedule: list[float]) -> tuple[OpenLoopResult, dict[str, float] | None]:
+            order.append(f"{name}@{rate}")
+            return inner(rate, schedule)
+
+        return measure
+
+    service = latency.Search("bentoml", 1, recording("bentoml", 60), QUICK, lambda _: None)
+    bare = latency.Search("bare_asgi", 1, recording("bare_asgi", 150), QUICK, lambda _: None)
+    cells = latency.interleave([service, bare])
+    assert order[:6] == ["bentoml@25", "bare_asgi@25", "bentoml@50", "bare_asgi@50", "bentoml@100", "bentoml@100"]
+    assert order[6] == "bare_asgi@100"  # a rate's reruns come before the other search's turn
+    assert latency.server_knee(cells, "bentoml", 1) == 50 and latency.server_knee(cells, "bare_asgi", 1) == 141
+    assert cells == service.cells + bare.cells  # grouped by search, each in the order run
 
 
 def _task_cells(service: int, bare: int, auth_p99_at_100: float, ladder: Ladder = QUICK) -> list[dict[str, Any]]:
