@@ -130,8 +130,9 @@ def test_workers_all_paused_for_memory_stop_the_stage_instead_of_waiting_for_eve
 
 
 def test_a_local_cluster_leaves_this_processs_environment_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
-    """distributed writes OMP_NUM_THREADS=1 (and more) into the starting process's environment; connect puts it back,
-    so a model trained or a command started here afterwards uses the threads it would have used."""
+    """distributed writes OMP_NUM_THREADS=1 (and more) into the starting process's environment, and again whenever its
+    nanny restarts a worker; connect puts it back, so a model trained or a command started here afterwards uses the
+    threads it would have used."""
     monkeypatch.delenv(SCHEDULER_ADDRESS_ENV, raising=False)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     before = dict(os.environ)
@@ -139,4 +140,6 @@ def test_a_local_cluster_leaves_this_processs_environment_as_it_was(monkeypatch:
     with connect(compute, say=lambda _: None) as client:
         assert len(client.scheduler_info()["workers"]) == 1
         assert dict(os.environ) == before
-    assert "OMP_NUM_THREADS" not in os.environ
+        client.restart()  # the nanny starts a new worker process, as after a worker died
+        assert os.environ.get("OMP_NUM_THREADS") == "1"  # what the block's end has to undo
+    assert dict(os.environ) == before

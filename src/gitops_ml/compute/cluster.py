@@ -117,21 +117,25 @@ def _local_client(compute: ComputeParams) -> Client:
 @contextlib.contextmanager
 def connect(compute: ComputeParams, say: Say = print) -> Iterator[Client]:
     """A client of the cluster the stage computes on (see the module docstring); closed (and a local cluster
-    stopped) when the block ends."""
+    stopped) when the block ends.
+
+    This process's environment is as it was when the block ends: a local cluster's nanny writes its workers'
+    pre-spawn variables into it again each time it restarts a worker (:func:`environment_kept`)."""
     address, source = scheduler_address(compute)
-    if address:
-        client = _client_for(address, source, compute.connect_timeout_s)
-        say(f"dask: connected to {address} ({len(client.scheduler_info()['workers'])} workers)")
-    else:
-        client = _local_client(compute)
-        say(f"dask: started a local cluster of {compute.workers} workers, {compute.memory_limit} each")
-    try:
-        yield client
-    finally:
-        cluster = client.cluster
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    with environment_kept():
+        if address:
+            client = _client_for(address, source, compute.connect_timeout_s)
+            say(f"dask: connected to {address} ({len(client.scheduler_info()['workers'])} workers)")
+        else:
+            client = _local_client(compute)
+            say(f"dask: started a local cluster of {compute.workers} workers, {compute.memory_limit} each")
+        try:
+            yield client
+        finally:
+            cluster = client.cluster
+            client.close()
+            if cluster is not None:
+                cluster.close()
 
 
 def _progress(console: Console, what: str, total: int) -> Progress:
