@@ -23,7 +23,15 @@ import pandas as pd
 from benchmarks.common import ROOT, WORK, bench_env, load_average, machine
 from benchmarks.latency import FULL_LADDER, GOAL_RATE, _check_predictions, make_tokens
 from benchmarks.openloop import poisson_schedule, run_http
-from benchmarks.serving import SERVER_ENV, free_port, fresh_bento, request_bodies, running, trained_project
+from benchmarks.serving import (
+    SERVER_ENV,
+    free_port,
+    fresh_bento,
+    request_bodies,
+    running,
+    serve_command,
+    trained_project,
+)
 from gitops_ml.config import load_params
 from gitops_ml.io import write_json
 from gitops_ml.serving.auth_config import AUTH_VAR, TOKENS_FILE_VAR
@@ -49,7 +57,7 @@ def repeat_goal_cell(task: Task, repeats: int, rows: int = 10_000) -> list[dict[
     url = f"http://127.0.0.1:{port}"
     server_env = env | {AUTH_VAR: "on", TOKENS_FILE_VAR: str(tokens.file), PREDICTION_LOG_ENV: str(work / "log")}
     steps = []
-    cmd = ["bentoml", "serve", tag, "--host", "127.0.0.1", "--port", str(port)]
+    cmd = serve_command(tag, port)
     with running(cmd, work, server_env, f"{url}/readyz", work / "serve.log"):
         for i in range(repeats):
             time.sleep(PAUSE_S)

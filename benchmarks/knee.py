@@ -5,7 +5,7 @@ from ``start`` while every rate holds, up to ``max_rate``; after the first miss 
 highest held rate and the lowest missed one (geometric midpoints) until the missed rate is within ``resolution``
 times the held one. The knee is the highest held rate below the lowest missed rate: a held rate above a miss
 (noise on a busy machine) does not count. Everything here is a pure function of the results, so the policy is
-tested without a server; the measuring loop is ``latency.search``.
+tested without a server; the measuring loop is ``latency.Search``.
 """
 
 from __future__ import annotations

@@ -51,6 +51,7 @@ from benchmarks.serving import (
     latest_run_id,
     mlflow_body,
     running,
+    serve_command,
     trained_project,
 )
 from gitops_ml.config import Params, load_params
@@ -215,20 +216,11 @@ class Search:
         self.results[rate] = runs[-1]["held"]  # the run that made a majority, or the first when it held
         return True
 
-
-def search(
-    server: str,
-    records: int,
-    measure: Measure,
-    ladder: Ladder,
-    say: Callable[[str], None],
-    settle: Callable[[], None] | None = None,
-) -> list[dict[str, Any]]:
-    """The knee search's runs, in the order run (:class:`Search`)."""
-    one = Search(server, records, measure, ladder, say, settle)
-    while one.advance():
-        pass
-    return one.cells
+    def to_knee(self) -> list[dict[str, Any]]:
+        """Advance until the knee is known; every run, in the order run."""
+        while self.advance():
+            pass
+        return self.cells
 
 
 def interleave(searches: list[Search]) -> list[dict[str, Any]]:
@@ -342,9 +334,6 @@ def bench_task(
 
         return measure
 
-    def http_search(server: str, url: str, n: int, payloads: list[bytes], **kw: Any) -> Search:
-        return Search(server, n, http_measure(url, n, payloads, **kw), ladder, say, kw.get("settle"))
-
     home = work / "bentoml-home"
     env = bench_env({"BENTOML_HOME": str(home)} | SERVER_ENV)
     say(f"latency: {task.value}: building the bento (gitops-ml build-bento)")
@@ -354,8 +343,9 @@ def bench_task(
     def serve_bento(server: str, auth_env: dict[str, str]) -> tuple[contextlib.AbstractContextManager[Any], str]:
         log = work / f"prediction-log-{server}"
         shutil.rmtree(log, ignore_errors=True)
-        url = f"http://127.0.0.1:{free_port()}"
-        cmd = ["bentoml", "serve", tag, "--host", "127.0.0.1", "--port", url.rsplit(":", 1)[1]]
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        cmd = serve_command(tag, port)
         server_env = env | auth_env | {PREDICTION_LOG_ENV: str(log)}
         return running(cmd, work, server_env, f"{url}/readyz", logs / f"{server}.log"), url
 
@@ -370,14 +360,14 @@ def bench_task(
         ]  # fmt: skip
         with running(bare_cmd, ROOT, bench_env(SERVER_ENV), f"{bare_url}/readyz", logs / "bare.log"):
             for n in sizes:
-                service_search = http_search(
-                    "bentoml", f"{service_url}/predict", n, bodies[n], metrics=f"{service_url}/metrics",
-                    settle=settler(f"{service_url}/readyz"),
-                )  # fmt: skip
-                bare_search = http_search(
-                    "bare_asgi", f"{bare_url}/predict", n, bodies[n], settle=settler(f"{bare_url}/readyz")
+                service_measure = http_measure(f"{service_url}/predict", n, bodies[n], metrics=f"{service_url}/metrics")
+                bare_measure = http_measure(f"{bare_url}/predict", n, bodies[n])
+                cells += interleave(
+                    [
+                        Search("bentoml", n, service_measure, ladder, say, settler(f"{service_url}/readyz")),
+                        Search("bare_asgi", n, bare_measure, ladder, say, settler(f"{bare_url}/readyz")),
+                    ]
                 )
-                cells += interleave([service_search, bare_search])
 
     # (b) the service with authentication on, 1 record, then the step at the goal's rate if the ladder missed it.
     auth_env = {AUTH_VAR: "on", TOKENS_FILE_VAR: str(tokens.file)}
@@ -387,7 +377,7 @@ def bench_task(
             f"{url}/predict", 1, bodies[1], headers={"authorization": f"Bearer {tokens.predict}"},
             metrics=f"{url}/metrics", metrics_headers={"authorization": f"Bearer {tokens.metrics}"},
         )  # fmt: skip
-        steps = search("bentoml_auth", 1, measure, ladder, say, settler(f"{url}/readyz"))
+        steps = Search("bentoml_auth", 1, measure, ladder, say, settler(f"{url}/readyz")).to_knee()
         if all(c["rate"] != GOAL_RATE for c in steps):
             steps.append(step("bentoml_auth", 1, GOAL_RATE, ladder, measure, say) | {"extra": True})
         cells += steps
@@ -405,7 +395,7 @@ def bench_task(
         for n in sizes:
             payloads = [mlflow_body(c, params) for c in samples[n]]
             measure = http_measure(f"{url}/invocations", n, payloads)
-            cells += search("mlflow", n, measure, ladder, say, settler(f"{url}/ping"))
+            cells += Search("mlflow", n, measure, ladder, say, settler(f"{url}/ping")).to_knee()
 
     # (e) the in-process limit.
     for n in sizes:
@@ -414,7 +404,7 @@ def bench_task(
         def measure_in_process(rate: int, schedule: list[float], columns: list[Any] = columns) -> tuple[Any, None]:
             return in_process(scorer, params.serving.max_batch_size, columns, schedule, rate), None
 
-        cells += search("in_process", n, measure_in_process, ladder, say)
+        cells += Search("in_process", n, measure_in_process, ladder, say).to_knee()
 
     knees = {server: {str(n): server_knee(cells, server, n) for n in sizes} for server in SERVERS}
     return {

@@ -37,6 +37,7 @@ from benchmarks.serving import (
     fresh_bento,
     request_bodies,
     running,
+    serve_command,
     trained_project,
 )
 from gitops_ml.config import Params, load_params
@@ -147,8 +148,10 @@ def bench(quick: bool, say: Callable[[str], None] = print, rows: int = 10_000) -
     runs: dict[str, dict[int, list[dict[str, Any]]]] = {mode: {n: [] for n in RECORD_SIZES} for mode in MODES}
     say(f"prediction log: serving {tag} twice, log off and on")
     with (
-        running(_serve(tag, ports["off"]), work, envs["off"], _ready(ports["off"]), work / "off.log") as ready_off,
-        running(_serve(tag, ports["on"]), work, envs["on"], _ready(ports["on"]), work / "on.log") as ready_on,
+        running(
+            serve_command(tag, ports["off"]), work, envs["off"], _ready(ports["off"]), work / "off.log"
+        ) as ready_off,
+        running(serve_command(tag, ports["on"]), work, envs["on"], _ready(ports["on"]), work / "on.log") as ready_on,
     ):
         servers = {mode: _server_tree(ports[mode]) for mode in MODES}
         for records in RECORD_SIZES:
@@ -237,10 +240,6 @@ def _cpu_s(processes: list[psutil.Process]) -> float:
             times = process.cpu_times()
             total += times.user + times.system
     return total
-
-
-def _serve(tag: str, port: int) -> list[str]:
-    return ["bentoml", "serve", tag, "--host", "127.0.0.1", "--port", str(port)]
 
 
 def _ready(port: int) -> str:

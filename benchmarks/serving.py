@@ -181,6 +181,11 @@ def chunks(test: pd.DataFrame, records: int, count: int) -> list[pd.DataFrame]:
     return [pool.iloc[start : start + records] for start in starts]
 
 
+def serve_command(tag: str, port: int) -> list[str]:
+    """``bentoml serve`` of the bento ``tag`` on ``port`` of 127.0.0.1 (the benchmarks serve nothing else)."""
+    return ["bentoml", "serve", tag, "--host", "127.0.0.1", "--port", str(port)]
+
+
 def fresh_bento(project: Path, home: Path, env: dict[str, str]) -> str:
     """Build ``project``'s bento into a new BentoML store at ``home`` (emptied first), with ``env``; return its tag."""
     shutil.rmtree(home, ignore_errors=True)  # a fresh model and bento store each run
@@ -288,7 +293,7 @@ def bench(quick: bool, say: Callable[[str], None] = print, rows: int = 10_000) -
     port = free_port()
     say(f"serving: starting bentoml serve {tag}")
     logs = WORK / "serving" / "logs"
-    cmd = ["bentoml", "serve", tag, "--host", "127.0.0.1", "--port", str(port)]
+    cmd = serve_command(tag, port)
     with running(cmd, WORK / "serving", env, f"http://127.0.0.1:{port}/readyz", logs / "bentoml.log") as ready_s:
         startup = {"bentoml": round(ready_s, 1)}
         measure_server("bentoml", f"http://127.0.0.1:{port}/predict", _check_bento)

@@ -165,7 +165,7 @@ def _cell(server: str, records: int, rate: int, p99: float, errors: int = 0, ext
 
 def _ladder_cells(server: str, records: int, capacity: int, ladder: Ladder = QUICK) -> list[dict[str, Any]]:
     """The steps a knee search takes against a server whose p99 passes 50 ms above ``capacity`` requests/s."""
-    return latency.search(server, records, _fake_measure(capacity), ladder, lambda _: None)
+    return latency.Search(server, records, _fake_measure(capacity), ladder, lambda _: None).to_knee()
 
 
 def _fake_measure(capacity: int) -> latency.Measure:
@@ -178,9 +178,9 @@ def _fake_measure(capacity: int) -> latency.Measure:
 
 def test_the_search_tries_the_ladder_and_settles_after_each_miss() -> None:
     settled: list[int] = []
-    cells = latency.search(
+    cells = latency.Search(
         "mlflow", 1, _fake_measure(150), QUICK, lambda _: None, settle=lambda: settled.append(len(settled))
-    )
+    ).to_knee()
     assert [c["rate"] for c in cells] == [25, 50, 100, 200, 200, 141]  # a miss is run again
     assert [c["held"] for c in cells] == [True, True, True, False, False, True]
     assert len(settled) == 2  # after each missed run at 200/s
@@ -203,7 +203,7 @@ def test_a_missed_rate_is_run_again_and_most_runs_decide() -> None:
     # 50/s: one stall, then held twice; 100/s: held once between two misses; 200 is never tried
     measure = _scripted_measure({50: [900.0, 5.0, 5.0], 100: [900.0, 5.0, 900.0]})
     settled: list[int] = []
-    cells = latency.search("bentoml", 1, measure, QUICK, lambda _: None, settle=lambda: settled.append(1))
+    cells = latency.Search("bentoml", 1, measure, QUICK, lambda _: None, settle=lambda: settled.append(1)).to_knee()
     assert [(c["rate"], c["held"], c.get("discarded"), c.get("runs")) for c in cells] == [
         (25, True, None, None),
         (50, False, "2 of 3 runs held", None),
